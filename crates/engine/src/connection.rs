@@ -1,0 +1,351 @@
+//! One subscription's life over HTTP: the thin async shell around [`crate::parse`] and
+//! [`crate::policy`].
+//!
+//! It owns the request, reads the body into the parser, keeps readyState with a reason for
+//! every change, and waits between attempts. Every decision (what a status means, how long
+//! to wait) is delegated to the pure policy functions.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::parse::{Output, Parser};
+use crate::policy::{self, HEALTHY_AFTER, Policy, Verdict};
+use crate::state::{ReadyState, Reason, StateChange};
+use crate::subscription::{Event, Update};
+
+/// How an attempt (a request and, if good, its stream) ended.
+enum End {
+    /// Try again after the policy's delay.
+    Retry {
+        reason: Reason,
+        retry_after: Option<Duration>,
+        healthy: bool,
+    },
+    /// CLOSED for good (fatal status, wrong content type, 204).
+    Closed(Reason),
+    /// Nobody receives updates any more: stop quietly.
+    Abandoned,
+}
+
+impl End {
+    fn retry(reason: Reason) -> Self {
+        Self::Retry {
+            reason,
+            retry_after: None,
+            healthy: false,
+        }
+    }
+}
+
+/// The state of one running subscription task.
+pub(crate) struct Connection {
+    client: reqwest::Client,
+    url: reqwest::Url,
+    headers: HeaderMap,
+    policy: Policy,
+    parser: Parser,
+    updates: mpsc::Sender<Update>,
+    paused: watch::Receiver<bool>,
+    cancel: CancellationToken,
+    /// Events parsed from the current chunk, waiting to be sent (capacity reused).
+    batch: Vec<Event>,
+    /// The last type and ID handed out, shared so a steady stream allocates only its data.
+    last_type: Arc<str>,
+    last_id: Arc<str>,
+}
+
+impl Connection {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        client: reqwest::Client,
+        url: reqwest::Url,
+        headers: HeaderMap,
+        policy: Policy,
+        parser: Parser,
+        updates: mpsc::Sender<Update>,
+        paused: watch::Receiver<bool>,
+        cancel: CancellationToken,
+    ) -> Self {
+        let last_id: Arc<str> = parser.last_event_id().into();
+        Self {
+            client,
+            url,
+            headers,
+            policy,
+            parser,
+            updates,
+            paused,
+            cancel,
+            batch: Vec::new(),
+            last_type: "message".into(),
+            last_id,
+        }
+    }
+
+    /// Run until closed by the user, shut down, or closed for good by the server.
+    pub(crate) async fn run(mut self) {
+        if !self.emit(ReadyState::Connecting, Reason::Started, None).await {
+            return;
+        }
+        let mut failures: u32 = 0;
+        loop {
+            if *self.paused.borrow() {
+                if !self.emit(ReadyState::Closed, Reason::Paused, None).await {
+                    return;
+                }
+                let resumed = tokio::select! {
+                    _ = self.cancel.cancelled() => false,
+                    r = self.paused.wait_for(|paused| !*paused) => r.is_ok(),
+                };
+                if !resumed {
+                    self.closed_by_user().await;
+                    return;
+                }
+                failures = 0;
+                if !self.emit(ReadyState::Connecting, Reason::Resumed, None).await {
+                    return;
+                }
+            }
+
+            let cancel = self.cancel.clone();
+            let mut paused = self.paused.clone();
+            let end = tokio::select! {
+                _ = cancel.cancelled() => None,
+                _ = wait_paused(&mut paused) => continue,
+                end = self.attempt() => Some(end),
+            };
+            let Some(end) = end else {
+                self.closed_by_user().await;
+                return;
+            };
+
+            let (reason, retry_after, healthy) = match end {
+                End::Abandoned => return,
+                End::Closed(reason) => {
+                    self.emit(ReadyState::Closed, reason, None).await;
+                    return;
+                }
+                End::Retry {
+                    reason,
+                    retry_after,
+                    healthy,
+                } => (reason, retry_after, healthy),
+            };
+            if !self.policy.reconnect {
+                self.emit(ReadyState::Closed, reason, None).await;
+                return;
+            }
+            failures = if healthy { 0 } else { failures.saturating_add(1) };
+            let delay = policy::reconnect_delay(
+                self.parser.retry().unwrap_or(self.policy.initial_reconnect),
+                failures,
+                self.policy.backoff_cap,
+                retry_after,
+                rand::random::<f64>(),
+            );
+            tracing::debug!(url = %self.url_for_logs(), %reason, ?delay, failures, "reconnecting");
+            if !self
+                .emit(ReadyState::Connecting, reason, Some(delay))
+                .await
+            {
+                return;
+            }
+            tokio::select! {
+                _ = self.cancel.cancelled() => {
+                    self.closed_by_user().await;
+                    return;
+                }
+                _ = wait_paused(&mut self.paused) => {}
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    /// One request and, when the response is good, its stream until it ends.
+    async fn attempt(&mut self) -> End {
+        self.parser.reset_stream();
+        let mut headers = self.headers.clone();
+        if !self.parser.last_event_id().is_empty() {
+            match HeaderValue::from_str(self.parser.last_event_id()) {
+                Ok(value) => {
+                    headers.insert("last-event-id", value);
+                }
+                // An ID with CR/LF cannot travel in a header; the browser cannot send it
+                // either. Resuming without it beats never connecting again.
+                Err(_) => tracing::warn!("last event ID is not a valid header value; not sent"),
+            }
+        }
+        let request = self.client.get(self.url.clone()).headers(headers);
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(error) if error.is_redirect() || error.is_builder() => {
+                return End::Closed(Reason::InvalidRequest {
+                    error: error_chain(error),
+                });
+            }
+            Err(error) => {
+                return End::retry(Reason::Network {
+                    error: error_chain(error),
+                });
+            }
+        };
+
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let http_status = || Reason::HttpStatus {
+            status: status.as_u16(),
+            text: status.canonical_reason().unwrap_or("").to_owned(),
+        };
+        match policy::classify(status.as_u16(), content_type.as_deref()) {
+            Verdict::Open => {}
+            Verdict::Stop => return End::Closed(Reason::NoContent),
+            Verdict::Fatal => return End::Closed(http_status()),
+            Verdict::WrongContentType => {
+                return End::Closed(Reason::WrongContentType {
+                    content_type: content_type.unwrap_or_default(),
+                });
+            }
+            Verdict::Retry => {
+                let retry_after = response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| policy::parse_retry_after(v, SystemTime::now()));
+                return End::Retry {
+                    reason: http_status(),
+                    retry_after,
+                    healthy: false,
+                };
+            }
+        }
+
+        let opened_at = Instant::now();
+        if !self
+            .emit(
+                ReadyState::Open,
+                Reason::Opened {
+                    status: status.as_u16(),
+                },
+                None,
+            )
+            .await
+        {
+            return End::Abandoned;
+        }
+        let mut dispatched = false;
+        let idle = tokio::time::sleep(self.policy.idle_timeout);
+        tokio::pin!(idle);
+        let reason = loop {
+            tokio::select! {
+                chunk = response.chunk() => match chunk {
+                    Ok(Some(bytes)) => {
+                        idle.as_mut().reset(tokio::time::Instant::now() + self.policy.idle_timeout);
+                        let fed = self.feed(&bytes);
+                        dispatched |= !self.batch.is_empty();
+                        if !self.send_batch().await {
+                            return End::Abandoned;
+                        }
+                        if let Err(crate::parse::ParseError::EventTooLarge { limit }) = fed {
+                            break Reason::EventTooLarge { limit };
+                        }
+                    }
+                    Ok(None) => break Reason::StreamEnded,
+                    Err(error) => break Reason::Network { error: error_chain(error) },
+                },
+                _ = &mut idle => break Reason::IdleTimeout { after: self.policy.idle_timeout },
+            }
+        };
+        End::Retry {
+            reason,
+            retry_after: None,
+            healthy: dispatched || opened_at.elapsed() >= HEALTHY_AFTER,
+        }
+    }
+
+    /// Parse one chunk into `self.batch`.
+    fn feed(&mut self, bytes: &[u8]) -> Result<(), crate::parse::ParseError> {
+        let Self {
+            parser,
+            batch,
+            last_type,
+            last_id,
+            ..
+        } = self;
+        parser.feed(bytes, |output| {
+            if let Output::Event(event) = output {
+                if *last_type.as_ref() != *event.event_type {
+                    *last_type = event.event_type.into();
+                }
+                if *last_id.as_ref() != *event.last_event_id {
+                    *last_id = event.last_event_id.into();
+                }
+                batch.push(Event {
+                    event_type: last_type.clone(),
+                    data: event.data.to_owned(),
+                    last_event_id: last_id.clone(),
+                });
+            }
+        })
+    }
+
+    async fn send_batch(&mut self) -> bool {
+        for event in self.batch.drain(..) {
+            if self.updates.send(Update::Event(event)).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    async fn closed_by_user(&self) {
+        self.emit(ReadyState::Closed, Reason::ClosedByUser, None)
+            .await;
+    }
+
+    /// Report a state; false when nobody listens any more.
+    async fn emit(&self, state: ReadyState, reason: Reason, retry_in: Option<Duration>) -> bool {
+        let change = StateChange::now(state, reason, retry_in);
+        self.updates.send(Update::State(change)).await.is_ok()
+    }
+
+    /// The URL without user info or query, which may hold credentials.
+    fn url_for_logs(&self) -> String {
+        let mut url = self.url.clone();
+        url.set_query(None);
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url.to_string()
+    }
+}
+
+/// Resolves once the subscription is paused (never, if the handle is gone: cancel covers that).
+async fn wait_paused(paused: &mut watch::Receiver<bool>) {
+    if paused.wait_for(|p| *p).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// An error and its sources as one line, without the URL (it may carry credentials).
+fn error_chain(error: reqwest::Error) -> String {
+    use std::error::Error as _;
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(err) = source {
+        let msg = err.to_string();
+        // hyper and std often repeat the inner message in the outer one.
+        if !text.contains(&msg) {
+            text.push_str(": ");
+            text.push_str(&msg);
+        }
+        source = err.source();
+    }
+    text
+}

@@ -1,0 +1,43 @@
+//! ssenotify's engine: Server-Sent Events subscriptions that behave exactly like the
+//! browser's `EventSource`, and better where the browser is weak.
+//!
+//! # Layout
+//!
+//! - [`parse`]: the sans-IO `text/event-stream` parser. Bytes in, events out; no I/O,
+//!   no clock, no allocation per byte. Everything the spec says about the wire lives here.
+//! - [`policy`]: the reconnect policy as pure functions of what happened (status, errors,
+//!   how long the last connection was healthy): which outcome is fatal, and how long to wait.
+//! - [`connection`]: one subscription's life over HTTP (reqwest): the request, the
+//!   status and Content-Type rules, the idle timeout, the size limit, readyState with a
+//!   reason for every change. A thin async shell around [`parse`] and [`policy`].
+//! - [`subscription`]: the public face of a connection: start one from its settings, get a
+//!   [`Subscription`] handle to pause, resume or close it, and a stream of [`Update`]s.
+
+
+pub mod parse;
+pub mod policy;
+pub mod state;
+pub mod subscription;
+
+mod connection;
+
+pub use parse::{EventRef, Output, ParseError, Parser};
+pub use policy::Policy;
+pub use state::{ReadyState, Reason, StateChange};
+pub use subscription::{Auth, Engine, Event, Settings, SettingsError, Subscription, Update};
+/// Re-exported so callers can share one shutdown token with the engine.
+pub use tokio_util::sync::CancellationToken;
+
+/// A duration as people read it in reasons and logs: `750ms`, `3s`, `1.5s`, `2m`.
+pub fn fmt_duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms % 60_000 == 0 {
+        format!("{}m", ms / 60_000)
+    } else if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}

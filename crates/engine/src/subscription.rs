@@ -1,0 +1,358 @@
+//! The engine's public face: start subscriptions, control them, receive their updates.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::connection::Connection;
+use crate::parse::Parser;
+use crate::policy::Policy;
+use crate::state::StateChange;
+
+/// How many updates may wait for a slow consumer before the connection stops reading.
+///
+/// Backpressure instead of an unbounded queue: a stalled UI slows the socket read (TCP
+/// pushes back on the server) rather than growing memory without bound.
+pub const UPDATE_BUFFER: usize = 1024;
+
+/// Everything needed to run one subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The `http` or `https` URL of the event stream.
+    pub url: String,
+    /// Extra request headers, already resolved (no `env:`/`file:` references here).
+    pub headers: Vec<(String, String)>,
+    /// Credentials sent as the `Authorization` header.
+    pub auth: Option<Auth>,
+    /// The ID to resume from (sent as `Last-Event-ID` on the first request); empty for none.
+    pub last_event_id: String,
+    /// Reconnect and limit settings.
+    pub policy: Policy,
+    /// A PEM file of extra CA certificates trusted for this subscription (self-hosted servers).
+    pub extra_ca_file: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Settings for `url` with the default policy and nothing else.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            headers: Vec::new(),
+            auth: None,
+            last_event_id: String::new(),
+            policy: Policy::default(),
+            extra_ca_file: None,
+        }
+    }
+}
+
+/// Credentials for the `Authorization` header.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// HTTP Basic: `user:password`, base64-encoded on the wire.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: String,
+    },
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// The token.
+        token: String,
+    },
+}
+
+impl std::fmt::Debug for Auth {
+    // Secrets must never reach logs, even through `{:?}` of the settings.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Basic { username, .. } => write!(f, "Basic({username}:***)"),
+            Self::Bearer { .. } => f.write_str("Bearer(***)"),
+        }
+    }
+}
+
+/// A dispatched event, owned, as the rest of the program receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// The event type (`message` unless the server named it with `event:`).
+    #[serde(rename = "type")]
+    pub event_type: Arc<str>,
+    /// The event's data (lines joined with LF).
+    pub data: String,
+    /// The last event ID in force at dispatch (empty when none).
+    pub last_event_id: Arc<str>,
+}
+
+/// What a subscription reports, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Update {
+    /// readyState changed (or a reconnect was rescheduled with a new reason).
+    State(StateChange),
+    /// An event was dispatched.
+    Event(Event),
+}
+
+/// Why a subscription could not be started from its settings.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The URL does not parse, or is not `http`/`https`.
+    #[error("invalid URL {url:?}: {reason}")]
+    Url {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A header name is not a valid HTTP token.
+    #[error("invalid header name {name:?}")]
+    HeaderName {
+        /// The name as given.
+        name: String,
+    },
+    /// A header value holds characters HTTP cannot carry (e.g. a newline).
+    #[error("invalid value for header {name:?} (control characters are not allowed)")]
+    HeaderValue {
+        /// The header's name (the value is not repeated: it may be a secret).
+        name: String,
+    },
+    /// The extra CA file cannot be read or holds no certificate.
+    #[error("extra CA file {}: {reason}", path.display())]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The HTTP client could not be built (TLS backend initialisation).
+    #[error("HTTP client: {0}")]
+    Client(String),
+}
+
+/// The runtime shared by every subscription: HTTP clients and the shutdown token.
+///
+/// One `reqwest::Client` per distinct extra-CA file rather than one per subscription:
+/// each client holds its own TLS root store and connection pool, which would cost hundreds
+/// of kilobytes per subscription at a thousand of them.
+pub struct Engine {
+    shutdown: CancellationToken,
+    clients: Mutex<HashMap<Option<PathBuf>, reqwest::Client>>,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Engine {
+    /// An engine with its own shutdown token.
+    pub fn new() -> Self {
+        Self::with_shutdown(CancellationToken::new())
+    }
+
+    /// An engine whose subscriptions all close when `shutdown` is cancelled.
+    pub fn with_shutdown(shutdown: CancellationToken) -> Self {
+        Self {
+            shutdown,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The token that closes every subscription of this engine.
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
+    /// Start a subscription on the current tokio runtime.
+    ///
+    /// It begins CONNECTING at once; its updates arrive on the returned receiver. Dropping
+    /// the [`Subscription`] closes it, as does the engine's shutdown.
+    pub fn subscribe(
+        &self,
+        settings: Settings,
+    ) -> Result<(Subscription, mpsc::Receiver<Update>), SettingsError> {
+        let url = parse_url(&settings.url)?;
+        let headers = request_headers(&settings)?;
+        let client = self.client(settings.extra_ca_file.as_deref())?;
+        let parser = Parser::with_last_event_id(
+            settings.policy.max_event_size,
+            &settings.last_event_id,
+        );
+        let (tx, rx) = mpsc::channel(UPDATE_BUFFER);
+        let (paused_tx, paused_rx) = watch::channel(false);
+        let cancel = self.shutdown.child_token();
+        let connection = Connection::new(
+            client,
+            url,
+            headers,
+            settings.policy,
+            parser,
+            tx,
+            paused_rx,
+            cancel.clone(),
+        );
+        let task = tokio::spawn(connection.run());
+        Ok((
+            Subscription {
+                paused: paused_tx,
+                cancel,
+                task: Some(task),
+            },
+            rx,
+        ))
+    }
+
+    fn client(&self, extra_ca: Option<&Path>) -> Result<reqwest::Client, SettingsError> {
+        let key = extra_ca.map(Path::to_path_buf);
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let client = build_client(extra_ca)?;
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+}
+
+/// The handle of one running subscription. Dropping it closes the subscription.
+pub struct Subscription {
+    paused: watch::Sender<bool>,
+    cancel: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Subscription {
+    /// Close the connection and stay CLOSED until resumed; the last event ID is kept.
+    pub fn pause(&self) {
+        self.paused.send_replace(true);
+    }
+
+    /// Reconnect a paused subscription at once, with a fresh backoff.
+    pub fn resume(&self) {
+        self.paused.send_replace(false);
+    }
+
+    /// Whether the subscription is paused.
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+
+    /// Close for good: abort the request (the server sees the socket close), report
+    /// CLOSED "closed by user", and wait until the connection task has finished.
+    pub async fn close(mut self) {
+        self.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            // A panic in the task has already been reported by tokio; closing goes on.
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+fn parse_url(url: &str) -> Result<reqwest::Url, SettingsError> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| SettingsError::Url {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })?;
+    match parsed.scheme() {
+        "http" | "https" => Ok(parsed),
+        other => Err(SettingsError::Url {
+            url: url.to_owned(),
+            reason: format!("scheme {other:?} is not http or https"),
+        }),
+    }
+}
+
+/// The headers every request of this subscription carries (all but `Last-Event-ID`).
+fn request_headers(settings: &Settings) -> Result<HeaderMap, SettingsError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(
+        reqwest::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    for (name, value) in &settings.headers {
+        let header = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| SettingsError::HeaderName { name: name.clone() })?;
+        let mut value =
+            HeaderValue::from_str(value.trim()).map_err(|_| SettingsError::HeaderValue {
+                name: name.clone(),
+            })?;
+        if is_sensitive(&header) {
+            value.set_sensitive(true);
+        }
+        headers.insert(header, value);
+    }
+    if let Some(auth) = &settings.auth {
+        let text = match auth {
+            Auth::Basic { username, password } => {
+                use base64::Engine as _;
+                let raw = format!("{username}:{password}");
+                format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+            }
+            Auth::Bearer { token } => format!("Bearer {token}"),
+        };
+        let mut value = HeaderValue::from_str(&text).map_err(|_| SettingsError::HeaderValue {
+            name: "Authorization".into(),
+        })?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    Ok(headers)
+}
+
+/// Headers whose values are secrets: marked so `Debug` output never shows them.
+pub fn is_sensitive(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    matches!(
+        name,
+        "authorization" | "proxy-authorization" | "cookie" | "x-api-key" | "x-auth-token"
+    ) || name.contains("token")
+        || name.contains("secret")
+        || name.contains("key")
+}
+
+fn build_client(extra_ca: Option<&Path>) -> Result<reqwest::Client, SettingsError> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("ssenotify/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(30))
+        // Kernel keep-alive probes notice a peer that vanished without a FIN sooner than
+        // the idle timeout would on servers that send no keep-alive comments.
+        .tcp_keepalive(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::limited(10));
+    if let Some(path) = extra_ca {
+        let ca_error = |reason: String| SettingsError::CaFile {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
+        let certs =
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ca_error(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(ca_error("no PEM certificate found".into()));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| SettingsError::Client(e.to_string()))
+}
