@@ -16,6 +16,7 @@
 
 pub mod parse;
 pub mod policy;
+pub mod router;
 pub mod state;
 pub mod subscription;
 
