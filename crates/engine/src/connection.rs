@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::parse::{Output, Parser};
 use crate::policy::{self, HEALTHY_AFTER, Policy, Verdict};
 use crate::state::{ReadyState, Reason, StateChange};
-use crate::subscription::{Event, Update};
+use crate::subscription::{Event, Resume, Update};
 
 /// How an attempt (a request and, if good, its stream) ended.
 enum End {
@@ -48,6 +48,7 @@ pub(crate) struct Connection {
     headers: HeaderMap,
     policy: Policy,
     parser: Parser,
+    resume: Option<Resume>,
     updates: mpsc::Sender<Update>,
     paused: watch::Receiver<bool>,
     cancel: CancellationToken,
@@ -66,6 +67,7 @@ impl Connection {
         headers: HeaderMap,
         policy: Policy,
         parser: Parser,
+        resume: Option<Resume>,
         updates: mpsc::Sender<Update>,
         paused: watch::Receiver<bool>,
         cancel: CancellationToken,
@@ -77,6 +79,7 @@ impl Connection {
             headers,
             policy,
             parser,
+            resume,
             updates,
             paused,
             cancel,
@@ -88,7 +91,10 @@ impl Connection {
 
     /// Run until closed by the user, shut down, or closed for good by the server.
     pub(crate) async fn run(mut self) {
-        if !self.emit(ReadyState::Connecting, Reason::Started, None).await {
+        if !self
+            .emit(ReadyState::Connecting, Reason::Started, None)
+            .await
+        {
             return;
         }
         let mut failures: u32 = 0;
@@ -106,7 +112,10 @@ impl Connection {
                     return;
                 }
                 failures = 0;
-                if !self.emit(ReadyState::Connecting, Reason::Resumed, None).await {
+                if !self
+                    .emit(ReadyState::Connecting, Reason::Resumed, None)
+                    .await
+                {
                     return;
                 }
             }
@@ -139,7 +148,11 @@ impl Connection {
                 self.emit(ReadyState::Closed, reason, None).await;
                 return;
             }
-            failures = if healthy { 0 } else { failures.saturating_add(1) };
+            failures = if healthy {
+                0
+            } else {
+                failures.saturating_add(1)
+            };
             let delay = policy::reconnect_delay(
                 self.parser.retry().unwrap_or(self.policy.initial_reconnect),
                 failures,
@@ -148,10 +161,7 @@ impl Connection {
                 rand::random::<f64>(),
             );
             tracing::debug!(url = %self.url_for_logs(), %reason, ?delay, failures, "reconnecting");
-            if !self
-                .emit(ReadyState::Connecting, reason, Some(delay))
-                .await
-            {
+            if !self.emit(ReadyState::Connecting, reason, Some(delay)).await {
                 return;
             }
             tokio::select! {
@@ -179,7 +189,7 @@ impl Connection {
                 Err(_) => tracing::warn!("last event ID is not a valid header value; not sent"),
             }
         }
-        let request = self.client.get(self.url.clone()).headers(headers);
+        let request = self.client.get(self.request_url()).headers(headers);
         let mut response = match request.send().await {
             Ok(response) => response,
             Err(error) if error.is_redirect() || error.is_builder() => {
@@ -269,10 +279,33 @@ impl Connection {
         }
     }
 
+    /// The URL of the next attempt: with the resume cursor, when there is one.
+    fn request_url(&self) -> reqwest::Url {
+        let mut url = self.url.clone();
+        if let Some(Resume {
+            query,
+            cursor: Some(cursor),
+            ..
+        }) = &self.resume
+        {
+            let kept: Vec<(String, String)> = url
+                .query_pairs()
+                .filter(|(name, _)| name != query.as_str())
+                .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                .collect();
+            url.query_pairs_mut()
+                .clear()
+                .extend_pairs(kept)
+                .append_pair(query, cursor);
+        }
+        url
+    }
+
     /// Parse one chunk into `self.batch`.
     fn feed(&mut self, bytes: &[u8]) -> Result<(), crate::parse::ParseError> {
         let Self {
             parser,
+            resume,
             batch,
             last_type,
             last_id,
@@ -286,10 +319,16 @@ impl Connection {
                 if *last_id.as_ref() != *event.last_event_id {
                     *last_id = event.last_event_id.into();
                 }
+                let cursor = resume.as_mut().and_then(|resume| {
+                    let cursor = cursor_of(event.data, &resume.pointer)?;
+                    resume.cursor = Some(cursor.to_string());
+                    Some(cursor)
+                });
                 batch.push(Event {
                     event_type: last_type.clone(),
                     data: event.data.to_owned(),
                     last_event_id: last_id.clone(),
+                    cursor,
                 });
             }
         })
@@ -322,6 +361,16 @@ impl Connection {
         let _ = url.set_username("");
         let _ = url.set_password(None);
         url.to_string()
+    }
+}
+
+/// The resume cursor at `pointer` in JSON `data`: a string, or a number as text.
+fn cursor_of(data: &str, pointer: &str) -> Option<Arc<str>> {
+    let json: serde_json::Value = serde_json::from_str(data).ok()?;
+    match json.pointer(pointer)? {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.as_str().into()),
+        serde_json::Value::Number(n) => Some(n.to_string().into()),
+        _ => None,
     }
 }
 

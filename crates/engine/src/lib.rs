@@ -12,20 +12,29 @@
 //!   reason for every change. A thin async shell around [`parse`] and [`policy`].
 //! - [`subscription`]: the public face of a connection: start one from its settings, get a
 //!   [`Subscription`] handle to pause, resume or close it, and a stream of [`Update`]s.
-
+//!   [`Engine`] holds what subscriptions share: HTTP clients and the one shutdown
+//!   [`CancellationToken`]; cancelling it closes every socket (graceful shutdown).
+//! - [`state`]: readyState and the [`Reason`] carried by every change.
+//! - [`supervisor`]: owns all running subscriptions, applies a new set by diff (only what
+//!   changed restarts) and merges their updates into one tagged stream.
+//! - [`router`]: rules, templates and storm control: event in, notification decision out.
 
 pub mod parse;
 pub mod policy;
 pub mod router;
 pub mod state;
 pub mod subscription;
+pub mod supervisor;
 
 mod connection;
 
 pub use parse::{EventRef, Output, ParseError, Parser};
 pub use policy::Policy;
 pub use state::{ReadyState, Reason, StateChange};
-pub use subscription::{Auth, Engine, Event, Settings, SettingsError, Subscription, Update};
+pub use subscription::{
+    Auth, Engine, Event, Resume, Settings, SettingsError, Subscription, Update,
+};
+pub use supervisor::{ApplyReport, Desired, Supervisor, Tagged};
 /// Re-exported so callers can share one shutdown token with the engine.
 pub use tokio_util::sync::CancellationToken;
 

@@ -37,6 +37,23 @@ pub struct Settings {
     pub policy: Policy,
     /// A PEM file of extra CA certificates trusted for this subscription (self-hosted servers).
     pub extra_ca_file: Option<PathBuf>,
+    /// How to resume from a server that sends no `id:` (e.g. ntfy's `?since=`).
+    pub resume: Option<Resume>,
+}
+
+/// A resume adapter for servers that send no `id:` field.
+///
+/// `Last-Event-ID` only works when the server sends `id:`. Some servers (ntfy) put a
+/// message ID in the JSON data instead and accept it back as a query parameter; the
+/// adapter takes the cursor from each event's data and sends it on every reconnect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// JSON pointer (RFC 6901) to the cursor in the event data, e.g. `/id`.
+    pub pointer: String,
+    /// The query parameter that carries the cursor, e.g. `since`.
+    pub query: String,
+    /// The cursor to start from (from history after a restart); `None` for a fresh start.
+    pub cursor: Option<String>,
 }
 
 impl Settings {
@@ -49,6 +66,7 @@ impl Settings {
             last_event_id: String::new(),
             policy: Policy::default(),
             extra_ca_file: None,
+            resume: None,
         }
     }
 }
@@ -90,6 +108,10 @@ pub struct Event {
     pub data: String,
     /// The last event ID in force at dispatch (empty when none).
     pub last_event_id: Arc<str>,
+    /// The resume cursor taken from this event's data by the subscription's [`Resume`]
+    /// adapter; `None` without an adapter or when the data holds none.
+    #[serde(skip)]
+    pub cursor: Option<Arc<str>>,
 }
 
 /// What a subscription reports, in order.
@@ -183,10 +205,8 @@ impl Engine {
         let url = parse_url(&settings.url)?;
         let headers = request_headers(&settings)?;
         let client = self.client(settings.extra_ca_file.as_deref())?;
-        let parser = Parser::with_last_event_id(
-            settings.policy.max_event_size,
-            &settings.last_event_id,
-        );
+        let parser =
+            Parser::with_last_event_id(settings.policy.max_event_size, &settings.last_event_id);
         let (tx, rx) = mpsc::channel(UPDATE_BUFFER);
         let (paused_tx, paused_rx) = watch::channel(false);
         let cancel = self.shutdown.child_token();
@@ -196,6 +216,7 @@ impl Engine {
             headers,
             settings.policy,
             parser,
+            settings.resume,
             tx,
             paused_rx,
             cancel.clone(),
@@ -291,10 +312,8 @@ fn request_headers(settings: &Settings) -> Result<HeaderMap, SettingsError> {
     for (name, value) in &settings.headers {
         let header = HeaderName::from_bytes(name.trim().as_bytes())
             .map_err(|_| SettingsError::HeaderName { name: name.clone() })?;
-        let mut value =
-            HeaderValue::from_str(value.trim()).map_err(|_| SettingsError::HeaderValue {
-                name: name.clone(),
-            })?;
+        let mut value = HeaderValue::from_str(value.trim())
+            .map_err(|_| SettingsError::HeaderValue { name: name.clone() })?;
         if is_sensitive(&header) {
             value.set_sensitive(true);
         }
@@ -305,7 +324,10 @@ fn request_headers(settings: &Settings) -> Result<HeaderMap, SettingsError> {
             Auth::Basic { username, password } => {
                 use base64::Engine as _;
                 let raw = format!("{username}:{password}");
-                format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(raw)
+                )
             }
             Auth::Bearer { token } => format!("Bearer {token}"),
         };
