@@ -98,11 +98,13 @@ async fn listen(args: Args, settings: Settings) -> ExitCode {
     let mut out = BufWriter::with_capacity(64 * 1024, std::io::stdout());
     let mut events: u64 = 0;
     let mut interrupt = std::pin::pin!(interrupted());
+    let mut closing = false;
     let code = loop {
         let update = tokio::select! {
             update = updates.recv() => update,
-            _ = &mut interrupt => {
+            _ = &mut interrupt, if !closing => {
                 // Closing reports CLOSED "closed by user" through the same channel.
+                closing = true;
                 engine.shutdown_token().cancel();
                 continue;
             }
@@ -192,7 +194,13 @@ fn print(out: &mut impl Write, update: &Update, json: bool) -> std::io::Result<(
             serde_json::to_writer(&mut *out, &line)?;
         }
         (Update::Event(event), true) => {
-            serde_json::to_writer(&mut *out, &EventLine { kind: "event", event })?;
+            serde_json::to_writer(
+                &mut *out,
+                &EventLine {
+                    kind: "event",
+                    event,
+                },
+            )?;
         }
         (Update::State(change), false) => {
             write!(out, "[{}] {}", change.ready_state, change.reason)?;

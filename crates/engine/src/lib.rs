@@ -7,7 +7,7 @@
 //!   no clock, no allocation per byte. Everything the spec says about the wire lives here.
 //! - [`policy`]: the reconnect policy as pure functions of what happened (status, errors,
 //!   how long the last connection was healthy): which outcome is fatal, and how long to wait.
-//! - [`connection`]: one subscription's life over HTTP (reqwest): the request, the
+//! - `connection` (private): one subscription's life over HTTP (reqwest): the request, the
 //!   status and Content-Type rules, the idle timeout, the size limit, readyState with a
 //!   reason for every change. A thin async shell around [`parse`] and [`policy`].
 //! - [`subscription`]: the public face of a connection: start one from its settings, get a
@@ -43,9 +43,9 @@ pub fn fmt_duration(d: std::time::Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms}ms")
-    } else if ms % 60_000 == 0 {
+    } else if ms.is_multiple_of(60_000) {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{:.1}s", d.as_secs_f64())

@@ -151,7 +151,10 @@ mod tests {
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
         assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
         let later = httpdate::fmt_http_date(now + Duration::from_secs(42));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(42)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(42))
+        );
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(42));
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
@@ -181,9 +184,7 @@ mod tests {
             assert!(high <= ceiling && high > ceiling.mul_f64(0.99), "{high:?}");
         }
         // Growth: the lowest delay of 4 failures beats the highest of 2.
-        assert!(
-            reconnect_delay(r, 4, cap, None, 0.0) > reconnect_delay(r, 2, cap, None, 0.999)
-        );
+        assert!(reconnect_delay(r, 4, cap, None, 0.0) > reconnect_delay(r, 2, cap, None, 0.999));
         assert!(reconnect_delay(r, u32::MAX, cap, None, 0.999) <= cap);
     }
 

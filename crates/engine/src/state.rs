@@ -125,7 +125,11 @@ impl fmt::Display for Reason {
             Self::InvalidRequest { error } => write!(f, "invalid request: {error}"),
             Self::StreamEnded => f.write_str("server closed the stream"),
             Self::IdleTimeout { after } => {
-                write!(f, "idle timeout: no bytes for {}", crate::fmt_duration(*after))
+                write!(
+                    f,
+                    "idle timeout: no bytes for {}",
+                    crate::fmt_duration(*after)
+                )
             }
             Self::EventTooLarge { limit } => {
                 write!(f, "event too large: more than {limit} bytes")

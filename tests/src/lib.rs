@@ -1,0 +1,37 @@
+//! End-to-end test support for ssenotify.
+//!
+//! The centrepiece is [`TestServer`]: a real HTTP/1.1 server on `127.0.0.1`
+//! whose responses are scripted per request as a [`Response`] (status line,
+//! headers, then a plan of [`Step`]s). The HTTP is written by hand on a raw
+//! `TcpListener` rather than with hyper/axum so that every byte on the wire is
+//! exactly what the test asked for: split UTF-8 sequences, odd line endings,
+//! missing headers and abrupt closes are all expressible.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use ssenotify_e2e::{Response, Step, TestServer, sse_event};
+//!
+//! # async fn demo() {
+//! let server = TestServer::start(|req, n| match n {
+//!     0 => Response::status(503),
+//!     _ => Response::sse_steps(vec![
+//!         Step::send(sse_event(Some("ping"), Some("1"), "hello")),
+//!         Step::Hold,
+//!     ]),
+//! });
+//! let url = server.url("/events");
+//! // ... point the engine or the `ssenotify` binary at `url` ...
+//! let reqs = server.wait_for_requests(2, Duration::from_secs(5)).await.unwrap();
+//! assert_eq!(reqs[1].header("accept"), Some("text/event-stream"));
+//! # }
+//! ```
+
+mod bin;
+mod http;
+mod server;
+mod sse;
+
+pub use bin::ssenotify_bin;
+pub use http::{Request, Response, Step};
+pub use server::{ConnectionInfo, TestServer};
+pub use sse::{http_chunk, sse_event};
