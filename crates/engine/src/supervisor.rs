@@ -98,8 +98,7 @@ impl Supervisor {
     /// in `desired` is older than the one it has reached: the running connection knows best.
     pub async fn apply(&mut self, desired: Vec<Desired>) -> ApplyReport {
         let mut report = ApplyReport::default();
-        let wanted: HashMap<&str, &Desired> =
-            desired.iter().map(|d| (d.id.as_str(), d)).collect();
+        let wanted: HashMap<&str, &Desired> = desired.iter().map(|d| (d.id.as_str(), d)).collect();
         let gone: Vec<Arc<str>> = self
             .running
             .keys()
