@@ -572,3 +572,21 @@ async fn invalid_settings_are_refused_up_front() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn an_event_knows_whether_its_id_is_its_own_or_inherited() {
+    let server = TestServer::start(|_, _| {
+        open_then_hold(b"id: 1\ndata: own\n\ndata: inherited\n\nid: 2\n\ndata: after bare id\n\nid\ndata: reset\n\n".to_vec())
+    });
+    let mut client = Client::start(settings(server.url("/")));
+    let events = client.events(4).await;
+    let ids: Vec<(&str, Option<&str>)> = events
+        .iter()
+        .map(|e| (&*e.last_event_id, e.id.as_deref()))
+        .collect();
+    assert_eq!(
+        ids,
+        [("1", Some("1")), ("1", None), ("2", None), ("", None)]
+    );
+    client.close().await;
+}

@@ -328,6 +328,7 @@ impl Connection {
                     event_type: last_type.clone(),
                     data: event.data.to_owned(),
                     last_event_id: last_id.clone(),
+                    id: (event.has_id && !event.last_event_id.is_empty()).then(|| last_id.clone()),
                     cursor,
                 });
             }

@@ -108,6 +108,10 @@ pub struct Event {
     pub data: String,
     /// The last event ID in force at dispatch (empty when none).
     pub last_event_id: Arc<str>,
+    /// The event's own ID: `last_event_id` when this event's block carried `id:` itself,
+    /// `None` when the ID was inherited from an earlier event. Deduplication keys on it.
+    #[serde(skip)]
+    pub id: Option<Arc<str>>,
     /// The resume cursor taken from this event's data by the subscription's [`Resume`]
     /// adapter; `None` without an adapter or when the data holds none.
     #[serde(skip)]
