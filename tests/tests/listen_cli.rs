@@ -149,9 +149,9 @@ fn headers_and_last_event_id_reach_the_server_and_reconnects_carry_the_id() {
     assert_eq!(requests[0].header("x-api-key"), Some("secret-value"));
     assert_eq!(requests[0].header("x-other"), Some("spaced"));
     assert_eq!(requests[0].header("last-event-id"), Some("41"));
-    for n in 1..4 {
+    for (n, request) in requests.iter().enumerate().take(4).skip(1) {
         let expected = format!("t{}", n - 1);
-        assert_eq!(requests[n].header("last-event-id"), Some(expected.as_str()));
+        assert_eq!(request.header("last-event-id"), Some(expected.as_str()));
     }
     let states: Vec<Value> = json_lines(&output)
         .into_iter()
@@ -184,7 +184,7 @@ fn usage_errors_exit_2() {
 #[test]
 fn readable_output_escapes_control_characters() {
     let server = TestServer::start(|_, _| {
-        Response::sse(b"event: alert\nid: 7\ndata: red \x1b[31m\ndata: second\n\n".to_vec())
+        Response::sse(b"event: alert\nid: 7\ndata: red \x1b[31m\ndata: second\n\n")
     });
     let output = listen(&["--once", &server.url("/")]);
     assert_eq!(output.status.code(), Some(0));

@@ -37,12 +37,11 @@ async fn until_all(updates: &mut Receiver<Tagged>, ids: &[&str], state: ReadySta
             .await
             .expect("updates keep coming")
             .expect("supervisor alive");
-        if let Update::State(change) = &tagged.update {
-            if change.ready_state == state {
-                if let Some(p) = pending.get_mut(tagged.id.as_ref()) {
-                    *p = false;
-                }
-            }
+        if let Update::State(change) = &tagged.update
+            && change.ready_state == state
+            && let Some(p) = pending.get_mut(tagged.id.as_ref())
+        {
+            *p = false;
         }
     }
 }
@@ -138,10 +137,10 @@ async fn shutdown_closes_every_socket_and_reports_closed() {
     let collector = tokio::spawn(async move {
         let mut closed = Vec::new();
         while let Some(tagged) = updates.recv().await {
-            if let Update::State(change) = tagged.update {
-                if change.reason == Reason::ClosedByUser {
-                    closed.push(tagged.id.to_string());
-                }
+            if let Update::State(change) = tagged.update
+                && change.reason == Reason::ClosedByUser
+            {
+                closed.push(tagged.id.to_string());
             }
         }
         closed

@@ -97,7 +97,7 @@ async fn listen(args: Args, settings: Settings) -> ExitCode {
     };
     let mut out = BufWriter::with_capacity(64 * 1024, std::io::stdout());
     let mut events: u64 = 0;
-    let mut interrupt = std::pin::pin!(interrupted());
+    let mut interrupt = std::pin::pin!(crate::interrupted());
     let mut closing = false;
     let code = loop {
         let update = tokio::select! {
@@ -147,21 +147,6 @@ fn closed_exit_code(change: &StateChange) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn interrupted() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// The `--json` line of a state change; field order is part of the contract.
@@ -216,29 +201,12 @@ fn print(out: &mut impl Write, update: &Update, json: bool) -> std::io::Result<(
             }
         }
         (Update::Event(event), false) => {
-            write!(out, "{}", Printable(&event.event_type))?;
+            write!(out, "{}", crate::Printable(&event.event_type))?;
             if !event.last_event_id.is_empty() {
-                write!(out, " #{}", Printable(&event.last_event_id))?;
+                write!(out, " #{}", crate::Printable(&event.last_event_id))?;
             }
-            write!(out, ": {}", Printable(&event.data))?;
+            write!(out, ": {}", crate::Printable(&event.data))?;
         }
     }
     out.write_all(b"\n")
-}
-
-/// Untrusted text for a terminal: control characters (newlines, ANSI escapes) escaped, so
-/// one event stays one line and a server cannot drive the user's terminal.
-struct Printable<'a>(&'a str);
-
-impl std::fmt::Display for Printable<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for c in self.0.chars() {
-            if c.is_control() {
-                write!(f, "{}", c.escape_default())?;
-            } else {
-                std::fmt::Write::write_char(f, c)?;
-            }
-        }
-        Ok(())
-    }
 }

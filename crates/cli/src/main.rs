@@ -3,11 +3,16 @@
 //! # Layout
 //! - `main.rs`: argument parsing (clap) and dispatch; exit codes.
 //! - [`listen`]: `ssenotify listen`, one subscription printed as it happens.
+//! - [`run`]: `ssenotify run`, the headless daemon.
+//! - [`manage`]: the commands that read and edit subscriptions and history, through the
+//!   subscriptions file and the daemon's control socket.
 //!
 //! The binary holds no SSE logic of its own: everything it prints comes from
 //! `ssenotify_engine` updates, so the daemon and the app see exactly the same behaviour.
 
 mod listen;
+mod manage;
+mod run;
 
 use std::process::ExitCode;
 
@@ -28,13 +33,104 @@ struct Cli {
 enum Command {
     /// Subscribe to one SSE URL and print its states and events.
     Listen(listen::Args),
+    /// Run every enabled subscription headless (the daemon).
+    Run(run::Args),
+    /// Add a subscription.
+    Add(manage::AddArgs),
+    /// Remove a subscription (and its history).
+    Remove(manage::IdArgs),
+    /// Pause a subscription: its connection closes until resumed.
+    Pause(manage::IdArgs),
+    /// Resume a paused subscription.
+    Resume(manage::IdArgs),
+    /// Show no popups from a subscription for a while (events are still recorded).
+    Mute(manage::MuteArgs),
+    /// End a mute.
+    Unmute(manage::IdArgs),
+    /// List subscriptions with their live state when the daemon runs.
+    List(manage::ListArgs),
+    /// Show recorded events, newest first.
+    History(manage::HistoryArgs),
+    /// Merge subscriptions from a file or stdin (idempotent; --dry-run shows the diff).
+    Import(manage::ImportArgs),
+    /// Print every subscription (secrets as references).
+    Export(manage::ExportArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    if let Command::Listen(args) = cli.command {
+        return listen::main(args);
+    }
+    if let Command::Run(args) = cli.command {
+        return run::main(args);
+    }
+    let paths = match paths() {
+        Ok(paths) => paths,
+        Err(code) => return code,
+    };
     match cli.command {
-        Command::Listen(args) => listen::main(args),
+        Command::Listen(_) | Command::Run(_) => unreachable!("handled above"),
+        Command::Add(args) => manage::add(args, &paths),
+        Command::Remove(args) => manage::remove(args, &paths),
+        Command::Pause(args) => manage::set_paused(args, &paths, true),
+        Command::Resume(args) => manage::set_paused(args, &paths, false),
+        Command::Mute(args) => manage::mute(args, &paths),
+        Command::Unmute(args) => manage::unmute(args, &paths),
+        Command::List(args) => manage::list(args, &paths),
+        Command::History(args) => manage::history(args, &paths),
+        Command::Import(args) => manage::import(args, &paths),
+        Command::Export(args) => manage::export(args, &paths),
+    }
+}
+
+/// Where this user's files live (XDG directories); exit 1 when there is no home.
+fn paths() -> Result<ssenotify_engine::config::Paths, ExitCode> {
+    ssenotify_engine::config::Paths::from_env().ok_or_else(|| {
+        eprintln!("ssenotify: cannot determine the home directory (is HOME set?)");
+        ExitCode::FAILURE
+    })
+}
+
+/// Run one future to completion on a small runtime (for the short CLI commands).
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread tokio runtime builds")
+        .block_on(future)
+}
+
+/// The desktop notification sink for `run`.
+fn notifier() -> std::sync::Arc<dyn ssenotify_engine::daemon::NotifySink> {
+    std::sync::Arc::new(ssenotify_engine::daemon::NoNotifications)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Untrusted text for a terminal: control characters (newlines, ANSI escapes) escaped, so
+/// one event stays one line and a server cannot drive the user's terminal.
+struct Printable<'a>(&'a str);
+
+impl std::fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                std::fmt::Write::write_char(f, c)?;
+            }
+        }
+        Ok(())
     }
 }
 

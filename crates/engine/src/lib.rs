@@ -10,15 +10,24 @@
 //! - `connection` (private): one subscription's life over HTTP (reqwest): the request, the
 //!   status and Content-Type rules, the idle timeout, the size limit, readyState with a
 //!   reason for every change. A thin async shell around [`parse`] and [`policy`].
+//! - [`config`]: the subscriptions file: the TOML/JSON schema, strict validation with
+//!   file:line:col errors, secret references, atomic locked writes, import diffs, ntfy import.
 //! - [`subscription`]: the public face of a connection: start one from its settings, get a
 //!   [`Subscription`] handle to pause, resume or close it, and a stream of [`Update`]s.
 //!   [`Engine`] holds what subscriptions share: HTTP clients and the one shutdown
 //!   [`CancellationToken`]; cancelling it closes every socket (graceful shutdown).
+//! - [`history`]: what was received and what was done with it, and where to resume, in
+//!   SQLite: deduplication by event ID, retention, and an async writer on its own thread.
 //! - [`state`]: readyState and the [`Reason`] carried by every change.
 //! - [`supervisor`]: owns all running subscriptions, applies a new set by diff (only what
 //!   changed restarts) and merges their updates into one tagged stream.
 //! - [`router`]: rules, templates and storm control: event in, notification decision out.
 
+pub mod history;
+pub mod command;
+pub mod config;
+pub mod control;
+pub mod daemon;
 pub mod parse;
 pub mod policy;
 pub mod router;

@@ -659,7 +659,7 @@ async fn writer_records_flushes_and_reports() {
     let recorded = writer
         .record(
             vec![ev("a", Some("1"), "one"), ev("a", Some("1"), "one")],
-            Some(resume_update("a", "1", None)),
+            vec![resume_update("a", "1", None)],
         )
         .await
         .unwrap();
@@ -688,7 +688,7 @@ async fn writer_records_flushes_and_reports() {
                     let id = format!("{}", i / 2); // each ID sent twice
                     let sub = format!("s{t}");
                     let r = writer
-                        .record(vec![ev(&sub, Some(&id), "x")], None)
+                        .record(vec![ev(&sub, Some(&id), "x")], vec![])
                         .await
                         .unwrap();
                     assert_eq!(r[0].is_new(), i % 2 == 0);
@@ -727,7 +727,7 @@ async fn close_commits_everything_queued_before_it() {
             (0..100)
                 .map(|i| ev("a", Some(&i.to_string()), "x"))
                 .collect(),
-            None,
+            vec![],
         )
         .await
         .unwrap()
@@ -745,14 +745,14 @@ async fn close_commits_everything_queued_before_it() {
     // A record still in flight from another task when the shutdown starts.
     let other = writer.clone();
     let in_flight =
-        tokio::spawn(async move { other.record(vec![ev("b", Some("1"), "late")], None).await });
+        tokio::spawn(async move { other.record(vec![ev("b", Some("1"), "late")], vec![]).await });
     tokio::task::yield_now().await;
     let late = writer.clone();
     writer.close().await.unwrap();
 
     // Once closed, the writer refuses more, from any clone.
     let err = late
-        .record(vec![ev("b", None, "after")], None)
+        .record(vec![ev("b", None, "after")], vec![])
         .await
         .unwrap_err();
     assert!(matches!(err, HistoryError::Closed { .. }), "{err}");
@@ -795,7 +795,7 @@ async fn writer_failures_are_isolated_and_reported() {
     let err = writer
         .record(
             vec![ev("a", Some("1"), "ok"), ev("a", Some("2"), "boom")],
-            Some(resume_update("a", "2", None)),
+            vec![resume_update("a", "2", None)],
         )
         .await
         .unwrap_err();
@@ -811,7 +811,7 @@ async fn writer_failures_are_isolated_and_reported() {
     );
     // The writer goes on; the failed request left nothing behind.
     let ok = writer
-        .record(vec![ev("a", Some("1"), "ok")], None)
+        .record(vec![ev("a", Some("1"), "ok")], vec![])
         .await
         .unwrap();
     assert!(ok[0].is_new());

@@ -26,7 +26,7 @@ pub const WRITER_BATCH: usize = 512;
 enum Op {
     Record {
         events: Vec<NewEvent>,
-        resume: Option<ResumeUpdate>,
+        resume: Vec<ResumeUpdate>,
     },
     SetActions(Vec<(RowId, Action)>),
     SaveResume(ResumeUpdate),
@@ -115,11 +115,12 @@ impl HistoryWriter {
         &self.path
     }
 
-    /// Record `events` (and `resume`, atomically with them); per event, new or duplicate.
+    /// Record `events` (and the `resume` points, atomically with them); per event, new or
+    /// duplicate. One call may carry the events and resume points of many subscriptions.
     pub async fn record(
         &self,
         events: Vec<NewEvent>,
-        resume: Option<ResumeUpdate>,
+        resume: Vec<ResumeUpdate>,
     ) -> Result<Vec<Recorded>, HistoryError> {
         let (reply, answer) = oneshot::channel();
         self.send(Op::Record { events, resume }, Reply::Recorded(reply))
@@ -332,7 +333,7 @@ fn execute(conn: &rusqlite::Connection, book: &mut Book, op: &Op) -> rusqlite::R
     Ok(match op {
         Op::Record { events, resume } => {
             let recorded = insert_events(conn, book, events)?;
-            if let Some(update) = resume {
+            for update in resume {
                 save_resume(conn, update)?;
             }
             Outcome::Recorded(recorded)

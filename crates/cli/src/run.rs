@@ -1,0 +1,52 @@
+//! `ssenotify run`: the headless daemon.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use ssenotify_engine::daemon::{Daemon, DaemonError, NoNotifications, NotifySink};
+
+/// Arguments of `ssenotify run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Record and route events but show no desktop notifications.
+    #[arg(long)]
+    no_notify: bool,
+}
+
+/// Run until SIGINT/SIGTERM; exit 0 after a clean shutdown, 1 if the daemon cannot start.
+pub fn main(args: Args) -> ExitCode {
+    let paths = match crate::paths() {
+        Ok(paths) => paths,
+        Err(code) => return code,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime builds");
+    runtime.block_on(async {
+        let sink: Arc<dyn NotifySink> = if args.no_notify {
+            Arc::new(NoNotifications)
+        } else {
+            crate::notifier()
+        };
+        let daemon = match Daemon::start(paths, sink).await {
+            Ok(daemon) => daemon,
+            Err(error @ DaemonError::AlreadyRunning { .. }) => {
+                eprintln!("ssenotify: {error}");
+                return ExitCode::FAILURE;
+            }
+            Err(error) => {
+                eprintln!("ssenotify: cannot start: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if let Some(error) = daemon.config_error() {
+            eprintln!("ssenotify: subscriptions file not applied:\n{error}");
+        }
+        crate::interrupted().await;
+        tracing::info!("shutting down");
+        daemon.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,258 @@
+//! Comparing two sets by id: what an import would do, and what the daemon must restart.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::spec::is_default;
+use super::{Field, SubscriptionSet, SubscriptionSpec};
+use crate::router::NotificationSettings;
+
+/// What turns one set into another, by subscription id.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Diff {
+    /// Subscriptions only in the incoming set, in its order.
+    pub added: Vec<SubscriptionSpec>,
+    /// Subscriptions in both that differ, in the current set's order.
+    pub changed: Vec<Change>,
+    /// Subscriptions to remove (only when replacing), in the current set's order.
+    pub removed: Vec<SubscriptionSpec>,
+    /// Ids left as they are (equal in both, or when merging only in the current set), in
+    /// the current set's order.
+    pub unchanged: Vec<String>,
+    /// The new file-wide notification settings, when they change.
+    pub notifications: Option<NotificationSettings>,
+}
+
+/// One subscription present in both sets with different settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// The current subscription.
+    pub old: SubscriptionSpec,
+    /// The incoming one (same id).
+    pub new: SubscriptionSpec,
+    /// The fields that differ.
+    pub fields: Vec<Field>,
+}
+
+impl Change {
+    /// The subscription's id.
+    pub fn id(&self) -> &str {
+        &self.new.id
+    }
+
+    /// Whether the connection must be restarted (not only the routing updated).
+    pub fn needs_reconnect(&self) -> bool {
+        self.fields.iter().any(|f| f.needs_reconnect())
+    }
+}
+
+/// Whether going from `old` to `new` (same id) needs the connection restarted: a change of
+/// url, headers, auth, policy, ca_file, enabled, paused or resume. Name, rules, rate limit,
+/// mute and history apply to the running connection.
+pub fn needs_reconnect(old: &SubscriptionSpec, new: &SubscriptionSpec) -> bool {
+    old.changed_fields(new).iter().any(|f| f.needs_reconnect())
+}
+
+/// Compare `current` with `incoming` by id.
+///
+/// Merge (`replace == false`): subscriptions only in `current` are kept, and `incoming`'s
+/// notification settings apply only if it sets them (differ from the default). Replace:
+/// the result is exactly `incoming`'s content. The daemon applies a reloaded file with
+/// `diff(&running, &loaded, true)`.
+pub fn diff(current: &SubscriptionSet, incoming: &SubscriptionSet, replace: bool) -> Diff {
+    let mut out = Diff::default();
+    for old in &current.subscriptions {
+        match incoming.get(&old.id) {
+            Some(new) if new == old => out.unchanged.push(old.id.clone()),
+            Some(new) => out.changed.push(Change {
+                old: old.clone(),
+                new: new.clone(),
+                fields: old.changed_fields(new),
+            }),
+            None if replace => out.removed.push(old.clone()),
+            None => out.unchanged.push(old.id.clone()),
+        }
+    }
+    out.added = incoming
+        .subscriptions
+        .iter()
+        .filter(|s| current.get(&s.id).is_none())
+        .cloned()
+        .collect();
+    let takes_notifications = replace || !is_default(&incoming.notifications);
+    if takes_notifications && incoming.notifications != current.notifications {
+        out.notifications = Some(incoming.notifications.clone());
+    }
+    out
+}
+
+impl Diff {
+    /// Whether applying it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty()
+            && self.changed.is_empty()
+            && self.removed.is_empty()
+            && self.notifications.is_none()
+    }
+
+    /// Apply to `set` (the `current` it was computed from): changed subscriptions are
+    /// replaced in place, removed ones dropped, added ones appended.
+    pub fn apply(&self, set: &mut SubscriptionSet) {
+        for change in &self.changed {
+            set.upsert(change.new.clone());
+        }
+        for removed in &self.removed {
+            set.remove(&removed.id);
+        }
+        for added in &self.added {
+            set.upsert(added.clone());
+        }
+        if let Some(notifications) = &self.notifications {
+            set.notifications = notifications.clone();
+        }
+    }
+
+    /// The ids whose connection must be restarted (the daemon's view of `changed`).
+    pub fn reconnect_ids(&self) -> impl Iterator<Item = &str> {
+        self.changed
+            .iter()
+            .filter(|c| c.needs_reconnect())
+            .map(Change::id)
+    }
+
+    /// The ids whose change applies without reconnecting (name, routing, mute, history).
+    pub fn routing_only_ids(&self) -> impl Iterator<Item = &str> {
+        self.changed
+            .iter()
+            .filter(|c| !c.needs_reconnect())
+            .map(Change::id)
+    }
+
+    /// One line per id for `--dry-run`: `+ id`, `~ id (url, rules)`, `- id`, `= id`, and
+    /// `~ [notifications]` when the file-wide settings change.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        for spec in &self.added {
+            let _ = writeln!(out, "+ {}", spec.id);
+        }
+        for change in &self.changed {
+            let fields: Vec<&str> = change.fields.iter().map(|f| f.key()).collect();
+            let _ = writeln!(out, "~ {} ({})", change.id(), fields.join(", "));
+        }
+        for spec in &self.removed {
+            let _ = writeln!(out, "- {}", spec.id);
+        }
+        for id in &self.unchanged {
+            let _ = writeln!(out, "= {id}");
+        }
+        if self.notifications.is_some() {
+            out.push_str("~ [notifications]\n");
+        }
+        out
+    }
+
+    /// The diff as JSON: `{"added": [id], "changed": [{"id", "fields", "reconnect"}],
+    /// "removed": [id], "unchanged": [id], "notifications_changed": bool}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        #[derive(Serialize)]
+        struct Changed<'a> {
+            id: &'a str,
+            fields: &'a [Field],
+            reconnect: bool,
+        }
+        let ids = |specs: &[SubscriptionSpec]| -> Vec<String> {
+            specs.iter().map(|s| s.id.clone()).collect()
+        };
+        let changed: Vec<Changed<'_>> = self
+            .changed
+            .iter()
+            .map(|c| Changed {
+                id: c.id(),
+                fields: &c.fields,
+                reconnect: c.needs_reconnect(),
+            })
+            .collect();
+        serde_json::json!({
+            "added": ids(&self.added),
+            "changed": changed,
+            "removed": ids(&self.removed),
+            "unchanged": self.unchanged,
+            "notifications_changed": self.notifications.is_some(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn set(specs: &[SubscriptionSpec]) -> SubscriptionSet {
+        SubscriptionSet {
+            subscriptions: specs.to_vec(),
+            ..SubscriptionSet::default()
+        }
+    }
+
+    fn spec(id: &str) -> SubscriptionSpec {
+        SubscriptionSpec::new(id, format!("https://example.com/{id}"))
+    }
+
+    #[test]
+    fn merge_adds_and_updates_and_keeps_the_rest() {
+        let current = set(&[spec("a"), spec("b"), spec("c")]);
+        let mut b2 = spec("b");
+        b2.url = "https://example.com/moved".into();
+        let incoming = set(&[spec("d"), b2.clone(), spec("a")]);
+        let d = diff(&current, &incoming, false);
+        assert_eq!(d.added, [spec("d")]);
+        assert_eq!(d.changed.len(), 1);
+        assert_eq!(d.changed[0].fields, [Field::Url]);
+        assert!(d.removed.is_empty());
+        assert_eq!(d.unchanged, ["a", "c"]);
+        assert_eq!(d.render_text(), "+ d\n~ b (url)\n= a\n= c\n");
+
+        let mut applied = current.clone();
+        d.apply(&mut applied);
+        assert_eq!(applied, set(&[spec("a"), b2, spec("c"), spec("d")]));
+        // The same input again changes nothing.
+        let again = diff(&applied, &incoming, false);
+        assert!(again.is_empty(), "{again:?}");
+        assert_eq!(again.unchanged, ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn replace_removes_what_the_input_lacks() {
+        let current = set(&[spec("a"), spec("b"), spec("c")]);
+        let incoming = set(&[spec("c"), spec("x")]);
+        let d = diff(&current, &incoming, true);
+        assert_eq!(d.removed, [spec("a"), spec("b")]);
+        assert_eq!(d.render_text(), "+ x\n- a\n- b\n= c\n");
+        let mut applied = current.clone();
+        d.apply(&mut applied);
+        assert_eq!(applied, incoming);
+        assert!(diff(&applied, &incoming, true).is_empty());
+    }
+
+    #[test]
+    fn reconnect_is_told_apart_from_routing_only() {
+        let current = set(&[spec("a"), spec("b"), spec("c")]);
+        let mut a = spec("a");
+        a.name = Some("Alpha".into());
+        let mut b = spec("b");
+        b.max_event_size = 1024;
+        let mut c = spec("c");
+        c.history.max_age = Duration::from_secs(3600);
+        let d = diff(&current, &set(&[a.clone(), b.clone(), c]), true);
+        assert_eq!(d.reconnect_ids().collect::<Vec<_>>(), ["b"]);
+        assert_eq!(d.routing_only_ids().collect::<Vec<_>>(), ["a", "c"]);
+        assert!(!needs_reconnect(&spec("a"), &a));
+        assert!(needs_reconnect(&spec("b"), &b));
+        assert_eq!(
+            d.to_json()["changed"][1],
+            serde_json::json!({"id": "b", "fields": ["max_event_size"], "reconnect": true})
+        );
+        assert_eq!(d.to_json()["notifications_changed"], false);
+    }
+}

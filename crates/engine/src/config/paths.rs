@@ -1,0 +1,123 @@
+//! Where ssenotify keeps its files.
+
+use std::path::{Path, PathBuf};
+
+/// The directories ssenotify uses, and the files in them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    /// The subscriptions file, its lock and stashed secrets (`$XDG_CONFIG_HOME/ssenotify`).
+    pub config_dir: PathBuf,
+    /// History (`$XDG_DATA_HOME/ssenotify`).
+    pub data_dir: PathBuf,
+    /// The control socket (`$XDG_RUNTIME_DIR/ssenotify`).
+    pub runtime_dir: PathBuf,
+}
+
+impl Paths {
+    /// The platform's directories for ssenotify; `None` when there is no home directory.
+    ///
+    /// On Linux these follow `XDG_CONFIG_HOME`, `XDG_DATA_HOME` and `XDG_RUNTIME_DIR`. With
+    /// no runtime dir (macOS, or a session without one) the socket goes in the data dir:
+    /// unlike a fixed name under `/tmp`, another user cannot create it first.
+    pub fn from_env() -> Option<Self> {
+        let dirs = directories::ProjectDirs::from("", "", "ssenotify")?;
+        let data_dir = dirs.data_dir().to_path_buf();
+        Some(Self {
+            config_dir: dirs.config_dir().to_path_buf(),
+            runtime_dir: dirs
+                .runtime_dir()
+                .map_or_else(|| data_dir.clone(), Path::to_path_buf),
+            data_dir,
+        })
+    }
+
+    /// Everything under one root (`config/`, `data/`, `run/`): for tests and portable setups.
+    pub fn at(root: impl AsRef<Path>) -> Self {
+        let root = root.as_ref();
+        Self {
+            config_dir: root.join("config"),
+            data_dir: root.join("data"),
+            runtime_dir: root.join("run"),
+        }
+    }
+
+    /// The subscriptions file.
+    pub fn subscriptions_file(&self) -> PathBuf {
+        self.config_dir.join("subscriptions.toml")
+    }
+
+    /// The lock every writer of the subscriptions file holds.
+    pub fn lock_file(&self) -> PathBuf {
+        self.config_dir.join("subscriptions.lock")
+    }
+
+    /// Where literal secrets given to `add`/`import` are stashed (mode 0700).
+    pub fn secrets_dir(&self) -> PathBuf {
+        self.config_dir.join("secrets")
+    }
+
+    /// The history database.
+    pub fn history_db(&self) -> PathBuf {
+        self.data_dir.join("history.sqlite3")
+    }
+
+    /// The daemon's control socket.
+    pub fn control_socket(&self) -> PathBuf {
+        self.runtime_dir.join("ssenotify.sock")
+    }
+
+    /// The single-instance lock (holds the running daemon's pid).
+    pub fn instance_lock(&self) -> PathBuf {
+        self.runtime_dir.join("ssenotify.pid")
+    }
+
+    /// A path as written in the file (`file:` references, `ca_file`): absolute, `~/` for
+    /// the home directory, or relative to the config dir (not to wherever the daemon runs).
+    pub fn expand(&self, written: impl AsRef<Path>) -> PathBuf {
+        let written = written.as_ref();
+        if let Ok(rest) = written.strip_prefix("~")
+            && let Some(base) = directories::BaseDirs::new()
+        {
+            return base.home_dir().join(rest);
+        }
+        // `join` keeps an absolute path as it is.
+        self.config_dir.join(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_live_in_their_directories() {
+        let paths = Paths::at("/r");
+        assert_eq!(
+            paths.subscriptions_file(),
+            Path::new("/r/config/subscriptions.toml")
+        );
+        assert_eq!(paths.lock_file(), Path::new("/r/config/subscriptions.lock"));
+        assert_eq!(paths.secrets_dir(), Path::new("/r/config/secrets"));
+        assert_eq!(paths.history_db(), Path::new("/r/data/history.sqlite3"));
+        assert_eq!(paths.control_socket(), Path::new("/r/run/ssenotify.sock"));
+    }
+
+    #[test]
+    fn written_paths_expand_against_home_and_config_dir() {
+        let paths = Paths::at("/r");
+        assert_eq!(paths.expand("/etc/ca.pem"), Path::new("/etc/ca.pem"));
+        assert_eq!(paths.expand("secrets/a"), Path::new("/r/config/secrets/a"));
+        if let Some(base) = directories::BaseDirs::new() {
+            assert_eq!(paths.expand("~/t"), base.home_dir().join("t"));
+        }
+    }
+
+    #[test]
+    fn from_env_names_ssenotify_directories() {
+        // XDG_* overrides need a child process: set_var is unsafe, and unsafe is forbidden.
+        if let Some(paths) = Paths::from_env() {
+            assert!(paths.config_dir.ends_with("ssenotify"), "{paths:?}");
+            assert!(paths.data_dir.ends_with("ssenotify"), "{paths:?}");
+        }
+    }
+}

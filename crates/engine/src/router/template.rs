@@ -1,0 +1,274 @@
+//! Notification templates: a sandboxed minijinja environment and the `notify` action.
+//!
+//! Sandbox: templates come from the user's own file, but they render untrusted event data,
+//! so every render is bounded by fuel (instructions *and* allocation), there is no loader
+//! (nothing can be read from disk), and outputs are cut to size. Auto-escaping is off
+//! because HTML escaping is the wrong escaping here: the body is escaped for freedesktop
+//! markup once, after rendering ([`super::text`]).
+
+use minijinja::value::Serde;
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
+
+use super::decision::{Notification, RefusedUrl};
+use super::rule::{Errors, EventView, check_pointer};
+use super::spec::{RuleSpec, Timeout, Urgency};
+use super::text::{
+    MAX_BODY_CHARS, MAX_FIELD_CHARS, escape_markup, first_line, multi_line, one_line, vet_click_url,
+};
+use super::urgency::UrgencyMap;
+
+/// Fuel per render. Plenty for any sensible template (they use tens to hundreds); a loop
+/// bomb stops within a millisecond or so, and allocation stays below a few megabytes.
+pub const TEMPLATE_FUEL: u64 = 100_000;
+
+// How long a summary's line about one event may be.
+const SAMPLE_CHARS: usize = 120;
+
+/// The environment every rule of a subscription renders in.
+pub(crate) fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_fuel(Some(TEMPLATE_FUEL));
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    // `{{ json.build.status }}` on data without `build` renders empty instead of failing:
+    // event payloads vary, and a missing field is not worth losing the notification.
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    // Keeps error messages one line and identical in debug and release builds.
+    env.set_debug(false);
+    env
+}
+
+/// The template context: `type`, `id`, `data`, `json` (the parsed data, or none) and
+/// `subscription` (its name).
+pub(crate) fn context(view: &EventView<'_>, subscription: &str) -> Value {
+    let event = view.event;
+    Value::from_pairs([
+        ("type", Value::from(&*event.event_type)),
+        ("id", Value::from(&*event.last_event_id)),
+        ("data", Value::from(event.data.as_str())),
+        (
+            "json",
+            view.json()
+                .map_or(Value::from(()), |j| Value::from(Serde(j))),
+        ),
+        ("subscription", Value::from(subscription)),
+    ])
+}
+
+/// The templated fields of a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Title,
+    Body,
+    Icon,
+    Category,
+    Sound,
+    ClickUrl,
+    ReplaceKey,
+    Progress,
+    AppName,
+}
+
+impl Field {
+    const ALL: [Field; 9] = [
+        Field::Title,
+        Field::Body,
+        Field::Icon,
+        Field::Category,
+        Field::Sound,
+        Field::ClickUrl,
+        Field::ReplaceKey,
+        Field::Progress,
+        Field::AppName,
+    ];
+
+    fn key(self) -> &'static str {
+        match self {
+            Field::Title => "title",
+            Field::Body => "body",
+            Field::Icon => "icon",
+            Field::Category => "category",
+            Field::Sound => "sound",
+            Field::ClickUrl => "click_url",
+            Field::ReplaceKey => "replace_key",
+            Field::Progress => "progress",
+            Field::AppName => "app_name",
+        }
+    }
+
+    fn source(self, spec: &RuleSpec) -> Option<&String> {
+        match self {
+            Field::Title => spec.title.as_ref(),
+            Field::Body => spec.body.as_ref(),
+            Field::Icon => spec.icon.as_ref(),
+            Field::Category => spec.category.as_ref(),
+            Field::Sound => spec.sound.as_ref(),
+            Field::ClickUrl => spec.click_url.as_ref(),
+            Field::ReplaceKey => spec.replace_key.as_ref(),
+            Field::Progress => spec.progress.as_ref(),
+            Field::AppName => spec.app_name.as_ref(),
+        }
+    }
+}
+
+/// A compiled `notify` action.
+pub(crate) struct NotifyRule {
+    /// Template name per [`Field`] (indexed by `Field as usize`); `None` uses the default.
+    templates: [Option<Box<str>>; Field::ALL.len()],
+    urgency: Urgency,
+    urgency_from: Option<(String, UrgencyMap)>,
+    timeout: Timeout,
+    break_quiet: Option<bool>,
+}
+
+/// A rendered notification and what went wrong on the way.
+pub(crate) struct Rendered {
+    pub(crate) notification: Notification,
+    pub(crate) template_error: Option<String>,
+    pub(crate) refused_click_url: Option<RefusedUrl>,
+    pub(crate) break_quiet: bool,
+    /// One plain line standing for this event in a summary or digest.
+    pub(crate) sample: String,
+}
+
+impl NotifyRule {
+    pub(crate) fn compile(
+        spec: &RuleSpec,
+        env: &mut Environment<'static>,
+        errs: &mut Errors<'_>,
+    ) -> Option<Self> {
+        let before = errs.list.len();
+        let mut templates: [Option<Box<str>>; Field::ALL.len()] = Default::default();
+        for field in Field::ALL {
+            let Some(source) = field.source(spec) else {
+                continue;
+            };
+            // The name doubles as the location in render errors: "(in rules[2].body:1)".
+            let name = format!("rules[{}].{}", errs.rule, field.key());
+            match env.add_template_owned(name.clone(), source.clone()) {
+                Ok(()) => templates[field as usize] = Some(name.into()),
+                Err(e) => errs.push(field.key(), e.to_string()),
+            }
+        }
+        let urgency_from = match (&spec.urgency_from, &spec.urgency_map) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                errs.push(
+                    "urgency_map",
+                    "needs urgency_from (the JSON pointer it maps)",
+                );
+                None
+            }
+            (Some(pointer), map) => {
+                if let Err(m) = check_pointer(pointer) {
+                    errs.push("urgency_from", m);
+                }
+                UrgencyMap::compile(map.as_ref())
+                    .map_err(|m| errs.push("urgency_map", m))
+                    .ok()
+                    .map(|m| (pointer.clone(), m))
+            }
+        };
+        (errs.list.len() == before).then(|| Self {
+            templates,
+            urgency: spec.urgency.unwrap_or_default(),
+            urgency_from,
+            timeout: spec.timeout.unwrap_or_default(),
+            break_quiet: spec.break_quiet,
+        })
+    }
+
+    /// Renders the notification for `view`; never fails (errors fall back to defaults).
+    pub(crate) fn render(
+        &self,
+        env: &Environment<'static>,
+        view: &EventView<'_>,
+        subscription: &str,
+    ) -> Rendered {
+        let ctx = self
+            .templates
+            .iter()
+            .any(Option::is_some)
+            .then(|| context(view, subscription));
+        let mut errors = Vec::new();
+        let mut render = |field: Field| -> Option<String> {
+            let name = self.templates[field as usize].as_deref()?;
+            let ctx = ctx.as_ref()?;
+            env.get_template(name)
+                .and_then(|t| t.render(ctx))
+                .map_err(|e| errors.push(e.to_string()))
+                .ok()
+        };
+        let short = |s: String| Some(one_line(&s, MAX_FIELD_CHARS)).filter(|s| !s.is_empty());
+
+        let default_title = one_line(subscription, MAX_FIELD_CHARS);
+        let title = render(Field::Title)
+            .and_then(short)
+            .unwrap_or_else(|| default_title.clone());
+        let body = multi_line(
+            render(Field::Body).as_deref().unwrap_or(&view.event.data),
+            MAX_BODY_CHARS,
+        );
+        let icon = render(Field::Icon).and_then(short);
+        let category = render(Field::Category).and_then(short);
+        let sound = render(Field::Sound).and_then(short);
+        let replace_key = render(Field::ReplaceKey).and_then(short);
+        let app_name = render(Field::AppName).and_then(short);
+        let mut refused_click_url = None;
+        let click_url =
+            render(Field::ClickUrl)
+                .and_then(short)
+                .and_then(|url| match vet_click_url(&url) {
+                    Ok(ok) => Some(ok),
+                    Err(reason) => {
+                        refused_click_url = Some(RefusedUrl { url, reason });
+                        None
+                    }
+                });
+        let progress_name = self.templates[Field::Progress as usize].as_deref();
+        let progress = render(Field::Progress).and_then(short).and_then(|p| {
+            match p.parse::<f64>().ok().filter(|n| n.is_finite()) {
+                // Clamped, not refused: 101% from a sloppy server still means "done".
+                Some(n) => Some(n.clamp(0.0, 100.0).round() as u8),
+                None => {
+                    errors.push(format!(
+                        "expected a number from 0 to 100, got {p:?} (in {})",
+                        progress_name.unwrap_or("progress")
+                    ));
+                    None
+                }
+            }
+        });
+        let urgency = self
+            .urgency_from
+            .as_ref()
+            .and_then(|(pointer, map)| map.lookup(view.json()?.pointer(pointer)?))
+            .unwrap_or(self.urgency);
+
+        let line = first_line(&body);
+        // The default title is the subscription name, which the summary already says.
+        let sample = match (title == default_title, line.is_empty()) {
+            (_, true) => title.clone(),
+            (true, false) => line.to_owned(),
+            (false, false) => format!("{title}: {line}"),
+        };
+        Rendered {
+            notification: Notification {
+                app_name,
+                title,
+                body: escape_markup(&body),
+                icon,
+                urgency,
+                timeout: self.timeout,
+                category,
+                sound,
+                click_url,
+                replace_key,
+                progress,
+            },
+            template_error: (!errors.is_empty()).then(|| errors.join("; ")),
+            refused_click_url,
+            break_quiet: self.break_quiet.unwrap_or(urgency == Urgency::Critical),
+            sample: one_line(&sample, SAMPLE_CHARS),
+        }
+    }
+}
