@@ -12,6 +12,7 @@
 
 mod listen;
 mod manage;
+mod route;
 mod run;
 
 use std::process::ExitCode;
@@ -55,6 +56,10 @@ enum Command {
     Import(manage::ImportArgs),
     /// Print every subscription (secrets as references).
     Export(manage::ExportArgs),
+    /// Feed a recorded SSE stream (stdin) through a subscription's rules; one JSON line per event.
+    Route(route::RouteArgs),
+    /// Show a sample notification and report the notification server and its capabilities.
+    NotifyTest(route::NotifyTestArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,12 +71,18 @@ fn main() -> ExitCode {
     if let Command::Run(args) = cli.command {
         return run::main(args);
     }
+    if let Command::NotifyTest(args) = cli.command {
+        return route::notify_test(args);
+    }
     let paths = match paths() {
         Ok(paths) => paths,
         Err(code) => return code,
     };
     match cli.command {
-        Command::Listen(_) | Command::Run(_) => unreachable!("handled above"),
+        Command::Listen(_) | Command::Run(_) | Command::NotifyTest(_) => {
+            unreachable!("handled above")
+        }
+        Command::Route(args) => route::route(args, &paths),
         Command::Add(args) => manage::add(args, &paths),
         Command::Remove(args) => manage::remove(args, &paths),
         Command::Pause(args) => manage::set_paused(args, &paths, true),
@@ -104,7 +115,13 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 
 /// The desktop notification sink for `run`.
 fn notifier() -> std::sync::Arc<dyn ssenotify_engine::daemon::NotifySink> {
-    std::sync::Arc::new(ssenotify_engine::daemon::NoNotifications)
+    ssenotify_engine::notifier::DesktopNotifier::spawn()
+}
+
+/// Report a failed command: the message on stderr, exit 1.
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("ssenotify: {message}");
+    ExitCode::FAILURE
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -130,11 +130,7 @@ pub struct ExportArgs {
     format: FormatArg,
 }
 
-/// Report a failed command: the message on stderr, exit 1.
-fn fail(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("ssenotify: {message}");
-    ExitCode::FAILURE
-}
+use crate::fail;
 
 /// Ask a running daemon to apply the file now; silent when none runs.
 fn apply_now(paths: &Paths) {

@@ -24,6 +24,7 @@
 //! - [`router`]: rules, templates and storm control: event in, notification decision out.
 
 pub mod history;
+pub mod notifier;
 pub mod command;
 pub mod config;
 pub mod control;

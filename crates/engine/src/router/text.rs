@@ -71,6 +71,15 @@ pub fn escape_markup(s: &str) -> String {
     out
 }
 
+/// Undo [`escape_markup`], for a notification server without `body-markup`: such a server
+/// shows the body as plain text, so the entities would appear literally and there is no
+/// markup to fear.
+pub fn unescape_markup(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
 /// The URL as it will be opened, or why it is refused: only absolute `http`/`https` URLs
 /// are handed to the desktop's default handler.
 ///
