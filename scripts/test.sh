@@ -18,3 +18,7 @@ echo "== build binaries (the end-to-end tests run the real ssenotify)"
 cargo build --locked --workspace --bins
 echo "== cargo test"
 cargo test --locked --workspace
+echo "== ui tests (vitest)"
+(cd ui && npm test --silent)
+echo "== app end-to-end (WebDriver, real webview under Xvfb)"
+tests/webdriver/run.sh

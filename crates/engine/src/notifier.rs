@@ -67,7 +67,7 @@ pub struct ServerInfo {
 enum Job {
     Show {
         subscription: String,
-        notification: Notification,
+        notification: Box<Notification>,
     },
     /// Answered once everything queued before it has been sent.
     Flush(tokio::sync::oneshot::Sender<()>),
@@ -118,7 +118,7 @@ impl NotifySink for DesktopNotifier {
     fn deliver(&self, subscription: &str, notification: Notification) -> Delivery {
         let job = Job::Show {
             subscription: subscription.to_owned(),
-            notification,
+            notification: Box::new(notification),
         };
         match self.jobs.try_send(job) {
             Ok(()) => Delivery::Queued,
@@ -168,7 +168,7 @@ impl Sender {
                 Job::Show {
                     subscription,
                     notification,
-                } => self.send(subscription, notification).await,
+                } => self.send(subscription, *notification).await,
                 Job::Flush(done) => {
                     let _ = done.send(());
                 }
