@@ -274,7 +274,7 @@ impl Daemon {
         // The first apply happens before `start` returns, so callers see the set running.
         // An invalid file is reported through the status and the log; the daemon runs on
         // (with nothing) and applies the file as soon as it is fixed.
-        let _ = control.reload().await;
+        let _ = control.reload(false).await;
         let control_task = tokio::spawn(control.run(requests_rx, reload_rx, cancel.clone()));
         let socket_task = tokio::spawn(control::serve(listener, requests_tx, cancel.clone()));
         tracing::info!(socket = %socket_path.display(), "daemon started");
@@ -422,11 +422,11 @@ impl ControlLoop {
                 _ = watch.tick() => {
                     if self.file_changed() {
                         // Errors are published by reload itself.
-                        let _ = self.reload().await;
+                        let _ = self.reload(false).await;
                     }
                 }
                 Some(reply) = reloads.recv() => {
-                    let result = self.reload().await;
+                    let result = self.reload(true).await;
                     let _ = reply.send(result);
                 }
                 Some((request, reply)) = requests.recv() => {
@@ -449,7 +449,12 @@ impl ControlLoop {
     }
 
     /// Load the file and apply it; an invalid file leaves the running set as it was.
-    async fn reload(&mut self) -> Result<ApplyReport, String> {
+    ///
+    /// `force` (an explicit reload: the CLI after an edit, the app) applies the set even
+    /// when the file is unchanged: its secret references are resolved again, so a secret
+    /// file rewritten by `import` reconnects the subscriptions that use it (the supervisor
+    /// compares resolved settings, so nothing else reconnects).
+    async fn reload(&mut self, force: bool) -> Result<ApplyReport, String> {
         self.fingerprint = self.fingerprint();
         let set = match self.store.load() {
             Ok(set) => set,
@@ -466,7 +471,10 @@ impl ControlLoop {
         };
         *lock(&self.shared.config_error) = None;
         if self.current.as_ref() == Some(&set) {
-            return Ok(ApplyReport::default());
+            if !force {
+                return Ok(ApplyReport::default());
+            }
+            return Ok(self.apply(&set).await);
         }
         let report = self.apply(&set).await;
         let _ = self.configure.send(Configure::Set(set.clone())).await;
@@ -567,7 +575,7 @@ impl ControlLoop {
                     "config_error": *lock(&self.shared.config_error),
                 }),
             },
-            Request::Reload => match self.reload().await {
+            Request::Reload => match self.reload(true).await {
                 Ok(report) => Reply::Done {
                     detail: serde_json::to_value(report).unwrap_or_default(),
                 },

@@ -289,16 +289,22 @@ impl Drop for Subscription {
 }
 
 fn parse_url(url: &str) -> Result<reqwest::Url, SettingsError> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| SettingsError::Url {
+    http_url(url).map_err(|reason| SettingsError::Url {
         url: url.to_owned(),
-        reason: e.to_string(),
-    })?;
+        reason,
+    })
+}
+
+/// Parse an absolute `http`/`https` URL: the one check behind subscription URLs, the file
+/// validator and click URLs, so all three accept and refuse the same things.
+pub(crate) fn http_url(url: &str) -> Result<reqwest::Url, String> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| format!("not an absolute URL ({e}); expected an http:// or https:// URL"))?;
     match parsed.scheme() {
         "http" | "https" => Ok(parsed),
-        other => Err(SettingsError::Url {
-            url: url.to_owned(),
-            reason: format!("scheme {other:?} is not http or https"),
-        }),
+        other => Err(format!(
+            "scheme \"{other}\" is not allowed; expected http or https"
+        )),
     }
 }
 

@@ -297,9 +297,9 @@ url = "https://e.com/c"
     let got = located(&err);
     let expected = [
         "8:6: subscription \"a\": id: duplicate id \"a\": subscription #1 already uses \"a\"",
-        "9:7: subscription \"a\": url: URL \"ftp://e.com/b\" has scheme \"ftp\"; expected http or https",
+        "9:7: subscription \"a\": url: URL \"ftp://e.com/b\": scheme \"ftp\" is not allowed; expected http or https",
         "12:6: subscription #3: id: id \"b c\" is not valid",
-        "13:7: subscription #3: url: invalid URL \"not a url\"",
+        "13:7: subscription #3: url: URL \"not a url\": not an absolute URL",
         "15:15: subscription #3: backoff_cap: 5s is less than reconnect_time (10s)",
         "16:18: subscription #3: max_event_size: must be at least 1 byte",
         "17:26: subscription #3: headers.Bad Name: \"Bad Name\" is not a valid header name",

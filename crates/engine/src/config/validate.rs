@@ -333,17 +333,9 @@ fn parse_path(field: &str) -> Vec<Seg> {
     path
 }
 
-/// Check that a URL parses and is `http`/`https` with a host.
+/// Check that a URL parses and is `http`/`https`.
 pub(crate) fn check_url(url: &str) -> Result<reqwest::Url, String> {
-    let parsed = reqwest::Url::parse(url)
-        .map_err(|e| format!("invalid URL {url:?} ({e}); expected an http:// or https:// URL"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!(
-            "URL {url:?} has scheme {:?}; expected http or https",
-            parsed.scheme()
-        ));
-    }
-    Ok(parsed)
+    crate::subscription::http_url(url).map_err(|reason| format!("URL {url:?}: {reason}"))
 }
 
 fn check_secret(secret: &Secret, sensitive: bool, literal: LiteralSecrets) -> Result<(), String> {

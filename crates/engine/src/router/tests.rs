@@ -1304,7 +1304,7 @@ mod output {
                 "progress": 50,
                 "refused_click_url": {
                     "url": "file:///etc/passwd",
-                    "reason": "scheme `file:` is not allowed; only http and https are opened"
+                    "reason": "scheme \"file\" is not allowed; expected http or https"
                 }
             })
         );

@@ -5,8 +5,6 @@
 //! `body-markup`), so the body is escaped *after* templates ran; nothing a template or the
 //! server sends can turn into a link or an image.
 
-use reqwest::Url;
-
 /// Longest rendered body, in characters (servers show a few lines; this bounds D-Bus
 /// messages and memory, not what users see).
 pub(crate) const MAX_BODY_CHARS: usize = 8 * 1024;
@@ -85,13 +83,7 @@ pub fn unescape_markup(s: &str) -> String {
 ///
 /// The normalized form is returned so that what is opened is exactly what was checked.
 pub(crate) fn vet_click_url(s: &str) -> Result<String, String> {
-    let url = Url::parse(s.trim()).map_err(|e| format!("not an absolute URL: {e}"))?;
-    match url.scheme() {
-        "http" | "https" => Ok(url.into()),
-        other => Err(format!(
-            "scheme `{other}:` is not allowed; only http and https are opened"
-        )),
-    }
+    crate::subscription::http_url(s.trim()).map(String::from)
 }
 
 /// The first non-empty line of `s`, for summaries that list what they stand for.
@@ -159,7 +151,7 @@ mod tests {
         assert!(
             vet_click_url("javascript:alert(1)")
                 .unwrap_err()
-                .contains("javascript:")
+                .contains("\"javascript\" is not allowed")
         );
     }
 }
