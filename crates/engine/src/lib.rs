@@ -25,6 +25,7 @@
 
 pub mod history;
 pub mod notifier;
+pub mod ops;
 pub mod command;
 pub mod config;
 pub mod control;
