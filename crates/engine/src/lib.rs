@@ -30,6 +30,7 @@ pub mod command;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod demo;
 pub mod parse;
 pub mod policy;
 pub mod router;
