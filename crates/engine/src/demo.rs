@@ -52,10 +52,10 @@ const CHAT: [(&str, &str); 4] = [
 /// The event with id `n` of the demo stream: every second a progress tick, every fifth
 /// a chat message, every eleventh a headline.
 pub fn demo_event(n: u64) -> String {
-    let (event, data) = if n % 11 == 0 {
+    let (event, data) = if n.is_multiple_of(11) {
         let (title, url) = NEWS[(n / 11) as usize % NEWS.len()];
         ("news", serde_json::json!({ "title": title, "url": url }))
-    } else if n % 5 == 0 {
+    } else if n.is_multiple_of(5) {
         let (from, text) = CHAT[(n / 5) as usize % CHAT.len()];
         ("chat", serde_json::json!({ "from": from, "text": text }))
     } else {
