@@ -16,6 +16,8 @@ if [ "$want" = test ]; then
   # The app under WebDriver on a virtual display with a session bus and a notification server.
   test_pkgs+=(xvfb dbus-x11 webkit2gtk-driver dunst libnotify-bin imagemagick xdotool
     fonts-dejavu-core at-spi2-core)
+  # `dunstctl history` runs busctl (systemd's): the notification tests read dunst with it.
+  test_pkgs+=(systemd)
 fi
 # The UI builds with the machine's Node.js (Vite 7 needs 20.19+); Debian's is the fallback.
 command -v npm >/dev/null 2>&1 || build_pkgs+=(nodejs npm)

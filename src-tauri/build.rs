@@ -1,0 +1,15 @@
+//! Generates the Tauri context (config, embedded ui/dist, ACL) and the app's command permissions.
+
+fn main() {
+    // Listing the commands makes Tauri generate `allow-<command>` permissions and, more
+    // importantly, deny every app command a capability does not grant (without a manifest all
+    // app commands are open to every window).
+    let manifest = tauri_build::AppManifest::new().commands(&[
+        "app_info",
+        "get_settings",
+        "set_autostart",
+        "take_open_files",
+    ]);
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
+        .expect("failed to generate the Tauri context");
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# End-to-end tests of the real app in a real webview (WebKitGTK through tauri-driver and
+# Debian's WebKitWebDriver). Builds the UI and the debug app if needed, then starts, only
+# for this run, the headless environment of headless-env.sh (X server, session bus, HOME and
+# XDG directories in a temporary directory) and tauri-driver on a free port. Screenshots of
+# failures (WEBDRIVER_SCREENSHOTS=1: of every test) and logs land in tests/webdriver/artifacts/.
+# Needs what `scripts/setup.sh test` installs.
+# Usage: tests/webdriver/run.sh [TEST_FILE...]   (default: every tests/webdriver/*.test.mjs)
+set -euo pipefail
+tests=()
+for file in "$@"; do tests+=("$(realpath "$file")"); done
+cd "$(dirname "$0")/../.."
+root=$PWD
+[ ${#tests[@]} -gt 0 ] || tests=(tests/webdriver/*.test.mjs)
+
+# Build first, with the real HOME (cargo and rustup live there).
+ui/build.sh
+cargo build --locked -p ssenotify-app
+app=$root/target/debug/ssenotify-app
+driver=$(command -v tauri-driver || true)
+[ -n "$driver" ] || { echo "webdriver: tauri-driver not found; run scripts/setup.sh test" >&2; exit 1; }
+
+artifacts=$root/tests/webdriver/artifacts
+# shellcheck source=tests/webdriver/headless-env.sh
+source tests/webdriver/headless-env.sh
+
+free_port() {
+  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
+port=$(free_port)
+native_port=$(free_port)
+start_bg tauri-driver "$driver" --port "$port" --native-port "$native_port"
+
+echo "== webdriver end-to-end (DISPLAY=$DISPLAY, driver on port $port)"
+WEBDRIVER_URL=http://127.0.0.1:$port SSENOTIFY_APP=$app WEBDRIVER_ARTIFACTS=$artifacts \
+  node --test --test-reporter=spec "${tests[@]}"
