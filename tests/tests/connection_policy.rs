@@ -8,7 +8,6 @@ use ssenotify_e2e::{Response, Step, TestServer, sse_event};
 use ssenotify_engine::{
     Engine, Event, Policy, ReadyState, Reason, Resume, Settings, StateChange, Subscription, Update,
 };
-use tokio::sync::mpsc::Receiver;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -25,7 +24,7 @@ fn settings(url: String) -> Settings {
 struct Client {
     _engine: Engine,
     subscription: Option<Subscription>,
-    updates: Receiver<Update>,
+    updates: ssenotify_engine::Updates,
 }
 
 impl Client {

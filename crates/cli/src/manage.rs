@@ -353,7 +353,26 @@ fn live_status(paths: &Paths) -> Option<(Vec<serde_json::Value>, serde_json::Val
 pub fn list(args: ListArgs, paths: &Paths) -> ExitCode {
     let set = match Store::new(paths.clone()).load() {
         Ok(set) => set,
-        Err(error) => return fail(error),
+        Err(error) => {
+            // A running daemon keeps its last valid set: show that as well as the error.
+            if !args.json
+                && let Some((subs, daemon)) = live_status(paths)
+            {
+                print_daemon(&daemon);
+                println!("subscriptions file NOT applied; the daemon runs its last valid set:");
+                for s in &subs {
+                    let text = |key: &str| s[key].as_str().unwrap_or("").to_owned();
+                    println!(
+                        "{:<24} {:<10} {:<40} {}",
+                        text("id"),
+                        text("ready_state"),
+                        text("url"),
+                        text("reason")
+                    );
+                }
+            }
+            return fail(error);
+        }
     };
     let live = live_status(paths);
     let live_of = |id: &str| -> Option<serde_json::Value> {
@@ -374,11 +393,7 @@ pub fn list(args: ListArgs, paths: &Paths) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let Some((_, daemon)) = &live {
-        println!(
-            "daemon: running (pid {}), notifications: {}",
-            daemon["pid"],
-            daemon["notifier"]["state"].as_str().unwrap_or("unknown")
-        );
+        print_daemon(daemon);
         if let Some(error) = daemon["config_error"].as_str() {
             println!("subscriptions file NOT applied:\n{error}");
         }
@@ -398,6 +413,14 @@ pub fn list(args: ListArgs, paths: &Paths) -> ExitCode {
         println!("{:<24} {:<10} {:<40} {}", spec.id, state, spec.url, reason);
     }
     ExitCode::SUCCESS
+}
+
+fn print_daemon(daemon: &serde_json::Value) {
+    println!(
+        "daemon: running (pid {}), notifications: {}",
+        daemon["pid"],
+        daemon["notifier"]["state"].as_str().unwrap_or("unknown")
+    );
 }
 
 /// `ssenotify history`.
@@ -470,15 +493,19 @@ pub fn import(args: ImportArgs, paths: &Paths) -> ExitCode {
     };
     let dry_run = args.dry_run;
     let result = edit(paths, |store, current| {
+        let mut stashed = Vec::new();
         for spec in &mut incoming.subscriptions {
-            let stashed = if dry_run {
+            let secrets = if dry_run {
                 store.plan_secrets(spec)
             } else {
                 store.stash_secrets(spec)
             };
-            stashed.map_err(|e| e.to_string())?;
+            stashed.push((spec.id.clone(), secrets.map_err(|e| e.to_string())?));
         }
-        let diff = config::diff(current, &incoming, args.replace);
+        let mut diff = config::diff(current, &incoming, args.replace);
+        for (id, secrets) in &stashed {
+            diff.note_stashed_secrets(current, id, secrets);
+        }
         if !dry_run {
             diff.apply(current);
         }

@@ -42,7 +42,8 @@ use crate::supervisor::{ApplyReport, Desired, Supervisor, Tagged};
 ///
 /// A metadata `stat` is cheap; four a second keeps "edited by hand → applied" well
 /// under the promised second without an inotify dependency, and it survives editors
-/// that replace the file by rename.
+/// that replace the file by rename. A change is applied once two checks in a row agree
+/// (250 to 500 ms after the save), so a file caught mid-write is never applied.
 pub const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 /// Events arriving this soon after a resumed connection opened count as catch-up replay.
 pub const CATCH_UP_WINDOW: Duration = Duration::from_secs(2);
@@ -269,6 +270,7 @@ impl Daemon {
             history: history.clone(),
             configure: configure_tx,
             fingerprint: None,
+            settling: None,
             current: None,
         };
         // The first apply happens before `start` returns, so callers see the set running.
@@ -393,6 +395,9 @@ enum Configure {
     Set(SubscriptionSet),
 }
 
+/// What the subscriptions file looked like: (modified, length, inode).
+type Fingerprint = (Option<SystemTime>, u64, u64);
+
 /// The control loop's state.
 struct ControlLoop {
     shared: Arc<Shared>,
@@ -402,7 +407,9 @@ struct ControlLoop {
     history: HistoryWriter,
     configure: mpsc::Sender<Configure>,
     /// What the file looked like when last read: (modified, length, inode).
-    fingerprint: Option<(Option<SystemTime>, u64, u64)>,
+    fingerprint: Option<Fingerprint>,
+    /// A change seen at the last check: applied once the file has stopped changing.
+    settling: Option<Option<Fingerprint>>,
     /// The set currently applied.
     current: Option<SubscriptionSet>,
 }
@@ -420,9 +427,19 @@ impl ControlLoop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = watch.tick() => {
-                    if self.file_changed() {
+                    // A change is applied once the file looks the same at two checks in a
+                    // row: an editor that saves in place truncates, then writes, and the
+                    // empty file in between is a valid set with no subscriptions. Applying
+                    // that would close every connection and forget every history.
+                    let now = self.fingerprint();
+                    if now == self.fingerprint {
+                        self.settling = None;
+                    } else if self.settling == Some(now) {
+                        self.settling = None;
                         // Errors are published by reload itself.
                         let _ = self.reload(false).await;
+                    } else {
+                        self.settling = Some(now);
                     }
                 }
                 Some(reply) = reloads.recv() => {
@@ -438,14 +455,10 @@ impl ControlLoop {
         self.supervisor.shutdown().await;
     }
 
-    fn fingerprint(&self) -> Option<(Option<SystemTime>, u64, u64)> {
+    fn fingerprint(&self) -> Option<Fingerprint> {
         use std::os::unix::fs::MetadataExt;
         let meta = std::fs::metadata(self.paths.subscriptions_file()).ok()?;
         Some((meta.modified().ok(), meta.len(), meta.ino()))
-    }
-
-    fn file_changed(&self) -> bool {
-        self.fingerprint() != self.fingerprint
     }
 
     /// Load the file and apply it; an invalid file leaves the running set as it was.
@@ -476,8 +489,11 @@ impl ControlLoop {
             }
             return Ok(self.apply(&set).await);
         }
-        let report = self.apply(&set).await;
+        // The routes first: a connection that starts in `apply` can deliver events at
+        // once, and an event that reaches the pipeline before its route is routed nowhere
+        // (history only, no popup). The pipeline takes a queued configure before events.
         let _ = self.configure.send(Configure::Set(set.clone())).await;
+        let report = self.apply(&set).await;
         self.current = Some(set);
         tracing::info!(
             started = report.started.len(),
@@ -494,6 +510,17 @@ impl ControlLoop {
     }
 
     async fn apply(&mut self, set: &SubscriptionSet) -> ApplyReport {
+        // Every status entry exists before a connection starts: the pipeline only updates
+        // existing entries, so a state change that raced ahead of the entry (a fast OPEN,
+        // a 404's CLOSED) would be lost and `list` would show "connecting" for good.
+        {
+            let mut status = lock(&self.shared.status);
+            for spec in &set.subscriptions {
+                status
+                    .entry(spec.id.clone())
+                    .or_insert_with(|| initial_status(spec));
+            }
+        }
         let mut desired = Vec::new();
         let mut resolve_errors = BTreeMap::new();
         {
@@ -654,15 +681,18 @@ impl Pipeline {
                 .next_tick
                 .map(|at| at.saturating_since(self.now().mono))
                 .unwrap_or(Duration::from_secs(3600));
+            // Biased: a new set's routes before any event (see `ControlLoop::reload`), and
+            // a due summary before the next batch (a sustained flood must not starve it).
             tokio::select! {
+                biased;
                 Some(Configure::Set(set)) = self.configure.recv() => self.configure_routes(&set),
+                _ = tokio::time::sleep(tick_in) => self.tick(),
                 count = merged.recv_many(&mut batch, PIPELINE_BATCH) => {
                     if count == 0 {
                         break;
                     }
                     self.handle(std::mem::take(&mut batch)).await;
                 }
-                _ = tokio::time::sleep(tick_in) => self.tick(),
             }
         }
         tracing::debug!("pipeline drained");

@@ -44,7 +44,7 @@ pub use parse::{EventRef, Output, ParseError, Parser};
 pub use policy::Policy;
 pub use state::{ReadyState, Reason, StateChange};
 pub use subscription::{
-    Auth, Engine, Event, Resume, Settings, SettingsError, Subscription, Update,
+    Auth, Engine, Event, Resume, Settings, SettingsError, Subscription, Update, Updates,
 };
 pub use supervisor::{ApplyReport, Desired, Supervisor, Tagged};
 /// Re-exported so callers can share one shutdown token with the engine.

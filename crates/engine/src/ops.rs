@@ -224,14 +224,20 @@ pub fn import(
     let diff = store.update(|current| {
         // Secrets first: the incoming spec then holds the same `file:` reference the
         // current one does, so an unchanged subscription compares equal.
+        let mut stashed = Vec::new();
         for spec in &mut incoming.subscriptions {
-            if dry_run {
-                store.plan_secrets(spec)?;
+            let secrets = if dry_run {
+                store.plan_secrets(spec)?
             } else {
-                store.stash_secrets(spec)?;
-            }
+                store.stash_secrets(spec)?
+            };
+            stashed.push((spec.id.clone(), secrets));
         }
-        let diff = config::diff(current, &incoming, replace);
+        let mut diff = config::diff(current, &incoming, replace);
+        // A rotated secret keeps its `file:` reference: count it as the change it is.
+        for (id, secrets) in &stashed {
+            diff.note_stashed_secrets(current, id, secrets);
+        }
         if !dry_run {
             diff.apply(current);
         }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::spec::is_default;
-use super::{Field, SubscriptionSet, SubscriptionSpec};
+use super::{Field, StashedSecret, SubscriptionSet, SubscriptionSpec};
 use crate::router::NotificationSettings;
 
 /// What turns one set into another, by subscription id.
@@ -110,6 +110,55 @@ impl Diff {
         }
         if let Some(notifications) = &self.notifications {
             set.notifications = notifications.clone();
+        }
+    }
+
+    /// Count the secrets of subscription `id` that [`Store::stash_secrets`] wrote (or
+    /// [`Store::plan_secrets`] would write) with new content as changes of `headers` or
+    /// `auth`. The reference in the file stays the same (`file:secrets/<id>.<field>`), so
+    /// the specs compare equal, yet the subscription must reconnect with the new value:
+    /// an import that rotates a token is a change, in the dry run too.
+    ///
+    /// [`Store::stash_secrets`]: super::Store::stash_secrets
+    /// [`Store::plan_secrets`]: super::Store::plan_secrets
+    pub fn note_stashed_secrets(
+        &mut self,
+        current: &SubscriptionSet,
+        id: &str,
+        stashed: &[StashedSecret],
+    ) {
+        let mut fields: Vec<Field> = Vec::new();
+        for secret in stashed.iter().filter(|s| s.changed) {
+            let field = if secret.field.starts_with("auth.") {
+                Field::Auth
+            } else {
+                Field::Headers
+            };
+            if !fields.contains(&field) {
+                fields.push(field);
+            }
+        }
+        if fields.is_empty() {
+            return;
+        }
+        if let Some(change) = self.changed.iter_mut().find(|c| c.id() == id) {
+            for field in fields {
+                if !change.fields.contains(&field) {
+                    change.fields.push(field);
+                }
+            }
+        } else if let Some(spec) = current.get(id)
+            && self.unchanged.iter().any(|u| u == id)
+        {
+            self.unchanged.retain(|u| u != id);
+            self.changed.push(Change {
+                old: spec.clone(),
+                new: spec.clone(),
+                fields,
+            });
+            // `changed` keeps the current set's order.
+            let position = |id: &str| current.subscriptions.iter().position(|s| s.id == id);
+            self.changed.sort_by_key(|c| position(c.id()));
         }
     }
 
@@ -233,6 +282,30 @@ mod tests {
         d.apply(&mut applied);
         assert_eq!(applied, incoming);
         assert!(diff(&applied, &incoming, true).is_empty());
+    }
+
+    #[test]
+    fn a_rewritten_secret_file_is_a_change() {
+        let current = set(&[spec("a"), spec("b"), spec("c")]);
+        let mut d = diff(&current, &current, false);
+        let secret = |field: &str, changed| StashedSecret {
+            field: field.into(),
+            path: "/secrets/x".into(),
+            changed,
+        };
+        d.note_stashed_secrets(&current, "a", &[secret("headers.Authorization", false)]);
+        assert!(d.is_empty(), "same content: no change");
+        d.note_stashed_secrets(&current, "c", &[secret("auth.token", true)]);
+        d.note_stashed_secrets(
+            &current,
+            "b",
+            &[
+                secret("headers.X-Api-Key", true),
+                secret("auth.password", true),
+            ],
+        );
+        assert_eq!(d.render_text(), "~ b (headers, auth)\n~ c (auth)\n= a\n");
+        assert_eq!(d.reconnect_ids().collect::<Vec<_>>(), ["b", "c"]);
     }
 
     #[test]
