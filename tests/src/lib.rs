@@ -27,6 +27,7 @@
 //! ```
 
 mod bin;
+pub mod desktop;
 mod http;
 mod server;
 mod sse;

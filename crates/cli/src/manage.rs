@@ -10,12 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ssenotify_engine::config::{
-    self, Format, LiteralSecrets, Paths, Secret, Store, StoreError, SubscriptionSet,
-    SubscriptionSpec,
-};
+use ssenotify_engine::config::{Format, Paths, Store};
 use ssenotify_engine::control::{self, Reply, Request};
 use ssenotify_engine::history::History;
+use ssenotify_engine::ops;
 
 /// Arguments of `ssenotify add`.
 #[derive(Debug, clap::Args)]
@@ -144,198 +142,64 @@ fn apply_now(paths: &Paths) {
     }
 }
 
-/// Edit the file under its lock, then have the daemon apply it.
-fn edit<T>(
+/// Report an edit: `done` on success (then the daemon applies it), the reason on failure.
+fn finish<T>(
     paths: &Paths,
-    change: impl FnOnce(&Store, &mut SubscriptionSet) -> Result<T, String>,
-) -> Result<T, String> {
-    let store = Store::new(paths.clone());
-    let value = store
-        .update(|set| change(&store, set).map_err(EditError::Refused))
-        .map_err(|e| match e {
-            EditError::Refused(message) => message,
-            EditError::Store(error) => error.to_string(),
-        })?;
-    apply_now(paths);
-    Ok(value)
-}
-
-enum EditError {
-    Refused(String),
-    Store(StoreError),
-}
-
-impl From<StoreError> for EditError {
-    fn from(error: StoreError) -> Self {
-        Self::Store(error)
+    result: Result<T, ops::OpError>,
+    done: impl FnOnce(T) -> String,
+) -> ExitCode {
+    match result {
+        Ok(value) => {
+            apply_now(paths);
+            println!("{}", done(value));
+            ExitCode::SUCCESS
+        }
+        Err(ops::OpError::Usage(message)) => crate::usage_error(message),
+        Err(error) => fail(error),
     }
-}
-
-/// An id for `url` that is not taken yet: host and path, sanitised.
-fn derive_id(url: &str, set: &SubscriptionSet) -> String {
-    let parsed = reqwest_url(url);
-    let mut base: String = parsed
-        .iter()
-        .flat_map(|(host, path)| std::iter::once(host.clone()).chain(path.iter().cloned()))
-        .filter(|part| !matches!(part.as_str(), "" | "sse" | "events" | "stream" | "json"))
-        .collect::<Vec<_>>()
-        .join("-")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "_.-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    base = base
-        .trim_matches(|c| c == '-' || c == '.')
-        .chars()
-        .take(56)
-        .collect();
-    if base.is_empty() {
-        base = "subscription".into();
-    }
-    let mut id = base.clone();
-    let mut n = 2;
-    while set.get(&id).is_some() {
-        id = format!("{base}-{n}");
-        n += 1;
-    }
-    id
-}
-
-/// Host and path segments of a URL, without depending on a URL crate here.
-fn reqwest_url(url: &str) -> Option<(String, Vec<String>)> {
-    let rest = url.split_once("://")?.1;
-    let rest = rest.split(['?', '#']).next()?;
-    let mut parts = rest.split('/');
-    let host = parts
-        .next()?
-        .rsplit('@')
-        .next()?
-        .split(':')
-        .next()?
-        .to_owned();
-    Some((host, parts.map(str::to_owned).collect()))
 }
 
 /// `ssenotify add`.
 pub fn add(args: AddArgs, paths: &Paths) -> ExitCode {
-    let mut headers = Vec::new();
-    for header in &args.headers {
-        match header.split_once(':') {
-            Some((name, value)) if !name.trim().is_empty() => {
-                headers.push((name.trim().to_owned(), value.trim().to_owned()));
-            }
-            _ => {
-                return crate::usage_error(format!(
-                    "header {header:?} is not of the form 'Name: value'"
-                ));
-            }
-        }
-    }
-    let result = edit(paths, |store, set| {
-        let id = match &args.id {
-            Some(id) => id.clone(),
-            None => derive_id(&args.url, set),
-        };
-        if set.get(&id).is_some() {
-            return Err(format!(
-                "a subscription with id {id:?} already exists (remove it first, or use import to change it)"
-            ));
-        }
-        let mut spec = SubscriptionSpec::new(id.clone(), args.url.clone());
-        spec.name = args.name.clone();
-        spec.paused = args.paused;
-        spec.headers = headers
-            .iter()
-            .map(|(name, value)| (name.clone(), Secret::parse(value)))
-            .collect();
-        // Validate the new subscription on its own first, so the error names it, not the file.
-        let mut probe = SubscriptionSet::default();
-        probe.subscriptions.push(spec.clone());
-        probe
-            .validate(Path::new("<add>"), LiteralSecrets::Allow)
-            .map_err(|e| e.to_string())?;
-        store.stash_secrets(&mut spec).map_err(|e| e.to_string())?;
-        set.upsert(spec);
-        Ok(id)
-    });
-    match result {
-        Ok(id) => {
-            println!("added {id}");
-            ExitCode::SUCCESS
-        }
-        Err(message) => fail(message),
-    }
+    let headers = match args.headers.iter().map(|h| ops::parse_header(h)).collect() {
+        Ok(headers) => headers,
+        Err(error) => return crate::usage_error(error),
+    };
+    let new = ops::NewSubscription {
+        url: args.url,
+        id: args.id,
+        name: args.name,
+        headers,
+        paused: args.paused,
+    };
+    finish(paths, ops::add(paths, new), |id| format!("added {id}"))
 }
 
 /// `ssenotify remove`.
 pub fn remove(args: IdArgs, paths: &Paths) -> ExitCode {
-    let result = edit(paths, |_, set| {
-        set.remove(&args.id)
-            .map(drop)
-            .ok_or_else(|| format!("no subscription with id {:?}", args.id))
-    });
-    match result {
-        Ok(()) => {
-            println!("removed {}", args.id);
-            ExitCode::SUCCESS
-        }
-        Err(message) => fail(message),
-    }
+    let result = ops::remove(paths, &args.id);
+    finish(paths, result, |()| format!("removed {}", args.id))
 }
 
 /// `ssenotify pause` and `ssenotify resume`.
 pub fn set_paused(args: IdArgs, paths: &Paths, paused: bool) -> ExitCode {
-    modify(
-        paths,
-        &args.id,
-        |spec| spec.paused = paused,
-        if paused { "paused" } else { "resumed" },
-    )
+    let result = ops::set_paused(paths, &args.id, paused);
+    let done = if paused { "paused" } else { "resumed" };
+    finish(paths, result, |()| format!("{done} {}", args.id))
 }
 
 /// `ssenotify mute ID --for D`.
 pub fn mute(args: MuteArgs, paths: &Paths) -> ExitCode {
     let until = chrono::Utc::now()
         + chrono::Duration::from_std(args.duration).unwrap_or(chrono::Duration::MAX);
-    let until = until.fixed_offset();
-    modify(
-        paths,
-        &args.id,
-        |spec| spec.mute_until = Some(until),
-        "muted",
-    )
+    let result = ops::mute(paths, &args.id, Some(until.fixed_offset()));
+    finish(paths, result, |()| format!("muted {}", args.id))
 }
 
 /// `ssenotify unmute ID`.
 pub fn unmute(args: IdArgs, paths: &Paths) -> ExitCode {
-    modify(paths, &args.id, |spec| spec.mute_until = None, "unmuted")
-}
-
-fn modify(
-    paths: &Paths,
-    id: &str,
-    change: impl FnOnce(&mut SubscriptionSpec),
-    done: &str,
-) -> ExitCode {
-    let result = edit(paths, |_, set| {
-        let spec = set
-            .get_mut(id)
-            .ok_or_else(|| format!("no subscription with id {id:?}"))?;
-        change(spec);
-        Ok(())
-    });
-    match result {
-        Ok(()) => {
-            println!("{done} {id}");
-            ExitCode::SUCCESS
-        }
-        Err(message) => fail(message),
-    }
+    let result = ops::mute(paths, &args.id, None);
+    finish(paths, result, |()| format!("unmuted {}", args.id))
 }
 
 /// The daemon's live status, when one runs: per id, and the daemon's own state.
@@ -467,60 +331,30 @@ pub fn import(args: ImportArgs, paths: &Paths) -> ExitCode {
         Ok(read) => read,
         Err(message) => return fail(message),
     };
-    let incoming = match args.from {
-        Some(Source::Ntfy) => config::from_ntfy_client_yml(&text, &name).map(|import| {
-            for warning in import.warnings {
-                eprintln!("ssenotify: warning: {warning}");
-            }
-            import.set
-        }),
-        None => {
-            let format = args
-                .format
+    let source = match args.from {
+        Some(Source::Ntfy) => ops::ImportSource::Ntfy,
+        None => ops::ImportSource::Native(
+            args.format
                 .map(Format::from)
-                .or_else(|| Format::from_path(&args.file))
-                .unwrap_or(if text.trim_start().starts_with('{') {
-                    Format::Json
-                } else {
-                    Format::Toml
-                });
-            SubscriptionSet::parse(&text, format, &name, LiteralSecrets::Allow)
-        }
+                .or_else(|| Format::from_path(&args.file)),
+        ),
     };
-    let mut incoming = match incoming {
-        Ok(set) => set,
+    let outcome = match ops::import(paths, &text, &name, source, args.replace, args.dry_run) {
+        Ok(outcome) => outcome,
         Err(error) => return fail(format!("nothing was imported:\n{error}")),
     };
-    let dry_run = args.dry_run;
-    let result = edit(paths, |store, current| {
-        let mut stashed = Vec::new();
-        for spec in &mut incoming.subscriptions {
-            let secrets = if dry_run {
-                store.plan_secrets(spec)
-            } else {
-                store.stash_secrets(spec)
-            };
-            stashed.push((spec.id.clone(), secrets.map_err(|e| e.to_string())?));
-        }
-        let mut diff = config::diff(current, &incoming, args.replace);
-        for (id, secrets) in &stashed {
-            diff.note_stashed_secrets(current, id, secrets);
-        }
-        if !dry_run {
-            diff.apply(current);
-        }
-        Ok(diff)
-    });
-    let diff = match result {
-        Ok(diff) => diff,
-        Err(message) => return fail(format!("nothing was imported:\n{message}")),
-    };
-    if args.json {
-        println!("{}", diff.to_json());
-    } else {
-        print!("{}", diff.render_text());
+    for warning in &outcome.warnings {
+        eprintln!("ssenotify: warning: {warning}");
     }
-    if dry_run {
+    if !args.dry_run {
+        apply_now(paths);
+    }
+    if args.json {
+        println!("{}", outcome.diff.to_json());
+    } else {
+        print!("{}", outcome.diff.render_text());
+    }
+    if args.dry_run {
         eprintln!("dry run: nothing was changed");
     }
     ExitCode::SUCCESS
@@ -542,9 +376,9 @@ fn read_input(file: &Path) -> Result<(String, PathBuf), String> {
 
 /// `ssenotify export`.
 pub fn export(args: ExportArgs, paths: &Paths) -> ExitCode {
-    match Store::new(paths.clone()).load() {
-        Ok(set) => {
-            print!("{}", set.render(args.format.into()));
+    match ops::export(paths, args.format.into()) {
+        Ok(text) => {
+            print!("{text}");
             ExitCode::SUCCESS
         }
         Err(error) => fail(error),

@@ -2,13 +2,12 @@
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
-use std::time::Instant;
 
 use ssenotify_engine::config::{Paths, Store};
+use ssenotify_engine::daemon::NotifySink;
 use ssenotify_engine::notifier::{self, DesktopNotifier};
-use ssenotify_engine::parse::{Output, Parser};
-use ssenotify_engine::router::{self, Flags, Millis, Now, Router, Urgency};
-use ssenotify_engine::{Event, daemon::NotifySink};
+use ssenotify_engine::ops;
+use ssenotify_engine::router::{self, Urgency};
 
 /// Arguments of `ssenotify route`.
 #[derive(Debug, clap::Args)]
@@ -40,7 +39,8 @@ pub enum UrgencyArg {
     Critical,
 }
 
-/// `ssenotify route --subscription ID [--dry-run] < transcript`: one JSON line per event.
+/// `ssenotify route --subscription ID [--dry-run] < transcript`: one JSON line per event,
+/// then one per summary the storm control would show.
 pub fn route(args: RouteArgs, paths: &Paths) -> ExitCode {
     let set = match Store::new(paths.clone()).load() {
         Ok(set) => set,
@@ -49,71 +49,41 @@ pub fn route(args: RouteArgs, paths: &Paths) -> ExitCode {
     let Some(spec) = set.get(&args.id) else {
         return crate::fail(format!("no subscription with id {:?}", args.id));
     };
-    let mut router = match Router::new(
-        spec.display_name(),
-        &spec.rules,
-        spec.rate_limit.as_ref(),
-        &set.notifications,
-    ) {
-        Ok(router) => router,
-        Err(error) => return crate::fail(error),
-    };
     let mut transcript = Vec::new();
     if let Err(error) = std::io::stdin().read_to_end(&mut transcript) {
         return crate::fail(format!("cannot read standard input: {error}"));
     }
-    let mut parser = Parser::new(spec.max_event_size);
-    let mut events = Vec::new();
-    let parsed = parser.feed(&transcript, |output| {
-        if let Output::Event(event) = output {
-            events.push(Event {
-                event_type: event.event_type.into(),
-                data: event.data.to_owned(),
-                last_event_id: event.last_event_id.into(),
-                id: event.has_id.then(|| event.last_event_id.into()),
-                cursor: None,
-            });
-        }
-    });
-    if let Err(error) = parsed {
-        eprintln!("ssenotify: transcript stopped early: {error}");
+    let report = match ops::route_transcript(&set, spec, &transcript) {
+        Ok(report) => report,
+        Err(error) => return crate::fail(error),
+    };
+    if let Some(reason) = &report.stopped {
+        eprintln!("ssenotify: transcript stopped early: {reason}");
     }
-    crate::block_on(async {
-        let notifier = (!args.dry_run).then(DesktopNotifier::spawn);
-        let start = Instant::now();
-        let now = || Now {
-            mono: Millis::from(start.elapsed()),
-            local: chrono::Local::now().naive_local(),
-        };
-        let mut out = std::io::stdout().lock();
-        for event in &events {
-            let decision = router.route(event, Flags::default(), now());
-            let line = serde_json::json!({
-                "event": event,
-                "decision": decision,
-            });
-            let _ = writeln!(out, "{line}");
-            if let (Some(notifier), router::Action::Notify(notification)) =
-                (&notifier, decision.action)
-            {
+    let mut out = std::io::stdout().lock();
+    for routed in &report.events {
+        let _ = writeln!(out, "{}", serde_json::json!(routed));
+    }
+    for summary in &report.summaries {
+        let _ = writeln!(out, "{}", serde_json::json!({ "summary": summary }));
+    }
+    if !args.dry_run {
+        crate::block_on(async {
+            let notifier = DesktopNotifier::spawn();
+            let shown =
+                report
+                    .events
+                    .into_iter()
+                    .filter_map(|routed| match routed.decision.action {
+                        router::Action::Notify(notification) => Some(notification),
+                        _ => None,
+                    });
+            for notification in shown.chain(report.summaries) {
                 notifier.deliver(&args.id, notification);
             }
-        }
-        // What the storm control would still show: rate-limit summaries, digests.
-        let end = Now {
-            mono: Millis(u64::MAX / 2),
-            local: now().local,
-        };
-        for summary in router.tick(end) {
-            let _ = writeln!(out, "{}", serde_json::json!({ "summary": summary }));
-            if let Some(notifier) = &notifier {
-                notifier.deliver(&args.id, summary);
-            }
-        }
-        if let Some(notifier) = notifier {
             notifier.flush().await;
-        }
-    });
+        });
+    }
     ExitCode::SUCCESS
 }
 

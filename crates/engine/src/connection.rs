@@ -5,10 +5,10 @@
 //! every change, and waits between attempts. Every decision (what a status means, how long
 //! to wait) is delegated to the pure policy functions.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use smol_str::SmolStr;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -54,9 +54,9 @@ pub(crate) struct Connection {
     cancel: CancellationToken,
     /// Events parsed from the current chunk, sent as one batch.
     batch: Vec<Update>,
-    /// The last type and ID handed out, shared so a steady stream allocates only its data.
-    last_type: Arc<str>,
-    last_id: Arc<str>,
+    /// The last type and ID handed out, reused while they do not change.
+    last_type: SmolStr,
+    last_id: SmolStr,
 }
 
 impl Connection {
@@ -72,7 +72,7 @@ impl Connection {
         paused: watch::Receiver<bool>,
         cancel: CancellationToken,
     ) -> Self {
-        let last_id: Arc<str> = parser.last_event_id().into();
+        let last_id = SmolStr::new(parser.last_event_id());
         Self {
             client,
             url,
@@ -84,7 +84,7 @@ impl Connection {
             paused,
             cancel,
             batch: Vec::new(),
-            last_type: "message".into(),
+            last_type: SmolStr::new_static("message"),
             last_id,
         }
     }
@@ -314,10 +314,10 @@ impl Connection {
         parser.feed(bytes, |output| {
             if let Output::Event(event) = output {
                 if !same(last_type, event.event_type) {
-                    *last_type = event.event_type.into();
+                    *last_type = SmolStr::new(event.event_type);
                 }
                 if !same(last_id, event.last_event_id) {
-                    *last_id = event.last_event_id.into();
+                    *last_id = SmolStr::new(event.last_event_id);
                 }
                 let cursor = resume.as_mut().and_then(|resume| {
                     let cursor = cursor_of(event.data, &resume.pointer)?;
@@ -379,11 +379,11 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 /// The resume cursor at `pointer` in JSON `data`: a string, or a number as text.
-fn cursor_of(data: &str, pointer: &str) -> Option<Arc<str>> {
+fn cursor_of(data: &str, pointer: &str) -> Option<SmolStr> {
     let json: serde_json::Value = serde_json::from_str(data).ok()?;
     match json.pointer(pointer)? {
-        serde_json::Value::String(s) if !s.is_empty() => Some(s.as_str().into()),
-        serde_json::Value::Number(n) => Some(n.to_string().into()),
+        serde_json::Value::String(s) if !s.is_empty() => Some(SmolStr::new(s)),
+        serde_json::Value::Number(n) => Some(SmolStr::new(n.to_string())),
         _ => None,
     }
 }

@@ -799,14 +799,14 @@ impl Pipeline {
                     id.clone(),
                     ResumeUpdate {
                         sub_id: id.clone(),
-                        last_event_id: event.last_event_id.clone(),
-                        cursor: event.cursor.clone(),
+                        last_event_id: event.last_event_id.as_str().into(),
+                        cursor: event.cursor.as_deref().map(Arc::from),
                     },
                 );
                 NewEvent::new(
                     id.clone(),
                     event,
-                    event.id.clone().or(event.cursor.clone()),
+                    event.id.as_deref().or(event.cursor.as_deref()),
                     received_at,
                 )
             })

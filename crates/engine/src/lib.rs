@@ -23,14 +23,14 @@
 //!   changed restarts) and merges their updates into one tagged stream.
 //! - [`router`]: rules, templates and storm control: event in, notification decision out.
 
-pub mod history;
-pub mod notifier;
-pub mod ops;
 pub mod command;
 pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod demo;
+pub mod history;
+pub mod notifier;
+pub mod ops;
 pub mod parse;
 pub mod policy;
 pub mod router;

@@ -16,7 +16,7 @@ use crate::config::{
     SubscriptionSet, SubscriptionSpec,
 };
 use crate::parse::{Output, Parser};
-use crate::router::{Decision, Flags, Millis, Notification, Now, Router};
+use crate::router::{Decision, Flags, Millis, Notification, NotificationSettings, Now, Router};
 use crate::subscription::Event;
 
 /// Why an operation was refused; nothing was changed.
@@ -89,6 +89,68 @@ pub fn add(paths: &Paths, new: NewSubscription) -> Result<String, OpError> {
     })
 }
 
+/// Add a complete subscription (the app's demo button); refused if its id is taken.
+pub fn add_spec(paths: &Paths, spec: SubscriptionSpec) -> Result<String, OpError> {
+    let store = Store::new(paths.clone());
+    store.update(|set| {
+        if set.get(&spec.id).is_some() {
+            return Err(OpError::Exists(spec.id.clone()));
+        }
+        let id = spec.id.clone();
+        put(&store, set, spec, true)?;
+        Ok(id)
+    })
+}
+
+/// Replace the file-wide notification settings (quiet hours, default rate limit).
+pub fn set_notifications(paths: &Paths, settings: NotificationSettings) -> Result<(), OpError> {
+    let store = Store::new(paths.clone());
+    store.update(|set| {
+        let mut next = set.clone();
+        next.notifications = settings;
+        // Through the text form: the same checks a hand-edited file gets.
+        SubscriptionSet::parse(
+            &next.render(Format::Toml),
+            Format::Toml,
+            Path::new("<settings>"),
+            LiteralSecrets::Reject,
+        )?;
+        *set = next;
+        Ok(())
+    })
+}
+
+/// The form field a validation problem is about: `subscription "a": url: bad` → `url`,
+/// `subscription "a": headers.X-Token: ...` → `headers`. `None` when it names no field.
+pub fn problem_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("subscription ")?;
+    // The subscription is named `"id"` (JSON-quoted, so a quote inside is escaped) or `#n`.
+    let rest = if let Some(quoted) = rest.strip_prefix('"') {
+        let mut escaped = false;
+        let end = quoted.char_indices().find_map(|(i, c)| match c {
+            _ if escaped => {
+                escaped = false;
+                None
+            }
+            '\\' => {
+                escaped = true;
+                None
+            }
+            '"' => Some(i),
+            _ => None,
+        })?;
+        &quoted[end + 1..]
+    } else {
+        rest.trim_start_matches(|c: char| c == '#' || c.is_ascii_digit())
+    };
+    let path = rest.strip_prefix(": ")?.split(": ").next()?;
+    let field = path
+        .split(['.', '['])
+        .next()
+        .filter(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))?;
+    Some(field)
+}
+
 /// Replace the subscription with `spec.id` (the app's edit form); it must exist.
 pub fn update(paths: &Paths, spec: SubscriptionSpec) -> Result<(), OpError> {
     let store = Store::new(paths.clone());
@@ -156,6 +218,14 @@ pub fn mute(paths: &Paths, id: &str, until: Option<DateTime<FixedOffset>>) -> Re
             spec.mute_until = until;
         }
     })
+}
+
+/// Mute a subscription's popups for `minutes` from now; 0 unmutes (the app's mute menu).
+pub fn mute_for(paths: &Paths, id: &str, minutes: u32) -> Result<(), OpError> {
+    let until = (minutes > 0).then(|| {
+        (chrono::Local::now() + chrono::Duration::minutes(i64::from(minutes))).fixed_offset()
+    });
+    mute(paths, id, until)
 }
 
 fn edit_one(
@@ -464,6 +534,56 @@ mod tests {
         let dry = import(&paths, only_a, name, ImportSource::Native(None), true, true).unwrap();
         assert_eq!(dry.diff.removed.len(), 1);
         assert_eq!(std::fs::read(paths.subscriptions_file()).unwrap(), before);
+    }
+
+    #[test]
+    fn problems_name_their_form_field() {
+        assert_eq!(
+            problem_field(r#"subscription "a": url: URL "x": no scheme"#),
+            Some("url")
+        );
+        assert_eq!(
+            problem_field(r#"subscription "a\": b": headers.X-Token: bad"#),
+            Some("headers")
+        );
+        assert_eq!(
+            problem_field("subscription #2: id: must not be empty"),
+            Some("id")
+        );
+        assert_eq!(
+            problem_field(r#"subscription "a": rules[0].title: bad template"#),
+            Some("rules")
+        );
+        assert_eq!(problem_field("quiet_hours: bad"), None);
+        // A real error from `add`.
+        let (_dir, paths) = paths();
+        let err = add(
+            &paths,
+            NewSubscription {
+                url: "ftp://x/".into(),
+                id: Some("a".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        let OpError::Invalid(config) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(problem_field(&config.problems[0].message), Some("url"));
+    }
+
+    #[test]
+    fn add_spec_refuses_a_taken_id_and_settings_round_trip() {
+        let (_dir, paths) = paths();
+        let spec = crate::demo::demo_subscription(crate::demo::DEMO_PORT);
+        assert_eq!(add_spec(&paths, spec.clone()).unwrap(), "demo");
+        assert!(matches!(add_spec(&paths, spec), Err(OpError::Exists(_))));
+        let mut settings = NotificationSettings::default();
+        set_notifications(&paths, settings.clone()).unwrap();
+        settings.quiet_hours = Vec::new();
+        set_notifications(&paths, settings).unwrap();
+        let set = Store::new(paths.clone()).load().unwrap();
+        assert_eq!(set.subscriptions.len(), 1);
     }
 
     #[test]

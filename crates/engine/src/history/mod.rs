@@ -245,15 +245,15 @@ impl NewEvent {
     pub fn new(
         sub_id: impl Into<Arc<str>>,
         event: &Event,
-        event_id: Option<Arc<str>>,
+        event_id: Option<&str>,
         received_at: i64,
     ) -> Self {
         Self {
             sub_id: sub_id.into(),
-            event_type: event.event_type.clone(),
+            event_type: event.event_type.as_str().into(),
             data: event.data.clone(),
-            event_id,
-            last_event_id: event.last_event_id.clone(),
+            event_id: event_id.map(Arc::from),
+            last_event_id: event.last_event_id.as_str().into(),
             received_at,
             action: Action::Pending,
         }

@@ -39,8 +39,8 @@ pub use spec::{
 };
 pub use storm::{CATCH_UP_GAP, DEFAULT_CATCH_UP, DEFAULT_RATE_MAX, DEFAULT_RATE_PER};
 pub use template::TEMPLATE_FUEL;
-pub use text::{escape_markup, unescape_markup};
 pub(crate) use text::vet_click_url;
+pub use text::{escape_markup, unescape_markup};
 
 use quiet::QuietHours;
 use rule::{EventView, RuleAction, Rules};

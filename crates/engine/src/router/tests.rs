@@ -1,7 +1,6 @@
 //! The router as the daemon drives it: rules written in TOML exactly as in the
 //! subscriptions file, events in, decisions and summaries out, on an injected clock.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -44,10 +43,10 @@ fn compile_errors(toml_text: &str) -> Vec<RuleError> {
 
 fn event_with_id(event_type: &str, data: &str, id: &str) -> Event {
     Event {
-        event_type: Arc::from(event_type),
+        event_type: event_type.into(),
         data: data.to_owned(),
-        last_event_id: Arc::from(id),
-        id: (!id.is_empty()).then(|| Arc::from(id)),
+        last_event_id: id.into(),
+        id: (!id.is_empty()).then(|| id.into()),
         cursor: None,
     }
 }
