@@ -19,6 +19,11 @@ pub fn main(args: Args) -> ExitCode {
         Ok(paths) => paths,
         Err(code) => return code,
     };
+    // One socket per subscription: a thousand subscriptions would pass the common soft
+    // limit of 1024 open files, so take what the hard limit allows.
+    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(%error, "could not raise the open-file limit");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
