@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Sets everything up and runs ssenotify (release build). Arguments go to ssenotify;
-# with none, it prints its help.
+# Sets everything up and runs ssenotify.
+#   scripts/run.sh             the tray app (release build; the first build takes minutes)
+#   scripts/run.sh ARGS...     the `ssenotify` command line with ARGS, e.g. `run`, `listen URL`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh build
+if [ $# -eq 0 ]; then
+  cargo build --locked --release -p ssenotify-app -p ssenotify-cli
+  exec target/release/ssenotify-app
+fi
 cargo build --locked --release -p ssenotify-cli --bin ssenotify
-if [ $# -eq 0 ]; then set -- --help; fi
 exec target/release/ssenotify "$@"
