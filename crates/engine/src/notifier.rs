@@ -371,21 +371,11 @@ pub async fn test(urgency: Urgency) -> Result<ServerInfo, String> {
         .map_err(|e| format!("no notification server: {e}"))?;
     let capabilities = capabilities().await?;
     let markup = capabilities.iter().any(|c| c == "body-markup");
-    let sample = Notification {
-        app_name: None,
-        title: "ssenotify test".into(),
-        body: crate::router::escape_markup(
-            "If you can read this, notifications work. <b> stays literal.",
-        ),
-        icon: None,
+    let sample = Notification::summary(
+        "ssenotify test".into(),
+        "If you can read this, notifications work. <b> stays literal.",
         urgency,
-        timeout: Timeout::Default,
-        category: None,
-        sound: None,
-        click_url: None,
-        replace_key: None,
-        progress: None,
-    };
+    );
     tokio::time::timeout(CALL_TIMEOUT, build(&sample, markup).show_async())
         .await
         .map_err(|_| "the notification server did not answer in time".to_owned())?
