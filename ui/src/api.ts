@@ -1,73 +1,320 @@
-// Typed access to the app's IPC: one function per Rust command (src-tauri/src/commands.rs)
-// and one per event. Everything else in the UI goes through the `Api` interface, so tests
-// can hand the view a fake without a webview.
+// Typed access to the app's IPC, exactly as docs/ipc.md describes it: one function per Rust
+// command and one for the batched `ssenotify://update` event. Everything else in the UI goes
+// through the `Api` interface, so tests can hand the view a fake without a webview.
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
-/** `app_info`. */
+export type ReadyState = "CONNECTING" | "OPEN" | "CLOSED";
+
+/** `app_info`. `engine` is "running", "external", or an error text. */
 export interface AppInfo {
   version: string;
-  status: string;
-  config_dir: string | null;
+  configDir?: string | null;
+  dataDir?: string | null;
+  engine?: "running" | "external" | "error" | string;
+  /** external: the pid of the daemon that runs instead. */
+  enginePid?: number | null;
+  /** Shown visibly when not null (external engine, start error). */
+  notice?: string | null;
+  /** Optional one-liners the backend may add. */
+  status?: string;
+  notifier?: string | { ok?: boolean; name?: string; error?: string } | null;
+  [key: string]: unknown;
 }
 
-/** `get_settings` / `set_autostart`. */
-export interface Settings {
-  autostart: boolean;
+/** One problem of a validation error. */
+export interface Problem {
+  field?: string;
+  line?: number;
+  column?: number;
+  message: string;
 }
 
 /** What every command rejects with (a validation error names its field). */
 export interface CommandError {
   message: string;
   field?: string;
+  problems?: Problem[];
 }
 
-/** A batch of engine updates (events.rs): items oldest first, and how many were left out. */
-export interface Batch<T> {
-  items: T[];
-  dropped: number;
+export type Urgency = "low" | "normal" | "critical";
+export type RuleAction = "notify" | "history" | "drop" | "command";
+
+/** A routing rule (docs/routing.md); keys left out are at their defaults. */
+export interface RuleSpec {
+  event?: string;
+  when?: Record<string, unknown>[];
+  action?: RuleAction;
+  title?: string;
+  body?: string;
+  icon?: string;
+  urgency?: Urgency;
+  urgency_from?: string;
+  urgency_map?: unknown;
+  timeout?: string;
+  category?: string;
+  sound?: string;
+  click_url?: string;
+  replace_key?: string;
+  progress?: string;
+  app_name?: string;
+  break_quiet?: boolean;
+  command?: string[];
+  command_timeout?: string;
+  [key: string]: unknown;
 }
 
-/** A subscription as the list shows it. Placeholder shape until the engine's type lands. */
-export interface SubscriptionView {
+export type AuthSpec =
+  | { type: "basic"; username: string; password: string }
+  | { type: "bearer"; token: string };
+
+/** A subscription as the subscriptions file describes it (docs/subscriptions.md), as JSON. */
+export interface SubscriptionSpec {
+  id: string;
+  name?: string;
+  url: string;
+  headers?: Record<string, string>;
+  auth?: AuthSpec;
+  enabled?: boolean;
+  paused?: boolean;
+  reconnect_time?: string;
+  backoff_cap?: string;
+  idle_timeout?: string;
+  max_event_size?: number;
+  ca_file?: string;
+  resume?: { cursor: string; query: string };
+  history?: { max_events?: number; max_age?: string };
+  rules?: RuleSpec[];
+  rate_limit?: RateLimitSpec;
+  mute_until?: string;
+  [key: string]: unknown;
+}
+
+/** `daemon::SubscriptionStatus`. */
+export interface SubscriptionStatus {
   id: string;
   name: string;
   url: string;
-  readyState: "CONNECTING" | "OPEN" | "CLOSED";
-  reason?: string;
-  changedAt?: string;
-  eventsToday?: number;
+  enabled: boolean;
+  paused: boolean;
+  ready_state: ReadyState;
+  reason: string;
+  status?: number;
+  since: number;
+  retry_in_ms?: number;
+  last_event_at?: number;
+  events: number;
+  error?: string;
+}
+
+export interface SubscriptionView {
+  spec: SubscriptionSpec;
+  status: SubscriptionStatus | null;
+}
+
+/** What the router did with an event (history::Action, snake_case). */
+export type HistoryAction = string;
+
+/** A history row. */
+export interface StoredEvent {
+  row: number;
+  subscription: string;
+  type: string;
+  data: string;
+  id: string | null;
+  last_event_id: string;
+  received_at: number;
+  action: HistoryAction;
+}
+
+/** A live event from the update stream (`row` is null when it was not recorded). */
+export interface LiveEvent {
+  kind: "event";
+  subscription: string;
+  row: number | null;
+  type: string;
+  data: string;
+  last_event_id: string;
+  action: HistoryAction;
+  received_at: number;
+}
+
+/** The payload of `ssenotify://update`. */
+export interface UpdatePayload {
+  statuses: SubscriptionStatus[];
+  events: LiveEvent[];
+  dropped: number;
+  config: { applied?: unknown; error?: string } | null;
+}
+
+export interface Notification {
+  title: string;
+  body: string;
+  urgency?: Urgency;
+  icon?: string;
+  app_name?: string;
+  category?: string;
+  sound?: string;
+  click_url?: string;
+  replace_key?: string;
+  progress?: number;
+  timeout?: string;
+}
+
+/** One decision as `ssenotify route` prints it (flattened action). */
+export interface Decision {
+  rule: number | null;
+  action: string;
+  why?: string;
+  notification?: Notification;
+  title?: string;
+  body?: string;
+  urgency?: Urgency;
+  argv?: string[];
+  env?: Record<string, string>;
+  timeout?: string;
+  template_error?: string;
+  refused_click_url?: { url: string; reason: string };
+  [key: string]: unknown;
+}
+
+export interface RouteReport {
+  events: { event: { type: string; data: string; last_event_id: string }; decision: Decision }[];
+  summaries: Notification[];
+  stopped?: string;
+}
+
+export interface ImportResult {
+  added: string[];
+  changed: { id: string; fields: string[]; reconnect: boolean }[];
+  removed: string[];
+  unchanged: string[];
+  notifications_changed: boolean;
+  warnings: string[];
+}
+
+export interface RateLimitSpec {
+  max?: number;
+  per?: string;
+  catch_up?: number;
+}
+
+export interface QuietHoursSpec {
+  days?: string[];
+  from: string;
+  to: string;
+}
+
+export interface NotificationSettings {
+  quiet_hours?: QuietHoursSpec[];
+  rate_limit?: RateLimitSpec;
+}
+
+export interface Settings {
+  notifications: NotificationSettings;
+  autostart: boolean;
+  /** Default history retention, when the backend reports it. */
+  history?: { max_events?: number; max_age?: string };
+}
+
+export interface NotifierInfo {
+  name: string;
+  vendor: string;
+  version: string;
+  spec_version: string;
+  capabilities: string[];
+}
+
+export interface AddInput {
+  url: string;
+  id?: string;
+  name?: string;
+  headers: [string, string][];
   paused?: boolean;
 }
+
+export type ImportFormat = "toml" | "json" | "ntfy";
 
 /** Everything the UI asks of the app. */
 export interface Api {
   appInfo(): Promise<AppInfo>;
+  listSubscriptions(): Promise<SubscriptionView[]>;
+  addSubscription(input: AddInput): Promise<string>;
+  updateSubscription(spec: SubscriptionSpec): Promise<void>;
+  removeSubscription(id: string): Promise<void>;
+  setPaused(id: string, paused: boolean): Promise<void>;
+  setAllPaused(paused: boolean): Promise<void>;
+  /** No popups for `minutes` (0 unmutes). */
+  muteSubscription(id: string, minutes: number): Promise<void>;
+  /** Shows a test notification; resolves to the notification server's identity. */
+  testNotification(urgency?: Urgency): Promise<NotifierInfo>;
+  importSubscriptions(args: {
+    text: string;
+    format?: ImportFormat;
+    replace: boolean;
+    dryRun: boolean;
+  }): Promise<ImportResult>;
+  exportSubscriptions(format: "toml" | "json"): Promise<string>;
+  historyPage(args: { subscription?: string; beforeRow?: number; limit: number }): Promise<StoredEvent[]>;
+  testRules(spec: SubscriptionSpec, transcript: string): Promise<RouteReport>;
+  addDemo(): Promise<string>;
   getSettings(): Promise<Settings>;
-  setAutostart(enabled: boolean): Promise<Settings>;
-  onStates(handler: (batch: Batch<SubscriptionView>) => void): Promise<UnlistenFn>;
+  setSettings(args: { notifications?: NotificationSettings; autostart?: boolean }): Promise<void>;
   /** Files passed on the command line since the last call (each is handed out once). */
   takeOpenFiles(): Promise<string[]>;
-  /** Called when files arrive on the command line; take them with takeOpenFiles. */
+  onUpdate(handler: (payload: UpdatePayload) => void): Promise<UnlistenFn>;
+  /** Called when a second launch forwards files; take them with takeOpenFiles. */
   onOpenFiles(handler: () => void): Promise<UnlistenFn>;
 }
 
 /** The real thing, over Tauri IPC. */
 export const tauriApi: Api = {
   appInfo: () => invoke<AppInfo>("app_info"),
+  listSubscriptions: () => invoke<SubscriptionView[]>("list_subscriptions"),
+  addSubscription: (input) => invoke<string>("add_subscription", { input }),
+  updateSubscription: (spec) => invoke<void>("update_subscription", { spec }),
+  removeSubscription: (id) => invoke<void>("remove_subscription", { id }),
+  setPaused: (id, paused) => invoke<void>("set_paused", { id, paused }),
+  setAllPaused: (paused) => invoke<void>("set_all_paused", { paused }),
+  muteSubscription: (id, minutes) => invoke<void>("mute_subscription", { id, minutes }),
+  testNotification: (urgency) =>
+    invoke<NotifierInfo>("test_notification", urgency ? { urgency } : {}),
+  importSubscriptions: (args) => invoke<ImportResult>("import_subscriptions", { ...args }),
+  exportSubscriptions: (format) => invoke<string>("export_subscriptions", { format }),
+  historyPage: (args) => invoke<StoredEvent[]>("history_page", { ...args }),
+  testRules: (spec, transcript) => invoke<RouteReport>("test_rules", { spec, transcript }),
+  addDemo: () => invoke<string>("add_demo"),
   getSettings: () => invoke<Settings>("get_settings"),
-  setAutostart: (enabled) => invoke<Settings>("set_autostart", { enabled }),
-  onStates: (handler) =>
-    listen<Batch<SubscriptionView>>("engine:states", (e) => handler(e.payload)),
+  setSettings: (args) => invoke<void>("set_settings", { ...args }),
   takeOpenFiles: () => invoke<string[]>("take_open_files"),
+  onUpdate: (handler) => listen<UpdatePayload>("ssenotify://update", (e) => handler(e.payload)),
   onOpenFiles: (handler) => listen("app:open-files", () => handler()),
 };
 
-/** A command's rejection as text (Tauri rejects with the serialized CommandError). */
-export function errorText(err: unknown): string {
-  if (typeof err === "string") return err;
+/** A command's rejection as a CommandError (Tauri rejects with the serialized value). */
+export function toCommandError(err: unknown): CommandError {
+  if (typeof err === "string") return { message: err };
   if (err && typeof err === "object" && "message" in err) {
-    return String((err as { message: unknown }).message);
+    const e = err as Record<string, unknown>;
+    const out: CommandError = { message: String(e.message) };
+    if (typeof e.field === "string") out.field = e.field;
+    if (Array.isArray(e.problems)) {
+      out.problems = e.problems
+        .filter((p): p is Record<string, unknown> => !!p && typeof p === "object")
+        .map((p) => {
+          const problem: Problem = { message: String(p.message ?? "") };
+          if (typeof p.field === "string") problem.field = p.field;
+          if (typeof p.line === "number") problem.line = p.line;
+          if (typeof p.column === "number") problem.column = p.column;
+          return problem;
+        });
+    }
+    return out;
   }
-  return String(err);
+  return { message: String(err) };
+}
+
+/** A command's rejection as text. */
+export function errorText(err: unknown): string {
+  return toCommandError(err).message;
 }

@@ -1,93 +1,250 @@
 import { describe, expect, it, vi } from "vitest";
-import type { Api, Batch, SubscriptionView } from "./api";
+import type { Api, LiveEvent, SubscriptionStatus, SubscriptionView, UpdatePayload } from "./api";
 import { start } from "./app";
 
 const IMG = "<img src=x onerror=alert(1)>";
 const SCRIPT = "<script>window.__pwned = true</script>";
 
-function fakeApi(initialFiles: string[] = []) {
-  let onStates: ((b: Batch<SubscriptionView>) => void) | undefined;
-  let onOpenFiles: (() => void) | undefined;
-  const files = [...initialFiles];
+const status = (id: string, over: Partial<SubscriptionStatus> = {}): SubscriptionStatus => ({
+  id, name: id, url: `http://127.0.0.1/${id}`, enabled: true, paused: false,
+  ready_state: "CONNECTING", reason: "connecting", since: Date.now(), events: 0, ...over,
+});
+let rowSeq = 0;
+const live = (sub: string, over: Partial<LiveEvent> = {}): LiveEvent => {
+  rowSeq += 1;
+  return { kind: "event", subscription: sub, row: rowSeq, type: "message", data: `event ${rowSeq}`, last_event_id: String(rowSeq), action: "notified", received_at: Date.now(), ...over };
+};
+
+function fakeApi(opts: { files?: string[]; views?: SubscriptionView[]; notice?: string } = {}) {
+  let onUpdate: ((p: UpdatePayload) => void) | undefined;
+  let views: SubscriptionView[] = opts.views ?? [];
+  const files = [...(opts.files ?? [])];
   const api: Api = {
-    appInfo: vi.fn(async () => ({ version: "0.1.0", status: "engine not connected yet", config_dir: "/tmp/x" })),
-    getSettings: vi.fn(async () => ({ autostart: false })),
-    setAutostart: vi.fn(async (autostart: boolean) => ({ autostart })),
-    onStates: vi.fn(async (handler) => {
-      onStates = handler;
-      return () => {};
+    appInfo: vi.fn(async () => ({ version: "0.1.0", engine: "running", notice: opts.notice ?? null, status: "ok" })),
+    listSubscriptions: vi.fn(async () => views),
+    addSubscription: vi.fn(async (input) => {
+      if (input.url === "ftp://bad") throw { message: 'url: scheme "ftp" is not allowed', field: "url" };
+      const id = input.id || "new";
+      views = [...views, { spec: { id, url: input.url }, status: status(id) }];
+      return id;
     }),
+    updateSubscription: vi.fn(async () => {}),
+    removeSubscription: vi.fn(async (id) => {
+      views = views.filter((v) => v.spec.id !== id);
+    }),
+    setPaused: vi.fn(async () => {}),
+    setAllPaused: vi.fn(async () => {}),
+    muteSubscription: vi.fn(async () => {}),
+    testNotification: vi.fn(async () => ({ name: "dunst", vendor: "knopwob", version: "1.9", spec_version: "1.2", capabilities: ["body"] })),
+    importSubscriptions: vi.fn(async () => ({ added: ["news"], changed: [{ id: "ci", fields: ["url"], reconnect: true }], removed: [], unchanged: [], notifications_changed: false, warnings: [] })),
+    exportSubscriptions: vi.fn(async () => "version = 1\n"),
+    historyPage: vi.fn(async () => []),
+    testRules: vi.fn(async () => ({
+      events: [{ event: { type: "message", data: IMG, last_event_id: "" }, decision: { rule: null, action: "notify", title: IMG, body: "&lt;script&gt;", urgency: "normal" as const } }],
+      summaries: [],
+    })),
+    addDemo: vi.fn(async () => {
+      views = [...views, { spec: { id: "demo", url: "http://127.0.0.1:1/demo" }, status: status("demo") }];
+      return "demo";
+    }),
+    getSettings: vi.fn(async () => ({ notifications: {}, autostart: false })),
+    setSettings: vi.fn(async () => {}),
     takeOpenFiles: vi.fn(async () => files.splice(0)),
-    onOpenFiles: vi.fn(async (handler) => {
-      onOpenFiles = handler;
+    onUpdate: vi.fn(async (handler) => {
+      onUpdate = handler;
       return () => {};
     }),
+    onOpenFiles: vi.fn(async () => () => {}),
   };
-  return {
-    api,
-    pushStates: (b: Batch<SubscriptionView>) => onStates?.(b),
-    openFiles: (paths: string[]) => {
-      files.push(...paths);
-      onOpenFiles?.();
-    },
-  };
+  const push = (p: Partial<UpdatePayload>) => onUpdate?.({ statuses: [], events: [], dropped: 0, config: null, ...p });
+  return { api, push };
 }
 
-describe("the page", () => {
-  it("shows the header and the empty state, and the demo button answers", async () => {
-    const root = document.createElement("div");
-    const { api } = fakeApi();
-    await start(root, api);
-    expect(root.querySelector("h1")?.textContent).toBe("ssenotify");
-    expect(root.querySelector("#status")?.textContent).toBe("engine not connected yet");
-    expect(root.querySelector("#empty-state h2")?.textContent).toBe("No subscriptions yet");
+const q = <T extends Element = HTMLElement>(root: Element, testid: string) =>
+  root.querySelector<T & Element>(`[data-testid="${testid}"]`);
 
+async function boot(opts: Parameters<typeof fakeApi>[0] = {}) {
+  const root = document.createElement("div");
+  document.body.replaceChildren(root);
+  const fake = fakeApi(opts);
+  await start(root, fake.api);
+  return { root, ...fake };
+}
+
+describe("the app", () => {
+  it("shows the empty state, and the demo button adds the demo feed and opens it", async () => {
+    const { root, api } = await boot();
+    expect(root.querySelector("h1")?.textContent).toBe("ssenotify");
+    expect(root.querySelector("#status")?.textContent).toContain("engine running");
+    expect(root.querySelector("#empty-state h2")?.textContent).toBe("No subscriptions yet");
     root.querySelector<HTMLButtonElement>("#try-demo")!.click();
-    await vi.waitFor(() => expect(root.querySelector("#notice")).not.toBeNull());
-    expect(root.querySelector("#notice")?.textContent).toContain("demo feed");
+    await vi.waitFor(() => expect(q(root, "subscription-detail")?.getAttribute("data-id")).toBe("demo"));
+    expect(api.addDemo).toHaveBeenCalledOnce();
+    expect(root.querySelector("#notice")?.textContent).toContain("Demo feed added");
+    expect(root.querySelector("#empty-state")).toBeNull();
   });
 
-  it("renders hostile subscription data as literal text", async () => {
-    const root = document.createElement("div");
-    const { api, pushStates } = fakeApi();
-    await start(root, api);
-    pushStates({
-      items: [
-        { id: "a", name: IMG, url: `http://x/${SCRIPT}`, readyState: "OPEN", reason: SCRIPT },
-      ],
-      dropped: 0,
-    });
-    const row = root.querySelector("#subscriptions li");
-    expect(row).not.toBeNull();
-    expect(root.querySelector("#empty-state")).toBeNull();
-    expect(row!.querySelector(".sub-name")?.textContent).toBe(IMG);
-    expect(row!.querySelector(".sub-url")?.textContent).toBe(`http://x/${SCRIPT}`);
-    expect(row!.querySelector(".sub-reason")?.textContent).toBe(SCRIPT);
+  it("shows the engine notice visibly", async () => {
+    const { root } = await boot({ notice: "ssenotify run is already running (pid 42)" });
+    const n = q(root, "engine-notice")!;
+    expect(n.hidden).toBe(false);
+    expect(n.textContent).toBe("ssenotify run is already running (pid 42)");
+  });
+
+  it("updates the badge and reason live", async () => {
+    const { root, push } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a") }] });
+    const row = () => root.querySelector('[data-testid="subscription-row"][data-id="a"]')!;
+    expect(q(row(), "ready-state")?.textContent).toBe("CONNECTING");
+    push({ statuses: [status("a", { ready_state: "OPEN", reason: "connected" })] });
+    expect(q(row(), "ready-state")?.textContent).toBe("OPEN");
+    expect(q(row(), "state-reason")?.textContent).toBe("connected");
+    push({ statuses: [status("a", { ready_state: "CONNECTING", reason: "server closed the stream" })] });
+    expect(q(row(), "ready-state")?.textContent).toBe("CONNECTING");
+    expect(q(row(), "state-reason")?.textContent).toBe("server closed the stream");
+  });
+
+  it("renders hostile names, reasons and event data as literal text", async () => {
+    const { root, push } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a", { name: IMG, reason: SCRIPT }) }] });
+    push({ events: [live("a", { data: IMG, type: SCRIPT }), live("a", { data: SCRIPT })] });
+    root.querySelector<HTMLButtonElement>('[data-id="a"] .sub-open')!.click();
+    const rows = root.querySelectorAll('[data-testid="event-row"]');
+    expect(rows).toHaveLength(2);
+    expect(q(rows[0]!, "event-data")?.textContent).toBe(SCRIPT);
+    expect(q(rows[1]!, "event-data")?.textContent).toBe(IMG);
+    expect(q(rows[1]!, "event-type")?.textContent).toBe(SCRIPT);
+    expect(root.querySelector(".sub-name")?.textContent).toBe(IMG);
+    (rows[1] as HTMLElement).click();
+    expect(q(root, "inspector-data")?.textContent).toBe(IMG);
     expect(root.querySelector("img, script")).toBeNull();
     expect((window as unknown as { __pwned?: boolean }).__pwned).toBeUndefined();
   });
 
-  it("keeps the latest state per subscription", async () => {
-    const root = document.createElement("div");
-    const { api, pushStates } = fakeApi();
-    await start(root, api);
-    pushStates({ items: [{ id: "a", name: "A", url: "u", readyState: "CONNECTING" }], dropped: 0 });
-    pushStates({ items: [{ id: "a", name: "A", url: "u", readyState: "OPEN" }], dropped: 0 });
-    const badges = root.querySelectorAll("#subscriptions .badge");
-    expect(badges).toHaveLength(1);
-    expect(badges[0]?.textContent).toBe("OPEN");
+  it("keeps the detail list virtual with 10,000 events, newest first", async () => {
+    const { root, push } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a", { ready_state: "OPEN" }) }] });
+    root.querySelector<HTMLButtonElement>('[data-id="a"] .sub-open')!.click();
+    const t0 = performance.now();
+    for (let b = 0; b < 20; b++) push({ events: Array.from({ length: 500 }, () => live("a")) });
+    const elapsed = performance.now() - t0;
+    const rows = root.querySelectorAll('[data-testid="event-row"]');
+    expect(rows.length).toBeGreaterThan(5);
+    expect(rows.length).toBeLessThan(40);
+    expect(q(rows[0]!, "event-data")?.textContent).toBe(`event ${rowSeq}`);
+    expect(root.querySelector(".list-note")?.textContent).toContain("10000 messages");
+    expect(elapsed).toBeLessThan(2000);
   });
 
-  it("shows files from the launch that created the window, and later ones, once", async () => {
-    const root = document.createElement("div");
-    const { api, openFiles } = fakeApi(["/a/subs.toml"]);
-    await start(root, api);
-    expect(root.querySelector("#notice")?.textContent).toBe("Open: /a/subs.toml");
-    openFiles(["/b/<b>x</b>.toml"]);
-    await vi.waitFor(() =>
-      expect(root.querySelector("#notice")?.textContent).toBe("Open: /b/<b>x</b>.toml"),
-    );
-    expect(root.querySelector("#notice b")).toBeNull();
-    expect(api.takeOpenFiles).toHaveBeenCalledTimes(2);
+  it("adds through the form and shows engine errors next to the field", async () => {
+    const { root, api } = await boot();
+    q<HTMLButtonElement>(root, "add-subscription")!.click();
+    const form = q<HTMLFormElement>(root, "subscription-form")!;
+    q<HTMLInputElement>(form, "form-url")!.value = "ftp://bad";
+    form.requestSubmit();
+    await vi.waitFor(() => expect(q(form, "form-error-url")?.hidden).toBe(false));
+    expect(q(form, "form-error-url")?.textContent).toContain("ftp");
+    q<HTMLInputElement>(form, "form-url")!.value = "http://127.0.0.1:9/sse";
+    q<HTMLInputElement>(form, "form-id")!.value = "local";
+    form.requestSubmit();
+    await vi.waitFor(() => expect(q(root, "subscription-detail")?.getAttribute("data-id")).toBe("local"));
+    expect(api.addSubscription).toHaveBeenLastCalledWith({ url: "http://127.0.0.1:9/sse", id: "local", headers: [] });
+    expect(api.updateSubscription).not.toHaveBeenCalled();
+  });
+
+  it("edits with the full spec and runs the rule tester", async () => {
+    const { root, api } = await boot({ views: [{ spec: { id: "a", url: "http://x", rules: [{ event: "deploy", title: "T" }] }, status: status("a") }] });
+    q<HTMLButtonElement>(root, "row-edit")!.click();
+    const form = q<HTMLFormElement>(root, "subscription-form")!;
+    expect(q<HTMLInputElement>(form, "rule-0-event")!.value).toBe("deploy");
+    q<HTMLButtonElement>(form, "tester-run")!.click();
+    await vi.waitFor(() => expect(q(form, "tester-title")).not.toBeNull());
+    expect(q(form, "tester-title")?.textContent).toBe(IMG);
+    expect(q(form, "tester-body")?.textContent).toBe("<script>");
+    expect(form.querySelector("img, script")).toBeNull();
+    q<HTMLInputElement>(form, "form-name")!.value = "Renamed";
+    form.requestSubmit();
+    await vi.waitFor(() => expect(api.updateSubscription).toHaveBeenCalled());
+    expect(api.updateSubscription).toHaveBeenCalledWith({ id: "a", url: "http://x", name: "Renamed", rules: [{ event: "deploy", title: "T" }] });
+  });
+
+  it("imports after a dry run", async () => {
+    const { root, api } = await boot({ files: ["/a/<b>subs</b>.toml"] });
+    expect(root.querySelector("#notice")?.textContent).toBe("Open: /a/<b>subs</b>.toml");
+    q<HTMLButtonElement>(root, "open-files-import")!.click();
+    expect(q(root, "open-files")?.textContent).toContain("/a/<b>subs</b>.toml");
+    q<HTMLTextAreaElement>(root, "import-text")!.value = "version = 1";
+    expect(q<HTMLButtonElement>(root, "import-confirm")!.disabled).toBe(true);
+    q<HTMLButtonElement>(root, "import-dry-run")!.click();
+    await vi.waitFor(() => expect(q(root, "diff-view")?.textContent).toContain("news"));
+    expect(q(root, "diff-view")?.textContent).toContain("~ ci (url) — reconnects");
+    expect(api.importSubscriptions).toHaveBeenLastCalledWith({ text: "version = 1", format: "toml", replace: false, dryRun: true });
+    q<HTMLButtonElement>(root, "import-confirm")!.click();
+    await vi.waitFor(() => expect(q(root, "diff-view")?.textContent).toContain("Imported"));
+    expect(api.importSubscriptions).toHaveBeenLastCalledWith({ text: "version = 1", format: "toml", replace: false, dryRun: false });
+  });
+
+  it("saves settings", async () => {
+    const { root, api } = await boot();
+    q<HTMLButtonElement>(root, "open-settings")!.click();
+    await vi.waitFor(() => expect(q(root, "settings-view")).not.toBeNull());
+    q<HTMLButtonElement>(root, "settings-add-quiet")!.click();
+    q<HTMLInputElement>(root, "settings-rate-max")!.value = "3";
+    q<HTMLInputElement>(root, "settings-autostart")!.checked = true;
+    q<HTMLFormElement>(root, "settings-view")!.requestSubmit();
+    await vi.waitFor(() => expect(api.setSettings).toHaveBeenCalled());
+    expect(api.setSettings).toHaveBeenCalledWith({
+      notifications: { quiet_hours: [{ from: "22:00", to: "07:00" }], rate_limit: { max: 3 } },
+      autostart: true,
+    });
+  });
+
+  it("removes after a confirmation", async () => {
+    const { root, api } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a") }] });
+    q<HTMLButtonElement>(root, "row-remove")!.click();
+    expect(api.removeSubscription).not.toHaveBeenCalled();
+    q<HTMLButtonElement>(root, "row-remove")!.click();
+    await vi.waitFor(() => expect(root.querySelector("#empty-state")).not.toBeNull());
+    expect(api.removeSubscription).toHaveBeenCalledWith("a");
+  });
+
+  it("tests rules before a URL is typed, and reports bad conditions", async () => {
+    const { root, api } = await boot();
+    q<HTMLButtonElement>(root, "add-subscription")!.click();
+    const form = q<HTMLFormElement>(root, "subscription-form")!;
+    q<HTMLButtonElement>(form, "form-add-rule")!.click();
+    q<HTMLTextAreaElement>(form, "rule-0-when")!.value = "{oops";
+    q<HTMLButtonElement>(form, "tester-run")!.click();
+    await vi.waitFor(() => expect(q(form, "tester-result")?.textContent).toContain("not valid JSON"));
+    expect(api.testRules).not.toHaveBeenCalled();
+    q<HTMLTextAreaElement>(form, "rule-0-when")!.value = '[{"contains":"x"}]';
+    q<HTMLButtonElement>(form, "tester-run")!.click();
+    await vi.waitFor(() => expect(api.testRules).toHaveBeenCalled());
+    const [spec] = (api.testRules as ReturnType<typeof vi.fn>).mock.calls[0]!;
+    expect(spec).toEqual({ id: "test", url: "http://localhost/", rules: [{ when: [{ contains: "x" }] }] });
+  });
+
+  it("moves through messages with the keyboard and shows the selected one", async () => {
+    const { root, push } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a") }] });
+    q<HTMLElement>(root, "subscription-row")!.click();
+    expect(q(root, "subscription-detail")?.getAttribute("data-id")).toBe("a");
+    push({ events: [live("a", { data: "first" }), live("a", { data: "second", action: "rate_limited" })] });
+    const list = q<HTMLElement>(root, "event-list")!;
+    list.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowDown", bubbles: true }));
+    expect(q(root, "inspector-data")?.textContent).toBe("second");
+    expect(q(root, "inspector-action")?.textContent).toBe("rate_limited");
+    list.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowDown", bubbles: true }));
+    expect(q(root, "inspector-data")?.textContent).toBe("first");
+    expect(list.getAttribute("aria-activedescendant")).toMatch(/^ev-a-/);
+    expect(root.querySelector('[data-testid="event-row"][aria-selected="true"] [data-testid="event-data"]')?.textContent).toBe("first");
+  });
+
+  it("keeps a timeline of state changes with reasons", async () => {
+    const { root, push } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a") }] });
+    q<HTMLElement>(root, "subscription-row")!.click();
+    push({ statuses: [status("a", { ready_state: "OPEN", reason: "connected" })] });
+    push({ statuses: [status("a", { ready_state: "CONNECTING", reason: "HTTP 503", status: 503 })] });
+    const items = [...root.querySelectorAll('[data-testid="state-timeline"] li')].map((li) => li.textContent);
+    expect(items).toHaveLength(3);
+    expect(items[0]).toContain("CONNECTING");
+    expect(items[0]).toContain("HTTP 503");
+    expect(items[1]).toContain("connected");
   });
 });

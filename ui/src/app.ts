@@ -1,48 +1,438 @@
-// Wires an Api to the model and re-renders on every change (at most as often as the app
-// emits, ~10 times a second).
-import { errorText, type Api } from "./api";
-import { applyStates, initialModel, type Model } from "./model";
-import { render } from "./view";
+// Wires an Api to the store and the panes. The shell (header, toolbar, sidebar list) is built
+// once; the sidebar re-renders on every batch (~10 a second at most), the open pane is told
+// about changes (the detail view patches itself; forms are never rebuilt under the user).
+import { errorText, toCommandError, type Api, type AppInfo, type SubscriptionSpec } from "./api";
+import { el, replace, type Child } from "./dom";
+import { addInput } from "./form";
+import {
+  applyHistory,
+  applyHistoryAll,
+  applyList,
+  applyUpdate,
+  emptyStore,
+  formatTime,
+  removeSub,
+  rowView,
+  summary,
+  type Store,
+} from "./store";
+import { button, keepFocus } from "./views/common";
+import { detailView, type DetailView } from "./views/detail";
+import { formView } from "./views/form";
+import { importView, settingsView } from "./views/tools";
 
-/** Starts the UI in `root` against `api`; resolves once the first app_info answered. */
+/** Rows per history page. */
+const PAGE = 500;
+
+type Pane =
+  | { kind: "home" }
+  | { kind: "detail"; id: string; view: DetailView }
+  | { kind: "form"; editing: string | null }
+  | { kind: "import" }
+  | { kind: "settings" };
+
+/** Starts the UI in `root` against `api`; resolves once the first answers arrived. */
 export async function start(root: Element, api: Api): Promise<void> {
-  let model: Model = initialModel();
-  const update = (next: Model) => {
-    model = next;
-    render(root, model, actions);
-  };
-  const actions = {
-    tryDemo: () => {
-      // WIRE: add the demo subscription (the engine's bundled local demo server).
-      api
-        .appInfo()
-        .then((info) =>
-          update({
-            ...model,
-            info,
-            notice: {
-              kind: "info",
-              text: `The demo feed arrives with the engine (${info.status}).`,
-            },
-          }),
-        )
-        .catch((err) => update({ ...model, notice: { kind: "error", text: errorText(err) } }));
-    },
-  };
+  let store: Store = emptyStore();
+  let info: AppInfo | null = null;
+  let pane: Pane = { kind: "home" };
+  let openFiles: string[] = [];
 
-  update(model);
-  await api.onStates((batch) => update(applyStates(model, batch)));
-  // WIRE: open the import dialog (dry-run diff, confirm) instead of a notice.
-  const takeFiles = async () => {
+  const status = el("p", { class: "status", id: "status", "data-testid": "app-status", role: "status" });
+  const version = el("span", { class: "version" });
+  const engineNotice = el("p", { class: "notice notice-error", "data-testid": "engine-notice", role: "alert", hidden: true });
+  const notice = el("div", { class: "notice-slot" });
+  const list = el("ul", { class: "subscriptions", id: "subscriptions", "aria-label": "Subscriptions" });
+  const paneBox = el("section", { class: "pane", id: "pane", "aria-live": "off" });
+  const nav = el("nav", { class: "toolbar", "aria-label": "Main" }, [
+    button("+ Add subscription", () => openForm(null), { class: "primary", "data-testid": "add-subscription" }),
+    button("Import / export", () => openImport(), { "data-testid": "open-import" }),
+    button("Settings", () => void openSettings(), { "data-testid": "open-settings" }),
+    el("span", { class: "spacer" }),
+    button("Pause all", () => void run(() => api.setAllPaused(true)), { "data-testid": "pause-all" }),
+    button("Resume all", () => void run(() => api.setAllPaused(false)), { "data-testid": "resume-all" }),
+  ]);
+
+  replace(root, [
+    el("header", { class: "app-header" }, [el("h1", {}, ["ssenotify"]), status, version]),
+    engineNotice,
+    notice,
+    nav,
+    el("div", { class: "layout" }, [el("aside", { class: "sidebar" }, [list]), paneBox]),
+  ]);
+
+  // --- notices ---
+  function setNotice(kind: "info" | "error", text: string, extra: Child[] = []) {
+    replace(notice, [
+      el("p", { class: `notice notice-${kind}`, id: "notice", role: kind === "error" ? "alert" : "status" }, [text]),
+      ...extra,
+    ]);
+  }
+  function clearNotice() {
+    replace(notice, []);
+  }
+
+  // --- header ---
+  function renderHeader() {
+    const parts: string[] = [];
+    if (info) {
+      const engine = info.engine;
+      if (engine === "running") parts.push("engine running");
+      else if (engine === "external") parts.push(`external daemon${info.enginePid ? ` (pid ${info.enginePid})` : ""}`);
+      else if (engine) parts.push(`engine: ${engine}`);
+      const n = info.notifier;
+      if (typeof n === "string") parts.push(`notifier: ${n}`);
+      else if (n && typeof n === "object") parts.push(n.ok === false ? `notifier down${n.error ? `: ${n.error}` : ""}` : `notifier: ${n.name ?? "ok"}`);
+      if (store.subs.size) parts.push(summary(store));
+      else if (info.status) parts.push(info.status);
+    }
+    if (store.configError) parts.push(`config error: ${store.configError}`);
+    status.textContent = info ? parts.join(" · ") : "connecting to the app…";
+    version.textContent = info ? `v${info.version}` : "";
+    engineNotice.textContent = info?.notice ?? "";
+    engineNotice.hidden = !info?.notice;
+  }
+
+  // --- sidebar ---
+  function renderList() {
+    const now = Date.now();
+    const selectedId = pane.kind === "detail" ? pane.id : pane.kind === "form" ? pane.editing : null;
+    keepFocus(list, () =>
+      replace(
+        list,
+        [...store.subs.values()].map((sub) => {
+          const r = rowView(sub, now);
+          const badge = r.readyState === "UNKNOWN" ? "CONNECTING" : r.readyState;
+          return el("li", {
+            class: `subscription${r.id === selectedId ? " selected" : ""}`,
+            "data-testid": "subscription-row",
+            "data-id": r.id,
+            // The whole row opens the detail (WebDriver clicks its middle); the action
+            // buttons handle their own clicks.
+            on: {
+              click: (ev) => {
+                const target = ev.target as Element | null;
+                if (!target?.closest(".row-actions") && !target?.closest(".sub-open")) openDetail(r.id);
+              },
+            },
+          }, [
+            el("button", {
+              type: "button",
+              class: "sub-open",
+              "data-focus": `open:${r.id}`,
+              "aria-current": r.id === selectedId ? "true" : false,
+              on: { click: () => openDetail(r.id) },
+            }, [
+              el("span", { class: "sub-line" }, [
+                el("span", { class: "sub-name" }, [r.name]),
+                el("span", { class: `badge badge-${badge.toLowerCase()}`, "data-testid": "ready-state" }, [badge]),
+                r.paused ? el("span", { class: "badge badge-paused", "data-testid": "paused" }, ["paused"]) : null,
+              ]),
+              el("span", { class: "sub-url" }, [r.url]),
+              el("span", { class: "sub-meta" }, [
+                el("span", { class: "sub-reason", "data-testid": "state-reason" }, [r.reason]),
+                r.since ? el("span", { class: "sub-time" }, [` · ${formatTime(r.since, now)}`]) : null,
+                el("span", { class: "sub-count", "data-testid": "events-today" }, [` · ${r.eventsToday} today`]),
+              ]),
+              r.error ? el("span", { class: "sub-error" }, [r.error]) : null,
+            ]),
+            el("div", { class: "row-actions" }, [
+              button(r.paused ? "Resume" : "Pause", () => void togglePause(r.id, !r.paused), {
+                "data-focus": `pause:${r.id}`,
+                "data-testid": "row-pause",
+                "aria-label": `${r.paused ? "Resume" : "Pause"} ${r.name}`,
+              }),
+              button("Edit", () => openForm(r.id), { "data-focus": `edit:${r.id}`, "data-testid": "row-edit", "aria-label": `Edit ${r.name}` }),
+              button("Remove", () => void confirmRemove(r.id, r.name), { "data-focus": `remove:${r.id}`, "data-testid": "row-remove", "aria-label": `Remove ${r.name}` }),
+            ]),
+          ]);
+        }),
+      ),
+    );
+  }
+
+  // --- panes ---
+  function show(next: Pane, content: HTMLElement) {
+    pane = next;
+    replace(paneBox, [content]);
+    paneBox.scrollTop = 0;
+    renderList();
+  }
+
+  function emptyState(): HTMLElement {
+    return el("section", { class: "empty", id: "empty-state" }, [
+      el("h2", {}, ["No subscriptions yet"]),
+      el("p", {}, [
+        "ssenotify listens to Server-Sent Events streams and turns their events into desktop notifications, even while this window is closed.",
+      ]),
+      el("p", {}, ["Try the demo feed: a small local server sends news, chat messages and a long task's progress, so you see notifications within seconds."]),
+      el("div", { class: "actions center" }, [
+        button("Try the demo feed", () => void tryDemo(), { id: "try-demo", class: "primary", "data-testid": "demo-button" }),
+        button("Add a subscription", () => openForm(null)),
+        button("Import a file", () => openImport()),
+      ]),
+    ]);
+  }
+
+  function renderHome() {
+    const content = store.subs.size === 0
+      ? emptyState()
+      : el("div", { class: "home" }, [
+          el("p", { class: "muted" }, ["Select a subscription to see its messages and connection history."]),
+        ]);
+    show({ kind: "home" }, content);
+  }
+
+  function openDetail(id: string) {
+    const sub = store.subs.get(id);
+    if (!sub) return;
+    const view = detailView(sub, {
+      togglePause: (sid, paused) => void togglePause(sid, paused),
+      mute: (sid, minutes) => void run(() => api.muteSubscription(sid, minutes)),
+      edit: (sid) => openForm(sid),
+      remove: (sid) => void remove(sid),
+      loadOlder: (sid) => void loadOlder(sid),
+    });
+    show({ kind: "detail", id, view }, view.root);
+    if (sub.events.length < PAGE && !sub.historyDone) void loadOlder(id);
+  }
+
+  function openForm(id: string | null) {
+    const spec = id ? store.subs.get(id)?.spec ?? null : null;
+    show({ kind: "form", editing: id }, formView(spec, {
+      save: (s, editing) => save(s, editing),
+      testRules: (s, transcript) => api.testRules(s, transcript),
+      cancel: () => (id ? openDetail(id) : renderHome()),
+    }));
+    paneBox.querySelector<HTMLElement>("[data-testid=form-url]")?.focus();
+  }
+
+  function openImport() {
+    show({ kind: "import" }, importView({
+      importText: async (text, format, replaceAll, dryRun) => {
+        const r = await api.importSubscriptions({ text, format, replace: replaceAll, dryRun });
+        if (!dryRun) await refresh();
+        return r;
+      },
+      exportText: (format) => api.exportSubscriptions(format),
+      errorText: (err) => {
+        const e = toCommandError(err);
+        const lines = (e.problems ?? []).map((p) => (p.line ? `${p.line}:${p.column ?? 1}: ${p.message}` : p.message));
+        return [e.message, ...lines.filter((l) => l !== e.message)].join("\n");
+      },
+    }, openFiles));
+  }
+
+  async function openSettings() {
+    try {
+      const settings = await api.getSettings();
+      show({ kind: "settings" }, settingsView(settings, {
+        testNotification: async () => {
+          try {
+            const n = await api.testNotification();
+            return `Sent. Notification server: ${n.name} ${n.version} (${n.vendor}), spec ${n.spec_version}.`;
+          } catch (err) {
+            return `No notification server: ${errorText(err)}`;
+          }
+        },
+        save: async ({ notifications, autostart }) => {
+          try {
+            await api.setSettings({ notifications, autostart });
+            return null;
+          } catch (err) {
+            return errorText(err);
+          }
+        },
+      }));
+    } catch (err) {
+      setNotice("error", `Cannot read the settings: ${errorText(err)}`);
+    }
+  }
+
+  // --- commands ---
+  let refreshing: Promise<void> | null = null;
+  async function refresh() {
+    // One list_subscriptions at a time; a call during one waits for it and then asks again.
+    while (refreshing) await refreshing;
+    refreshing = (async () => {
+      store = applyList(store, await api.listSubscriptions());
+      changed();
+    })();
+    try {
+      await refreshing;
+    } finally {
+      refreshing = null;
+    }
+  }
+
+  async function tryDemo() {
+    try {
+      const id = await api.addDemo();
+      setNotice("info", "Demo feed added: notifications arrive within seconds.");
+      await refresh();
+      openDetail(id);
+    } catch (err) {
+      setNotice("error", `Cannot start the demo feed: ${errorText(err)}`);
+    }
+  }
+
+  async function run(command: () => Promise<unknown>) {
+    try {
+      await command();
+      await refresh();
+    } catch (err) {
+      setNotice("error", errorText(err));
+    }
+  }
+
+  async function togglePause(id: string, paused: boolean) {
+    try {
+      await api.setPaused(id, paused);
+      await refresh();
+    } catch (err) {
+      setNotice("error", errorText(err));
+    }
+  }
+
+  const pendingRemove = new Set<string>();
+  async function confirmRemove(id: string, name: string) {
+    if (pendingRemove.has(id)) return remove(id);
+    pendingRemove.add(id);
+    setNotice("info", `Remove ${name}? Press Remove again within 5 seconds to confirm.`);
+    setTimeout(() => pendingRemove.delete(id), 5000);
+  }
+
+  async function remove(id: string) {
+    try {
+      await api.removeSubscription(id);
+      pendingRemove.delete(id);
+      store = removeSub(store, id);
+      setNotice("info", `Removed ${id}. Its history and secret files are kept.`);
+      if ((pane.kind === "detail" && pane.id === id) || (pane.kind === "form" && pane.editing === id)) renderHome();
+      await refresh();
+    } catch (err) {
+      setNotice("error", errorText(err));
+    }
+  }
+
+  async function save(spec: SubscriptionSpec, editing: string | null) {
+    try {
+      let id = editing;
+      if (editing) {
+        await api.updateSubscription(spec);
+      } else {
+        const { input, needsUpdate } = addInput(spec);
+        id = await api.addSubscription(input);
+        if (needsUpdate) {
+          // add_subscription takes the basic fields; the rest goes in with an update of
+          // the stored spec (whose clear secrets are now file: references).
+          await refresh();
+          const stored = store.subs.get(id)?.spec ?? { id, url: spec.url };
+          const full: SubscriptionSpec = { ...spec, ...pickStored(stored), id };
+          try {
+            await api.updateSubscription(full);
+          } catch (err) {
+            await refresh();
+            openForm(id);
+            setNotice("error", `Added ${id}, but some settings were refused; fix them and save again.`);
+            return toCommandError(err);
+          }
+        }
+      }
+      await refresh();
+      clearNotice();
+      if (id) openDetail(id);
+      return null;
+    } catch (err) {
+      return toCommandError(err);
+    }
+  }
+
+  async function loadOlder(id: string) {
+    const sub = store.subs.get(id);
+    if (!sub || sub.historyDone) return;
+    const oldest = [...sub.events].reverse().find((e) => e.row !== null);
+    try {
+      const page = await api.historyPage({
+        subscription: id,
+        ...(oldest?.row != null ? { beforeRow: oldest.row } : {}),
+        limit: PAGE,
+      });
+      store = applyHistory(store, id, page, PAGE);
+      changed();
+    } catch (err) {
+      setNotice("error", `Cannot read the history: ${errorText(err)}`);
+    }
+  }
+
+  /** Refetches the newest page of the open subscription after the app dropped events. */
+  async function catchUpDropped() {
+    if (pane.kind !== "detail") return;
+    const id = pane.id;
+    try {
+      const page = await api.historyPage({ subscription: id, limit: PAGE });
+      store = applyHistory(store, id, page, Number.POSITIVE_INFINITY);
+      store = { ...store, dropped: 0 };
+      changed();
+    } catch {
+      // The next batch or a scroll will try again.
+    }
+  }
+
+  function changed() {
+    renderHeader();
+    renderList();
+    if (pane.kind === "detail") {
+      const sub = store.subs.get(pane.id);
+      if (sub) pane.view.update(sub);
+      else renderHome();
+    } else if (pane.kind === "home") {
+      const isEmpty = paneBox.querySelector("#empty-state") !== null;
+      if (isEmpty !== (store.subs.size === 0)) renderHome();
+    }
+  }
+
+  async function takeFiles() {
     const paths = await api.takeOpenFiles();
-    if (paths.length) update({ ...model, notice: { kind: "info", text: `Open: ${paths.join(", ")}` } });
-  };
+    if (!paths.length) return;
+    openFiles = paths;
+    setNotice("info", `Open: ${paths.join(", ")}`, [
+      button("Import…", () => openImport(), { class: "notice-action", "data-testid": "open-files-import" }),
+    ]);
+  }
+
+  // --- start ---
+  renderHeader();
+  renderHome();
+  await api.onUpdate((payload) => {
+    store = applyUpdate(store, payload);
+    // A subscription the list does not know yet (added by the CLI): fetch its spec.
+    const unknown = payload.statuses?.some((s) => !store.subs.get(s.id)?.spec);
+    if ((payload.config || unknown) && !refreshing) void refresh().catch(() => {});
+    if (payload.dropped) void catchUpDropped();
+    changed();
+  });
   await api.onOpenFiles(() => void takeFiles().catch(() => {}));
   try {
-    update({ ...model, info: await api.appInfo() });
-    // Files from the launch that created this window arrived before we listened.
+    info = await api.appInfo();
+    renderHeader();
+    await refresh();
+    try {
+      store = applyHistoryAll(store, await api.historyPage({ limit: 1000 }));
+      changed();
+    } catch {
+      // History is optional for the list; the detail view pages it in.
+    }
     await takeFiles();
   } catch (err) {
-    update({ ...model, notice: { kind: "error", text: errorText(err) } });
+    setNotice("error", errorText(err));
   }
+}
+
+/** The parts of a stored spec that the engine rewrote on add (secret references). */
+function pickStored(stored: SubscriptionSpec): Partial<SubscriptionSpec> {
+  const out: Partial<SubscriptionSpec> = {};
+  if (stored.headers) out.headers = stored.headers;
+  if (stored.name) out.name = stored.name;
+  return out;
 }

@@ -1,0 +1,146 @@
+import { describe, expect, it } from "vitest";
+import type { LiveEvent, StoredEvent, SubscriptionStatus, UpdatePayload } from "./api";
+import {
+  applyHistory,
+  applyHistoryAll,
+  applyList,
+  applyUpdate,
+  emptyStore,
+  eventsToday,
+  mergeEvents,
+  pushTimeline,
+  rowView,
+  summary,
+  fromStored,
+} from "./store";
+
+const status = (id: string, over: Partial<SubscriptionStatus> = {}): SubscriptionStatus => ({
+  id, name: id.toUpperCase(), url: `http://x/${id}`, enabled: true, paused: false,
+  ready_state: "CONNECTING", reason: "starting", since: 1000, events: 0, ...over,
+});
+const live = (sub: string, row: number | null, over: Partial<LiveEvent> = {}): LiveEvent => ({
+  kind: "event", subscription: sub, row, type: "message", data: `d${row}`, last_event_id: String(row),
+  action: "notified", received_at: 1_000 + (row ?? 0), ...over,
+});
+const stored = (sub: string, row: number): StoredEvent => ({
+  row, subscription: sub, type: "message", data: `d${row}`, id: String(row), last_event_id: String(row),
+  received_at: 1_000 + row, action: "history",
+});
+const batch = (over: Partial<UpdatePayload>): UpdatePayload => ({ statuses: [], events: [], dropped: 0, config: null, ...over });
+
+describe("applyUpdate", () => {
+  it("keeps the latest status and builds a timeline of changes", () => {
+    let s = applyUpdate(emptyStore(), batch({ statuses: [status("a")] }));
+    s = applyUpdate(s, batch({ statuses: [status("a", { ready_state: "OPEN", reason: "connected", since: 2000 })] }));
+    s = applyUpdate(s, batch({ statuses: [status("a", { ready_state: "OPEN", reason: "connected", since: 2000, events: 5 })] }));
+    s = applyUpdate(s, batch({ statuses: [status("a", { reason: "server closed", since: 3000, status: 503 })] }));
+    const a = s.subs.get("a")!;
+    expect(a.status?.events).toBe(0);
+    expect(a.timeline.map((t) => t.state)).toEqual(["CONNECTING", "OPEN", "CONNECTING"]);
+    expect(a.timeline[0]).toEqual({ at: 3000, state: "CONNECTING", reason: "server closed", status: 503 });
+  });
+
+  it("puts events newest first per subscription and counts dropped", () => {
+    let s = applyUpdate(emptyStore(), batch({ statuses: [status("a"), status("b")] }));
+    s = applyUpdate(s, batch({ events: [live("a", 1), live("b", 2), live("a", 3), live("zz", 9)], dropped: 7 }));
+    expect(s.subs.has("zz")).toBe(false);
+    s = applyUpdate(s, batch({ events: [live("a", 4), live("a", 5)] }));
+    expect(s.subs.get("a")!.events.map((e) => e.row)).toEqual([5, 4, 3, 1]);
+    expect(s.subs.get("b")!.events.map((e) => e.row)).toEqual([2]);
+    expect(s.dropped).toBe(7);
+  });
+
+  it("caps the events kept in memory", () => {
+    const events = Array.from({ length: 30 }, (_, i) => live("a", i + 1));
+    const s = applyUpdate(applyUpdate(emptyStore(), batch({ statuses: [status("a")] })), batch({ events }), 10);
+    const rows = s.subs.get("a")!.events.map((e) => e.row);
+    expect(rows).toHaveLength(10);
+    expect(rows[0]).toBe(30);
+    expect(rows[9]).toBe(21);
+  });
+
+  it("keeps unrecorded events with their own keys", () => {
+    const s = applyUpdate(applyUpdate(emptyStore(), batch({ statuses: [status("a")] })), batch({ events: [live("a", null), live("a", null)] }));
+    const keys = s.subs.get("a")!.events.map((e) => e.key);
+    expect(new Set(keys).size).toBe(2);
+  });
+
+  it("remembers a config error until a good config arrives", () => {
+    let s = applyUpdate(emptyStore(), batch({ config: { error: "bad rule" } }));
+    expect(s.configError).toBe("bad rule");
+    s = applyUpdate(s, batch({}));
+    expect(s.configError).toBe("bad rule");
+    s = applyUpdate(s, batch({ config: { applied: {} } }));
+    expect(s.configError).toBeNull();
+  });
+});
+
+describe("mergeEvents", () => {
+  it("appends an older page and dedupes", () => {
+    const cur = [stored("a", 10), stored("a", 9)].map(fromStored);
+    const page = [stored("a", 9), stored("a", 8), stored("a", 7)].map(fromStored);
+    expect(mergeEvents(cur, page).map((e) => e.row)).toEqual([10, 9, 8, 7]);
+  });
+  it("fills a gap in the middle", () => {
+    const cur = [stored("a", 10), stored("a", 5)].map(fromStored);
+    const page = [stored("a", 7), stored("a", 6), stored("a", 11)].map(fromStored);
+    expect(mergeEvents(cur, page).map((e) => e.row)).toEqual([11, 10, 7, 6, 5]);
+  });
+  it("returns the same array when nothing is new", () => {
+    const cur = [stored("a", 10)].map(fromStored);
+    expect(mergeEvents(cur, [stored("a", 10)].map(fromStored))).toBe(cur);
+  });
+});
+
+describe("history and list", () => {
+  it("marks history done when a page comes back short", () => {
+    let s = applyList(emptyStore(), [{ spec: { id: "a", url: "u" }, status: null }]);
+    s = applyHistory(s, "a", [stored("a", 3), stored("a", 2)], 500);
+    expect(s.subs.get("a")!.historyDone).toBe(true);
+    expect(s.subs.get("a")!.events.map((e) => e.row)).toEqual([3, 2]);
+  });
+  it("seeds from a global page only for known subscriptions", () => {
+    let s = applyList(emptyStore(), [{ spec: { id: "a", url: "u" }, status: null }]);
+    s = applyHistoryAll(s, [stored("a", 3), stored("zz", 2), stored("a", 1)]);
+    expect(s.subs.get("a")!.events.map((e) => e.row)).toEqual([3, 1]);
+    expect(s.subs.get("a")!.historyDone).toBe(false);
+    expect(s.subs.has("zz")).toBe(false);
+  });
+  it("drops removed ids and keeps events of the others", () => {
+    let s = applyUpdate(emptyStore(), batch({ statuses: [status("a")] }));
+    s = applyUpdate(s, batch({ events: [live("a", 1)] }));
+    s = applyList(s, [{ spec: { id: "a", url: "u" }, status: status("a") }, { spec: { id: "b", url: "v" }, status: null }]);
+    s = applyList(s, [{ spec: { id: "a", url: "u" }, status: status("a") }]);
+    expect([...s.subs.keys()]).toEqual(["a"]);
+    expect(s.subs.get("a")!.events).toHaveLength(1);
+    expect(s.subs.get("a")!.timeline).toHaveLength(1);
+  });
+});
+
+describe("views of a subscription", () => {
+  it("counts today's events only", () => {
+    const now = new Date(2025, 5, 1, 12).getTime();
+    const yesterday = new Date(2025, 4, 31, 23).getTime();
+    let s = applyUpdate(emptyStore(), batch({ statuses: [status("a")] }));
+    s = applyUpdate(s, batch({
+      events: [live("a", 1, { received_at: yesterday }), live("a", 2, { received_at: now - 1000 }), live("a", 3, { received_at: now })],
+    }));
+    expect(eventsToday(s.subs.get("a")!, now)).toBe(2);
+    s = applyUpdate(s, batch({ statuses: [status("a", { paused: true, ready_state: "CLOSED" })] }));
+    const r = rowView(s.subs.get("a")!, now);
+    expect(r.state).toBe("PAUSED");
+    expect(r.readyState).toBe("CLOSED");
+    expect(r.eventsToday).toBe(2);
+  });
+  it("summarises the states", () => {
+    const s = applyUpdate(emptyStore(), batch({
+      statuses: [status("a", { ready_state: "OPEN" }), status("b"), status("c", { paused: true })],
+    }));
+    expect(summary(s)).toBe("3 subscriptions, 1 open, 1 connecting, 1 paused");
+  });
+  it("caps the timeline", () => {
+    let t = pushTimeline([], status("a"), 3);
+    for (let i = 0; i < 10; i++) t = pushTimeline(t, status("a", { reason: `r${i}` }), 3);
+    expect(t.map((e) => e.reason)).toEqual(["r9", "r8", "r7"]);
+  });
+});

@@ -1,0 +1,296 @@
+// The UI's live state and the pure functions that change it: subscription specs and
+// statuses, each subscription's recent events (newest first, capped), and its readyState
+// timeline, all fed from list_subscriptions, history_page and `ssenotify://update`.
+import type {
+  LiveEvent,
+  ReadyState,
+  StoredEvent,
+  SubscriptionSpec,
+  SubscriptionStatus,
+  SubscriptionView,
+  UpdatePayload,
+} from "./api";
+
+/** Most events kept in memory per subscription; older ones stay in history. */
+export const MAX_EVENTS = 10_000;
+/** Most timeline entries kept per subscription. */
+export const MAX_TIMELINE = 50;
+
+/** An event as the detail list shows it (from history or live). */
+export interface UiEvent {
+  /** Stable key: the history row, or a client counter for unrecorded events. */
+  key: string;
+  row: number | null;
+  subscription: string;
+  type: string;
+  data: string;
+  /** The event's own id (history rows), else its last event id. */
+  id: string;
+  received_at: number;
+  action: string;
+}
+
+/** One readyState change. */
+export interface TimelineEntry {
+  at: number;
+  state: ReadyState;
+  reason: string;
+  status?: number;
+}
+
+/** What the UI knows about one subscription. */
+export interface SubState {
+  id: string;
+  spec: SubscriptionSpec | null;
+  status: SubscriptionStatus | null;
+  /** Newest first, at most MAX_EVENTS. */
+  events: UiEvent[];
+  timeline: TimelineEntry[];
+  /** History holds nothing older than the last event here. */
+  historyDone: boolean;
+}
+
+export interface Store {
+  /** By id, in list order. */
+  subs: Map<string, SubState>;
+  /** Events the app left out of batches since the last refetch. */
+  dropped: number;
+  configError: string | null;
+  /** A counter for unrecorded events' keys. */
+  seq: number;
+}
+
+export function emptyStore(): Store {
+  return { subs: new Map(), dropped: 0, configError: null, seq: 0 };
+}
+
+function blank(id: string): SubState {
+  return { id, spec: null, status: null, events: [], timeline: [], historyDone: false };
+}
+
+/** A timeline with `status` appended when its state or reason changed. */
+export function pushTimeline(
+  timeline: TimelineEntry[],
+  status: SubscriptionStatus,
+  max = MAX_TIMELINE,
+): TimelineEntry[] {
+  const last = timeline[0];
+  if (last && last.state === status.ready_state && last.reason === status.reason) return timeline;
+  const entry: TimelineEntry = { at: status.since, state: status.ready_state, reason: status.reason };
+  if (status.status !== undefined) entry.status = status.status;
+  return [entry, ...timeline].slice(0, max);
+}
+
+/** The full list from list_subscriptions: keeps events and timelines, drops removed ids. */
+export function applyList(store: Store, views: SubscriptionView[]): Store {
+  const subs = new Map<string, SubState>();
+  for (const view of views) {
+    const prev = store.subs.get(view.spec.id) ?? blank(view.spec.id);
+    const status = view.status ?? prev.status;
+    subs.set(view.spec.id, {
+      ...prev,
+      spec: view.spec,
+      status,
+      timeline: view.status ? pushTimeline(prev.timeline, view.status) : prev.timeline,
+    });
+  }
+  return { ...store, subs };
+}
+
+/** A history row as a UiEvent. */
+export function fromStored(e: StoredEvent): UiEvent {
+  return {
+    key: `r${e.row}`,
+    row: e.row,
+    subscription: e.subscription,
+    type: e.type,
+    data: e.data,
+    id: e.id ?? e.last_event_id,
+    received_at: e.received_at,
+    action: e.action,
+  };
+}
+
+function fromLive(e: LiveEvent, seq: number): UiEvent {
+  return {
+    key: e.row === null ? `l${seq}` : `r${e.row}`,
+    row: e.row,
+    subscription: e.subscription,
+    type: e.type,
+    data: e.data,
+    id: e.last_event_id,
+    received_at: e.received_at,
+    action: e.action,
+  };
+}
+
+/** Newest-first order: recorded rows by row id; unrecorded ones by time. */
+function newer(a: UiEvent, b: UiEvent): number {
+  if (a.row !== null && b.row !== null) return b.row - a.row;
+  return b.received_at - a.received_at;
+}
+
+/**
+ * Merges events into a newest-first list, without duplicates (by key), keeping at most
+ * `max`. `incoming` may be in any order.
+ */
+export function mergeEvents(existing: UiEvent[], incoming: UiEvent[], max = MAX_EVENTS): UiEvent[] {
+  if (incoming.length === 0) return existing;
+  const seen = new Set(existing.map((e) => e.key));
+  const fresh = incoming.filter((e) => !seen.has(e.key) && (seen.add(e.key), true));
+  if (fresh.length === 0) return existing;
+  fresh.sort(newer);
+  const first = existing[0];
+  const last = existing[existing.length - 1];
+  // The common cases without a full sort: all newer (live), or all older (a history page).
+  if (!first || newer(fresh[fresh.length - 1]!, first) < 0) {
+    return fresh.concat(existing).slice(0, max);
+  }
+  if (last && newer(last, fresh[0]!) < 0) {
+    return existing.concat(fresh).slice(0, max);
+  }
+  return existing.concat(fresh).sort(newer).slice(0, max);
+}
+
+/** Applies one `ssenotify://update` batch. */
+export function applyUpdate(store: Store, payload: UpdatePayload, max = MAX_EVENTS): Store {
+  const subs = new Map(store.subs);
+  for (const status of payload.statuses ?? []) {
+    const prev = subs.get(status.id) ?? blank(status.id);
+    subs.set(status.id, { ...prev, status, timeline: pushTimeline(prev.timeline, status) });
+  }
+  let seq = store.seq;
+  const bySub = new Map<string, UiEvent[]>();
+  for (const e of payload.events ?? []) {
+    const list = bySub.get(e.subscription) ?? [];
+    list.push(fromLive(e, seq++));
+    bySub.set(e.subscription, list);
+  }
+  for (const [id, events] of bySub) {
+    // Events of a subscription the UI does not know (removed meanwhile, or not listed yet)
+    // are left to history; the list refetch brings it in.
+    const prev = subs.get(id);
+    if (!prev) continue;
+    subs.set(id, { ...prev, events: mergeEvents(prev.events, events, max) });
+  }
+  let configError = store.configError;
+  if (payload.config) configError = payload.config.error ?? null;
+  return { subs, seq, dropped: store.dropped + (payload.dropped ?? 0), configError };
+}
+
+/** Adds a page of history (newest first) for one subscription. */
+export function applyHistory(
+  store: Store,
+  id: string,
+  page: StoredEvent[],
+  requested: number,
+  max = MAX_EVENTS,
+): Store {
+  const subs = new Map(store.subs);
+  const prev = subs.get(id) ?? blank(id);
+  const events = mergeEvents(prev.events, page.map(fromStored), max);
+  subs.set(id, { ...prev, events, historyDone: prev.historyDone || (Number.isFinite(requested) && page.length < requested) });
+  return { ...store, subs };
+}
+
+/** Adds a page of history across subscriptions (startup seeding). */
+export function applyHistoryAll(store: Store, page: StoredEvent[], max = MAX_EVENTS): Store {
+  const bySub = new Map<string, StoredEvent[]>();
+  for (const e of page) bySub.set(e.subscription, [...(bySub.get(e.subscription) ?? []), e]);
+  let next = store;
+  // A global page cannot tell whether a subscription's history is done: requested = Infinity.
+  for (const [id, rows] of bySub) {
+    if (next.subs.has(id)) next = applyHistory(next, id, rows, Number.POSITIVE_INFINITY, max);
+  }
+  return next;
+}
+
+/** Removes a subscription right away (before the next list arrives). */
+export function removeSub(store: Store, id: string): Store {
+  const subs = new Map(store.subs);
+  subs.delete(id);
+  return { ...store, subs };
+}
+
+/** Start of the local day containing `now` (ms). */
+export function startOfDay(now: number): number {
+  const d = new Date(now);
+  d.setHours(0, 0, 0, 0);
+  return d.getTime();
+}
+
+/** Events received today among those held (newest first, so it stops early). */
+export function eventsToday(sub: SubState, now: number): number {
+  const start = startOfDay(now);
+  let n = 0;
+  for (const e of sub.events) {
+    if (e.received_at < start) break;
+    n++;
+  }
+  return n;
+}
+
+/** What the list row shows for one subscription. */
+export interface RowView {
+  id: string;
+  name: string;
+  url: string;
+  state: ReadyState | "PAUSED" | "UNKNOWN";
+  readyState: ReadyState | "UNKNOWN";
+  paused: boolean;
+  enabled: boolean;
+  reason: string;
+  since: number | null;
+  eventsToday: number;
+  eventsTotal: number | null;
+  error: string | null;
+}
+
+export function rowView(sub: SubState, now: number): RowView {
+  const s = sub.status;
+  const paused = s?.paused ?? sub.spec?.paused ?? false;
+  const readyState = s?.ready_state ?? "UNKNOWN";
+  return {
+    id: sub.id,
+    name: s?.name ?? sub.spec?.name ?? sub.id,
+    url: s?.url ?? sub.spec?.url ?? "",
+    readyState,
+    state: paused ? "PAUSED" : readyState,
+    paused,
+    enabled: s?.enabled ?? sub.spec?.enabled ?? true,
+    reason: s?.reason ?? "",
+    since: s?.since ?? null,
+    eventsToday: eventsToday(sub, now),
+    eventsTotal: s?.events ?? null,
+    error: s?.error ?? null,
+  };
+}
+
+/** The header's one-line summary of all subscriptions. */
+export function summary(store: Store): string {
+  let open = 0;
+  let connecting = 0;
+  let closed = 0;
+  let paused = 0;
+  for (const sub of store.subs.values()) {
+    if (sub.status?.paused ?? sub.spec?.paused) paused++;
+    else if (sub.status?.ready_state === "OPEN") open++;
+    else if (sub.status?.ready_state === "CONNECTING") connecting++;
+    else closed++;
+  }
+  const parts = [`${store.subs.size} subscription${store.subs.size === 1 ? "" : "s"}`];
+  if (open) parts.push(`${open} open`);
+  if (connecting) parts.push(`${connecting} connecting`);
+  if (closed) parts.push(`${closed} closed`);
+  if (paused) parts.push(`${paused} paused`);
+  return parts.join(", ");
+}
+
+/** "14:03:07" today, else "2025-06-01 14:03". */
+export function formatTime(ms: number, now = Date.now()): string {
+  const d = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const hms = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  if (ms >= startOfDay(now)) return hms;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hms.slice(0, 5)}`;
+}
