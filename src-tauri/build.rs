@@ -6,7 +6,21 @@ fn main() {
     // app commands are open to every window).
     let manifest = tauri_build::AppManifest::new().commands(&[
         "app_info",
+        "list_subscriptions",
+        "add_subscription",
+        "update_subscription",
+        "remove_subscription",
+        "set_paused",
+        "set_all_paused",
+        "mute_subscription",
+        "import_subscriptions",
+        "export_subscriptions",
+        "history_page",
+        "test_rules",
+        "test_notification",
+        "add_demo",
         "get_settings",
+        "set_settings",
         "set_autostart",
         "take_open_files",
     ]);

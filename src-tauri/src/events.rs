@@ -8,18 +8,13 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use serde::Serialize;
-use tauri::{AppHandle, Emitter};
+use ssenotify_engine::daemon::{DaemonEvent, SubscriptionStatus};
+use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 /// The longest the webview waits for an update, and the shortest gap between two emits.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
-
-/// Event carrying a [`Batch`] of engine events (newest last).
-pub const EVENTS_EVENT: &str = "engine:events";
-
-/// Event carrying a [`Batch`] of subscription state changes (latest per subscription).
-pub const STATES_EVENT: &str = "engine:states";
 
 /// Most events kept between two emits; older ones are counted in [`Batch::dropped`] (the
 /// UI fetches history pages for anything it missed).
@@ -117,12 +112,6 @@ impl<T, K: PartialEq> Batcher<T, K> {
         })
     }
 
-    /// Releases the pending items if a batch is due at `now`.
-    pub fn take_if_due(&mut self, now: Instant) -> Option<Batch<T>> {
-        let due = self.deadline()?;
-        (now >= due).then(|| self.take(now))
-    }
-
     /// Releases whatever is pending now, due or not (the channel closed).
     pub fn take(&mut self, now: Instant) -> Batch<T> {
         self.last_flush = Some(now);
@@ -133,15 +122,62 @@ impl<T, K: PartialEq> Batcher<T, K> {
     }
 }
 
+/// What [`forward`] drives: a batcher of some kind.
+pub trait Collect {
+    /// What goes in.
+    type Item;
+    /// What one release carries.
+    type Out;
+    /// Adds an item.
+    fn push(&mut self, item: Self::Item);
+    /// Records items that never arrived (a lagging receiver).
+    fn note_dropped(&mut self, n: u64);
+    /// Whether nothing waits.
+    fn is_empty(&self) -> bool;
+    /// When the pending items may be released, `None` if there are none.
+    fn deadline(&self) -> Option<Instant>;
+    /// Releases whatever is pending.
+    fn take(&mut self, now: Instant) -> Self::Out;
+    /// Whether a batch may be released at `now` (ignoring whether anything is pending).
+    fn is_due(&self, now: Instant) -> bool;
+    /// Releases the pending items if due at `now`.
+    fn take_if_due(&mut self, now: Instant) -> Option<Self::Out> {
+        (!self.is_empty() && self.is_due(now)).then(|| self.take(now))
+    }
+}
+
+impl<T, K: PartialEq> Collect for Batcher<T, K> {
+    type Item = T;
+    type Out = Batch<T>;
+    fn push(&mut self, item: T) {
+        Batcher::push(self, item);
+    }
+    fn note_dropped(&mut self, n: u64) {
+        Batcher::note_dropped(self, n);
+    }
+    fn is_empty(&self) -> bool {
+        Batcher::is_empty(self)
+    }
+    fn deadline(&self) -> Option<Instant> {
+        Batcher::deadline(self)
+    }
+    fn take(&mut self, now: Instant) -> Batch<T> {
+        Batcher::take(self, now)
+    }
+    fn is_due(&self, now: Instant) -> bool {
+        // Compared with the last flush, not with `deadline()`: that reads the clock again
+        // for a first batch and so would always lie after `now`.
+        self.last_flush
+            .is_none_or(|last| now >= last + self.interval)
+    }
+}
+
 /// Drives `batcher` from `rx` until the channel closes, handing each due batch to `sink`.
-pub async fn forward<T, K, F>(
-    mut rx: broadcast::Receiver<T>,
-    mut batcher: Batcher<T, K>,
-    mut sink: F,
-) where
+pub async fn forward<T, C, F>(mut rx: broadcast::Receiver<T>, mut batcher: C, mut sink: F)
+where
     T: Clone,
-    K: PartialEq,
-    F: FnMut(Batch<T>),
+    C: Collect<Item = T>,
+    F: FnMut(C::Out),
 {
     loop {
         let deadline = batcher.deadline();
@@ -170,39 +206,147 @@ async fn sleep_until_some(deadline: Option<Instant>) {
     }
 }
 
-/// Spawns the two forwarders (events and states) from the app's broadcast channels to the
-/// webview, and the tray's state follower, on Tauri's async runtime.
-// WIRE: subscribe to the engine's DaemonHandle broadcast instead of AppState's channels.
-pub fn start_forwarders(app: &AppHandle, state: &crate::commands::AppState) {
-    let emit = |app: AppHandle, name: &'static str| {
-        move |batch: Batch<serde_json::Value>| {
-            if let Err(err) = app.emit(name, batch) {
-                tracing::warn!(%err, name, "could not emit to the webview");
-            }
-        }
-    };
-    tauri::async_runtime::spawn(forward(
-        state.events.subscribe(),
-        Batcher::new(FLUSH_INTERVAL, MAX_EVENTS_PER_BATCH),
-        emit(app.clone(), EVENTS_EVENT),
-    ));
-    tauri::async_runtime::spawn(crate::tray::follow_states(
-        app.clone(),
-        state.states.subscribe(),
-    ));
-    tauri::async_runtime::spawn(forward(
-        state.states.subscribe(),
-        Batcher::coalescing(FLUSH_INTERVAL, MAX_STATES_PER_BATCH, state_key),
-        emit(app.clone(), STATES_EVENT),
-    ));
+/// What one `ssenotify://update` carries (docs/ipc.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct Update {
+    /// The latest status of each subscription that changed since the last batch.
+    pub statuses: Vec<SubscriptionStatus>,
+    /// New events (`DaemonEvent::Event`), oldest first.
+    pub events: Vec<DaemonEvent>,
+    /// Events left out of this batch (over the cap, or lagged on the channel).
+    pub dropped: u64,
+    /// The last config apply or error since the last batch (`DaemonEvent::Config`).
+    pub config: Option<DaemonEvent>,
 }
 
-/// Placeholder coalescing key until the engine's state type exists: its `id` field.
-fn state_key(state: &serde_json::Value) -> Option<String> {
-    state
-        .get("id")
-        .and_then(|id| id.as_str())
-        .map(str::to_owned)
+/// Batches [`DaemonEvent`]s into [`Update`]s: statuses coalesced per subscription, events
+/// capped at [`MAX_EVENTS_PER_BATCH`], all released together at most once per interval.
+pub struct UpdateBatcher {
+    statuses: Batcher<SubscriptionStatus, String>,
+    events: Batcher<DaemonEvent>,
+    config: Option<DaemonEvent>,
+    interval: Duration,
+    last_flush: Option<Instant>,
+}
+
+impl UpdateBatcher {
+    /// An empty batcher releasing at most once per `interval`.
+    pub fn new(interval: Duration) -> Self {
+        Self {
+            statuses: Batcher::coalescing(interval, MAX_STATES_PER_BATCH, |s| s.id.clone()),
+            events: Batcher::new(interval, MAX_EVENTS_PER_BATCH),
+            config: None,
+            interval,
+            last_flush: None,
+        }
+    }
+}
+
+impl Collect for UpdateBatcher {
+    type Item = DaemonEvent;
+    type Out = Update;
+
+    fn push(&mut self, item: DaemonEvent) {
+        match item {
+            DaemonEvent::Status(status) => self.statuses.push(status),
+            event @ DaemonEvent::Event { .. } => self.events.push(event),
+            config @ DaemonEvent::Config { .. } => self.config = Some(config),
+        }
+    }
+
+    fn note_dropped(&mut self, n: u64) {
+        self.events.note_dropped(n);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.statuses.is_empty() && self.events.is_empty() && self.config.is_none()
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        if self.is_empty() {
+            return None;
+        }
+        Some(match self.last_flush {
+            Some(last) => last + self.interval,
+            None => Instant::now(),
+        })
+    }
+
+    fn is_due(&self, now: Instant) -> bool {
+        self.last_flush
+            .is_none_or(|last| now >= last + self.interval)
+    }
+
+    fn take(&mut self, now: Instant) -> Update {
+        self.last_flush = Some(now);
+        let events = self.events.take(now);
+        Update {
+            statuses: self.statuses.take(now).items,
+            events: events.items,
+            dropped: events.dropped,
+            config: self.config.take(),
+        }
+    }
+}
+
+/// The one webview event carrying engine updates.
+pub const UPDATE_EVENT: &str = "ssenotify://update";
+
+/// Spawns, on Tauri's async runtime, the forwarder of engine updates to the webview and the
+/// tray's follower; with an external daemon, a poller of its statuses instead.
+pub fn start_forwarders(app: &AppHandle) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let state = app.state::<crate::commands::AppState>();
+        tracing::debug!("forwarder starting");
+        match state.engine.updates().await {
+            Some(rx) => {
+                tracing::debug!("forwarding engine updates to the webview");
+                let tray_rx = state.engine.updates().await;
+                if let Some(tray_rx) = tray_rx {
+                    tauri::async_runtime::spawn(crate::tray::follow(app.clone(), Some(tray_rx)));
+                }
+                let emitter = app.clone();
+                forward(rx, UpdateBatcher::new(FLUSH_INTERVAL), move |update| {
+                    tracing::debug!(
+                        statuses = update.statuses.len(),
+                        events = update.events.len(),
+                        dropped = update.dropped,
+                        "update to the webview"
+                    );
+                    if let Err(err) = emitter.emit(UPDATE_EVENT, update) {
+                        tracing::warn!(%err, "could not emit to the webview");
+                    }
+                })
+                .await;
+            }
+            None => {
+                tauri::async_runtime::spawn(crate::tray::follow(app.clone(), None));
+                poll_external(app.clone()).await;
+            }
+        }
+    });
+}
+
+/// With an external daemon: its statuses, polled once a second, changes only.
+async fn poll_external(app: AppHandle) {
+    let state = app.state::<crate::commands::AppState>();
+    let mut last: Vec<serde_json::Value> = Vec::new();
+    loop {
+        let (statuses, _) = state.engine.statuses().await;
+        let changed: Vec<&serde_json::Value> =
+            statuses.iter().filter(|s| !last.contains(s)).collect();
+        if !changed.is_empty() {
+            let payload = serde_json::json!({
+                "statuses": changed, "events": [], "dropped": 0, "config": null,
+            });
+            if let Err(err) = app.emit(UPDATE_EVENT, payload) {
+                tracing::warn!(%err, "could not emit to the webview");
+            }
+        }
+        last = statuses;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 #[cfg(test)]
@@ -298,6 +442,66 @@ mod tests {
         // The newest event always reaches the UI.
         assert_eq!(batches.last().unwrap().1.items.last(), Some(&9_999));
         assert!(Instant::now() - start < 2_000 * MS);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn updates_coalesce_statuses_cap_events_and_keep_the_last_config() {
+        use ssenotify_engine::ReadyState;
+        let status = |id: &str, ready: ReadyState| SubscriptionStatus {
+            id: id.into(),
+            name: id.into(),
+            url: "http://127.0.0.1/".into(),
+            enabled: true,
+            paused: false,
+            ready_state: ready,
+            reason: String::new(),
+            status: None,
+            since: 0,
+            retry_in_ms: None,
+            last_event_at: None,
+            events: 0,
+            error: None,
+        };
+        let event = |n: usize| DaemonEvent::Event {
+            subscription: "a".into(),
+            row: Some(n as i64),
+            event_type: "message".into(),
+            data: n.to_string(),
+            last_event_id: String::new(),
+            action: ssenotify_engine::history::Action::History,
+            received_at: 0,
+        };
+        let mut b = UpdateBatcher::new(100 * MS);
+        assert_eq!(b.deadline(), None);
+        b.push(DaemonEvent::Status(status("a", ReadyState::Connecting)));
+        b.push(DaemonEvent::Status(status("b", ReadyState::Connecting)));
+        b.push(DaemonEvent::Status(status("a", ReadyState::Open)));
+        for n in 0..10_000 {
+            b.push(event(n));
+        }
+        b.push(DaemonEvent::Config {
+            applied: None,
+            error: Some("bad".into()),
+        });
+        b.note_dropped(7);
+        let update = b.take(Instant::now());
+        let ids: Vec<_> = update
+            .statuses
+            .iter()
+            .map(|s| (s.id.as_str(), s.ready_state))
+            .collect();
+        assert_eq!(
+            ids,
+            [("b", ReadyState::Connecting), ("a", ReadyState::Open)]
+        );
+        assert_eq!(update.events.len(), MAX_EVENTS_PER_BATCH);
+        assert_eq!(update.dropped, (10_000 - MAX_EVENTS_PER_BATCH + 7) as u64);
+        assert!(update.config.is_some());
+        let json = serde_json::to_value(&update).unwrap();
+        assert_eq!(json["statuses"][1]["ready_state"], "OPEN");
+        assert_eq!(json["events"][0]["kind"], "event");
+        assert_eq!(json["events"][0]["type"], "message");
+        assert!(b.is_empty());
     }
 
     #[tokio::test(start_paused = true)]

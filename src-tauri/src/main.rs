@@ -4,8 +4,8 @@
 
 mod args;
 mod commands;
+mod engine;
 mod events;
-mod paths;
 mod tray;
 mod window;
 
@@ -33,18 +33,40 @@ fn main() {
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec![args::HIDDEN_FLAG]),
         ))
-        .manage(commands::AppState::default())
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
+            commands::list_subscriptions,
+            commands::add_subscription,
+            commands::update_subscription,
+            commands::remove_subscription,
+            commands::set_paused,
+            commands::set_all_paused,
+            commands::mute_subscription,
+            commands::import_subscriptions,
+            commands::export_subscriptions,
+            commands::history_page,
+            commands::test_rules,
+            commands::test_notification,
+            commands::add_demo,
             commands::get_settings,
+            commands::set_settings,
             commands::set_autostart,
             commands::take_open_files,
         ])
         .on_window_event(window::on_window_event)
         .setup(move |app| {
             let handle = app.handle();
+            // The engine starts before any window exists, so the UI's first call finds it
+            // (and the subscriptions already connecting).
+            let started = std::time::Instant::now();
+            let engine = tauri::async_runtime::block_on(engine::Engine::start());
+            tracing::info!(mode = ?engine.mode, ms = started.elapsed().as_millis() as u64, "engine ready");
+            app.manage(commands::AppState {
+                engine,
+                open_files: Default::default(),
+            });
             tray::create(handle)?;
-            events::start_forwarders(handle, &app.state::<commands::AppState>());
+            events::start_forwarders(handle);
             if !launch.hidden {
                 window::show(handle);
             }
@@ -54,14 +76,20 @@ fn main() {
         .build(tauri::generate_context!())
         .expect("failed to build the Tauri application");
 
-    app.run(|_app, event| {
-        if let RunEvent::ExitRequested {
+    app.run(|app, event| match event {
+        RunEvent::ExitRequested {
             code: None, api, ..
-        } = event
-        {
+        } => {
             // The last window closing is not a reason to stop: the app lives in the tray
             // until Quit (which exits with a code and so passes through).
             api.prevent_exit();
         }
+        RunEvent::Exit => {
+            // Quit already stopped the engine; any other way out stops it here.
+            if let Some(state) = app.try_state::<commands::AppState>() {
+                tauri::async_runtime::block_on(state.engine.shutdown());
+            }
+        }
+        _ => {}
     });
 }

@@ -1,12 +1,11 @@
 //! The tray icon: its image shows the aggregate state of all subscriptions at a glance, its
 //! menu shows the window, pauses or resumes everything, and quits.
 
-use std::collections::HashMap;
-
-use tauri::AppHandle;
+use ssenotify_engine::daemon::DaemonEvent;
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Manager};
 
 /// Id of the app's one tray icon.
 pub const TRAY_ID: &str = "main";
@@ -98,84 +97,60 @@ pub fn set_state(app: &AppHandle, state: TrayState) -> tauri::Result<()> {
     Ok(())
 }
 
-/// The last known state of every subscription, folded into a [`TrayState`].
-#[derive(Debug, Default)]
-pub struct Tally {
-    by_id: HashMap<String, (ReadyState, bool)>,
-}
-
-/// A subscription's readyState as the tally counts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ReadyState {
-    Connecting,
-    Open,
-    Closed,
-}
-
-impl Tally {
-    /// Records one state change; `None` if it is not one the tally understands.
-    // WIRE: take the engine's state-change type instead of JSON (`id`, `readyState`,
-    // `paused`, and whether a CLOSED is a failure or a deliberate stop).
-    pub fn apply(&mut self, change: &serde_json::Value) -> Option<()> {
-        let id = change.get("id")?.as_str()?.to_owned();
-        if change.get("removed").and_then(|v| v.as_bool()) == Some(true) {
-            self.by_id.remove(&id);
-            return Some(());
+/// Folds the statuses (`SubscriptionStatus` as JSON) into a [`TrayState`]; paused and
+/// disabled subscriptions count nowhere, a CLOSED one counts as failed.
+pub fn aggregate(statuses: &[serde_json::Value], notifier_ok: bool) -> TrayState {
+    let (mut open, mut connecting, mut failed) = (0, 0, 0);
+    for status in statuses {
+        let flag = |key: &str| status.get(key).and_then(|v| v.as_bool());
+        if flag("paused") == Some(true) || flag("enabled") == Some(false) {
+            continue;
         }
-        let ready = match change.get("readyState")?.as_str()? {
-            "CONNECTING" => ReadyState::Connecting,
-            "OPEN" => ReadyState::Open,
-            "CLOSED" => ReadyState::Closed,
-            _ => return None,
-        };
-        let paused = change
-            .get("paused")
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false);
-        self.by_id.insert(id, (ready, paused));
-        Some(())
-    }
-
-    /// The aggregate over every subscription that is not paused.
-    pub fn state(&self, notifier_ok: bool) -> TrayState {
-        let (mut open, mut connecting, mut failed) = (0, 0, 0);
-        for (ready, paused) in self.by_id.values() {
-            match (ready, paused) {
-                (_, true) => {}
-                (ReadyState::Open, _) => open += 1,
-                (ReadyState::Connecting, _) => connecting += 1,
-                (ReadyState::Closed, _) => failed += 1,
-            }
+        match status.get("ready_state").and_then(|v| v.as_str()) {
+            Some("OPEN") => open += 1,
+            Some("CONNECTING") => connecting += 1,
+            Some("CLOSED") => failed += 1,
+            _ => {}
         }
-        TrayState::from_counts(open, connecting, failed, notifier_ok)
     }
+    TrayState::from_counts(open, connecting, failed, notifier_ok)
 }
 
-/// Keeps the tray image in step with subscription state changes until the channel closes.
-pub async fn follow_states(
+/// Keeps the tray image in step with the engine: recomputed on every status change the
+/// daemon broadcasts (events are skipped), and every few seconds for the notifier's health
+/// (or, with an external daemon, `updates` is `None` and only the timer runs).
+pub async fn follow(
     app: AppHandle,
-    mut rx: tokio::sync::broadcast::Receiver<serde_json::Value>,
+    mut updates: Option<tokio::sync::broadcast::Receiver<DaemonEvent>>,
 ) {
     use tokio::sync::broadcast::error::RecvError;
-    let mut tally = Tally::default();
+    let state = app.state::<crate::commands::AppState>();
     let mut shown = TrayState::Idle;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
     loop {
-        match rx.recv().await {
-            Ok(change) => {
-                if tally.apply(&change).is_none() {
-                    tracing::debug!(%change, "state change the tray does not understand");
-                }
+        let recompute = match updates.as_mut() {
+            Some(rx) => tokio::select! {
+                received = rx.recv() => match received {
+                    Ok(DaemonEvent::Event { .. }) => false,
+                    Ok(_) | Err(RecvError::Lagged(_)) => true,
+                    // The daemon stopped (quit): nothing more to follow.
+                    Err(RecvError::Closed) => return,
+                },
+                _ = tick.tick() => true,
+            },
+            None => {
+                tick.tick().await;
+                true
             }
-            // Missed changes only delay the image: the next change recomputes everything
-            // the tally knows.
-            Err(RecvError::Lagged(_)) => continue,
-            Err(RecvError::Closed) => return,
+        };
+        if !recompute {
+            continue;
         }
-        // WIRE: notifier health from the engine.
-        let state = tally.state(true);
-        if state != shown {
-            shown = state;
-            if let Err(err) = set_state(&app, state) {
+        let (statuses, notifier_ok) = state.engine.statuses().await;
+        let next = aggregate(&statuses, notifier_ok);
+        if next != shown {
+            shown = next;
+            if let Err(err) = set_state(&app, next) {
                 tracing::warn!(%err, "could not update the tray icon");
             }
         }
@@ -185,14 +160,29 @@ pub async fn follow_states(
 fn on_menu_event(app: &AppHandle, event: MenuEvent) {
     match event.id().as_ref() {
         MENU_SHOW => crate::window::show(app),
-        MENU_PAUSE_ALL => crate::commands::pause_all(app),
-        MENU_RESUME_ALL => crate::commands::resume_all(app),
-        MENU_QUIT => {
-            // WIRE: stop the engine first so every connection closes cleanly.
-            app.exit(0);
+        MENU_PAUSE_ALL | MENU_RESUME_ALL => {
+            let paused = event.id().as_ref() == MENU_PAUSE_ALL;
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                crate::commands::pause_all(&app.state::<crate::commands::AppState>(), paused).await;
+            });
         }
+        MENU_QUIT => quit(app),
         other => tracing::debug!(id = other, "unknown tray menu item"),
     }
+}
+
+/// Quits: stops the engine first (connections close, history is flushed, the control
+/// socket goes), then exits.
+pub fn quit(app: &AppHandle) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        app.state::<crate::commands::AppState>()
+            .engine
+            .shutdown()
+            .await;
+        app.exit(0);
+    });
 }
 
 #[cfg(test)]
@@ -211,28 +201,19 @@ mod tests {
     }
 
     #[test]
-    fn tally_follows_the_latest_change_per_subscription() {
+    fn aggregate_skips_paused_and_counts_closed_as_failed() {
         use serde_json::json;
-        let mut t = Tally::default();
-        assert_eq!(t.state(true), TrayState::Idle);
-        t.apply(&json!({"id": "a", "readyState": "CONNECTING"}))
-            .unwrap();
-        t.apply(&json!({"id": "b", "readyState": "OPEN"})).unwrap();
-        assert_eq!(t.state(true), TrayState::SomeConnecting);
-        t.apply(&json!({"id": "a", "readyState": "OPEN"})).unwrap();
-        assert_eq!(t.state(true), TrayState::AllOpen);
-        t.apply(&json!({"id": "c", "readyState": "CLOSED"}))
-            .unwrap();
-        assert_eq!(t.state(true), TrayState::SomeFailed);
-        // A paused subscription counts nowhere; a removed one is forgotten.
-        t.apply(&json!({"id": "c", "readyState": "CLOSED", "paused": true}))
-            .unwrap();
-        assert_eq!(t.state(true), TrayState::AllOpen);
-        t.apply(&json!({"id": "a", "removed": true})).unwrap();
-        t.apply(&json!({"id": "b", "removed": true})).unwrap();
-        assert_eq!(t.state(true), TrayState::Idle);
-        assert_eq!(t.apply(&json!({"id": "x", "readyState": "WEIRD"})), None);
-        assert_eq!(t.apply(&json!({"readyState": "OPEN"})), None);
+        let s = |id: &str, ready: &str, paused: bool| json!({"id": id, "ready_state": ready, "paused": paused, "enabled": true});
+        assert_eq!(aggregate(&[], true), TrayState::Idle);
+        let mut all = vec![s("a", "CONNECTING", false), s("b", "OPEN", false)];
+        assert_eq!(aggregate(&all, true), TrayState::SomeConnecting);
+        all[0] = s("a", "OPEN", false);
+        assert_eq!(aggregate(&all, true), TrayState::AllOpen);
+        assert_eq!(aggregate(&all, false), TrayState::SomeFailed);
+        all.push(s("c", "CLOSED", false));
+        assert_eq!(aggregate(&all, true), TrayState::SomeFailed);
+        all[2] = s("c", "CLOSED", true);
+        assert_eq!(aggregate(&all, true), TrayState::AllOpen);
     }
 
     #[test]

@@ -37,8 +37,16 @@ test("the window shows the header and the empty state", { timeout: 60_000 }, () 
   withScreenshot("empty-state", async () => {
     assert.equal(await session.waitForText("h1"), "ssenotify");
     // The status line comes from the app_info command: it proves IPC works under the CSP.
-    const status = await session.waitForText("#status", (t) => !t.startsWith("connecting"));
-    assert.equal(status, "engine not connected yet");
+    // textContent through a script: WebDriver's element text reads "" for this element.
+    let status = "";
+    await until(async () => {
+      status = await session.executeAsync(
+        "const done = arguments[0]; done(document.querySelector('#status')?.textContent ?? '');",
+      );
+      return status.startsWith("engine");
+    }, "the engine status line");
+    // The app hosts the engine (app_info.engine = "running").
+    assert.match(status, /^engine running/);
     assert.equal(await session.waitForText("#empty-state h2"), "No subscriptions yet");
     assert.equal(await session.waitForText("#try-demo"), "Try the demo feed");
   }),
@@ -48,7 +56,13 @@ test("clicking the demo button answers", { timeout: 30_000 }, () =>
   withScreenshot("demo-click", async () => {
     await session.click("#try-demo");
     const notice = await session.waitForText("#notice");
-    assert.match(notice, /demo feed arrives with the engine/);
+    assert.match(notice, /Demo feed added/);
+    // Leave the empty state for the tests below.
+    const removed = await session.executeAsync(
+      "const done = arguments[arguments.length - 1];" +
+        "window.__TAURI_INTERNALS__.invoke('remove_subscription', { id: 'demo' }).then(() => done('ok'), (e) => done(e));",
+    );
+    assert.equal(removed, "ok");
   }),
 );
 
@@ -58,7 +72,8 @@ test("the app keeps its files in the test's own directories", { timeout: 30_000 
       "const done = arguments[arguments.length - 1];" +
         "window.__TAURI_INTERNALS__.invoke('app_info').then(done, (e) => done({ rejected: String(e) }));",
     );
-    assert.equal(info.config_dir, CONFIG_DIR);
+    assert.equal(info.configDir, CONFIG_DIR);
+    assert.equal(info.engine, "running");
   }),
 );
 
@@ -94,7 +109,7 @@ test("the autostart setting writes a --hidden entry in the test's HOME", { timeo
     assert.match(String(direct.rejected), /not allowed/, JSON.stringify(direct));
     const window = await invoke("plugin:window|close", {});
     assert.match(String(window.rejected), /not allowed/, JSON.stringify(window));
-    assert.deepEqual(await invoke("get_settings", {}), { autostart: false });
+    assert.equal((await invoke("get_settings", {})).autostart, false);
     assert.deepEqual(await invoke("set_autostart", { enabled: true }), { autostart: true });
     const dir = path.join(HOME, ".config", "autostart");
     const entries = readdirSync(dir).filter((f) => f.endsWith(".desktop"));

@@ -1,0 +1,285 @@
+// End-to-end: the real app (engine included) against a loopback SSE server written here,
+// driven through the UI over plain WebDriver HTTP. Run by run.sh (Xvfb, session bus with
+// D-Bus-activated dunst, isolated HOME, tauri-driver).
+//
+// Stable selectors this file relies on (also listed in docs/ipc.md, "Test ids"):
+//   [data-testid=add-subscription]      button opening the add form
+//   [data-testid=subscription-form]     the form; [data-testid=form-url], form-id, form-submit
+//   [data-testid=form-add-rule]         adds a rule; [data-testid=rule-0-event] its event glob
+//   [data-testid=subscription-row][data-id=ID]   a list row, with inside it
+//   [data-testid=ready-state]           the badge: CONNECTING / OPEN / CLOSED
+//   [data-testid=state-reason]          the reason of the last change
+//   [data-testid=subscription-detail][data-id=ID] the detail view (click the row to open)
+//   [data-testid=event-row]             a message of the detail list, newest first, with
+//   [data-testid=event-type], [data-testid=event-data]
+//   [data-testid=form-cancel]           closes the form
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import http from "node:http";
+import path from "node:path";
+import { promisify } from "node:util";
+import { Session, sleep, waitForDriver } from "./webdriver.mjs";
+
+const run = promisify(execFile);
+const here = path.dirname(new URL(import.meta.url).pathname);
+const ARTIFACTS = process.env.WEBDRIVER_ARTIFACTS ?? path.join(here, "artifacts");
+const DRIVER = required("WEBDRIVER_URL");
+const APP = required("SSENOTIFY_APP");
+const ALWAYS_SCREENSHOT = process.env.WEBDRIVER_SCREENSHOTS === "1";
+const ID = "e2e";
+const ROW = `[data-testid="subscription-row"][data-id="${ID}"]`;
+const DETAIL = `[data-testid="subscription-detail"][data-id="${ID}"]`;
+
+/**
+ * A tiny SSE server: every GET gets a byte-exact text/event-stream; `send` writes raw bytes
+ * to every open stream; requests (and their Last-Event-ID) are recorded. It can stop (and
+ * drop every connection) and start again on the same port.
+ */
+class SseServer {
+  constructor() {
+    this.requests = [];
+    this.streams = new Set();
+    this.sockets = new Set();
+    this.port = 0;
+  }
+
+  async start() {
+    this.server = http.createServer((req, res) => {
+      this.requests.push({ url: req.url, lastEventId: req.headers["last-event-id"] ?? null, at: Date.now() });
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store" });
+      // A short retry so the reconnect after a restart is quick.
+      res.write("retry: 300\n\n");
+      this.streams.add(res);
+      res.on("close", () => this.streams.delete(res));
+    });
+    this.server.on("connection", (s) => {
+      this.sockets.add(s);
+      s.on("close", () => this.sockets.delete(s));
+    });
+    await new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.port, "127.0.0.1", resolve);
+    });
+    this.port = this.server.address().port;
+  }
+
+  send(bytes) {
+    for (const res of this.streams) res.write(bytes);
+  }
+
+  async stop() {
+    const closed = new Promise((resolve) => this.server.close(resolve));
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+}
+
+let session;
+const sse = new SseServer();
+
+before(async () => {
+  await sse.start();
+  await waitForDriver(DRIVER);
+  session = await Session.create(DRIVER, { alwaysMatch: { "tauri:options": { application: APP } } });
+  await session.waitForText("h1");
+});
+
+after(async () => {
+  // The smoke test (same HOME, runs next) expects no subscriptions.
+  await session
+    ?.executeAsync(
+      "const [id, done] = arguments; window.__TAURI_INTERNALS__.invoke('remove_subscription', { id }).then(done, done);",
+      [ID],
+    )
+    .catch(() => {});
+  await session?.delete().catch(() => {});
+  await sse.stop().catch(() => {});
+});
+
+test("a subscription added through the form becomes OPEN", { timeout: 60_000 }, () =>
+  withScreenshot("add-open", async () => {
+    await click('[data-testid="add-subscription"]');
+    await type('[data-testid="form-url"]', `http://127.0.0.1:${sse.port}/sse`);
+    await type('[data-testid="form-id"]', ID);
+    // Named events must notify too: one rule matching every type.
+    await clickCentered('[data-testid="form-add-rule"]');
+    await type('[data-testid="rule-0-event"]', "*");
+    await clickCentered('[data-testid="form-submit"]');
+    await waitForTexts(`${ROW} [data-testid="ready-state"]`, (ts) => ts[0] === "OPEN", 15_000);
+    assert.ok(sse.requests.length >= 1, "the server saw the request");
+    assert.equal(sse.requests[0].url, "/sse");
+  }),
+);
+
+test("a named event shows in the detail list within a second and in dunst", { timeout: 60_000 }, (t) =>
+  withScreenshot("named-event", async () => {
+    await click(`${ROW} [data-testid="ready-state"]`);
+    await waitForTexts(DETAIL, (ts) => ts.length > 0);
+    await run("dunstctl", ["close-all"]).catch(() => {});
+    const sent = Date.now();
+    sse.send("event: deploy\nid: 41\ndata: deployed build e2e-41\n\n");
+    await waitForTexts(`${DETAIL} [data-testid="event-data"]`, (ts) => ts.some((t) => t.includes("e2e-41")), 3_000);
+    const took = Date.now() - sent;
+    t.diagnostic(`event shown ${took} ms after the server sent it`);
+    assert.ok(took < 1_000, `shown after ${took} ms`);
+    const types = await waitForTexts(`${DETAIL} [data-testid="event-type"]`, (ts) => ts.length > 0);
+    assert.equal(types[0], "deploy");
+    // dunst lists a notification in its history once it is closed.
+    const history = await until(async () => {
+      await run("dunstctl", ["close-all"]);
+      const { stdout } = await run("dunstctl", ["history"]);
+      return stdout.includes("e2e-41") ? stdout : null;
+    }, "the notification in dunst's history", 10_000);
+    assert.match(history, /deployed build e2e-41/);
+  }),
+);
+
+test("server down: CONNECTING with a reason; back: OPEN and Last-Event-ID sent", { timeout: 90_000 }, (t) =>
+  withScreenshot("reconnect", async () => {
+    const before = sse.requests.length;
+    await sse.stop();
+    await waitForTexts(`${ROW} [data-testid="ready-state"]`, (ts) => ts[0] === "CONNECTING", 10_000);
+    const [reason] = await waitForTexts(`${ROW} [data-testid="state-reason"]`, (ts) => (ts[0] ?? "").trim() !== "");
+    t.diagnostic(`reason shown: ${reason}`);
+    await sse.start(); // same port
+    await waitForTexts(`${ROW} [data-testid="ready-state"]`, (ts) => ts[0] === "OPEN", 30_000);
+    const resumed = sse.requests.slice(before);
+    assert.ok(resumed.length >= 1, "the app reconnected");
+    assert.equal(resumed.at(-1).lastEventId, "41", JSON.stringify(resumed));
+  }),
+);
+
+test("markup in event data shows as literal text", { timeout: 60_000 }, () =>
+  withScreenshot("literal-text", async () => {
+    const img = "<img src=x onerror=alert(1)>";
+    const script = "<script>window.__xss = 1</script>";
+    sse.send(`event: xss\nid: 42\ndata: ${img}\n\nevent: xss\nid: 43\ndata: ${script}\n\n`);
+    await waitForTexts(`${DETAIL} [data-testid="event-data"]`, (ts) => ts.some((t) => t.includes("<script>")), 5_000);
+    const result = await session.executeAsync(
+      `const done = arguments[arguments.length - 1];
+       const detail = document.querySelector(${JSON.stringify(DETAIL)});
+       const texts = [...detail.querySelectorAll('[data-testid="event-data"]')].map((e) => e.textContent);
+       done({
+         texts,
+         imgs: detail.querySelectorAll("img").length,
+         scripts: document.querySelectorAll("body script").length,
+         xss: window.__xss === 1,
+       });`,
+    );
+    assert.ok(result.texts.some((t) => t.includes(img)), JSON.stringify(result.texts));
+    assert.ok(result.texts.some((t) => t.includes(script)), JSON.stringify(result.texts));
+    assert.equal(result.imgs, 0, "no <img> element from the data");
+    assert.equal(result.scripts, 0, "no <script> element from the data");
+    assert.equal(result.xss, false, "the script did not run");
+    // No alert() dialog opened either.
+    await assert.rejects(session.cmd("GET", "/alert/text"), /no such alert/);
+  }),
+);
+
+test("a 10,000-event burst leaves the window responsive", { timeout: 120_000 }, (t) =>
+  withScreenshot("burst", async () => {
+    let burst = "";
+    for (let i = 0; i < 10_000; i++) burst += `id: b${i}\ndata: burst ${i}\n\n`;
+    sse.send(burst);
+    // While the app digests the burst: a click must answer within a second.
+    await sleep(200);
+    const clicked = Date.now();
+    await click('[data-testid="add-subscription"]');
+    await waitForTexts('[data-testid="subscription-form"]', (ts) => ts.length > 0, 5_000);
+    const took = Date.now() - clicked;
+    t.diagnostic(`click answered in ${took} ms during the burst`);
+    assert.ok(took < 1_000, `the click took ${took} ms`);
+    await click('[data-testid="form-cancel"]');
+    // Every event arrived: the newest is at the top of the detail list.
+    await click(`${ROW} [data-testid="ready-state"]`);
+    await waitForTexts(`${DETAIL} [data-testid="event-data"]`, (ts) => ts[0] === "burst 9999", 20_000);
+    const second = Date.now();
+    await click('[data-testid="add-subscription"]');
+    await waitForTexts('[data-testid="subscription-form"]', (ts) => ts.length > 0);
+    t.diagnostic(`click answered in ${Date.now() - second} ms after the burst`);
+    await click('[data-testid="form-cancel"]');
+  }),
+);
+
+/** Clicks `css`, again if the live list re-rendered it between finding and clicking. */
+async function click(css) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await session.click(css);
+    } catch (err) {
+      if (attempt >= 5 || !/stale element/.test(String(err))) throw err;
+      await sleep(50);
+    }
+  }
+}
+
+/** Polls the textContent of every element matching `css` until `predicate(texts)` holds. */
+async function waitForTexts(css, predicate, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  let texts = [];
+  while (Date.now() < deadline) {
+    texts = await session.executeAsync(
+      "const [css, done] = arguments; done([...document.querySelectorAll(css)].map((e) => e.textContent));",
+      [css],
+    );
+    if (predicate(texts)) return texts;
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${css}; last texts: ${JSON.stringify(texts.slice(0, 5))}`);
+}
+
+/** Scrolls the element to the middle of the view (clear of sticky bars), then clicks it. */
+async function clickCentered(css) {
+  await waitForTexts(css, (ts) => ts.length > 0);
+  await session.executeAsync(
+    "const [css, done] = arguments; document.querySelector(css).scrollIntoView({ block: 'center' }); done();",
+    [css],
+  );
+  await click(css);
+}
+
+/** Clears the input matching `css` and types `text` into it. */
+async function type(css, text) {
+  await waitForTexts(css, (ts) => ts.length > 0);
+  const id = await session.find(css);
+  await session.cmd("POST", `/element/${id}/clear`, {});
+  await session.cmd("POST", `/element/${id}/value`, { text });
+}
+
+async function until(check, what, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value) return value;
+    await sleep(200);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function withScreenshot(name, fn) {
+  try {
+    await fn();
+  } catch (err) {
+    await shoot(`app-${name}-FAILED`);
+    throw err;
+  }
+  if (ALWAYS_SCREENSHOT) await shoot(`app-${name}`);
+}
+
+async function shoot(name) {
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  try {
+    await sleep(500);
+    await session.screenshot(file, { timeoutMs: 5_000 });
+  } catch {
+    await run("import", ["-window", "root", file]).catch((e) => console.error(`screenshot ${name}: ${e}`));
+  }
+  console.error(`screenshot: ${file}`);
+}
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run tests/webdriver/run.sh`);
+  return value;
+}
