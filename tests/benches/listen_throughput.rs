@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ssenotify_e2e::{Response, TestServer, ssenotify_bin};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use ssenotify_e2e::ssenotify_bin;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -61,6 +65,33 @@ fn time_run(program: &PathBuf, args: &[String]) -> Duration {
     elapsed
 }
 
+/// A server that does nothing but write: one blocking `write_all` of the whole response
+/// per connection, on its own thread, so the clients (not the server) are what is measured.
+/// (The scriptable test server writes through tokio in steps and was itself the limit.)
+fn fast_server(body: Arc<Vec<u8>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let url = format!("http://{}/stream", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let body = body.clone();
+            std::thread::spawn(move || {
+                let mut head = [0u8; 4096];
+                let _ = stream.read(&mut head);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
+                      Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
+                );
+                let _ = stream.write_all(&body);
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                // Read until the client closes, so the close does not reset unread data.
+                let _ = std::io::copy(&mut stream, &mut std::io::sink());
+            });
+        }
+    });
+    url
+}
+
 fn median(mut runs: Vec<Duration>) -> Duration {
     runs.sort();
     runs[runs.len() / 2]
@@ -77,8 +108,7 @@ fn main() {
     for _ in 0..events {
         body.extend_from_slice(b"event: msg\ndata: {\"n\":123}\n\n");
     }
-    let server = TestServer::start(move |_, _| Response::sse(body.clone()));
-    let url = server.url("/stream");
+    let url = fast_server(Arc::new(body));
 
     let ssenotify = ssenotify_bin();
     let es = es_consumer();

@@ -5,7 +5,7 @@
 //! only when there was a response) and
 //! `{"kind":"event","type":"message","data":"...","last_event_id":"..."}`.
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -95,12 +95,13 @@ async fn listen(args: Args, settings: Settings) -> ExitCode {
         Ok(started) => started,
         Err(error) => return crate::usage_error(error),
     };
-    let mut out = BufWriter::with_capacity(64 * 1024, std::io::stdout());
+    // Output is built in one buffer and written when it is large or nothing more is
+    // queued: lines go straight into it, with no second copy through a BufWriter.
+    let mut out: Vec<u8> = Vec::with_capacity(OUT_BUFFER + 4096);
+    let mut stdout = std::io::stdout();
     let mut events: u64 = 0;
     let mut interrupt = std::pin::pin!(crate::interrupted());
     let mut closing = false;
-    // One line buffer for the whole run: an allocation per event showed in profiles.
-    let mut scratch = Vec::with_capacity(256);
     let code = loop {
         // What is already queued is taken without a select: polling the signal futures once
         // per event cost a tenth of the time on a fast stream.
@@ -126,11 +127,10 @@ async fn listen(args: Args, settings: Settings) -> ExitCode {
             }
             Update::State(change) => change.ready_state == ReadyState::Closed,
         };
-        if print(&mut out, &mut scratch, &update, args.json).is_err() {
+        print(&mut out, &update, args.json);
+        if (out.len() >= OUT_BUFFER || updates.is_empty()) && flush(&mut stdout, &mut out).is_err()
+        {
             // stdout is gone (a closed pipe): nobody is reading, stop quietly.
-            return ExitCode::SUCCESS;
-        }
-        if updates.is_empty() && out.flush().is_err() {
             return ExitCode::SUCCESS;
         }
         if finished {
@@ -140,7 +140,7 @@ async fn listen(args: Args, settings: Settings) -> ExitCode {
             };
         }
     };
-    let _ = out.flush();
+    let _ = flush(&mut stdout, &mut out);
     subscription.close().await;
     code
 }
@@ -174,30 +174,40 @@ struct StateLine {
 /// `\b \f \n \r \t` short, other controls below 0x20 as `\u00xx`, everything else as is.
 fn push_json_str(out: &mut Vec<u8>, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Which bytes need escaping, as one table lookup per byte in the common clean run.
+    const ESCAPE: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 0x20 {
+            table[b] = true;
+            b += 1;
+        }
+        table[b'"' as usize] = true;
+        table[b'\\' as usize] = true;
+        table
+    };
     out.push(b'"');
     let bytes = text.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => {
-                out.extend_from_slice(&bytes[start..i]);
+        if !ESCAPE[usize::from(b)] {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => {
                 out.extend_from_slice(b"\\u00");
                 out.push(HEX[usize::from(b >> 4)]);
                 out.push(HEX[usize::from(b & 0xf)]);
-                start = i + 1;
-                continue;
             }
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(escape);
+        }
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
@@ -215,12 +225,23 @@ fn event_line(out: &mut Vec<u8>, event: &ssenotify_engine::Event) {
     out.push(b'}');
 }
 
-fn print(
-    out: &mut impl Write,
-    scratch: &mut Vec<u8>,
-    update: &Update,
-    json: bool,
-) -> std::io::Result<()> {
+/// How much output is gathered before it is written to stdout.
+const OUT_BUFFER: usize = 256 * 1024;
+
+/// Write what `out` holds to stdout and empty it.
+fn flush(stdout: &mut std::io::Stdout, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let result = stdout.write_all(out).and_then(|()| stdout.flush());
+    out.clear();
+    result
+}
+
+/// Append one update's line to `out`.
+fn print(out: &mut Vec<u8>, update: &Update, json: bool) {
+    // Writing to a Vec cannot fail.
+    let _ = print_to(out, update, json);
+}
+
+fn print_to(out: &mut Vec<u8>, update: &Update, json: bool) -> std::io::Result<()> {
     match (update, json) {
         (Update::State(change), true) => {
             let line = StateLine {
@@ -232,9 +253,7 @@ fn print(
             serde_json::to_writer(&mut *out, &line)?;
         }
         (Update::Event(event), true) => {
-            scratch.clear();
-            event_line(scratch, event);
-            out.write_all(scratch)?;
+            event_line(out, event);
         }
         (Update::State(change), false) => {
             write!(out, "[{}] {}", change.ready_state, change.reason)?;

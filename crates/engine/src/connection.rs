@@ -8,6 +8,8 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use std::sync::Arc;
+
 use smol_str::SmolStr;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -15,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::parse::{Output, Parser};
 use crate::policy::{self, HEALTHY_AFTER, Policy, Verdict};
 use crate::state::{ReadyState, Reason, StateChange};
-use crate::subscription::{BATCH_EVENTS, Event, Resume, Update};
+use crate::subscription::{BATCH_EVENTS, Batch, BatchPool, Event, Resume, Update};
 
 /// How an attempt (a request and, if good, its stream) ended.
 enum End {
@@ -49,7 +51,8 @@ pub(crate) struct Connection {
     policy: Policy,
     parser: Parser,
     resume: Option<Resume>,
-    updates: mpsc::Sender<Vec<Update>>,
+    updates: mpsc::Sender<Batch>,
+    pool: Arc<BatchPool>,
     paused: watch::Receiver<bool>,
     cancel: CancellationToken,
     /// Events parsed from the current chunk, sent as one batch.
@@ -68,7 +71,8 @@ impl Connection {
         policy: Policy,
         parser: Parser,
         resume: Option<Resume>,
-        updates: mpsc::Sender<Vec<Update>>,
+        updates: mpsc::Sender<Batch>,
+        pool: Arc<BatchPool>,
         paused: watch::Receiver<bool>,
         cancel: CancellationToken,
     ) -> Self {
@@ -81,6 +85,7 @@ impl Connection {
             parser,
             resume,
             updates,
+            pool,
             paused,
             cancel,
             batch: Vec::new(),
@@ -336,18 +341,22 @@ impl Connection {
     }
 
     async fn send_batch(&mut self) -> bool {
-        if self.batch.len() <= BATCH_EVENTS {
-            let batch = std::mem::take(&mut self.batch);
-            return batch.is_empty() || self.updates.send(batch).await.is_ok();
-        }
-        let mut updates = std::mem::take(&mut self.batch).into_iter();
-        while updates.len() > 0 {
-            let batch: Vec<Update> = updates.by_ref().take(BATCH_EVENTS).collect();
+        // One pass over the parsed events (draining chunk by chunk from the front would
+        // move the rest down each time), keeping the parse buffer's capacity.
+        let mut parsed = std::mem::take(&mut self.batch);
+        let mut events = parsed.drain(..);
+        let mut sent = true;
+        while events.len() > 0 {
+            let mut batch = self.pool.take();
+            batch.extend(events.by_ref().take(BATCH_EVENTS));
             if self.updates.send(batch).await.is_err() {
-                return false;
+                sent = false;
+                break;
             }
         }
-        true
+        drop(events);
+        self.batch = parsed;
+        sent
     }
 
     async fn closed_by_user(&self) {
@@ -358,7 +367,9 @@ impl Connection {
     /// Report a state; false when nobody listens any more.
     async fn emit(&self, state: ReadyState, reason: Reason, retry_in: Option<Duration>) -> bool {
         let change = StateChange::now(state, reason, retry_in);
-        self.updates.send(vec![Update::State(change)]).await.is_ok()
+        let mut batch = self.pool.take();
+        batch.push_back(Update::State(change));
+        self.updates.send(batch).await.is_ok()
     }
 
     /// The URL without user info or query, which may hold credentials.
