@@ -36,3 +36,22 @@ pub use bin::ssenotify_bin;
 pub use http::{Request, Response, Step};
 pub use server::{ConnectionInfo, TestServer};
 pub use sse::{http_chunk, sse_event};
+
+use std::time::{Duration, Instant};
+
+/// Call `check` every 20 ms until it returns `Some`; `None` after `timeout`.
+///
+/// For waiting on another process (a daemon, dunst) from a plain `#[test]`, where a fixed
+/// sleep would be either flaky or slow.
+pub fn poll<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

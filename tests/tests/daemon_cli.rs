@@ -16,7 +16,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
-use ssenotify_e2e::{Response, Step, TestServer, sse_event, ssenotify_bin};
+use ssenotify_e2e::{Response, Step, TestServer, poll, sse_event, ssenotify_bin};
 use tempfile::TempDir;
 
 /// Generous: CI runs these on two loaded cores, several daemons at once.
@@ -36,20 +36,6 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .build()
         .expect("a current-thread runtime")
         .block_on(future)
-}
-
-/// Calls `check` every 20 ms until it returns `Some`; `None` after `timeout`.
-fn poll<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check() {
-            return Some(value);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn show(output: &Output) -> String {

@@ -15,24 +15,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use ssenotify_e2e::desktop::{Desktop, DesktopOptions, DunstNotification};
-use ssenotify_e2e::{Response, Step, TestServer, sse_event};
+use ssenotify_e2e::{Response, Step, TestServer, poll, sse_event};
 
 /// Generous: CI runs several desktops at once on two cores.
 const WAIT: Duration = Duration::from_secs(10);
-
-/// Calls `check` every 50 ms until it returns `Some`; `None` after `timeout`.
-fn poll<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check() {
-            return Some(value);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// `ssenotify history ID --limit 2000 --json`, oldest first.
 fn recorded(desk: &Desktop, id: &str) -> Vec<Value> {
