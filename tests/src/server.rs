@@ -277,8 +277,10 @@ async fn serve_connection(mut stream: TcpStream, conn: usize, shared: Arc<Shared
             shared.update(|s| s.conns[conn].closed_by_client_at = Some(at));
         }
         Outcome::ServerClose => {
-            let _ = stream.shutdown().await;
+            // Recorded before the FIN goes out: a client that has just seen the end of the
+            // stream must find it recorded (it raced the other way on a loaded machine).
             shared.update(|s| s.conns[conn].closed_by_server_at = Some(Instant::now()));
+            let _ = stream.shutdown().await;
             // Closing with unread input makes the kernel send RST, which can discard
             // response bytes the client has not read yet; drain until its FIN instead.
             let _ = tokio::time::timeout(LINGER, wait_for_eof(&mut stream)).await;
