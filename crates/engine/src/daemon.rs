@@ -67,6 +67,8 @@ pub enum Delivery {
     Queued,
     /// The queue was full or the server is down: dropped (history still has the event).
     Dropped,
+    /// Notifications are turned off (`run --no-notify`): nothing was meant to be shown.
+    Disabled,
 }
 
 /// A sink that shows nothing: for `run --no-notify` and machines without a desktop.
@@ -75,7 +77,7 @@ pub struct NoNotifications;
 
 impl NotifySink for NoNotifications {
     fn deliver(&self, _: &str, _: Notification) -> Delivery {
-        Delivery::Dropped
+        Delivery::Disabled
     }
     fn health(&self) -> serde_json::Value {
         serde_json::json!({"state": "disabled"})
@@ -898,6 +900,8 @@ impl Pipeline {
                 match self.shared.sink.deliver(id, notification) {
                     Delivery::Queued => HistoryAction::Notified,
                     Delivery::Dropped => HistoryAction::Error,
+                    // Recorded like a `history` rule: kept, deliberately not shown.
+                    Delivery::Disabled => HistoryAction::History,
                 }
             }
             router::Action::History => HistoryAction::History,
