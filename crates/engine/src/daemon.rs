@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -111,7 +111,7 @@ pub enum DaemonError {
 }
 
 /// The live state of one subscription, as `list` and the UI show it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SubscriptionStatus {
     /// The subscription's id.
     pub id: String,
@@ -147,7 +147,7 @@ pub struct SubscriptionStatus {
 }
 
 /// What the UI hears from the daemon.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DaemonEvent {
     /// A subscription's status changed.
@@ -189,6 +189,9 @@ struct Shared {
     config_error: Mutex<Option<String>>,
     ui: broadcast::Sender<DaemonEvent>,
     sink: Arc<dyn NotifySink>,
+    /// Whether a tray icon shows this daemon (`run --tray`): the app tells the user when
+    /// closing its window would leave nothing on screen.
+    tray: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -254,6 +257,7 @@ impl Daemon {
             config_error: Mutex::new(None),
             ui,
             sink,
+            tray: Default::default(),
         });
         let cancel = CancellationToken::new();
         let engine = Engine::with_shutdown(cancel.child_token());
@@ -289,7 +293,12 @@ impl Daemon {
         // (with nothing) and applies the file as soon as it is fixed.
         let _ = control.reload(false).await;
         let control_task = tokio::spawn(control.run(requests_rx, reload_rx, cancel.clone()));
-        let socket_task = tokio::spawn(control::serve(listener, requests_tx, cancel.clone()));
+        let socket_task = tokio::spawn(control::serve(
+            listener,
+            requests_tx,
+            shared.ui.clone(),
+            cancel.clone(),
+        ));
         tracing::info!(socket = %socket_path.display(), "daemon started");
         Ok(Daemon {
             shared,
@@ -316,6 +325,13 @@ impl Daemon {
     /// Status changes and events, for a UI.
     pub fn updates(&self) -> broadcast::Receiver<DaemonEvent> {
         self.shared.ui.subscribe()
+    }
+
+    /// Records whether a tray icon shows this daemon (reported by `Status` as `tray`).
+    pub fn set_tray(&self, shown: bool) {
+        self.shared
+            .tray
+            .store(shown, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The paths this daemon uses.
@@ -611,6 +627,7 @@ impl ControlLoop {
                     "pid": std::process::id(),
                     "notifier": self.shared.sink.health(),
                     "config_error": *lock(&self.shared.config_error),
+                    "tray": self.shared.tray.load(std::sync::atomic::Ordering::Relaxed),
                 }),
             },
             Request::Reload => match self.reload(true).await {
@@ -621,6 +638,10 @@ impl ControlLoop {
             },
             Request::NotifyTest { .. } => Reply::Error {
                 message: "notify-test is answered by the notifier".into(),
+            },
+            // The socket task streams these itself; it never hands one to the loop.
+            Request::Watch => Reply::Error {
+                message: "watch is answered by the control socket".into(),
             },
         }
     }
