@@ -1,6 +1,6 @@
 //! IPC: the typed commands the webview may call (docs/ipc.md; each needs an `allow-*`
 //! permission in capabilities/main-window.json, see build.rs) and the app state they share.
-//! Each command is a thin layer over `ssenotify_engine::ops` and the hosted [`Engine`].
+//! Each command is a thin layer over `ssenotify_engine::ops` and the daemon ([`Engine`]).
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -16,11 +16,11 @@ use ssenotify_engine::router::{NotificationSettings, Urgency};
 use tauri::{AppHandle, State};
 use tauri_plugin_autostart::ManagerExt as _;
 
-use crate::engine::{Engine, Mode};
+use crate::engine::{Engine, Link};
 
-/// State shared by commands, the tray and the event forwarders.
+/// State shared by commands and the event forwarder.
 pub struct AppState {
-    /// The engine (hosted, or the external daemon).
+    /// The daemon.
     pub engine: Engine,
     /// Files from the command line that the UI has not taken yet: a window created for a
     /// second launch loads after the launch's event was sent, so the files wait here.
@@ -119,12 +119,13 @@ pub struct AppInfo {
     pub config_dir: String,
     /// Where history lives.
     pub data_dir: String,
-    /// `running`, `external` or `error`.
+    /// `running` (a daemon with its tray icon), `external` (a headless `ssenotify run`) or
+    /// `error` (none answers).
     pub engine: &'static str,
-    /// The external daemon's pid.
+    /// The daemon's pid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub engine_pid: Option<u32>,
-    /// Something the UI must show visibly (external engine, start failure).
+    /// Something the UI must show visibly (no tray icon, engine down, config error).
     pub notice: Option<String>,
     /// One line about the engine, for the header.
     pub status: String,
@@ -133,32 +134,38 @@ pub struct AppInfo {
 /// The app's version, where its files are, and which engine runs.
 #[tauri::command]
 pub async fn app_info(app: AppHandle, state: State<'_, AppState>) -> Result<AppInfo> {
-    let engine = &state.engine;
-    let (statuses, _) = engine.statuses().await;
+    Ok(describe(&app, &state.engine).await)
+}
+
+/// [`AppInfo`] for the current link (also sent with updates when the link changes).
+pub async fn describe(app: &AppHandle, engine: &Engine) -> AppInfo {
+    let (statuses, daemon) = engine.status().await;
     let open = statuses
         .iter()
         .filter(|s| s["ready_state"] == "OPEN")
         .count();
     let summary = format!("{} subscriptions, {open} open", statuses.len());
-    let (kind, pid, notice, status) = match &engine.mode {
-        Mode::Running => ("running", None, engine.config_error().await, summary),
-        Mode::External(pid) => (
+    let config_error = daemon["config_error"].as_str().map(str::to_owned);
+    let (kind, pid, notice, status) = match engine.link().await {
+        Link::Daemon { pid, tray: true } => ("running", Some(pid), config_error, summary),
+        Link::Daemon { pid, tray: false } => (
             "external",
-            Some(*pid),
+            Some(pid),
             Some(format!(
-                "ssenotify is already running for this user (pid {pid}): the app shows and \
-                 edits its subscriptions instead of starting a second engine"
+                "ssenotify run (pid {pid}) already runs for this user without a tray icon: \
+                 the app shows and edits its subscriptions instead of starting a second \
+                 engine, and closing this window leaves no icon behind"
             )),
-            format!("daemon already running (pid {pid}); {summary}"),
+            format!("headless daemon (pid {pid}); {summary}"),
         ),
-        Mode::Failed(why) => (
+        Link::Down(why) => (
             "error",
             None,
-            Some(format!("the engine could not start: {why}")),
+            Some(format!("the engine is not running: {why}")),
             "engine not running".into(),
         ),
     };
-    Ok(AppInfo {
+    AppInfo {
         version: app.package_info().version.to_string(),
         config_dir: engine.paths.config_dir.to_string_lossy().into_owned(),
         data_dir: engine.paths.data_dir.to_string_lossy().into_owned(),
@@ -166,7 +173,7 @@ pub async fn app_info(app: AppHandle, state: State<'_, AppState>) -> Result<AppI
         engine_pid: pid,
         notice,
         status,
-    })
+    }
 }
 
 /// A subscription with its live state.
@@ -184,7 +191,7 @@ pub async fn list_subscriptions(state: State<'_, AppState>) -> Result<Vec<Subscr
     let set = Store::new(state.engine.paths.clone())
         .load()
         .map_err(|e| CommandError::new(e.to_string()))?;
-    let (mut statuses, _) = state.engine.statuses().await;
+    let (mut statuses, _) = state.engine.status().await;
     Ok(set
         .subscriptions
         .into_iter()
@@ -438,18 +445,4 @@ pub fn set_autostart(app: AppHandle, enabled: bool) -> Result<Value> {
 #[tauri::command]
 pub fn take_open_files(state: State<'_, AppState>) -> Vec<String> {
     std::mem::take(&mut *state.open_files.lock().unwrap_or_else(|e| e.into_inner()))
-}
-
-/// Tray "Pause all" / "Resume all".
-pub async fn pause_all(state: &AppState, paused: bool) {
-    let result = ops::set_all_paused(&state.engine.paths, paused)
-        .map_err(|e| e.to_string())
-        .map(|()| state.engine.reload());
-    let result = match result {
-        Ok(reload) => reload.await,
-        Err(e) => Err(e),
-    };
-    if let Err(err) = result {
-        tracing::warn!(%err, paused, "pause all failed");
-    }
 }

@@ -1,155 +1,212 @@
-//! The engine the app hosts: the same `Daemon` as `ssenotify run`, or, when that already
-//! runs for this user, the running daemon reached through its control socket.
+//! The engine the window talks to: always a daemon process (`ssenotify run --tray`), reached
+//! through its control socket, started by the app when none runs.
+//!
+//! Why not host the engine in this process: a process that links WebKitGTK costs 65–97 MB
+//! (PSS) before it shows anything, and WebKit's network process outlives a destroyed
+//! webview, so an app that keeps running in the tray could not get near the 60 MB goal.
+//! The daemon with its tray icon holds no GTK or WebKit (about 15 MB), and this process
+//! exists only while the window is open: closing the window ends it and gives everything
+//! WebKit took back. See README "How the app is built".
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use ssenotify_engine::config::Paths;
-use ssenotify_engine::control::{self, Reply, Request};
-use ssenotify_engine::daemon::{Daemon, DaemonError, NotifySink};
-use ssenotify_engine::notifier::DesktopNotifier;
+use ssenotify_engine::control::{self, ClientError, Reply, Request};
 use tokio::sync::RwLock;
 
-/// Which engine the app talks to; fixed at start.
+/// Environment variable naming the `ssenotify` binary to start the daemon with (tests,
+/// unusual installs); otherwise the one next to this executable, then `PATH`.
+pub const DAEMON_BIN_ENV: &str = "SSENOTIFY_BIN";
+
+/// How long the app waits for a daemon it started to answer before reporting a failure.
+pub const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the app is connected to the engine; changes when the daemon stops or comes back.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
-    /// The app runs the engine itself.
-    Running,
-    /// Another ssenotify process (pid) runs it; the app edits the file and asks it to reload.
-    External(u32),
-    /// The engine could not start (the message says why); edits still reach the file.
-    Failed(String),
+pub enum Link {
+    /// A daemon answers at the control socket.
+    Daemon {
+        /// Its process id.
+        pid: u32,
+        /// Whether it shows a tray icon (`run --tray`): without one, closing the window
+        /// leaves nothing on screen, and the UI says so.
+        tray: bool,
+    },
+    /// No daemon answers (the message says why); edits still reach the file and apply
+    /// when a daemon starts.
+    Down(String),
 }
 
-/// The hosted (or external) engine.
+/// The running daemon, seen from the window.
 pub struct Engine {
-    /// The user's files.
+    /// The user's files (the same as the daemon's: both follow the XDG variables).
     pub paths: Paths,
-    /// Which engine this is.
-    pub mode: Mode,
-    /// The daemon while it runs here; taken on quit.
-    daemon: RwLock<Option<Daemon>>,
-    /// The notification sink handed to the daemon (for its health).
-    notifier: Option<Arc<DesktopNotifier>>,
+    link: RwLock<Link>,
 }
 
 impl Engine {
-    /// Starts the daemon, unless one already runs for this user. Must run on the tokio
-    /// runtime (the daemon and the notifier spawn their tasks there).
-    pub async fn start() -> Self {
+    /// Connects to the user's daemon, starting `ssenotify run --tray` if none runs.
+    pub async fn connect() -> Self {
         let Some(paths) = Paths::from_env() else {
-            let paths = Paths::at(std::env::temp_dir().join("ssenotify"));
-            return Self::without_daemon(paths, Mode::Failed("no home directory".into()));
+            return Self {
+                paths: Paths::at(std::env::temp_dir().join("ssenotify")),
+                link: RwLock::new(Link::Down("no home directory".into())),
+            };
         };
-        let notifier = DesktopNotifier::spawn();
-        let sink: Arc<dyn NotifySink> = notifier.clone();
-        match Daemon::start(paths.clone(), sink).await {
-            Ok(daemon) => Self {
-                paths,
-                mode: Mode::Running,
-                daemon: RwLock::new(Some(daemon)),
-                notifier: Some(notifier),
-            },
-            Err(DaemonError::AlreadyRunning { pid, .. }) => {
-                tracing::warn!(pid, "ssenotify already runs for this user; using it");
-                Self::without_daemon(paths, Mode::External(pid))
-            }
-            Err(err) => {
-                tracing::error!(%err, "the engine could not start");
-                Self::without_daemon(paths, Mode::Failed(err.to_string()))
-            }
-        }
-    }
-
-    fn without_daemon(paths: Paths, mode: Mode) -> Self {
+        let link = ensure_daemon(&paths).await;
         Self {
             paths,
-            mode,
-            daemon: RwLock::new(None),
-            notifier: None,
+            link: RwLock::new(link),
         }
     }
 
-    /// Makes the engine apply the subscriptions file now (after an edit).
+    /// The current link.
+    pub async fn link(&self) -> Link {
+        self.link.read().await.clone()
+    }
+
+    /// Re-establishes the link (starting a daemon again if it died); returns the new one.
+    pub async fn reconnect(&self) -> Link {
+        let link = ensure_daemon(&self.paths).await;
+        *self.link.write().await = link.clone();
+        link
+    }
+
+    /// Records that the daemon went away (its watch stream ended without a goodbye).
+    pub async fn lost(&self, why: &str) {
+        *self.link.write().await = Link::Down(why.to_owned());
+    }
+
+    /// The daemon's control socket.
+    pub fn socket(&self) -> PathBuf {
+        self.paths.control_socket()
+    }
+
+    /// Makes the daemon apply the subscriptions file now (after an edit).
     pub async fn reload(&self) -> Result<(), String> {
-        match &self.mode {
-            Mode::Running => match &*self.daemon.read().await {
-                Some(daemon) => daemon.reload().await.map(drop),
-                None => Err("the app is quitting".into()),
-            },
-            Mode::External(_) => {
-                match control::request(&self.paths.control_socket(), &Request::Reload).await {
-                    Ok(Reply::Error { message }) => Err(message),
-                    Ok(_) => Ok(()),
-                    Err(err) => Err(format!("the running daemon did not answer: {err}")),
-                }
+        match control::request(&self.socket(), &Request::Reload).await {
+            Ok(Reply::Error { message }) => Err(message),
+            Ok(_) => Ok(()),
+            // Nothing runs: the edit is in the file, applied when a daemon starts.
+            Err(ClientError::NotRunning { .. }) => Ok(()),
+            Err(err) => Err(format!("the engine did not answer: {err}")),
+        }
+    }
+
+    /// The live state of every subscription (`SubscriptionStatus` as JSON) and the daemon's
+    /// own report (notifier health, configuration error, tray); empty when none answers.
+    pub async fn status(&self) -> (Vec<Value>, Value) {
+        match control::request(&self.socket(), &Request::Status).await {
+            Ok(Reply::Status {
+                subscriptions,
+                daemon,
+            }) => (subscriptions, daemon),
+            _ => (Vec::new(), Value::Null),
+        }
+    }
+}
+
+/// Asks the daemon at `paths` who it is; starts one if nobody answers.
+async fn ensure_daemon(paths: &Paths) -> Link {
+    if let Some(link) = probe(paths).await {
+        return link;
+    }
+    let started = Instant::now();
+    let mut child = match spawn_daemon(paths) {
+        Ok(child) => child,
+        Err(why) => return Link::Down(why),
+    };
+    loop {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        if let Some(link) = probe(paths).await {
+            tracing::info!(
+                ms = started.elapsed().as_millis() as u64,
+                ?link,
+                "engine started"
+            );
+            reap_later(child);
+            return link;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            // Lost a race with another starter (`ssenotify run`, a second app): use theirs.
+            if let Some(link) = probe(paths).await {
+                return link;
             }
-            // Nothing runs: the edit is in the file, applied when an engine starts.
-            Mode::Failed(_) => Ok(()),
+            return Link::Down(format!(
+                "the engine exited at start ({status}); see {}",
+                daemon_log(paths).display()
+            ));
+        }
+        if started.elapsed() > START_TIMEOUT {
+            reap_later(child);
+            return Link::Down(format!(
+                "the engine did not answer within {} s; see {}",
+                START_TIMEOUT.as_secs(),
+                daemon_log(paths).display()
+            ));
         }
     }
+}
 
-    /// The live state of every subscription (`SubscriptionStatus` as JSON), and whether
-    /// notifications can be shown.
-    pub async fn statuses(&self) -> (Vec<Value>, bool) {
-        match &self.mode {
-            Mode::Running => {
-                let statuses = match &*self.daemon.read().await {
-                    Some(daemon) => daemon
-                        .status()
-                        .into_iter()
-                        .map(|s| serde_json::to_value(s).unwrap_or_default())
-                        .collect(),
-                    None => Vec::new(),
-                };
-                let notifier_ok = self
-                    .notifier
-                    .as_ref()
-                    .is_none_or(|n| n.health_now().state != "down");
-                (statuses, notifier_ok)
-            }
-            Mode::External(_) => {
-                match control::request(&self.paths.control_socket(), &Request::Status).await {
-                    Ok(Reply::Status {
-                        subscriptions,
-                        daemon,
-                    }) => {
-                        let down = daemon.pointer("/notifier/state").and_then(Value::as_str)
-                            == Some("down");
-                        (subscriptions, !down)
-                    }
-                    _ => (Vec::new(), true),
-                }
-            }
-            Mode::Failed(_) => (Vec::new(), true),
-        }
+/// The daemon's identity, if one answers.
+async fn probe(paths: &Paths) -> Option<Link> {
+    match control::request(&paths.control_socket(), &Request::Status).await {
+        Ok(Reply::Status { daemon, .. }) => Some(Link::Daemon {
+            pid: daemon["pid"].as_u64().unwrap_or_default() as u32,
+            tray: daemon["tray"].as_bool().unwrap_or(false),
+        }),
+        _ => None,
     }
+}
 
-    /// The daemon's live updates, when it runs here.
-    pub async fn updates(
-        &self,
-    ) -> Option<tokio::sync::broadcast::Receiver<ssenotify_engine::daemon::DaemonEvent>> {
-        self.daemon.read().await.as_ref().map(Daemon::updates)
-    }
+/// Where a daemon the app started writes its log.
+pub fn daemon_log(paths: &Paths) -> PathBuf {
+    paths.data_dir.join("daemon.log")
+}
 
-    /// The subscriptions file's validation error, if the running daemon reports one.
-    pub async fn config_error(&self) -> Option<String> {
-        self.daemon
-            .read()
-            .await
-            .as_ref()
-            .and_then(Daemon::config_error)
+/// The `ssenotify` binary: `$SSENOTIFY_BIN`, the one installed beside this executable (the
+/// .deb puts both in /usr/bin, cargo in target/<profile>), or whatever `PATH` finds.
+fn daemon_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os(DAEMON_BIN_ENV) {
+        return bin.into();
     }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join("ssenotify")))
+        .filter(|bin| bin.is_file())
+        .unwrap_or_else(|| "ssenotify".into())
+}
 
-    /// Stops the daemon (closes connections and the control socket, flushes history);
-    /// later calls do nothing.
-    pub async fn shutdown(&self) {
-        let daemon = self.daemon.write().await.take();
-        if let Some(daemon) = daemon {
-            daemon.shutdown().await;
-        }
-        if let Some(notifier) = &self.notifier {
-            notifier.flush().await;
-        }
-    }
+/// Starts `ssenotify run --tray` in its own process group, so it outlives the window and
+/// a Ctrl-C in the terminal that launched the app.
+fn spawn_daemon(paths: &Paths) -> Result<std::process::Child, String> {
+    use std::os::unix::process::CommandExt as _;
+    let bin = daemon_binary();
+    let log_path = daemon_log(paths);
+    let log = std::fs::create_dir_all(&paths.data_dir)
+        .and_then(|()| std::fs::File::create(&log_path))
+        .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+    tracing::info!(bin = %bin.display(), log = %log_path.display(), "starting the engine");
+    Command::new(&bin)
+        .args(["run", "--tray"])
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start the engine ({}): {e}", bin.display()))
+}
+
+/// Waits for a started daemon on a thread of its own, so it never lingers as a zombie
+/// while the window is open.
+fn reap_later(mut child: std::process::Child) {
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
 }

@@ -2,12 +2,14 @@
 //! second), so a 10,000-event burst costs the UI a handful of renders instead of freezing it.
 //!
 //! [`Batcher`] is the pure part (no clock of its own, no I/O) and [`forward`] drives it from a
-//! broadcast channel; both are generic so the engine's real types slot in unchanged.
+//! [`Source`]: the daemon's watch stream in the app, a broadcast channel in tests; both are
+//! generic so the engine's real types slot in unchanged.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use serde::Serialize;
+use ssenotify_engine::control::{self, WatchLine, WatchNotice};
 use ssenotify_engine::daemon::{DaemonEvent, SubscriptionStatus};
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::broadcast;
@@ -172,20 +174,76 @@ impl<T, K: PartialEq> Collect for Batcher<T, K> {
     }
 }
 
-/// Drives `batcher` from `rx` until the channel closes, handing each due batch to `sink`.
-pub async fn forward<T, C, F>(mut rx: broadcast::Receiver<T>, mut batcher: C, mut sink: F)
+/// What a [`Source`] yields.
+#[derive(Debug)]
+pub enum Received<T> {
+    /// The next item.
+    Item(T),
+    /// `n` items were skipped upstream.
+    Lagged(u64),
+    /// The source ended.
+    Closed,
+}
+
+/// Where [`forward`] reads items from.
+pub trait Source {
+    /// What it yields.
+    type Item;
+    /// The next item; must be cancel-safe (it runs in a `select!`).
+    fn recv(&mut self) -> impl std::future::Future<Output = Received<Self::Item>> + Send;
+}
+
+impl<T: Clone + Send> Source for broadcast::Receiver<T> {
+    type Item = T;
+    async fn recv(&mut self) -> Received<T> {
+        match broadcast::Receiver::recv(self).await {
+            Ok(item) => Received::Item(item),
+            Err(broadcast::error::RecvError::Lagged(n)) => Received::Lagged(n),
+            Err(broadcast::error::RecvError::Closed) => Received::Closed,
+        }
+    }
+}
+
+/// The daemon's watch stream as a [`Source`]; remembers whether it ended with a goodbye.
+pub struct WatchSource {
+    watcher: control::Watcher,
+    /// The daemon said it is stopping on purpose (tray Quit, SIGTERM).
+    pub said_goodbye: bool,
+}
+
+impl Source for WatchSource {
+    type Item = DaemonEvent;
+    async fn recv(&mut self) -> Received<DaemonEvent> {
+        match self.watcher.next().await {
+            Ok(Some(WatchLine::Update(event))) => Received::Item(event),
+            Ok(Some(WatchLine::Notice(WatchNotice::Lagged { count }))) => Received::Lagged(count),
+            Ok(Some(WatchLine::Notice(WatchNotice::Shutdown))) => {
+                self.said_goodbye = true;
+                Received::Closed
+            }
+            Ok(None) => Received::Closed,
+            Err(err) => {
+                tracing::warn!(%err, "the engine's watch stream broke");
+                Received::Closed
+            }
+        }
+    }
+}
+
+/// Drives `batcher` from `source` until it closes, handing each due batch to `sink`.
+pub async fn forward<S, C, F>(source: &mut S, mut batcher: C, mut sink: F)
 where
-    T: Clone,
-    C: Collect<Item = T>,
+    S: Source,
+    C: Collect<Item = S::Item>,
     F: FnMut(C::Out),
 {
     loop {
         let deadline = batcher.deadline();
         tokio::select! {
-            received = rx.recv() => match received {
-                Ok(item) => batcher.push(item),
-                Err(broadcast::error::RecvError::Lagged(n)) => batcher.note_dropped(n),
-                Err(broadcast::error::RecvError::Closed) => break,
+            received = source.recv() => match received {
+                Received::Item(item) => batcher.push(item),
+                Received::Lagged(n) => batcher.note_dropped(n),
+                Received::Closed => break,
             },
             // Only armed while something is pending, so an idle stream costs no wakeups.
             () = sleep_until_some(deadline) => {}
@@ -292,60 +350,69 @@ impl Collect for UpdateBatcher {
 /// The one webview event carrying engine updates.
 pub const UPDATE_EVENT: &str = "ssenotify://update";
 
-/// Spawns, on Tauri's async runtime, the forwarder of engine updates to the webview and the
-/// tray's follower; with an external daemon, a poller of its statuses instead.
+/// Spawns, on Tauri's async runtime, the forwarder of the daemon's updates to the webview.
+///
+/// The window follows the engine: when the daemon says goodbye (Quit in its tray menu, or
+/// SIGTERM) the app exits too; when it dies without one, the UI says so and the app starts
+/// a daemon again every few seconds until one answers.
 pub fn start_forwarders(app: &AppHandle) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let state = app.state::<crate::commands::AppState>();
-        tracing::debug!("forwarder starting");
-        match state.engine.updates().await {
-            Some(rx) => {
-                tracing::debug!("forwarding engine updates to the webview");
-                let tray_rx = state.engine.updates().await;
-                if let Some(tray_rx) = tray_rx {
-                    tauri::async_runtime::spawn(crate::tray::follow(app.clone(), Some(tray_rx)));
-                }
-                let emitter = app.clone();
-                forward(rx, UpdateBatcher::new(FLUSH_INTERVAL), move |update| {
-                    tracing::debug!(
-                        statuses = update.statuses.len(),
-                        events = update.events.len(),
-                        dropped = update.dropped,
-                        "update to the webview"
-                    );
-                    if let Err(err) = emitter.emit(UPDATE_EVENT, update) {
-                        tracing::warn!(%err, "could not emit to the webview");
+        let engine = &state.engine;
+        loop {
+            match control::watch(&engine.socket()).await {
+                Ok(watcher) => {
+                    // The list may have changed while nobody watched: send it whole.
+                    announce(&app, true).await;
+                    let mut source = WatchSource {
+                        watcher,
+                        said_goodbye: false,
+                    };
+                    let emitter = app.clone();
+                    forward(
+                        &mut source,
+                        UpdateBatcher::new(FLUSH_INTERVAL),
+                        move |update| {
+                            if let Err(err) = emitter.emit(UPDATE_EVENT, update) {
+                                tracing::warn!(%err, "could not emit to the webview");
+                            }
+                        },
+                    )
+                    .await;
+                    if source.said_goodbye {
+                        tracing::info!("the engine stopped; the window closes with it");
+                        app.exit(0);
+                        return;
                     }
-                })
-                .await;
+                    engine.lost("the engine stopped unexpectedly").await;
+                    announce(&app, false).await;
+                }
+                Err(err) => tracing::debug!(%err, "no engine to watch"),
             }
-            None => {
-                tauri::async_runtime::spawn(crate::tray::follow(app.clone(), None));
-                poll_external(app.clone()).await;
-            }
+            tokio::time::sleep(RECONNECT_INTERVAL).await;
+            engine.reconnect().await;
         }
     });
 }
 
-/// With an external daemon: its statuses, polled once a second, changes only.
-async fn poll_external(app: AppHandle) {
+/// How often the window tries to bring a dead engine back.
+pub const RECONNECT_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Tells the webview the engine link changed (with every status when it is up).
+async fn announce(app: &AppHandle, up: bool) {
     let state = app.state::<crate::commands::AppState>();
-    let mut last: Vec<serde_json::Value> = Vec::new();
-    loop {
-        let (statuses, _) = state.engine.statuses().await;
-        let changed: Vec<&serde_json::Value> =
-            statuses.iter().filter(|s| !last.contains(s)).collect();
-        if !changed.is_empty() {
-            let payload = serde_json::json!({
-                "statuses": changed, "events": [], "dropped": 0, "config": null,
-            });
-            if let Err(err) = app.emit(UPDATE_EVENT, payload) {
-                tracing::warn!(%err, "could not emit to the webview");
-            }
-        }
-        last = statuses;
-        tokio::time::sleep(Duration::from_secs(1)).await;
+    let info = crate::commands::describe(app, &state.engine).await;
+    let statuses = if up {
+        state.engine.status().await.0
+    } else {
+        Vec::new()
+    };
+    let payload = serde_json::json!({
+        "statuses": statuses, "events": [], "dropped": 0, "config": null, "engine": info,
+    });
+    if let Err(err) = app.emit(UPDATE_EVENT, payload) {
+        tracing::warn!(%err, "could not emit to the webview");
     }
 }
 
@@ -405,9 +472,13 @@ mod tests {
     async fn a_burst_of_ten_thousand_becomes_a_few_capped_batches() {
         let (tx, rx) = broadcast::channel(16_384);
         let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel();
-        let task = tokio::spawn(forward(rx, Batcher::new(100 * MS, 500), move |b| {
-            out_tx.send((Instant::now(), b)).unwrap();
-        }));
+        let task = tokio::spawn(async move {
+            let mut rx = rx;
+            forward(&mut rx, Batcher::new(100 * MS, 500), move |b| {
+                out_tx.send((Instant::now(), b)).unwrap();
+            })
+            .await;
+        });
         let start = Instant::now();
         // 10,000 events over one second, in bursts of 100 every 10 ms.
         for round in 0..100 {
@@ -512,7 +583,8 @@ mod tests {
         }
         drop(tx);
         let mut out = Vec::new();
-        forward(rx, Batcher::new(100 * MS, 100), |b| out.push(b)).await;
+        let mut rx = rx;
+        forward(&mut rx, Batcher::new(100 * MS, 100), |b| out.push(b)).await;
         let delivered: usize = out.iter().map(|b| b.items.len()).sum();
         let dropped: u64 = out.iter().map(|b| b.dropped).sum();
         assert_eq!((delivered, dropped), (4, 6));

@@ -1,18 +1,21 @@
-//! The ssenotify tray app: a thin Tauri shell that will host the engine and wire it to the
-//! tray, the main window and IPC. Every behaviour worth testing lives in the engine; this
-//! crate only translates between it and the desktop.
+//! The ssenotify desktop app: a thin Tauri shell that shows the main window and wires it to
+//! the engine over IPC. The engine and the tray icon run in the daemon (`ssenotify run
+//! --tray`, started here when needed); this process lives only while the window is open
+//! (engine.rs says why). Every behaviour worth testing lives in the engine.
 
 mod args;
 mod commands;
 mod engine;
 mod events;
-mod tray;
 mod window;
 
-use tauri::{Manager, RunEvent};
+use std::process::ExitCode;
+
+use tauri::Manager;
+
 use tracing_subscriber::EnvFilter;
 
-fn main() {
+fn main() -> ExitCode {
     // Same switch as the CLI: logs go to stderr, `SSENOTIFY_LOG=debug` for more.
     let filter =
         EnvFilter::try_from_env("SSENOTIFY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -22,6 +25,11 @@ fn main() {
         .init();
 
     let launch = args::LaunchArgs::parse(std::env::args_os().skip(1));
+    if launch.hidden && launch.files.is_empty() {
+        // Autostart: make sure the engine and its tray icon run, and go. No GTK, no
+        // WebKit: nothing of this process stays behind.
+        return start_engine_only();
+    }
 
     let app = tauri::Builder::default()
         // Must be the first plugin: a second instance hands its argv over and exits before
@@ -56,40 +64,49 @@ fn main() {
         .on_window_event(window::on_window_event)
         .setup(move |app| {
             let handle = app.handle();
-            // The engine starts before any window exists, so the UI's first call finds it
-            // (and the subscriptions already connecting).
+            // Connected (or the daemon started) before the window exists, so the UI's first
+            // call finds the subscriptions already connecting.
             let started = std::time::Instant::now();
-            let engine = tauri::async_runtime::block_on(engine::Engine::start());
-            tracing::info!(mode = ?engine.mode, ms = started.elapsed().as_millis() as u64, "engine ready");
+            let engine = tauri::async_runtime::block_on(engine::Engine::connect());
+            let link = tauri::async_runtime::block_on(engine.link());
+            tracing::info!(
+                ?link,
+                ms = started.elapsed().as_millis() as u64,
+                "engine ready"
+            );
             app.manage(commands::AppState {
                 engine,
                 open_files: Default::default(),
             });
-            tray::create(handle)?;
             events::start_forwarders(handle);
-            if !launch.hidden {
-                window::show(handle);
-            }
+            window::show(handle);
             args::handle_files(handle, &launch, None);
             Ok(())
         })
         .build(tauri::generate_context!())
         .expect("failed to build the Tauri application");
 
-    app.run(|app, event| match event {
-        RunEvent::ExitRequested {
-            code: None, api, ..
-        } => {
-            // The last window closing is not a reason to stop: the app lives in the tray
-            // until Quit (which exits with a code and so passes through).
-            api.prevent_exit();
+    // Closing the window ends the process (the default once the last window is gone): the
+    // daemon keeps the subscriptions and the tray icon, and WebKit's memory goes back.
+    app.run(|_, _| {});
+    ExitCode::SUCCESS
+}
+
+/// `--hidden`: starts the daemon if none runs; exit 1 if none could be reached.
+fn start_engine_only() -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime builds");
+    let engine = runtime.block_on(engine::Engine::connect());
+    match runtime.block_on(engine.link()) {
+        engine::Link::Daemon { pid, tray } => {
+            tracing::info!(pid, tray, "engine running; no window (--hidden)");
+            ExitCode::SUCCESS
         }
-        RunEvent::Exit => {
-            // Quit already stopped the engine; any other way out stops it here.
-            if let Some(state) = app.try_state::<commands::AppState>() {
-                tauri::async_runtime::block_on(state.engine.shutdown());
-            }
+        engine::Link::Down(why) => {
+            eprintln!("ssenotify-app: the engine is not running: {why}");
+            ExitCode::FAILURE
         }
-        _ => {}
-    });
+    }
 }

@@ -1,18 +1,16 @@
-//! The main window. Closing it "hides it to the tray" by destroying it: a hidden WebKit
-//! webview keeps its web process (well over 100 MB) alive, a destroyed one gives it back.
-//! The tray and a second launch create it again from tauri.conf.json; the UI rebuilds its
-//! state from the app (engine) on start, so nothing is lost.
+//! The main window. Closing it "hides it to the tray" by ending this process: the daemon
+//! keeps running with its tray icon, whose "Show window" starts the app again; the UI
+//! rebuilds its state from the engine on start, so nothing is lost.
 
 use tauri::{AppHandle, Manager, WebviewWindow, WebviewWindowBuilder, Window, WindowEvent};
 
 /// Label of the main window (tauri.conf.json and the capability use the same).
 pub const MAIN: &str = "main";
 
-/// Window event hook. The close itself goes ahead (see the module doc); the app stays up
-/// because main.rs refuses the exit that the last window closing requests.
+/// Window event hook: only logs; the close goes ahead and the process ends with it.
 pub fn on_window_event(window: &Window, event: &WindowEvent) {
     if window.label() == MAIN && matches!(event, WindowEvent::Destroyed) {
-        tracing::info!("main window closed; the app stays in the tray");
+        tracing::info!("main window closed; the engine stays in the tray");
     }
 }
 
@@ -40,8 +38,8 @@ pub fn show(app: &AppHandle) {
     }
 }
 
-/// Builds the main window from its tauri.conf.json entry (`create: false` there, so a
-/// `--hidden` start never pays for a webview).
+/// Builds the main window from its tauri.conf.json entry (`create: false` there, so it
+/// exists only once the engine is connected).
 fn create(app: &AppHandle) -> tauri::Result<WebviewWindow> {
     let config = app
         .config()

@@ -145,6 +145,8 @@ export interface UpdatePayload {
   events: LiveEvent[];
   dropped: number;
   config: { applied?: unknown; error?: string } | null;
+  /** Sent when the link to the engine changed (daemon started, died, came back). */
+  engine?: AppInfo;
 }
 
 export interface Notification {

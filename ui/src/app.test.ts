@@ -91,6 +91,22 @@ describe("the app", () => {
     expect(n.textContent).toBe("ssenotify run is already running (pid 42)");
   });
 
+  it("follows the engine link: a notice when it stops, gone when it is back", async () => {
+    const { root, push, api } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a") }] });
+    const calls = (api.listSubscriptions as ReturnType<typeof vi.fn>).mock.calls.length;
+    push({ statuses: [], events: [], dropped: 0, config: null,
+      engine: { version: "0.1.0", engine: "error", notice: "the engine is not running: the engine stopped unexpectedly", status: "engine not running" } });
+    await vi.waitFor(() => expect(q(root, "engine-notice")!.hidden).toBe(false));
+    expect(q(root, "engine-notice")!.textContent).toContain("stopped unexpectedly");
+    expect(root.querySelector("#status")?.textContent).toContain("engine: error");
+    push({ statuses: [], events: [], dropped: 0, config: null,
+      engine: { version: "0.1.0", engine: "running", enginePid: 7, notice: null, status: "1 subscriptions, 1 open" } });
+    await vi.waitFor(() => expect(q(root, "engine-notice")!.hidden).toBe(true));
+    expect(root.querySelector("#status")?.textContent).toContain("engine running");
+    // Each link change refetches the list: it may have changed while nobody watched.
+    await vi.waitFor(() => expect((api.listSubscriptions as ReturnType<typeof vi.fn>).mock.calls.length).toBeGreaterThan(calls));
+  });
+
   it("updates the badge and reason live", async () => {
     const { root, push } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a") }] });
     const row = () => root.querySelector('[data-testid="subscription-row"][data-id="a"]')!;

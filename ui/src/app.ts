@@ -405,6 +405,11 @@ export async function start(root: Element, api: Api): Promise<void> {
   renderHeader();
   renderHome();
   await api.onUpdate((payload) => {
+    if (payload.engine) {
+      info = payload.engine;
+      renderHeader();
+      if (!refreshing) void refresh().catch(() => {});
+    }
     store = applyUpdate(store, payload);
     // A subscription the list does not know yet (added by the CLI): fetch its spec.
     const unknown = payload.statuses?.some((s) => !store.subs.get(s.id)?.spec);
