@@ -15,18 +15,12 @@
 //   [data-testid=form-cancel]           closes the form
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import http from "node:http";
-import path from "node:path";
-import { promisify } from "node:util";
+import { helpers, required, run, until } from "./harness.mjs";
 import { Session, sleep, waitForDriver } from "./webdriver.mjs";
 
-const run = promisify(execFile);
-const here = path.dirname(new URL(import.meta.url).pathname);
-const ARTIFACTS = process.env.WEBDRIVER_ARTIFACTS ?? path.join(here, "artifacts");
 const DRIVER = required("WEBDRIVER_URL");
 const APP = required("SSENOTIFY_APP");
-const ALWAYS_SCREENSHOT = process.env.WEBDRIVER_SCREENSHOTS === "1";
 const ID = "e2e";
 const ROW = `[data-testid="subscription-row"][data-id="${ID}"]`;
 const DETAIL = `[data-testid="subscription-detail"][data-id="${ID}"]`;
@@ -77,6 +71,7 @@ class SseServer {
 
 let session;
 const sse = new SseServer();
+const { withScreenshot, click, waitForTexts } = helpers(() => session, "app");
 
 before(async () => {
   await sse.start();
@@ -202,33 +197,6 @@ test("a 10,000-event burst leaves the window responsive", { timeout: 120_000 }, 
   }),
 );
 
-/** Clicks `css`, again if the live list re-rendered it between finding and clicking. */
-async function click(css) {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await session.click(css);
-    } catch (err) {
-      if (attempt >= 5 || !/stale element/.test(String(err))) throw err;
-      await sleep(50);
-    }
-  }
-}
-
-/** Polls the textContent of every element matching `css` until `predicate(texts)` holds. */
-async function waitForTexts(css, predicate, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  let texts = [];
-  while (Date.now() < deadline) {
-    texts = await session.executeAsync(
-      "const [css, done] = arguments; done([...document.querySelectorAll(css)].map((e) => e.textContent));",
-      [css],
-    );
-    if (predicate(texts)) return texts;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${css}; last texts: ${JSON.stringify(texts.slice(0, 5))}`);
-}
-
 /** Scrolls the element to the middle of the view (clear of sticky bars), then clicks it. */
 async function clickCentered(css) {
   await waitForTexts(css, (ts) => ts.length > 0);
@@ -245,41 +213,4 @@ async function type(css, text) {
   const id = await session.find(css);
   await session.cmd("POST", `/element/${id}/clear`, {});
   await session.cmd("POST", `/element/${id}/value`, { text });
-}
-
-async function until(check, what, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value) return value;
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-async function withScreenshot(name, fn) {
-  try {
-    await fn();
-  } catch (err) {
-    await shoot(`app-${name}-FAILED`);
-    throw err;
-  }
-  if (ALWAYS_SCREENSHOT) await shoot(`app-${name}`);
-}
-
-async function shoot(name) {
-  const file = path.join(ARTIFACTS, `${name}.png`);
-  try {
-    await sleep(500);
-    await session.screenshot(file, { timeoutMs: 5_000 });
-  } catch {
-    await run("import", ["-window", "root", file]).catch((e) => console.error(`screenshot ${name}: ${e}`));
-  }
-  console.error(`screenshot: ${file}`);
-}
-
-function required(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run tests/webdriver/run.sh`);
-  return value;
 }

@@ -12,10 +12,25 @@ rm -rf "$artifacts"
 mkdir -p "$artifacts"
 pids=()
 
+# The pid of the ssenotify daemon of this environment's user, if one runs (the app starts
+# it in a process group of its own, so it is not among ours).
+daemon_pid() {
+  local lock=$XDG_RUNTIME_DIR/ssenotify/ssenotify.pid
+  [ -s "$lock" ] && flock -n "$lock" true 2>/dev/null && return 0 # stale: nobody holds it
+  [ -s "$lock" ] && cat "$lock"
+  return 0
+}
+
 cleanup() {
   local status=$?
-  # Stop what we started, newest first, by pid.
+  # Stop what we started, newest first, by pid; then the daemon the app started.
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done
+  local daemon
+  daemon=$(daemon_pid)
+  if [ -n "$daemon" ]; then
+    kill "$daemon" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
+  fi
   if [ -n "${DBUS_SESSION_BUS_PID:-}" ]; then kill "$DBUS_SESSION_BUS_PID" 2>/dev/null || true; fi
   wait 2>/dev/null || true
   cp "$work"/*.log "$artifacts"/ 2>/dev/null || true

@@ -5,6 +5,7 @@
 # XDG directories in a temporary directory) and tauri-driver on a free port. Screenshots of
 # failures (WEBDRIVER_SCREENSHOTS=1: of every test) and logs land in tests/webdriver/artifacts/.
 # Needs what `scripts/setup.sh test` installs.
+# The files run one after another (they share the run's HOME and its engine).
 # Usage: tests/webdriver/run.sh [TEST_FILE...]   (default: every tests/webdriver/*.test.mjs)
 set -euo pipefail
 tests=()
@@ -15,8 +16,10 @@ root=$PWD
 
 # Build first, with the real HOME (cargo and rustup live there).
 ui/build.sh
-cargo build --locked -p ssenotify-app
+# The app starts the engine as `ssenotify run --tray`, found beside it in target/debug.
+cargo build --locked -p ssenotify-app -p ssenotify-cli
 app=$root/target/debug/ssenotify-app
+cli=$root/target/debug/ssenotify
 driver=$(command -v tauri-driver || true)
 [ -n "$driver" ] || { echo "webdriver: tauri-driver not found; run scripts/setup.sh test" >&2; exit 1; }
 
@@ -32,5 +35,6 @@ native_port=$(free_port)
 start_bg tauri-driver "$driver" --port "$port" --native-port "$native_port"
 
 echo "== webdriver end-to-end (DISPLAY=$DISPLAY, driver on port $port)"
-WEBDRIVER_URL=http://127.0.0.1:$port SSENOTIFY_APP=$app WEBDRIVER_ARTIFACTS=$artifacts \
-  node --test --test-reporter=spec "${tests[@]}"
+# SSENOTIFY_APP is also what the daemon's tray "Show window" starts.
+WEBDRIVER_URL=http://127.0.0.1:$port SSENOTIFY_APP=$app SSENOTIFY_CLI=$cli WEBDRIVER_ARTIFACTS=$artifacts \
+  node --test --test-concurrency=1 --test-reporter=spec "${tests[@]}"

@@ -3,24 +3,33 @@
 // isolated HOME/XDG directories (it passes their locations in the environment below).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
-import { readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { promisify } from "node:util";
+import {
+  engineStatus,
+  formatMemory,
+  helpers,
+  isAlive,
+  required,
+  run,
+  trayClick,
+  treeMemory,
+  until,
+  visibleWindows,
+  windowPid,
+} from "./harness.mjs";
 import { Session, sleep, waitForDriver } from "./webdriver.mjs";
 
-const run = promisify(execFile);
 const here = path.dirname(new URL(import.meta.url).pathname);
-const ARTIFACTS = process.env.WEBDRIVER_ARTIFACTS ?? path.join(here, "artifacts");
 const DRIVER = required("WEBDRIVER_URL");
 const APP = required("SSENOTIFY_APP");
 // headless-env.sh points HOME and XDG_CONFIG_HOME into the run's temporary directory.
 const HOME = required("HOME");
 const CONFIG_DIR = path.join(required("XDG_CONFIG_HOME"), "ssenotify");
-// Screenshots are always taken on failure; WEBDRIVER_SCREENSHOTS=1 keeps one per test too.
-const ALWAYS_SCREENSHOT = process.env.WEBDRIVER_SCREENSHOTS === "1";
 
 let session;
+const { withScreenshot } = helpers(() => session, "smoke");
 
 before(async () => {
   await waitForDriver(DRIVER);
@@ -122,77 +131,48 @@ test("the autostart setting writes a --hidden entry in the test's HOME", { timeo
 );
 
 test(
-  "closing hides to the tray; a second launch shows the window and forwards its files",
-  { timeout: 60_000 },
+  "closing the window ends the app and the engine stays; the tray and a second launch bring it back",
+  { timeout: 90_000 },
   (t) =>
-    withScreenshot("hide-and-second-launch", async () => {
+    withScreenshot("hide-and-show", async () => {
       const [window] = await visibleWindows();
       assert.ok(window, "the main window is mapped");
-      const pid = Number((await run("xdotool", ["getwindowpid", window])).stdout.trim());
-      t.diagnostic(`memory, window shown: ${formatMemory(treeMemory(pid))}`);
+      const appPid = await windowPid(window);
+      const engine = await engineStatus();
+      assert.ok(engine, "the engine answers on its control socket");
+      assert.notEqual(engine.pid, appPid, "the engine is a process of its own");
+      assert.equal(engine.tray, true, "the engine the app started shows a tray icon");
+      t.diagnostic(`memory, window shown: ${formatMemory(treeMemory(appPid, engine.pid))}`);
 
-      await run("python3", [path.join(here, "wm-close.py"), window]);
-      await until(async () => (await visibleWindows()).length === 0, "the window to close");
-      assert.ok(isAlive(pid), "the app keeps running in the tray");
-      // Let WebKit's processes wind down before measuring the hidden state.
-      await sleep(2_000);
-      t.diagnostic(`memory, window hidden: ${formatMemory(treeMemory(pid))}`);
-
+      // A second launch while the window is open forwards its files and exits at once.
       const second = await launchAgain(["subscriptions.toml"]);
       assert.equal(second.code, 0, `second launch exits at once (stderr: ${second.stderr})`);
-      await until(async () => (await visibleWindows()).length === 1, "the window to return");
-      assert.ok(isAlive(pid), "the first instance is still the one running");
-      // The window is a new webview: point the session at it.
-      const handles = await session.cmd("GET", "/window/handles");
-      await session.cmd("POST", "/window", { handle: handles.at(-1) });
       const notice = await session.waitForText("#notice", (text) => text.startsWith("Open:"));
       assert.equal(notice, `Open: ${path.join(HOME, "subscriptions.toml")}`);
-      assert.equal(await session.waitForText("#empty-state h2"), "No subscriptions yet");
-      t.diagnostic(`memory, window shown again: ${formatMemory(treeMemory(pid))}`);
+
+      // Close: the window's process ends (WebKit with it), the engine carries on.
+      await run("python3", [path.join(here, "wm-close.py"), window]);
+      await until(async () => !isAlive(appPid), "the app to exit when its window closes");
+      assert.equal((await visibleWindows()).length, 0);
+      await sleep(1_000);
+      const after = await engineStatus();
+      assert.equal(after?.pid, engine.pid, "the same engine still answers");
+      t.diagnostic(`memory, window closed to the tray: ${formatMemory(treeMemory(engine.pid))}`);
+
+      // The tray menu's "Show window", clicked over D-Bus as a tray host would.
+      await trayClick(engine.pid, "Show window");
+      const [shown] = await until(async () => {
+        const windows = await visibleWindows();
+        return windows.length === 1 ? windows : null;
+      }, "the tray to open the window again", 20_000);
+      const shownPid = await windowPid(shown);
+      assert.notEqual(shownPid, appPid, "a new window process");
+      await sleep(2_000);
+      t.diagnostic(`memory, window shown again: ${formatMemory(treeMemory(shownPid, engine.pid))}`);
+      await run("python3", [path.join(here, "wm-close.py"), shown]);
+      await until(async () => !isAlive(shownPid), "the reopened window's app to exit");
     }),
 );
-
-/** Runs `fn`; on failure saves a screenshot (and on success too with WEBDRIVER_SCREENSHOTS=1). */
-async function withScreenshot(name, fn) {
-  try {
-    await fn();
-  } catch (err) {
-    await shoot(`${name}-FAILED`);
-    throw err;
-  }
-  if (ALWAYS_SCREENSHOT) await shoot(name);
-}
-
-async function shoot(name) {
-  const file = path.join(ARTIFACTS, `${name}.png`);
-  try {
-    // A WebDriver screenshot can lag the DOM a little: let the last render land.
-    await sleep(500);
-    await session.screenshot(file, { timeoutMs: 5_000 });
-  } catch (err) {
-    // WebKit cannot snapshot some pages (no accelerated compositing, a crashed web process):
-    // take the whole X screen instead.
-    console.error(`WebDriver screenshot failed (${err}); taking the X screen instead`);
-    try {
-      await run("import", ["-window", "root", file]);
-    } catch (err2) {
-      console.error(`screenshot ${name} failed: ${err2}`);
-      return;
-    }
-  }
-  console.error(`screenshot: ${file}`);
-}
-
-/** X ids of mapped windows titled exactly "ssenotify". */
-async function visibleWindows() {
-  try {
-    const { stdout } = await run("xdotool", ["search", "--onlyvisible", "--name", "^ssenotify$"]);
-    return stdout.split("\n").filter(Boolean);
-  } catch (err) {
-    if (err.code === 1) return []; // xdotool: nothing matched
-    throw err;
-  }
-}
 
 /** Starts the app a second time, from HOME, and waits for it to exit. */
 function launchAgain(args) {
@@ -210,72 +190,4 @@ function launchAgain(args) {
       resolve({ code, stderr });
     });
   });
-}
-
-async function until(check, what, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-function isAlive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** PSS and RSS (kB) of `pid` and all its descendants (WebKit's web and network processes). */
-function treeMemory(pid) {
-  const children = new Map();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // The command name can contain spaces and parentheses: fields start after the last ')'.
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(entry));
-    } catch {
-      // The process exited while we looked.
-    }
-  }
-  const processes = [];
-  const queue = [pid];
-  while (queue.length) {
-    const p = queue.shift();
-    try {
-      const rollup = readFileSync(`/proc/${p}/smaps_rollup`, "utf8");
-      const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(rollup)?.[1] ?? 0);
-      const name = path.basename(readlinkSync(`/proc/${p}/exe`));
-      processes.push({ pid: p, name, pss: field("Pss"), rss: field("Rss") });
-    } catch {
-      // Gone, or not ours to read.
-    }
-    queue.push(...(children.get(p) ?? []));
-  }
-  return processes;
-}
-
-function formatMemory(processes) {
-  const mb = (kb) => (kb / 1024).toFixed(1);
-  const total = processes.reduce((sum, p) => sum + p.pss, 0);
-  const totalRss = processes.reduce((sum, p) => sum + p.rss, 0);
-  const parts = processes.map((p) => `${p.name}[${p.pid}] ${mb(p.pss)}`).join(", ");
-  return `PSS ${mb(total)} MB (RSS ${mb(totalRss)} MB): ${parts}`;
-}
-
-function required(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run tests/webdriver/run.sh`);
-  // Never run against the real user's directories.
-  if (name.startsWith("XDG_") || name === "HOME") {
-    assert.ok(value.includes("ssenotify-e2e."), `${name}=${value} is not the run's own directory`);
-  }
-  return value;
 }
