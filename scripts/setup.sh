@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 
 want=${1:-build}
 build_pkgs=(build-essential pkg-config ca-certificates)
-# The tray app (src-tauri) links GTK and WebKitGTK; `file` is for the .deb bundler.
-build_pkgs+=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
+# The app (src-tauri) links GTK and WebKitGTK; `file` is for the .deb bundler.
+build_pkgs+=(libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev
   libssl-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libxdo-dev file)
 test_pkgs=()
 if [ "$want" = test ]; then
