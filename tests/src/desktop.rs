@@ -226,12 +226,18 @@ impl Desktop {
     /// Start `ssenotify run` (stderr, with `SSENOTIFY_LOG=info`, to a log file) and wait
     /// until its control socket answers `list`.
     pub fn run_daemon(&self) -> DaemonProcess {
+        self.run_daemon_with(|_| {})
+    }
+
+    /// [`Desktop::run_daemon`], with `configure` adding flags or environment to the
+    /// `ssenotify run` command first (e.g. `--tray`).
+    pub fn run_daemon_with(&self, configure: impl FnOnce(&mut Command)) -> DaemonProcess {
         let log = self.path().join(format!("daemon-{}.log", unique()));
         let stderr = fs::File::create(&log).expect("create the daemon log");
-        let child = self
-            .ssenotify()
-            .arg("run")
-            .env("SSENOTIFY_LOG", "info")
+        let mut command = self.ssenotify();
+        command.arg("run").env("SSENOTIFY_LOG", "info");
+        configure(&mut command);
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -473,6 +479,20 @@ impl DaemonProcess {
         self.child.try_wait().expect("try_wait").is_none()
     }
 
+    /// Its exit status once it exits by itself within `timeout`; `None` if it still runs.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGTERM and wait (SIGKILL after 5 s); its exit status.
     pub fn stop(&mut self) -> ExitStatus {
         if let Ok(Some(status)) = self.child.try_wait() {
@@ -482,12 +502,8 @@ impl DaemonProcess {
             .arg("-TERM")
             .arg(self.pid().to_string())
             .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if let Some(status) = self.wait_exit(Duration::from_secs(5)) {
+            return status;
         }
         let _ = self.child.kill();
         self.child.wait().expect("reap the daemon")

@@ -3,7 +3,7 @@
 //! # Layout
 //! - `main.rs`: argument parsing (clap) and dispatch; exit codes.
 //! - [`listen`]: `ssenotify listen`, one subscription printed as it happens.
-//! - [`run`]: `ssenotify run`, the headless daemon.
+//! - [`run`]: `ssenotify run`, the daemon (headless, or with its tray icon).
 //! - [`manage`]: the commands that read and edit subscriptions and history, through the
 //!   subscriptions file and the daemon's control socket.
 //!
@@ -34,7 +34,7 @@ struct Cli {
 enum Command {
     /// Subscribe to one SSE URL and print its states and events.
     Listen(listen::Args),
-    /// Run every enabled subscription headless (the daemon).
+    /// Run every enabled subscription (the daemon); `--tray` adds a tray icon.
     Run(run::Args),
     /// Add a subscription.
     Add(manage::AddArgs),

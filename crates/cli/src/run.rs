@@ -1,4 +1,4 @@
-//! `ssenotify run`: the headless daemon.
+//! `ssenotify run`: the daemon, headless or with its tray icon (`--tray`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,9 +11,14 @@ pub struct Args {
     /// Record and route events but show no desktop notifications.
     #[arg(long)]
     no_notify: bool,
+    /// Show a tray icon (StatusNotifierItem): state at a glance, show the window,
+    /// pause/resume all, quit.
+    #[arg(long)]
+    tray: bool,
 }
 
-/// Run until SIGINT/SIGTERM; exit 0 after a clean shutdown, 1 if the daemon cannot start.
+/// Run until SIGINT/SIGTERM (or Quit from the tray); exit 0 after a clean shutdown, 1 if
+/// the daemon cannot start.
 pub fn main(args: Args) -> ExitCode {
     let paths = match crate::paths() {
         Ok(paths) => paths,
@@ -35,7 +40,7 @@ pub fn main(args: Args) -> ExitCode {
         } else {
             crate::notifier()
         };
-        let daemon = match Daemon::start(paths, sink).await {
+        let daemon = match Daemon::start(paths, sink.clone()).await {
             Ok(daemon) => daemon,
             Err(error @ DaemonError::AlreadyRunning { .. }) => {
                 eprintln!("ssenotify: {error}");
@@ -49,7 +54,15 @@ pub fn main(args: Args) -> ExitCode {
         if let Some(error) = daemon.config_error() {
             eprintln!("ssenotify: subscriptions file not applied:\n{error}");
         }
-        crate::interrupted().await;
+        if args.tray {
+            // Quit from the tray ends `run` exactly as a signal does.
+            tokio::select! {
+                () = crate::interrupted() => {}
+                () = ssenotify_tray::run(&daemon, sink) => {}
+            }
+        } else {
+            crate::interrupted().await;
+        }
         tracing::info!("shutting down");
         daemon.shutdown().await;
         ExitCode::SUCCESS

@@ -1,0 +1,128 @@
+//! The tray icon of `ssenotify run --tray`: a StatusNotifierItem (with a dbusmenu menu) on
+//! the D-Bus session bus, served by [ksni] in pure Rust, so the daemon that shows it links
+//! no GTK or WebKit and stays small. The window is a separate program (`ssenotify-app`),
+//! started from the menu.
+//!
+//! - The image shows the aggregate [`TrayState`] of all subscriptions (green all open,
+//!   amber some connecting, red some failed or notifications down, grey nothing active);
+//!   the tooltip says the same in words and names what failed.
+//! - The menu: "Show window" (also a left click) starts the app, "Pause all" / "Resume
+//!   all" edit the subscriptions file like the CLI does and make the daemon apply it,
+//!   "Quit" makes [`run`] return so the caller stops the daemon.
+//!
+//! The item needs a StatusNotifierWatcher (the host side: KDE, GNOME's AppIndicator
+//! extension, XFCE, LXQt, waybar, ...). Without one the item is still served and registers
+//! as soon as a watcher appears; the daemon is never held up by a missing tray.
+//!
+//! [ksni]: https://crates.io/crates/ksni
+
+mod icon;
+mod item;
+mod launch;
+mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ksni::TrayMethods as _;
+use ssenotify_engine::daemon::{Daemon, DaemonEvent, NotifySink};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use crate::item::{Action, Item};
+use crate::state::View;
+
+pub use crate::launch::APP_ENV;
+pub use crate::state::{TrayState, aggregate};
+
+/// How often the notifier's health is looked at: it changes without a daemon event (the
+/// notification server goes away), and a cheap check every few seconds is soon enough.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Shows `daemon` in the tray until the user chooses Quit, then returns; the caller then
+/// shuts the daemon down (as on SIGTERM). `notifier` is the sink
+/// the daemon was started with, for its health.
+///
+/// Records [`Daemon::set_tray`] `true` before its first await, so call it right after
+/// [`Daemon::start`]: the app probes the control socket as soon as it answers and reads
+/// `tray` to tell whether closing its window leaves an icon.
+///
+/// Never fails: without a session bus it logs a warning, records `set_tray(false)` (the
+/// icon can never show) and never returns; without a tray host it keeps the item ready
+/// for one (see the crate docs). The daemon runs on either way, and the caller's other
+/// stop conditions (signals) still apply.
+///
+/// The item stays on the bus until the tokio runtime stops (for `ssenotify run`, at
+/// exit), not until this returns: Quit arrives inside the host's `Event` call, and taking
+/// the item off the bus at once would race the reply ("recipient disconnected").
+pub async fn run(daemon: &Daemon, notifier: Arc<dyn NotifySink>) {
+    daemon.set_tray(true);
+    let (actions_tx, mut actions) = mpsc::unbounded_channel();
+    let mut shown = View::of(&daemon.status(), &notifier.health());
+    // `assume_sni_available`: a missing watcher is reported to `Item::watcher_offline`
+    // instead of failing, and ksni registers whenever one appears (a tray host that
+    // starts after the daemon, or restarts).
+    let spawned = Item::new(shown.clone(), actions_tx)
+        .assume_sni_available(true)
+        .spawn()
+        .await;
+    let handle = match spawned {
+        Ok(handle) => handle,
+        Err(error) => {
+            tracing::warn!(%error, "no tray icon; the daemon runs on without one");
+            daemon.set_tray(false);
+            return std::future::pending().await;
+        }
+    };
+    let launcher = launch::Launcher::from_env();
+    let mut updates = daemon.updates();
+    let mut following = true;
+    let mut health = tokio::time::interval(HEALTH_INTERVAL);
+    health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            received = updates.recv(), if following => match received {
+                // Events do not change what the tray shows; skip them cheaply.
+                Ok(DaemonEvent::Event { .. }) => continue,
+                // Missed some: recomputing from the status table catches up.
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                // Only once the daemon is gone; the timer still runs until the caller stops.
+                Err(RecvError::Closed) => following = false,
+            },
+            _ = health.tick() => {}
+            Some(action) = actions.recv() => match action {
+                Action::Quit => break,
+                Action::ShowWindow => {
+                    launcher.launch();
+                    continue;
+                }
+                Action::SetAllPaused(paused) => set_all_paused(daemon, paused).await,
+            },
+        }
+        let next = View::of(&daemon.status(), &notifier.health());
+        if next != shown {
+            shown = next.clone();
+            handle.update(move |item| item.view = next).await;
+        }
+    }
+    tracing::info!("quit chosen from the tray");
+}
+
+/// Pauses or resumes every subscription through the same operation as the CLI and the
+/// app (the file, under its lock), then has the daemon apply it at once.
+async fn set_all_paused(daemon: &Daemon, paused: bool) {
+    let paths = daemon.paths().clone();
+    // The file lock may be held by another ssenotify process for a moment.
+    let edited = tokio::task::spawn_blocking(move || {
+        ssenotify_engine::ops::set_all_paused(&paths, paused).map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    let result = match edited {
+        Ok(()) => daemon.reload().await.map(drop),
+        Err(error) => Err(error),
+    };
+    if let Err(error) = result {
+        tracing::warn!(%error, paused, "pause/resume all from the tray failed");
+    }
+}

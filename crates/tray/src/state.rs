@@ -1,0 +1,204 @@
+//! What the tray shows: the aggregate state of every subscription, and the lines of its
+//! tooltip. Pure functions of the daemon's status table and the notifier's health.
+
+use ssenotify_engine::ReadyState;
+use ssenotify_engine::daemon::SubscriptionStatus;
+
+/// Most failing subscriptions named in the tooltip; the rest are counted.
+const MAX_DETAILS: usize = 5;
+
+/// The aggregate state the tray image shows, worst first when several apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrayState {
+    /// No subscriptions, or all paused or disabled.
+    #[default]
+    Idle,
+    /// Every active subscription is OPEN.
+    AllOpen,
+    /// At least one is CONNECTING (and none failed).
+    SomeConnecting,
+    /// At least one is CLOSED by a failure, or notifications cannot be shown.
+    SomeFailed,
+}
+
+impl TrayState {
+    /// Folds per-subscription counts into one state. Paused subscriptions count nowhere.
+    pub fn from_counts(open: usize, connecting: usize, failed: usize, notifier_ok: bool) -> Self {
+        if failed > 0 || !notifier_ok {
+            Self::SomeFailed
+        } else if connecting > 0 {
+            Self::SomeConnecting
+        } else if open > 0 {
+            Self::AllOpen
+        } else {
+            Self::Idle
+        }
+    }
+
+    /// One line saying what the state means (the tooltip's title).
+    pub fn tooltip(self) -> &'static str {
+        match self {
+            Self::Idle => "ssenotify: no active subscriptions",
+            Self::AllOpen => "ssenotify: all subscriptions open",
+            Self::SomeConnecting => "ssenotify: some subscriptions connecting",
+            Self::SomeFailed => "ssenotify: some subscriptions failed",
+        }
+    }
+}
+
+/// Whether a subscription is meant to be connected: paused and disabled ones count nowhere.
+fn active(status: &SubscriptionStatus) -> bool {
+    status.enabled && !status.paused
+}
+
+/// Folds the statuses into a [`TrayState`]; an active subscription that is CLOSED counts
+/// as failed (a running subscription only closes for good on a fatal response).
+pub fn aggregate(statuses: &[SubscriptionStatus], notifier_ok: bool) -> TrayState {
+    let (mut open, mut connecting, mut failed) = (0, 0, 0);
+    for status in statuses.iter().filter(|s| active(s)) {
+        match status.ready_state {
+            ReadyState::Open => open += 1,
+            ReadyState::Connecting => connecting += 1,
+            ReadyState::Closed => failed += 1,
+        }
+    }
+    TrayState::from_counts(open, connecting, failed, notifier_ok)
+}
+
+/// Everything the item shows; the item is only updated when this changes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct View {
+    pub state: TrayState,
+    /// The tooltip's lines under the title: what failed, and why.
+    pub details: Vec<String>,
+}
+
+impl View {
+    /// The view of `statuses` and the notifier's `health` (as [`NotifySink::health`] gives
+    /// it: `{"state": "up" | "down" | ..., "error": ...}`).
+    ///
+    /// [`NotifySink::health`]: ssenotify_engine::daemon::NotifySink::health
+    pub fn of(statuses: &[SubscriptionStatus], health: &serde_json::Value) -> Self {
+        let notifier_down = health.get("state").and_then(|s| s.as_str()) == Some("down");
+        let mut details = Vec::new();
+        if notifier_down {
+            let why = health.get("error").and_then(|e| e.as_str());
+            details.push(match why {
+                Some(why) => format!("notifications cannot be shown: {why}"),
+                None => "notifications cannot be shown".to_owned(),
+            });
+        }
+        let failed: Vec<&SubscriptionStatus> = statuses
+            .iter()
+            .filter(|s| active(s) && s.ready_state == ReadyState::Closed)
+            .collect();
+        for status in failed.iter().take(MAX_DETAILS) {
+            details.push(format!("{}: {}", status.name, status.reason));
+        }
+        if failed.len() > MAX_DETAILS {
+            details.push(format!("and {} more", failed.len() - MAX_DETAILS));
+        }
+        Self {
+            state: aggregate(statuses, !notifier_down),
+            details,
+        }
+    }
+
+    /// The tooltip's description. Hosts may render a subset of HTML there, so names and
+    /// reasons (which come from the user's file and from servers) are escaped.
+    pub fn description(&self) -> String {
+        let mut text = String::new();
+        for (i, line) in self.details.iter().enumerate() {
+            if i > 0 {
+                text.push('\n');
+            }
+            for c in line.chars() {
+                match c {
+                    '&' => text.push_str("&amp;"),
+                    '<' => text.push_str("&lt;"),
+                    '>' => text.push_str("&gt;"),
+                    c => text.push(c),
+                }
+            }
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn status(id: &str, ready_state: ReadyState, paused: bool) -> SubscriptionStatus {
+        SubscriptionStatus {
+            id: id.into(),
+            name: id.to_uppercase(),
+            url: format!("http://127.0.0.1/{id}"),
+            enabled: true,
+            paused,
+            ready_state,
+            reason: "HTTP 404 Not Found".into(),
+            status: None,
+            since: 0,
+            retry_in_ms: None,
+            last_event_at: None,
+            events: 0,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn worst_state_wins() {
+        use TrayState::*;
+        assert_eq!(TrayState::from_counts(0, 0, 0, true), Idle);
+        assert_eq!(TrayState::from_counts(3, 0, 0, true), AllOpen);
+        assert_eq!(TrayState::from_counts(3, 1, 0, true), SomeConnecting);
+        assert_eq!(TrayState::from_counts(3, 1, 1, true), SomeFailed);
+        assert_eq!(TrayState::from_counts(3, 0, 0, false), SomeFailed);
+        assert_eq!(TrayState::from_counts(0, 0, 0, false), SomeFailed);
+    }
+
+    #[test]
+    fn aggregate_skips_paused_and_disabled_and_counts_closed_as_failed() {
+        use ReadyState::*;
+        assert_eq!(aggregate(&[], true), TrayState::Idle);
+        let mut all = vec![status("a", Connecting, false), status("b", Open, false)];
+        assert_eq!(aggregate(&all, true), TrayState::SomeConnecting);
+        all[0] = status("a", Open, false);
+        assert_eq!(aggregate(&all, true), TrayState::AllOpen);
+        assert_eq!(aggregate(&all, false), TrayState::SomeFailed);
+        all.push(status("c", Closed, false));
+        assert_eq!(aggregate(&all, true), TrayState::SomeFailed);
+        all[2] = status("c", Closed, true);
+        assert_eq!(aggregate(&all, true), TrayState::AllOpen);
+        all[2].paused = false;
+        all[2].enabled = false;
+        assert_eq!(aggregate(&all, true), TrayState::AllOpen);
+    }
+
+    #[test]
+    fn view_names_what_failed_escaped_and_capped() {
+        let up = json!({"state": "up"});
+        let mut all: Vec<SubscriptionStatus> = (0..7)
+            .map(|i| status(&format!("s{i}"), ReadyState::Closed, false))
+            .collect();
+        all[0].name = "<b>A&B</b>".into();
+        let view = View::of(&all, &up);
+        assert_eq!(view.state, TrayState::SomeFailed);
+        assert_eq!(view.details.len(), MAX_DETAILS + 1);
+        assert_eq!(view.details[MAX_DETAILS], "and 2 more");
+        assert!(
+            view.description()
+                .starts_with("&lt;b&gt;A&amp;B&lt;/b&gt;: HTTP 404 Not Found\nS1: HTTP 404")
+        );
+
+        let down = json!({"state": "down", "error": "no bus"});
+        let view = View::of(&[], &down);
+        assert_eq!(view.state, TrayState::SomeFailed);
+        assert_eq!(view.details, ["notifications cannot be shown: no bus"]);
+        // Disabled notifications (`run --no-notify`) are not a failure.
+        let view = View::of(&[], &json!({"state": "disabled"}));
+        assert_eq!(view, View::default());
+    }
+}
