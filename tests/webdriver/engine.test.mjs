@@ -38,6 +38,7 @@ const server = http.createServer((req, res) => {
 });
 
 async function newSession() {
+  await session?.delete().catch(() => {});
   session = await Session.create(DRIVER, { alwaysMatch: { "tauri:options": { application: APP } } });
   await session.waitForText("h1");
 }

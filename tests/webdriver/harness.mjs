@@ -210,7 +210,8 @@ export function formatMemory(processes) {
  */
 export async function trayClick(pid, label) {
   const busctl = async (...args) =>
-    JSON.parse((await run("busctl", ["--user", "--json=short", ...args])).stdout);
+    // `--`: arguments such as -1 are values, not options.
+    JSON.parse((await run("busctl", ["--user", "--json=short", "--", ...args])).stdout);
   const bus = ["org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus"];
   const names = (await busctl("call", ...bus, "ListNames")).data[0];
   let item = null;
@@ -232,5 +233,5 @@ export async function trayClick(pid, label) {
   };
   const id = find(layout);
   assert.notEqual(id, undefined, `a menu item "${label}" in ${JSON.stringify(layout)}`);
-  await run("busctl", ["--user", "call", item, menu, "com.canonical.dbusmenu", "Event", "isvu", String(id), "clicked", "s", "", "0"]);
+  await run("busctl", ["--user", "--", "call", item, menu, "com.canonical.dbusmenu", "Event", "isvu", String(id), "clicked", "s", "", "0"]);
 }
