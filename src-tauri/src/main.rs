@@ -31,6 +31,10 @@ fn main() -> ExitCode {
         return start_engine_only();
     }
 
+    // Reach (or start) the engine while GTK and WebKit initialise: the subscriptions are
+    // connecting before the window exists. A second launch only finds the running one.
+    let connecting = std::thread::spawn(|| block_on(engine::Engine::connect()));
+
     let app = tauri::Builder::default()
         // Must be the first plugin: a second instance hands its argv over and exits before
         // anything else (another tray icon, another engine) starts.
@@ -67,11 +71,11 @@ fn main() -> ExitCode {
             // Connected (or the daemon started) before the window exists, so the UI's first
             // call finds the subscriptions already connecting.
             let started = std::time::Instant::now();
-            let engine = tauri::async_runtime::block_on(engine::Engine::connect());
+            let engine = connecting.join().expect("the engine connection thread");
             let link = tauri::async_runtime::block_on(engine.link());
             tracing::info!(
                 ?link,
-                ms = started.elapsed().as_millis() as u64,
+                waited_ms = started.elapsed().as_millis() as u64,
                 "engine ready"
             );
             app.manage(commands::AppState {
@@ -94,12 +98,8 @@ fn main() -> ExitCode {
 
 /// `--hidden`: starts the daemon if none runs; exit 1 if none could be reached.
 fn start_engine_only() -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime builds");
-    let engine = runtime.block_on(engine::Engine::connect());
-    match runtime.block_on(engine.link()) {
+    let engine = block_on(engine::Engine::connect());
+    match block_on(engine.link()) {
         engine::Link::Daemon { pid, tray } => {
             tracing::info!(pid, tray, "engine running; no window (--hidden)");
             ExitCode::SUCCESS
@@ -109,4 +109,13 @@ fn start_engine_only() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs `future` on a small runtime of its own (before Tauri's exists, or without it).
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime builds")
+        .block_on(future)
 }

@@ -104,6 +104,9 @@ mod host {
 use host::Watcher;
 
 /// What a host reads from an item.
+/// An SNI pixmap: width, height, ARGB32 bytes in network order.
+type Pixmap = (i32, i32, Vec<u8>);
+
 #[zbus::proxy(
     interface = "org.kde.StatusNotifierItem",
     default_path = "/StatusNotifierItem"
@@ -119,9 +122,9 @@ trait Item {
     #[zbus(property)]
     fn status(&self) -> zbus::Result<String>;
     #[zbus(property)]
-    fn icon_pixmap(&self) -> zbus::Result<Vec<(i32, i32, Vec<u8>)>>;
+    fn icon_pixmap(&self) -> zbus::Result<Vec<Pixmap>>;
     #[zbus(property)]
-    fn tool_tip(&self) -> zbus::Result<(String, Vec<(i32, i32, Vec<u8>)>, String, String)>;
+    fn tool_tip(&self) -> zbus::Result<(String, Vec<Pixmap>, String, String)>;
     #[zbus(property)]
     fn menu(&self) -> zbus::Result<OwnedObjectPath>;
     #[zbus(signal)]

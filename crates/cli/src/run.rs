@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use ssenotify_engine::daemon::{Daemon, DaemonError, NoNotifications, NotifySink};
+use ssenotify_engine::daemon::{Daemon, DaemonError, NoNotifications, NotifySink, Options};
 
 /// Arguments of `ssenotify run`.
 #[derive(Debug, clap::Args)]
@@ -40,7 +40,8 @@ pub fn main(args: Args) -> ExitCode {
         } else {
             crate::notifier()
         };
-        let daemon = match Daemon::start(paths, sink.clone()).await {
+        let options = Options { tray: args.tray };
+        let daemon = match Daemon::start_with(paths, sink.clone(), options).await {
             Ok(daemon) => daemon,
             Err(error @ DaemonError::AlreadyRunning { .. }) => {
                 eprintln!("ssenotify: {error}");

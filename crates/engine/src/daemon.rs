@@ -223,10 +223,27 @@ pub struct Daemon {
     _instance: InstanceLock,
 }
 
+/// How a daemon is run, fixed before its control socket answers.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// A tray icon will show this daemon (`run --tray`); see [`Daemon::set_tray`].
+    pub tray: bool,
+}
+
 impl Daemon {
     /// Start everything: take the single-instance lock, open history, apply the
     /// subscriptions file, serve the control socket.
     pub async fn start(paths: Paths, sink: Arc<dyn NotifySink>) -> Result<Daemon, DaemonError> {
+        Self::start_with(paths, sink, Options::default()).await
+    }
+
+    /// [`Daemon::start`] with options: set here rather than after the start, since the
+    /// first client (the app that started this daemon) asks as soon as the socket answers.
+    pub async fn start_with(
+        paths: Paths,
+        sink: Arc<dyn NotifySink>,
+        options: Options,
+    ) -> Result<Daemon, DaemonError> {
         let instance = InstanceLock::acquire(&paths)?;
         let history = History::open(paths.history_db())?;
         let resume: HashMap<String, (String, Option<String>)> = history
@@ -257,7 +274,7 @@ impl Daemon {
             config_error: Mutex::new(None),
             ui,
             sink,
-            tray: Default::default(),
+            tray: options.tray.into(),
         });
         let cancel = CancellationToken::new();
         let engine = Engine::with_shutdown(cancel.child_token());

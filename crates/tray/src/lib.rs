@@ -43,9 +43,9 @@ const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
 /// shuts the daemon down (as on SIGTERM). `notifier` is the sink
 /// the daemon was started with, for its health.
 ///
-/// Records [`Daemon::set_tray`] `true` before its first await, so call it right after
-/// [`Daemon::start`]: the app probes the control socket as soon as it answers and reads
-/// `tray` to tell whether closing its window leaves an icon.
+/// Start the daemon with `Options { tray: true }` ([`Daemon::start_with`]): the app probes
+/// the control socket as soon as it answers and reads `tray` to tell whether closing its
+/// window leaves an icon. This records it again, for daemons started otherwise.
 ///
 /// Never fails: without a session bus it logs a warning, records `set_tray(false)` (the
 /// icon can never show) and never returns; without a tray host it keeps the item ready
