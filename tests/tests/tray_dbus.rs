@@ -569,7 +569,11 @@ fn without_a_tray_host_the_daemon_runs_on_and_the_icon_appears_when_one_starts()
     let warning = "tray icon not shown: no StatusNotifierWatcher";
     poll(WAIT, || daemon.log().contains(warning).then_some(()))
         .unwrap_or_else(|| panic!("no warning about the missing tray host:\n{}", daemon.log()));
-    assert!(desk.ssenotify_output(&["list"]).status.success());
+    let list = desk.ssenotify_output(&["list"]);
+    assert!(list.status.success());
+    let text = String::from_utf8_lossy(&list.stdout);
+    let expected = format!("daemon: running (pid {}, tray icon)", daemon.pid());
+    assert!(text.starts_with(&expected), "{text}");
     assert!(daemon.is_running(), "{}", daemon.log());
     // A daemon run with --tray says so (the app reads it), even while no host shows it yet.
     assert_eq!(daemon_status(&desk)["tray"], true);

@@ -280,8 +280,13 @@ pub fn list(args: ListArgs, paths: &Paths) -> ExitCode {
 }
 
 fn print_daemon(daemon: &serde_json::Value) {
+    let tray = if daemon["tray"] == true {
+        ", tray icon"
+    } else {
+        ""
+    };
     println!(
-        "daemon: running (pid {}), notifications: {}",
+        "daemon: running (pid {}{tray}), notifications: {}",
         daemon["pid"],
         daemon["notifier"]["state"].as_str().unwrap_or("unknown")
     );
