@@ -518,21 +518,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn updates_coalesce_statuses_cap_events_and_keep_the_last_config() {
         use ssenotify_engine::ReadyState;
-        let status = |id: &str, ready: ReadyState| SubscriptionStatus {
-            id: id.into(),
-            name: id.into(),
-            url: "http://127.0.0.1/".into(),
-            enabled: true,
-            paused: false,
-            ready_state: ready,
-            reason: String::new(),
-            status: None,
-            since: 0,
-            retry_in_ms: None,
-            last_event_at: None,
-            events: 0,
-            error: None,
-        };
+        let status = |id: &str, ready: ReadyState| SubscriptionStatus::new(id, ready, "");
         let event = |n: usize| DaemonEvent::Event {
             subscription: "a".into(),
             row: Some(n as i64),

@@ -401,21 +401,7 @@ mod tests {
     use crate::state::ReadyState;
 
     fn status(id: &str, ready_state: ReadyState) -> DaemonEvent {
-        DaemonEvent::Status(SubscriptionStatus {
-            id: id.into(),
-            name: id.into(),
-            url: "http://127.0.0.1:1/".into(),
-            enabled: true,
-            paused: false,
-            ready_state,
-            reason: "test".into(),
-            status: None,
-            since: 0,
-            retry_in_ms: None,
-            last_event_at: None,
-            events: 0,
-            error: None,
-        })
+        DaemonEvent::Status(SubscriptionStatus::new(id, ready_state, "test"))
     }
 
     struct Server {

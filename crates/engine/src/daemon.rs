@@ -146,6 +146,29 @@ pub struct SubscriptionStatus {
     pub error: Option<String>,
 }
 
+impl SubscriptionStatus {
+    /// A status that knows only its id, state and reason (named after its id, enabled, not
+    /// paused, no counters): the start of the daemon's first report, and what tests of
+    /// status consumers build on with `..`.
+    pub fn new(id: &str, ready_state: ReadyState, reason: impl ToString) -> Self {
+        Self {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            url: String::new(),
+            enabled: true,
+            paused: false,
+            ready_state,
+            reason: reason.to_string(),
+            status: None,
+            since: 0,
+            retry_in_ms: None,
+            last_event_at: None,
+            events: 0,
+            error: None,
+        }
+    }
+}
+
 /// What the UI hears from the daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -666,19 +689,12 @@ impl ControlLoop {
 
 fn initial_status(spec: &SubscriptionSpec) -> SubscriptionStatus {
     SubscriptionStatus {
-        id: spec.id.clone(),
         name: spec.display_name().to_owned(),
         url: spec.url.clone(),
         enabled: spec.enabled,
         paused: spec.paused,
-        ready_state: ReadyState::Connecting,
-        reason: Reason::Started.to_string(),
-        status: None,
         since: crate::history::now_ms(),
-        retry_in_ms: None,
-        last_event_at: None,
-        events: 0,
-        error: None,
+        ..SubscriptionStatus::new(&spec.id, ReadyState::Connecting, Reason::Started)
     }
 }
 

@@ -132,19 +132,9 @@ mod tests {
 
     fn status(id: &str, ready_state: ReadyState, paused: bool) -> SubscriptionStatus {
         SubscriptionStatus {
-            id: id.into(),
             name: id.to_uppercase(),
-            url: format!("http://127.0.0.1/{id}"),
-            enabled: true,
             paused,
-            ready_state,
-            reason: "HTTP 404 Not Found".into(),
-            status: None,
-            since: 0,
-            retry_in_ms: None,
-            last_event_at: None,
-            events: 0,
-            error: None,
+            ..SubscriptionStatus::new(id, ready_state, "HTTP 404 Not Found")
         }
     }
 
