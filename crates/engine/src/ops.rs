@@ -507,6 +507,54 @@ mod tests {
     }
 
     #[test]
+    fn secret_files_go_when_nothing_refers_to_them() {
+        let (_dir, paths) = paths();
+        let with_token = |id: &str, token: &str| NewSubscription {
+            url: "https://example.com/sse".into(),
+            id: Some(id.into()),
+            headers: vec![("Authorization".into(), format!("Bearer {token}"))],
+            ..Default::default()
+        };
+        add(&paths, with_token("a", "one")).unwrap();
+        add(&paths, with_token("b", "two")).unwrap();
+        let dir = paths.secrets_dir();
+        let files = || {
+            let mut names: Vec<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(
+            files(),
+            ["a.header-authorization", "b.header-authorization"]
+        );
+        // A file the user put there and refers to is theirs to keep.
+        std::fs::write(dir.join("shared-token"), "t").unwrap();
+        let mut spec = Store::new(paths.clone())
+            .load()
+            .unwrap()
+            .get("b")
+            .unwrap()
+            .clone();
+        spec.auth = Some(crate::config::AuthSpec::Bearer {
+            token: Secret::parse("file:secrets/shared-token"),
+        });
+        spec.headers.clear();
+        update(&paths, spec).unwrap();
+        assert_eq!(files(), ["a.header-authorization", "shared-token"]);
+
+        remove(&paths, "a").unwrap();
+        assert_eq!(files(), ["shared-token"]);
+        // A failed edit writes nothing and deletes nothing.
+        assert!(remove(&paths, "nope").is_err());
+        assert_eq!(files(), ["shared-token"]);
+        remove(&paths, "b").unwrap();
+        assert!(files().is_empty());
+    }
+
+    #[test]
     fn edits_of_a_missing_id_are_refused() {
         let (_dir, paths) = paths();
         for result in [

@@ -7,7 +7,9 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::PathBuf;
 
 use super::validate::{is_secret_header, validate_id};
-use super::{AuthSpec, ConfigError, Paths, Secret, Store, StoreError, SubscriptionSpec};
+use super::{
+    AuthSpec, ConfigError, Paths, Secret, Store, StoreError, SubscriptionSet, SubscriptionSpec,
+};
 use crate::subscription::{Auth, Resume, Settings};
 
 /// A secret reference (or the URL) of a subscription could not be resolved.
@@ -200,6 +202,55 @@ impl Store {
         }
         Ok(stashed)
     }
+}
+
+impl Store {
+    /// Deletes the files in the secrets dir that no subscription of `set` refers to any
+    /// more (a removed subscription, a secret replaced by another reference), so a secret
+    /// the user let go of does not stay on disk. Called after ssenotify wrote `set`; the
+    /// secrets dir is ssenotify's own, so anything unreferenced there is a leftover.
+    /// Returns the files deleted; a file that cannot be deleted is logged, never an error:
+    /// the subscriptions file is already written.
+    pub(super) fn prune_secrets(&self, set: &SubscriptionSet) -> Vec<PathBuf> {
+        let paths = self.paths();
+        let referenced: Vec<PathBuf> = set
+            .subscriptions
+            .iter()
+            .flat_map(secret_refs)
+            .filter_map(|secret| match secret {
+                Secret::File(path) => Some(paths.expand(path)),
+                _ => None,
+            })
+            .collect();
+        let Ok(entries) = fs::read_dir(paths.secrets_dir()) else {
+            return Vec::new();
+        };
+        let mut pruned = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !entry.file_type().is_ok_and(|t| t.is_file()) || referenced.contains(&path) {
+                continue;
+            }
+            match fs::remove_file(&path) {
+                Ok(()) => pruned.push(path),
+                Err(error) => {
+                    tracing::warn!(%error, path = %path.display(), "an unused secret file stays")
+                }
+            }
+        }
+        pruned
+    }
+}
+
+/// Every secret of `spec` (header values and auth), whatever its form.
+fn secret_refs(spec: &SubscriptionSpec) -> Vec<&Secret> {
+    let mut secrets: Vec<&Secret> = spec.headers.values().collect();
+    match &spec.auth {
+        Some(AuthSpec::Basic { password, .. }) => secrets.push(password),
+        Some(AuthSpec::Bearer { token }) => secrets.push(token),
+        None => {}
+    }
+    secrets
 }
 
 /// The fields of `spec` that hold a secret written in clear.

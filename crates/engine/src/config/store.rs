@@ -87,7 +87,8 @@ impl Store {
     /// Under the exclusive lock: re-read the file (an invalid file fails here and is never
     /// overwritten), apply `change`, validate the result (literal secrets are rejected, so
     /// stash them first), and write it atomically only if it differs. An error from
-    /// `change` writes nothing.
+    /// `change` writes nothing. After a write, stashed secret files that nothing refers to
+    /// any more are deleted.
     pub fn update<T, E>(
         &self,
         change: impl FnOnce(&mut SubscriptionSet) -> Result<T, E>,
@@ -106,6 +107,7 @@ impl Store {
             // Keep a mode the user chose (0644 to share it, say); new files are private.
             let mode = fs::metadata(&path).map_or(0o600, |m| m.permissions().mode() & 0o777);
             self.write_atomic(&path, next.to_toml().as_bytes(), mode)?;
+            self.prune_secrets(&next);
         }
         Ok(value)
     }
