@@ -22,7 +22,7 @@ fn settings(url: String) -> Settings {
 }
 
 struct Client {
-    _engine: Engine,
+    engine: Engine,
     subscription: Option<Subscription>,
     updates: ssenotify_engine::Updates,
 }
@@ -32,7 +32,7 @@ impl Client {
         let engine = Engine::new();
         let (subscription, updates) = engine.subscribe(settings).expect("valid settings");
         Self {
-            _engine: engine,
+            engine,
             subscription: Some(subscription),
             updates,
         }
@@ -407,6 +407,71 @@ async fn a_silent_connection_hits_the_idle_timeout_and_reconnects() {
     // The dead socket is really closed, and a new request comes.
     assert!(server.wait_for_client_close(0, WAIT).await.is_some());
     assert_eq!(client.events(1).await[0].data, "fresh");
+    client.close().await;
+}
+
+#[tokio::test]
+async fn a_wake_from_sleep_reconnects_at_once_with_the_last_event_id() {
+    // The first connection stays open and silent, as a dead socket after a suspend does.
+    let server = TestServer::start(|_, n| match n {
+        0 => open_then_hold(sse_event(None, Some("before-sleep"), "one")),
+        _ => open_then_hold(b"data: after\n\n".to_vec()),
+    });
+    let mut s = settings(server.url("/"));
+    // Far longer than the test: only the wake can end this connection.
+    s.policy.idle_timeout = Duration::from_secs(3600);
+    let mut client = Client::start(s);
+    assert_eq!(client.events(1).await[0].data, "one");
+    let slept = Duration::from_secs(40 * 60);
+    let woken = Instant::now();
+    client.engine.wakeup().wake(slept);
+    let change = client.next_state().await;
+    assert_eq!(change.ready_state, ReadyState::Connecting);
+    assert_eq!(change.reason, Reason::SystemWoke { slept });
+    assert_eq!(
+        change.reason.to_string(),
+        "the system woke after 40m asleep; reconnecting"
+    );
+    // A fresh backoff: the first delay, not a grown one.
+    assert!(
+        change.retry_in.unwrap() <= Duration::from_millis(100),
+        "{change:?}"
+    );
+    assert!(
+        server.wait_for_client_close(0, WAIT).await.is_some(),
+        "the old socket is closed"
+    );
+    assert_eq!(client.events(1).await[0].data, "after");
+    assert!(
+        woken.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        woken.elapsed()
+    );
+    let requests = server
+        .wait_for_requests(2, WAIT)
+        .await
+        .expect("a second request");
+    assert_eq!(requests[1].header("last-event-id"), Some("before-sleep"));
+    client.close().await;
+}
+
+#[tokio::test]
+async fn a_wake_cuts_a_long_reconnect_wait_short() {
+    // Down with a long retry: after a wake the client tries at once instead of waiting.
+    let server = TestServer::start(|_, n| match n {
+        0 => Response::sse(b"retry: 600000\n\n"),
+        _ => open_then_hold(b"data: back\n\n".to_vec()),
+    });
+    let mut client = Client::start(settings(server.url("/")));
+    client.until_state(ReadyState::Open).await;
+    let waiting = client.next_state().await;
+    assert_eq!(waiting.ready_state, ReadyState::Connecting);
+    assert!(
+        waiting.retry_in.unwrap() >= Duration::from_secs(60),
+        "{waiting:?}"
+    );
+    client.engine.wakeup().wake(Duration::from_secs(10));
+    assert_eq!(client.events(1).await[0].data, "back");
     client.close().await;
 }
 

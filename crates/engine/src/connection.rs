@@ -54,6 +54,8 @@ pub(crate) struct Connection {
     updates: mpsc::Sender<Batch>,
     pool: Arc<BatchPool>,
     paused: watch::Receiver<bool>,
+    /// The engine's wake notices (how long the machine slept).
+    wake: watch::Receiver<Duration>,
     cancel: CancellationToken,
     /// Events parsed from the current chunk, sent as one batch.
     batch: Vec<Update>,
@@ -74,6 +76,7 @@ impl Connection {
         updates: mpsc::Sender<Batch>,
         pool: Arc<BatchPool>,
         paused: watch::Receiver<bool>,
+        wake: watch::Receiver<Duration>,
         cancel: CancellationToken,
     ) -> Self {
         let last_id = SmolStr::new(parser.last_event_id());
@@ -87,6 +90,7 @@ impl Connection {
             updates,
             pool,
             paused,
+            wake,
             cancel,
             batch: Vec::new(),
             last_type: SmolStr::new_static("message"),
@@ -175,6 +179,8 @@ impl Connection {
                     return;
                 }
                 _ = wait_paused(&mut self.paused) => {}
+                // Woken from sleep: the wait was for a network that may be back now.
+                _ = woke(&mut self.wake) => {}
                 _ = tokio::time::sleep(delay) => {}
             }
         }
@@ -275,12 +281,15 @@ impl Connection {
                     Err(error) => break Reason::Network { error: error_chain(error) },
                 },
                 _ = &mut idle => break Reason::IdleTimeout { after: self.policy.idle_timeout },
+                slept = woke(&mut self.wake) => break Reason::SystemWoke { slept },
             }
         };
+        // A wake says nothing about the server: start the backoff afresh.
+        let woken = matches!(reason, Reason::SystemWoke { .. });
         End::Retry {
             reason,
             retry_after: None,
-            healthy: dispatched || opened_at.elapsed() >= HEALTHY_AFTER,
+            healthy: woken || dispatched || opened_at.elapsed() >= HEALTHY_AFTER,
         }
     }
 
@@ -403,6 +412,15 @@ fn cursor_of(data: &str, pointer: &str) -> Option<SmolStr> {
 async fn wait_paused(paused: &mut watch::Receiver<bool>) {
     if paused.wait_for(|p| *p).await.is_err() {
         std::future::pending::<()>().await;
+    }
+}
+
+/// Resolves at the engine's next wake notice, with how long the machine slept (never, once
+/// the engine is gone).
+async fn woke(wake: &mut watch::Receiver<Duration>) -> Duration {
+    match wake.changed().await {
+        Ok(()) => *wake.borrow_and_update(),
+        Err(_) => std::future::pending().await,
     }
 }
 

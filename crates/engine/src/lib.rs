@@ -22,6 +22,8 @@
 //! - [`supervisor`]: owns all running subscriptions, applies a new set by diff (only what
 //!   changed restarts) and merges their updates into one tagged stream.
 //! - [`router`]: rules, templates and storm control: event in, notification decision out.
+//! - [`wake`]: noticing that the machine slept (boot clock against monotonic clock), so
+//!   every connection reconnects at once on wake instead of waiting for its idle timeout.
 
 pub mod command;
 pub mod config;
@@ -37,6 +39,7 @@ pub mod router;
 pub mod state;
 pub mod subscription;
 pub mod supervisor;
+pub mod wake;
 
 mod connection;
 
@@ -44,7 +47,7 @@ pub use parse::{EventRef, Output, ParseError, Parser};
 pub use policy::Policy;
 pub use state::{ReadyState, Reason, StateChange};
 pub use subscription::{
-    Auth, Engine, Event, Resume, Settings, SettingsError, Subscription, Update, Updates,
+    Auth, Engine, Event, Resume, Settings, SettingsError, Subscription, Update, Updates, Wakeup,
 };
 pub use supervisor::{ApplyReport, Desired, Supervisor, Tagged};
 /// Re-exported so callers can share one shutdown token with the engine.

@@ -87,6 +87,11 @@ pub enum Reason {
         /// The configured maximum, in bytes.
         limit: usize,
     },
+    /// The machine slept (see `wake`): the socket is presumed dead, so it reconnects now.
+    SystemWoke {
+        /// How long the machine slept.
+        slept: Duration,
+    },
     /// The user paused the subscription.
     Paused,
     /// The user (or shutdown) closed the subscription.
@@ -134,6 +139,11 @@ impl fmt::Display for Reason {
             Self::EventTooLarge { limit } => {
                 write!(f, "event too large: more than {limit} bytes")
             }
+            Self::SystemWoke { slept } => write!(
+                f,
+                "the system woke after {} asleep; reconnecting",
+                crate::fmt_duration(*slept)
+            ),
             Self::Paused => f.write_str("paused by user"),
             Self::ClosedByUser => f.write_str("closed by user"),
         }

@@ -249,6 +249,21 @@ pub enum SettingsError {
 pub struct Engine {
     shutdown: CancellationToken,
     clients: Mutex<HashMap<Option<PathBuf>, reqwest::Client>>,
+    /// Tells every connection that the machine woke from sleep (the value: how long).
+    wake: Arc<watch::Sender<Duration>>,
+}
+
+/// Makes every connection of an [`Engine`] reconnect at once (the machine woke from
+/// sleep, the network changed); cheap to clone and to keep after the engine is gone.
+#[derive(Debug, Clone)]
+pub struct Wakeup(Arc<watch::Sender<Duration>>);
+
+impl Wakeup {
+    /// Every OPEN connection closes and reconnects with reason "the system woke", with a
+    /// fresh backoff; one waiting to reconnect tries at once. `slept` is for that reason.
+    pub fn wake(&self, slept: Duration) {
+        self.0.send_replace(slept);
+    }
 }
 
 impl Default for Engine {
@@ -268,7 +283,14 @@ impl Engine {
         Self {
             shutdown,
             clients: Mutex::new(HashMap::new()),
+            wake: Arc::new(watch::channel(Duration::ZERO).0),
         }
+    }
+
+    /// A handle that makes every connection reconnect at once (see [`Wakeup`]); the daemon
+    /// hands one to [`crate::wake::watch_for_sleep`].
+    pub fn wakeup(&self) -> Wakeup {
+        Wakeup(self.wake.clone())
     }
 
     /// The token that closes every subscription of this engine.
@@ -300,6 +322,7 @@ impl Engine {
             tx,
             pool.clone(),
             paused_rx,
+            self.wake.subscribe(),
             cancel.clone(),
         );
         let task = tokio::spawn(connection.run());
