@@ -723,5 +723,38 @@ event = "tick"
         .collect();
     assert_eq!(ticks, (0..events.len()).collect(), "no gaps");
     assert!(events.len() > first);
+    // And it tells what became of each: the popups the server never showed are "error"
+    // (not "notified", which was stored when they were queued), the ones it showed
+    // "notified".
+    let shown_ticks: BTreeSet<usize> = shown
+        .iter()
+        .filter(|n| n.summary == "Feed")
+        .filter_map(|n| n.body.strip_prefix("tick ")?.parse().ok())
+        .collect();
+    let wrong = || {
+        let events = recorded(&desk, "feed");
+        let action = |n: usize| {
+            events
+                .iter()
+                .find(|e| e["data"] == format!("tick {n}"))
+                .and_then(|e| e["action"].as_str())
+                .unwrap_or("?")
+                .to_owned()
+        };
+        let mut wrong: Vec<String> = (0..first)
+            .filter(|&n| action(n) != "error")
+            .map(|n| format!("tick {n}: {}", action(n)))
+            .collect();
+        wrong.extend(
+            shown_ticks
+                .iter()
+                .filter(|&&n| action(n) != "notified")
+                .map(|&n| format!("tick {n} (shown): {}", action(n))),
+        );
+        wrong
+    };
+    if poll(WAIT, || wrong().is_empty().then_some(())).is_none() {
+        panic!("history actions disagree with what was shown: {:?}", wrong());
+    }
     assert!(daemon.is_running());
 }

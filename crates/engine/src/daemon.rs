@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Paths, Store, SubscriptionSet, SubscriptionSpec};
 use crate::control::{self, Pending, Reply, Request};
 use crate::history::{
-    Action as HistoryAction, History, HistoryWriter, NewEvent, Recorded, ResumeUpdate,
+    Action as HistoryAction, History, HistoryWriter, NewEvent, Recorded, ResumeUpdate, RowId,
 };
 use crate::router::{self, Decision, Flags, Millis, Notification, Router};
 use crate::state::{ReadyState, Reason, StateChange};
@@ -56,9 +56,24 @@ const PIPELINE_BATCH: usize = 512;
 pub trait NotifySink: Send + Sync + 'static {
     /// Queue one notification of subscription `subscription`; never blocks.
     fn deliver(&self, subscription: &str, notification: Notification) -> Delivery;
+    /// [`NotifySink::deliver`], and call `failed` if the notification server later refuses
+    /// it or never answers, so history can say so (a queued popup is not yet a shown one).
+    /// Sinks that cannot tell just deliver.
+    fn deliver_tracked(
+        &self,
+        subscription: &str,
+        notification: Notification,
+        failed: OnFailure,
+    ) -> Delivery {
+        drop(failed);
+        self.deliver(subscription, notification)
+    }
     /// The sink's health, for `ssenotify list` and the tray.
     fn health(&self) -> serde_json::Value;
 }
+
+/// Called by a [`NotifySink`] when a queued notification could not be shown.
+pub type OnFailure = Box<dyn FnOnce() + Send>;
 
 /// What a [`NotifySink`] did with a notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -912,7 +927,7 @@ impl Pipeline {
                         },
                         now,
                     );
-                    self.act(&id, decision)
+                    self.act(&id, decision, recorded.as_ref().map(|r| r.row()))
                 }
                 None => HistoryAction::History,
             };
@@ -944,8 +959,9 @@ impl Pipeline {
         self.schedule_tick();
     }
 
-    /// Carry out a router decision; returns what history records.
-    fn act(&self, id: &str, decision: Decision) -> HistoryAction {
+    /// Carry out a router decision for the event recorded as `row`; returns what history
+    /// records.
+    fn act(&self, id: &str, decision: Decision, row: Option<RowId>) -> HistoryAction {
         if let Some(error) = &decision.template_error {
             let mut status = lock(&self.shared.status);
             if let Some(entry) = status.get_mut(id) {
@@ -957,7 +973,20 @@ impl Pipeline {
         }
         match decision.action {
             router::Action::Notify(notification) => {
-                match self.shared.sink.deliver(id, notification) {
+                // "notified" is stored now; if the server then fails to show it, the row
+                // becomes "error" (history keeps that over a later "notified").
+                let failed: OnFailure = match row {
+                    Some(row) => {
+                        let history = self.history.clone();
+                        Box::new(move || {
+                            tokio::spawn(async move {
+                                let _ = history.notify_failed(row).await;
+                            });
+                        })
+                    }
+                    None => Box::new(|| {}),
+                };
+                match self.shared.sink.deliver_tracked(id, notification, failed) {
                     Delivery::Queued => HistoryAction::Notified,
                     Delivery::Dropped => HistoryAction::Error,
                     // Recorded like a `history` rule: kept, deliberately not shown.

@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::daemon::{Delivery, NotifySink};
+use crate::daemon::{Delivery, NotifySink, OnFailure};
 use crate::router::{Notification, Timeout, Urgency, unescape_markup, vet_click_url};
 
 /// The app name notifications carry unless a rule names another.
@@ -68,6 +68,8 @@ enum Job {
     Show {
         subscription: String,
         notification: Box<Notification>,
+        /// Told when the server refuses it or never answers.
+        failed: Option<OnFailure>,
     },
     /// Answered once everything queued before it has been sent.
     Flush(tokio::sync::oneshot::Sender<()>),
@@ -116,9 +118,34 @@ impl DesktopNotifier {
 
 impl NotifySink for DesktopNotifier {
     fn deliver(&self, subscription: &str, notification: Notification) -> Delivery {
+        self.queue(subscription, notification, None)
+    }
+
+    fn deliver_tracked(
+        &self,
+        subscription: &str,
+        notification: Notification,
+        failed: OnFailure,
+    ) -> Delivery {
+        self.queue(subscription, notification, Some(failed))
+    }
+
+    fn health(&self) -> serde_json::Value {
+        serde_json::to_value(self.health_now()).unwrap_or_default()
+    }
+}
+
+impl DesktopNotifier {
+    fn queue(
+        &self,
+        subscription: &str,
+        notification: Notification,
+        failed: Option<OnFailure>,
+    ) -> Delivery {
         let job = Job::Show {
             subscription: subscription.to_owned(),
             notification: Box::new(notification),
+            failed,
         };
         match self.jobs.try_send(job) {
             Ok(()) => Delivery::Queued,
@@ -129,10 +156,6 @@ impl NotifySink for DesktopNotifier {
                 Delivery::Dropped
             }
         }
-    }
-
-    fn health(&self) -> serde_json::Value {
-        serde_json::to_value(self.health_now()).unwrap_or_default()
     }
 }
 
@@ -168,7 +191,14 @@ impl Sender {
                 Job::Show {
                     subscription,
                     notification,
-                } => self.send(subscription, *notification).await,
+                    failed,
+                } => {
+                    if !self.send(subscription, *notification).await
+                        && let Some(failed) = failed
+                    {
+                        failed();
+                    }
+                }
                 Job::Flush(done) => {
                     let _ = done.send(());
                 }
@@ -176,7 +206,8 @@ impl Sender {
         }
     }
 
-    async fn send(&mut self, subscription: String, notification: Notification) {
+    /// Shows one notification; returns whether the server took it.
+    async fn send(&mut self, subscription: String, notification: Notification) -> bool {
         if self.body_markup.is_none() {
             self.body_markup = capabilities()
                 .await
@@ -210,9 +241,16 @@ impl Sender {
                     popup.appname(APP_NAME).summary("ssenotify").body(&notice);
                     let _ = tokio::time::timeout(CALL_TIMEOUT, popup.show_async()).await;
                 }
+                true
             }
-            Ok(Err(error)) => self.mark_down(error.to_string()),
-            Err(_) => self.mark_down("the notification server did not answer in time".into()),
+            Ok(Err(error)) => {
+                self.mark_down(error.to_string());
+                false
+            }
+            Err(_) => {
+                self.mark_down("the notification server did not answer in time".into());
+                false
+            }
         }
     }
 

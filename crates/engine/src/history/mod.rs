@@ -604,6 +604,13 @@ impl History {
         set_action(&self.conn, row, action).ctx(&self.path, "storing an action")
     }
 
+    /// The notification of event `row` was not shown after all: its action becomes
+    /// `error` (from `pending` or `notified`; any other decision stands). Returns whether
+    /// the row changed.
+    pub fn notify_failed(&mut self, row: RowId) -> Result<bool, HistoryError> {
+        notify_failed(&self.conn, row).ctx(&self.path, "marking a failed notification")
+    }
+
     /// Store several decisions in one transaction.
     pub fn set_actions(&mut self, actions: &[(RowId, Action)]) -> Result<(), HistoryError> {
         self.write("storing actions", |tx, _| {
@@ -969,9 +976,20 @@ fn save_resume(conn: &Connection, update: &ResumeUpdate) -> rusqlite::Result<()>
 }
 
 fn set_action(conn: &Connection, row: RowId, action: Action) -> rusqlite::Result<bool> {
+    // A failure the notifier reported is final: the router's "notified" for the same row
+    // may arrive after it (both travel through the writer, the failure from another task).
     let changed = conn
-        .prepare_cached("UPDATE events SET action = ?2 WHERE id = ?1")?
+        .prepare_cached("UPDATE events SET action = ?2 WHERE id = ?1 AND action != 'error'")?
         .execute(params![row, action.as_str()])?;
+    Ok(changed == 1)
+}
+
+fn notify_failed(conn: &Connection, row: RowId) -> rusqlite::Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE events SET action = 'error' WHERE id = ?1 AND action IN ('pending', 'notified')",
+        )?
+        .execute(params![row])?;
     Ok(changed == 1)
 }
 

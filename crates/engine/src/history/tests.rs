@@ -847,3 +847,36 @@ async fn writer_failures_are_isolated_and_reported() {
     );
     assert_eq!(history.resume("a").unwrap(), None);
 }
+
+#[test]
+fn a_failed_notification_is_an_error_whichever_write_comes_first() {
+    let (_dir, path) = temp();
+    let mut history = History::open(&path).unwrap();
+    let rows: Vec<RowId> = history
+        .record(&[
+            ev("a", Some("1"), "one"),
+            ev("a", Some("2"), "two"),
+            ev("a", Some("3"), "three"),
+        ])
+        .unwrap()
+        .into_iter()
+        .map(Recorded::row)
+        .collect();
+    // The router's decision first, then the notifier's failure.
+    history.set_action(rows[0], Action::Notified).unwrap();
+    assert!(history.notify_failed(rows[0]).unwrap());
+    // The failure first (the notifier can be faster than the router's batch write).
+    assert!(history.notify_failed(rows[1]).unwrap());
+    assert!(!history.set_action(rows[1], Action::Notified).unwrap());
+    // Another decision is not the notifier's to change.
+    history.set_action(rows[2], Action::Quiet).unwrap();
+    assert!(!history.notify_failed(rows[2]).unwrap());
+    let actions: Vec<String> = history
+        .page(Some("a"), None, 10)
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|e| e.action.to_string())
+        .collect();
+    assert_eq!(actions, ["error", "error", "quiet"]);
+}

@@ -12,7 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     Action, Book, Context, History, HistoryError, NewEvent, Recorded, ResumeUpdate, Retention,
-    RowId, forget, forget_except, insert_events, now_ms, prune, prune_all, save_resume, set_action,
+    RowId, forget, forget_except, insert_events, notify_failed, now_ms, prune, prune_all,
+    save_resume, set_action,
 };
 
 /// How many requests may wait for the writer before senders wait (backpressure).
@@ -29,6 +30,7 @@ enum Op {
         resume: Vec<ResumeUpdate>,
     },
     SetActions(Vec<(RowId, Action)>),
+    NotifyFailed(RowId),
     SaveResume(ResumeUpdate),
     SetRetention(Arc<str>, Retention),
     Prune(Arc<str>),
@@ -46,6 +48,7 @@ impl Op {
         match self {
             Self::Record { .. } => "recording events",
             Self::SetActions(_) => "storing actions",
+            Self::NotifyFailed(_) => "marking a failed notification",
             Self::SaveResume(_) => "saving a resume point",
             Self::SetRetention(..) => "setting retention",
             Self::Prune(_) | Self::PruneAll => "pruning",
@@ -131,6 +134,11 @@ impl HistoryWriter {
     /// Queue the router's decisions; a failure is reported by the next flush or close.
     pub async fn set_actions(&self, actions: Vec<(RowId, Action)>) -> Result<(), HistoryError> {
         self.send(Op::SetActions(actions), Reply::None).await
+    }
+
+    /// Queue [`History::notify_failed`] for `row`; a failure is reported by the next flush.
+    pub async fn notify_failed(&self, row: RowId) -> Result<(), HistoryError> {
+        self.send(Op::NotifyFailed(row), Reply::None).await
     }
 
     /// Queue one decision; see [`HistoryWriter::set_actions`].
@@ -342,6 +350,10 @@ fn execute(conn: &rusqlite::Connection, book: &mut Book, op: &Op) -> rusqlite::R
             for &(row, action) in actions {
                 set_action(conn, row, action)?;
             }
+            Outcome::Done
+        }
+        Op::NotifyFailed(row) => {
+            notify_failed(conn, *row)?;
             Outcome::Done
         }
         Op::SaveResume(update) => {
