@@ -14,7 +14,8 @@
 //!   literal secrets in input to `add`/`import` are moved to files by
 //!   [`Store::stash_secrets`].
 //! - [`Store`] reads and writes the file: atomic replace under an exclusive lock, with a
-//!   read-modify-write [`Store::update`] that never writes a set that does not validate.
+//!   read-modify-write [`Store::update`] that never writes a set that does not validate,
+//!   and edits the existing text in place so that the user's comments survive (`rewrite`).
 //! - [`diff`] compares two sets by id: for `import` (merge or replace, dry-run rendering)
 //!   and for the daemon, which restarts only the subscriptions whose connection changed.
 //! - [`from_ntfy_client_yml`] turns an ntfy `client.yml` into subscriptions.
@@ -23,6 +24,7 @@ mod diff;
 mod locate;
 mod ntfy;
 mod paths;
+mod rewrite;
 mod secrets;
 mod spec;
 mod store;
@@ -53,9 +55,9 @@ use validate::Found;
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// The first line of every TOML file ssenotify writes.
+/// The first lines of a TOML file ssenotify writes from scratch (an edit keeps the file's own).
 const TOML_HEADER: &str = "# ssenotify subscriptions: see docs/subscriptions.md.\n\
-     # ssenotify rewrites this file when it changes it (comments are not kept).\n\n";
+     # ssenotify edits this file in place: comments outside the values it changes are kept.\n\n";
 
 /// A syntax the subscriptions schema is read and written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -6,7 +6,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{ConfigError, Format, LiteralSecrets, Paths, SubscriptionSet};
+use super::{ConfigError, Format, LiteralSecrets, Paths, SubscriptionSet, rewrite};
 
 /// Why the subscriptions file (or a stashed secret) could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -69,15 +69,19 @@ impl Store {
     /// Takes no lock: writers replace the file by rename, so a reader sees the old or the
     /// new content, never a mix.
     pub fn load(&self) -> Result<SubscriptionSet, StoreError> {
+        Ok(self.read()?.1)
+    }
+
+    /// The file's text (`None` when there is no file) and the set it holds.
+    fn read(&self) -> Result<(Option<String>, SubscriptionSet), StoreError> {
         let path = self.paths.subscriptions_file();
         match fs::read_to_string(&path) {
-            Ok(text) => Ok(SubscriptionSet::parse(
-                &text,
-                Format::Toml,
-                &path,
-                LiteralSecrets::Reject,
-            )?),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(SubscriptionSet::default()),
+            Ok(text) => {
+                let set =
+                    SubscriptionSet::parse(&text, Format::Toml, &path, LiteralSecrets::Reject)?;
+                Ok((Some(text), set))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((None, SubscriptionSet::default())),
             Err(source) => Err(StoreError::Read { path, source }),
         }
     }
@@ -86,9 +90,10 @@ impl Store {
     ///
     /// Under the exclusive lock: re-read the file (an invalid file fails here and is never
     /// overwritten), apply `change`, validate the result (literal secrets are rejected, so
-    /// stash them first), and write it atomically only if it differs. An error from
-    /// `change` writes nothing. After a write, stashed secret files that nothing refers to
-    /// any more are deleted.
+    /// stash them first), and write it atomically only if it differs. The file is edited
+    /// in place, so the user's comments and layout outside the changed values survive
+    /// (see `rewrite.rs`). An error from `change` writes nothing. After a write, stashed
+    /// secret files that nothing refers to any more are deleted.
     pub fn update<T, E>(
         &self,
         change: impl FnOnce(&mut SubscriptionSet) -> Result<T, E>,
@@ -97,7 +102,7 @@ impl Store {
         E: From<StoreError>,
     {
         let _lock = self.lock()?;
-        let current = self.load()?;
+        let (text, current) = self.read()?;
         let mut next = current.clone();
         let value = change(&mut next)?;
         if next != current {
@@ -106,7 +111,8 @@ impl Store {
                 .map_err(StoreError::from)?;
             // Keep a mode the user chose (0644 to share it, say); new files are private.
             let mode = fs::metadata(&path).map_or(0o600, |m| m.permissions().mode() & 0o777);
-            self.write_atomic(&path, next.to_toml().as_bytes(), mode)?;
+            let text = rewrite::rewrite(text.as_deref(), &current, &next);
+            self.write_atomic(&path, text.as_bytes(), mode)?;
             self.prune_secrets(&next);
         }
         Ok(value)

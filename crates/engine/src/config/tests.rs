@@ -1152,3 +1152,376 @@ fn the_reference_doc_examples_are_valid() {
     assert_eq!(json_blocks.len(), 1);
     json(&json_blocks[0]).unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// A file as a person keeps it in their dotfiles: comments above and beside keys, blank
+/// lines, its own key order, single quotes, explicit defaults, a commented-out entry.
+const HAND_WRITTEN: &str = "\
+# My subscriptions, kept in my dotfiles.
+# Edit freely.
+
+version = 1
+
+[notifications]
+# Never at night.
+quiet_hours = [{ from = '22:00', to = '07:00' }] # weekdays too
+
+# Work stuff.
+[[subscription]]
+url = 'https://ci.example.com/events'   # the CI server
+id = 'deploys'
+# Shown in popups.
+name = 'CI deploys'
+idle_timeout = '300s'
+
+[[subscription.rules]]
+# Only deploys.
+event = 'deploy'
+title = 'Deployed'
+
+# Home.
+[[subscription]]
+id = 'alerts'
+url = 'https://ntfy.example.com/alerts/sse'
+resume = { cursor = '/id', query = 'since' } # ntfy
+
+[[subscription]]
+# Status page.
+id = 'status'
+url = 'https://status.example.org/sse'
+paused = false  # for now
+# end of status
+
+# Commented out for now:
+# [[subscription]]
+# id = \"old\"
+";
+
+/// A store whose file is [`HAND_WRITTEN`].
+fn hand_written_store() -> (tempfile::TempDir, Store) {
+    let (dir, store) = store();
+    fs::create_dir_all(&store.paths().config_dir).unwrap();
+    fs::write(store.paths().subscriptions_file(), HAND_WRITTEN).unwrap();
+    (dir, store)
+}
+
+fn file_text(store: &Store) -> String {
+    fs::read_to_string(store.paths().subscriptions_file()).unwrap()
+}
+
+/// `text` with `from` (which must occur once) replaced by `to`.
+fn edited(text: &str, from: &str, to: &str) -> String {
+    assert_eq!(text.matches(from).count(), 1, "{from:?} in\n{text}");
+    text.replacen(from, to, 1)
+}
+
+#[test]
+fn pause_and_resume_change_only_their_line() {
+    let (_dir, store) = hand_written_store();
+    let paths = store.paths();
+    crate::ops::set_paused(paths, "alerts", true).unwrap();
+    let ntfy = "resume = { cursor = '/id', query = 'since' } # ntfy\n";
+    assert_eq!(
+        file_text(&store),
+        edited(HAND_WRITTEN, ntfy, &format!("{ntfy}paused = true\n"))
+    );
+    crate::ops::set_paused(paths, "alerts", false).unwrap();
+    assert_eq!(
+        file_text(&store),
+        HAND_WRITTEN,
+        "back to the very same bytes"
+    );
+    // A key that is there changes its value only, its comment stays.
+    crate::ops::set_paused(paths, "status", true).unwrap();
+    assert_eq!(
+        file_text(&store),
+        edited(
+            HAND_WRITTEN,
+            "paused = false  # for now",
+            "paused = true  # for now"
+        )
+    );
+    assert!(store.load().unwrap().get("status").unwrap().paused);
+}
+
+#[test]
+fn remove_drops_exactly_its_entry() {
+    let (_dir, store) = hand_written_store();
+    crate::ops::remove(store.paths(), "alerts").unwrap();
+    let alerts = "\n# Home.\n[[subscription]]\nid = 'alerts'\n\
+                  url = 'https://ntfy.example.com/alerts/sse'\n\
+                  resume = { cursor = '/id', query = 'since' } # ntfy\n";
+    assert_eq!(file_text(&store), edited(HAND_WRITTEN, alerts, ""));
+}
+
+#[test]
+fn add_appends_after_everything_that_was_there() {
+    let (_dir, store) = hand_written_store();
+    crate::ops::add(
+        store.paths(),
+        crate::ops::NewSubscription {
+            url: "https://news.example.com/sse".into(),
+            id: Some("news".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let text = file_text(&store);
+    let added = text
+        .strip_prefix(HAND_WRITTEN)
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(
+        added,
+        "\n[[subscription]]\nid = \"news\"\nurl = \"https://news.example.com/sse\"\n"
+    );
+    let ids: Vec<String> = store
+        .load()
+        .unwrap()
+        .subscriptions
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(ids, ["deploys", "alerts", "status", "news"]);
+}
+
+#[test]
+fn a_changed_nested_value_keeps_the_comments_outside_it() {
+    let (_dir, store) = hand_written_store();
+    let mut deploys = store.load().unwrap().get("deploys").unwrap().clone();
+    deploys.rules[0].title = Some("Deployed!".into());
+    deploys.rules.push(RuleSpec {
+        event: Some("rollback".into()),
+        ..RuleSpec::default()
+    });
+    crate::ops::update(store.paths(), deploys.clone()).unwrap();
+    // The rules are rewritten whole (the comment inside them goes); the rest is intact.
+    let old_rules =
+        "[[subscription.rules]]\n# Only deploys.\nevent = 'deploy'\ntitle = 'Deployed'\n";
+    let new_rules = "[[subscription.rules]]\nevent = \"deploy\"\ntitle = \"Deployed!\"\n\n\
+                     [[subscription.rules]]\nevent = \"rollback\"\n";
+    assert_eq!(
+        file_text(&store),
+        edited(HAND_WRITTEN, old_rules, new_rules)
+    );
+    assert_eq!(store.load().unwrap().get("deploys"), Some(&deploys));
+}
+
+#[test]
+fn notification_settings_change_in_place() {
+    let (_dir, store) = hand_written_store();
+    let mut settings = store.load().unwrap().notifications;
+    settings.quiet_hours[0].from = "23:00".parse().unwrap();
+    crate::ops::set_notifications(store.paths(), settings.clone()).unwrap();
+    assert_eq!(
+        file_text(&store),
+        edited(
+            HAND_WRITTEN,
+            "quiet_hours = [{ from = '22:00', to = '07:00' }] # weekdays too",
+            "quiet_hours = [{ from = \"23:00\", to = \"07:00\" }] # weekdays too"
+        )
+    );
+    assert_eq!(store.load().unwrap().notifications, settings);
+    // Back to no settings at all: the table goes, the comments elsewhere stay.
+    crate::ops::set_notifications(store.paths(), Default::default()).unwrap();
+    let table = "\n[notifications]\n# Never at night.\n\
+                 quiet_hours = [{ from = '22:00', to = '07:00' }] # weekdays too\n";
+    assert_eq!(file_text(&store), edited(HAND_WRITTEN, table, ""));
+}
+
+#[test]
+fn writing_the_same_set_again_changes_nothing_and_new_files_are_canonical() {
+    let (_dir, store) = hand_written_store();
+    let intended = store.load().unwrap();
+    let write = |set: &SubscriptionSet| {
+        store
+            .update(|current| {
+                *current = set.clone();
+                Ok::<_, StoreError>(())
+            })
+            .unwrap()
+    };
+    write(&intended);
+    assert_eq!(file_text(&store), HAND_WRITTEN);
+    let mut paused = intended.clone();
+    paused.subscriptions[1].paused = true;
+    write(&paused);
+    let once = file_text(&store);
+    write(&paused);
+    assert_eq!(file_text(&store), once);
+    // No file: exactly the canonical text, header included.
+    let (_dir, fresh) = self::store();
+    fresh
+        .update(|current| {
+            *current = paused.clone();
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(file_text(&fresh), paused.to_toml());
+}
+
+#[test]
+fn a_change_editing_cannot_express_rewrites_the_file_whole() {
+    let (_dir, store) = hand_written_store();
+    let mut reordered = store.load().unwrap();
+    reordered.subscriptions.reverse();
+    reordered.subscriptions[0].paused = true;
+    store
+        .update(|current| {
+            *current = reordered.clone();
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(file_text(&store), reordered.to_toml());
+    assert_eq!(store.load().unwrap(), reordered);
+}
+
+/// One edit of the property test: what, on which subscription (an index into the current
+/// list), with which value.
+#[derive(Debug, Clone)]
+enum Edit {
+    Pause(usize, bool),
+    PauseAll(bool),
+    Mute(usize, Option<u8>),
+    Rename(usize, Option<u8>),
+    Rules(usize, u8),
+    Headers(usize, Option<u8>),
+    Remove(usize),
+    Add(u8),
+    QuietHours(Option<u8>),
+}
+
+fn edit() -> impl proptest::strategy::Strategy<Value = Edit> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (any::<usize>(), any::<bool>()).prop_map(|(i, p)| Edit::Pause(i, p)),
+        any::<bool>().prop_map(Edit::PauseAll),
+        (any::<usize>(), any::<Option<u8>>()).prop_map(|(i, h)| Edit::Mute(i, h)),
+        (any::<usize>(), any::<Option<u8>>()).prop_map(|(i, n)| Edit::Rename(i, n)),
+        (any::<usize>(), 0..3u8).prop_map(|(i, n)| Edit::Rules(i, n)),
+        (any::<usize>(), any::<Option<u8>>()).prop_map(|(i, n)| Edit::Headers(i, n)),
+        any::<usize>().prop_map(Edit::Remove),
+        (0..6u8).prop_map(Edit::Add),
+        proptest::option::of(0..24u8).prop_map(Edit::QuietHours),
+    ]
+}
+
+/// Apply `edit` through `ops` on the file and to `model` in memory, the way `ops` does.
+fn apply_edit(paths: &Paths, model: &mut SubscriptionSet, edit: &Edit) {
+    use crate::ops;
+    let id_at = |model: &SubscriptionSet, i: usize| {
+        (!model.subscriptions.is_empty()).then(|| {
+            model.subscriptions[i % model.subscriptions.len()]
+                .id
+                .clone()
+        })
+    };
+    match *edit {
+        Edit::Pause(i, paused) => {
+            let Some(id) = id_at(model, i) else { return };
+            ops::set_paused(paths, &id, paused).unwrap();
+            model.get_mut(&id).unwrap().paused = paused;
+        }
+        Edit::PauseAll(paused) => {
+            ops::set_all_paused(paths, paused).unwrap();
+            model
+                .subscriptions
+                .iter_mut()
+                .for_each(|s| s.paused = paused);
+        }
+        Edit::Mute(i, hours) => {
+            let Some(id) = id_at(model, i) else { return };
+            let until = hours.map(|h| {
+                parse_timestamp("2030-01-01T00:00:00+02:00").unwrap()
+                    + chrono::Duration::hours(i64::from(h))
+            });
+            ops::mute(paths, &id, until).unwrap();
+            model.get_mut(&id).unwrap().mute_until = until;
+        }
+        Edit::Rename(i, name) => {
+            let Some(id) = id_at(model, i) else { return };
+            let mut spec = model.get(&id).unwrap().clone();
+            spec.name = name.map(|n| format!("Name {n}"));
+            ops::update(paths, spec.clone()).unwrap();
+            model.upsert(spec);
+        }
+        Edit::Rules(i, count) => {
+            let Some(id) = id_at(model, i) else { return };
+            let mut spec = model.get(&id).unwrap().clone();
+            spec.rules = (0..count)
+                .map(|n| RuleSpec {
+                    event: Some(format!("e{n}")),
+                    ..RuleSpec::default()
+                })
+                .collect();
+            ops::update(paths, spec.clone()).unwrap();
+            model.upsert(spec);
+        }
+        Edit::Headers(i, value) => {
+            let Some(id) = id_at(model, i) else { return };
+            let mut spec = model.get(&id).unwrap().clone();
+            spec.headers = value
+                .map(|v| ("X-Title".to_owned(), Secret::parse(&format!("t{v}"))))
+                .into_iter()
+                .collect();
+            ops::update(paths, spec.clone()).unwrap();
+            model.upsert(spec);
+        }
+        Edit::Remove(i) => {
+            let Some(id) = id_at(model, i) else { return };
+            ops::remove(paths, &id).unwrap();
+            model.remove(&id);
+        }
+        Edit::Add(n) => {
+            let id = format!("new-{n}");
+            let url = format!("https://e.com/{n}");
+            let added = ops::add(
+                paths,
+                ops::NewSubscription {
+                    url: url.clone(),
+                    id: Some(id.clone()),
+                    ..Default::default()
+                },
+            );
+            if model.get(&id).is_some() {
+                assert!(matches!(added, Err(ops::OpError::Exists(_))), "{added:?}");
+            } else {
+                added.unwrap();
+                model.upsert(SubscriptionSpec::new(id, url));
+            }
+        }
+        Edit::QuietHours(from) => {
+            let mut settings = model.notifications.clone();
+            settings.quiet_hours = from
+                .map(|h| {
+                    let period = format!(r#"{{"from": "{h:02}:00", "to": "07:00"}}"#);
+                    vec![serde_json::from_str(&period).unwrap()]
+                })
+                .unwrap_or_default();
+            ops::set_notifications(paths, settings.clone()).unwrap();
+            model.notifications = settings;
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+    /// Any sequence of edits on a commented file reads back as the same edits applied in
+    /// memory, and is always an edit (never a rewrite from scratch) that keeps the
+    /// comments no entry owns.
+    #[test]
+    fn edits_of_a_commented_file_read_back_as_applied_in_memory(
+        edits in proptest::collection::vec(edit(), 1..10)
+    ) {
+        let (_dir, store) = hand_written_store();
+        let mut model = store.load().unwrap();
+        for edit in &edits {
+            apply_edit(store.paths(), &mut model, edit);
+            proptest::prop_assert_eq!(&store.load().unwrap(), &model, "after {:?}", edit);
+            let text = file_text(&store);
+            for kept in ["# My subscriptions, kept in my dotfiles.\n# Edit freely.\n\nversion = 1\n",
+                         "# Commented out for now:\n# [[subscription]]\n# id = \"old\"\n"] {
+                proptest::prop_assert!(text.contains(kept), "{kept:?} lost after {edit:?}:\n{text}");
+            }
+        }
+    }
+}
