@@ -23,6 +23,7 @@ fn main() {
         "set_settings",
         "set_autostart",
         "take_open_files",
+        "quit",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("failed to generate the Tauri context");

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use ssenotify_engine::config::{Format, Store, SubscriptionSpec};
+use ssenotify_engine::control::{self, Reply, Request};
 use ssenotify_engine::demo::{DEMO_PORT, demo_subscription};
 use ssenotify_engine::history::{History, StoredEvent};
 use ssenotify_engine::notifier::{self, ServerInfo};
@@ -439,6 +440,24 @@ pub fn set_autostart(app: AppHandle, enabled: bool) -> Result<Value> {
         .is_enabled()
         .map_err(|e| CommandError::new(e.to_string()))?;
     Ok(serde_json::json!({ "autostart": autostart }))
+}
+
+/// Stops the engine (every subscription, the tray icon); the window closes once the engine
+/// says goodbye on its watch stream. With no engine answering, the window just closes.
+#[tauri::command]
+pub async fn quit(app: AppHandle, state: State<'_, AppState>) -> Result<()> {
+    match control::request(&state.engine.socket(), &Request::Quit).await {
+        Ok(Reply::Done { .. }) => Ok(()),
+        Ok(Reply::Error { message }) => Err(CommandError::new(message)),
+        Ok(_) => Err(CommandError::new("unexpected reply from the engine")),
+        Err(control::ClientError::NotRunning { .. }) => {
+            app.exit(0);
+            Ok(())
+        }
+        Err(err) => Err(CommandError::new(format!(
+            "the engine did not answer: {err}"
+        ))),
+    }
 }
 
 /// Hands the UI the files passed on the command line since it last asked, and forgets them.

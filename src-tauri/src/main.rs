@@ -64,6 +64,7 @@ fn main() -> ExitCode {
             commands::set_settings,
             commands::set_autostart,
             commands::take_open_files,
+            commands::quit,
         ])
         .on_window_event(window::on_window_event)
         .setup(move |app| {

@@ -1391,8 +1391,36 @@ fn kill_9_mid_stream_then_restart_resumes_with_last_event_id_and_no_duplicates()
 }
 
 // ---------------------------------------------------------------------------------------
-// 7. SIGTERM
+// 7. SIGTERM, `ssenotify quit`
 // ---------------------------------------------------------------------------------------
+
+#[test]
+fn quit_stops_the_daemon_like_sigterm_and_says_when_none_runs() {
+    let server = TestServer::start(|_, _| Response::sse_steps(vec![Step::Hold]));
+    let home = Home::new();
+    home.ok(&["add", &server.url("/"), "--id", "s"]);
+    let mut daemon = home.start_daemon();
+    poll(WAIT, || {
+        (home.live("s")?["ready_state"] == "OPEN").then_some(())
+    })
+    .expect("the subscription opens");
+
+    let asked = Instant::now();
+    let quit = home.ok(&["quit"]);
+    assert_eq!(quit.trim(), "daemon: stopped");
+    // `quit` returns once the daemon is gone, not merely asked.
+    let status = daemon
+        .wait_exit(Duration::from_millis(100))
+        .expect("already exited");
+    assert_eq!(status.code(), Some(0), "{}", daemon.log());
+    assert!(asked.elapsed() < Duration::from_secs(2));
+    assert!(!home.socket().exists(), "the control socket is removed");
+    assert!(
+        block_on(server.wait_for_client_close(0, Duration::from_secs(1))).is_some(),
+        "the subscription's socket closed"
+    );
+    assert_eq!(home.ok(&["quit"]).trim(), "daemon: not running");
+}
 
 #[test]
 fn sigterm_closes_every_socket_flushes_history_and_exits_0_within_2_seconds() {

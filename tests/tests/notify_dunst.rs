@@ -754,7 +754,10 @@ event = "tick"
         wrong
     };
     if poll(WAIT, || wrong().is_empty().then_some(())).is_none() {
-        panic!("history actions disagree with what was shown: {:?}", wrong());
+        panic!(
+            "history actions disagree with what was shown: {:?}",
+            wrong()
+        );
     }
     assert!(daemon.is_running());
 }

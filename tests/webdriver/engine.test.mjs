@@ -12,6 +12,7 @@ import {
   helpers,
   isAlive,
   required,
+  run,
   trayClick,
   until,
   visibleWindows,
@@ -59,7 +60,8 @@ before(async () => {
 });
 
 after(async () => {
-  await invoke("remove_subscription", { id: ID }).catch(() => {});
+  // The smoke test (same HOME, runs next) expects no subscriptions; the window may be gone.
+  await run(CLI, ["remove", ID]).catch(() => {});
   await session?.delete().catch(() => {});
   if (headless && isAlive(headless.pid)) {
     headless.kill("SIGTERM");
@@ -139,5 +141,22 @@ test("with a headless `ssenotify run` already running, the app uses it and says 
     // Same file, same subscriptions: the headless daemon runs the one added above.
     await waitForTexts(BADGE, (ts) => ts[0] === "OPEN", 15_000);
     assert.equal((await engineStatus()).pid, headless.pid, "no second engine was started");
+  }),
+);
+
+test("Quit in the window stops the engine, and the window closes with it", { timeout: 60_000 }, () =>
+  withScreenshot("window-quit", async () => {
+    const [window] = await visibleWindows();
+    const appPid = await windowPid(window);
+    const exited = new Promise((resolve) => headless.once("exit", (code) => resolve(code)));
+    await session.click('[data-testid="open-settings"]');
+    // The window may be gone before the driver answers the click: judge by what follows.
+    await session.click('[data-testid="settings-quit"]').catch(() => {});
+    assert.equal(await exited, 0, "the daemon stopped cleanly");
+    await until(async () => !isAlive(appPid), "the window's app to exit with the engine");
+    assert.equal(await engineStatus(), null);
+    // The driver still counts the session until it is deleted (it allows one at a time).
+    await session.delete().catch(() => {});
+    session = null;
   }),
 );

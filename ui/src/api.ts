@@ -264,6 +264,8 @@ export interface Api {
   setSettings(args: { notifications?: NotificationSettings; autostart?: boolean }): Promise<void>;
   /** Files passed on the command line since the last call (each is handed out once). */
   takeOpenFiles(): Promise<string[]>;
+  /** Stops the engine (subscriptions, tray icon); the window closes with it. */
+  quit(): Promise<void>;
   onUpdate(handler: (payload: UpdatePayload) => void): Promise<UnlistenFn>;
   /** Called when a second launch forwards files; take them with takeOpenFiles. */
   onOpenFiles(handler: () => void): Promise<UnlistenFn>;
@@ -289,6 +291,7 @@ export const tauriApi: Api = {
   getSettings: () => invoke<Settings>("get_settings"),
   setSettings: (args) => invoke<void>("set_settings", { ...args }),
   takeOpenFiles: () => invoke<string[]>("take_open_files"),
+  quit: () => invoke<void>("quit"),
   onUpdate: (handler) => listen<UpdatePayload>("ssenotify://update", (e) => handler(e.payload)),
   onOpenFiles: (handler) => listen("app:open-files", () => handler()),
 };

@@ -50,6 +50,7 @@ function fakeApi(opts: { files?: string[]; views?: SubscriptionView[]; notice?: 
     getSettings: vi.fn(async () => ({ notifications: {}, autostart: false })),
     setSettings: vi.fn(async () => {}),
     takeOpenFiles: vi.fn(async () => files.splice(0)),
+    quit: vi.fn(async () => {}),
     onUpdate: vi.fn(async (handler) => {
       onUpdate = handler;
       return () => {};
@@ -210,6 +211,20 @@ describe("the app", () => {
       notifications: { quiet_hours: [{ from: "22:00", to: "07:00" }], rate_limit: { max: 3 } },
       autostart: true,
     });
+  });
+
+  it("quits from the settings, without saving them, and shows why when it cannot", async () => {
+    const { root, api } = await boot();
+    q<HTMLButtonElement>(root, "open-settings")!.click();
+    await vi.waitFor(() => expect(q(root, "settings-view")).not.toBeNull());
+    q<HTMLButtonElement>(root, "settings-quit")!.click();
+    await vi.waitFor(() => expect(api.quit).toHaveBeenCalledOnce());
+    expect(api.setSettings).not.toHaveBeenCalled();
+    (api.quit as ReturnType<typeof vi.fn>).mockRejectedValueOnce({ message: "the engine did not answer: timed out" });
+    q<HTMLButtonElement>(root, "settings-quit")!.click();
+    await vi.waitFor(() =>
+      expect(q(root, "settings-quit-status")!.textContent).toBe("Could not stop ssenotify: the engine did not answer: timed out"),
+    );
   });
 
   it("removes after a confirmation", async () => {

@@ -243,6 +243,14 @@ export async function start(root: Element, api: Api): Promise<void> {
             return errorText(err);
           }
         },
+        quit: async () => {
+          try {
+            await api.quit();
+            return null;
+          } catch (err) {
+            return `Could not stop ssenotify: ${errorText(err)}`;
+          }
+        },
       }));
     } catch (err) {
       setNotice("error", `Cannot read the settings: ${errorText(err)}`);

@@ -60,6 +60,8 @@ enum Command {
     Route(route::RouteArgs),
     /// Show a sample notification and report the notification server and its capabilities.
     NotifyTest(route::NotifyTestArgs),
+    /// Stop the running daemon (and its tray icon, and the app's window) cleanly.
+    Quit,
 }
 
 fn main() -> ExitCode {
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
         Command::History(args) => manage::history(args, &paths),
         Command::Import(args) => manage::import(args, &paths),
         Command::Export(args) => manage::export(args, &paths),
+        Command::Quit => manage::quit(&paths),
     }
 }
 

@@ -202,6 +202,31 @@ pub fn unmute(args: IdArgs, paths: &Paths) -> ExitCode {
     finish(paths, result, |()| format!("unmuted {}", args.id))
 }
 
+/// `ssenotify quit`: asks the daemon to stop and waits until it has (history flushed,
+/// sockets closed); exit 0 when it stopped or none ran, 1 when it did not stop in time.
+pub fn quit(paths: &Paths) -> ExitCode {
+    let socket = paths.control_socket();
+    match crate::block_on(control::request(&socket, &Request::Quit)) {
+        Ok(Reply::Done { .. }) => {}
+        Err(control::ClientError::NotRunning { .. }) => {
+            println!("daemon: not running");
+            return ExitCode::SUCCESS;
+        }
+        Ok(other) => return fail(format!("the daemon refused: {other:?}")),
+        Err(error) => return fail(error),
+    }
+    // Stopped once the single-instance lock is free (the socket goes a moment earlier).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while ssenotify_engine::daemon::running_pid(paths).is_some() {
+        if std::time::Instant::now() > deadline {
+            return fail("the daemon did not stop within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!("daemon: stopped");
+    ExitCode::SUCCESS
+}
+
 /// The daemon's live status, when one runs: per id, and the daemon's own state.
 fn live_status(paths: &Paths) -> Option<(Vec<serde_json::Value>, serde_json::Value)> {
     match crate::block_on(control::request(&paths.control_socket(), &Request::Status)) {

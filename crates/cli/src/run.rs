@@ -55,14 +55,19 @@ pub fn main(args: Args) -> ExitCode {
         if let Some(error) = daemon.config_error() {
             eprintln!("ssenotify: subscriptions file not applied:\n{error}");
         }
-        if args.tray {
-            // Quit from the tray ends `run` exactly as a signal does.
-            tokio::select! {
-                () = crate::interrupted() => {}
-                () = ssenotify_tray::run(&daemon, sink) => {}
+        // Quit from the tray, or `ssenotify quit` / the app's Quit over the control socket,
+        // ends `run` exactly as a signal does.
+        let tray = async {
+            if args.tray {
+                ssenotify_tray::run(&daemon, sink).await;
+            } else {
+                std::future::pending::<()>().await;
             }
-        } else {
-            crate::interrupted().await;
+        };
+        tokio::select! {
+            () = crate::interrupted() => {}
+            () = daemon.quit_requested() => {}
+            () = tray => {}
         }
         tracing::info!("shutting down");
         daemon.shutdown().await;

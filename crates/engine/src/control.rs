@@ -48,6 +48,9 @@ pub enum Request {
     },
     /// Stream every status change and event as [`WatchLine`]s until either side closes.
     Watch,
+    /// Stop the daemon (as SIGTERM does): `ssenotify quit`, and the app's Quit when no tray
+    /// icon offers one.
+    Quit,
 }
 
 /// One line of a `watch` stream.

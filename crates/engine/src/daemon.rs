@@ -230,6 +230,8 @@ struct Shared {
     /// Whether a tray icon shows this daemon (`run --tray`): the app tells the user when
     /// closing its window would leave nothing on screen.
     tray: std::sync::atomic::AtomicBool,
+    /// Cancelled when a client asks the daemon to stop; its owner waits on it.
+    quit: CancellationToken,
 }
 
 impl Shared {
@@ -313,6 +315,7 @@ impl Daemon {
             ui,
             sink,
             tray: options.tray.into(),
+            quit: CancellationToken::new(),
         });
         let cancel = CancellationToken::new();
         let engine = Engine::with_shutdown(cancel.child_token());
@@ -386,6 +389,12 @@ impl Daemon {
     /// Status changes and events, for a UI.
     pub fn updates(&self) -> broadcast::Receiver<DaemonEvent> {
         self.shared.ui.subscribe()
+    }
+
+    /// Resolves when a client asked the daemon to stop (`ssenotify quit`, the app's Quit);
+    /// the owner then calls [`Daemon::shutdown`], as on SIGTERM.
+    pub async fn quit_requested(&self) {
+        self.shared.quit.cancelled().await;
     }
 
     /// Records whether a tray icon shows this daemon (reported by `Status` as `tray`).
@@ -700,6 +709,13 @@ impl ControlLoop {
             Request::NotifyTest { .. } => Reply::Error {
                 message: "notify-test is answered by the notifier".into(),
             },
+            Request::Quit => {
+                tracing::info!("asked to quit over the control socket");
+                self.shared.quit.cancel();
+                Reply::Done {
+                    detail: serde_json::json!({"quitting": true}),
+                }
+            }
             // The socket task streams these itself; it never hands one to the loop.
             Request::Watch => Reply::Error {
                 message: "watch is answered by the control socket".into(),

@@ -6,7 +6,7 @@
 //! stands still while the machine sleeps, so the idle time left before the suspend is still
 //! left after it. The browser's `EventSource` cannot tell either. Here a slow tick compares
 //! `CLOCK_MONOTONIC` with `CLOCK_BOOTTIME` (which counts the suspend): when the second ran
-//! ahead, the machine slept, and [`crate::Engine::wake`] makes every connection reconnect.
+//! ahead, the machine slept, and [`crate::Wakeup`] makes every connection reconnect.
 //!
 //! [`SleepDetector`] is the pure part (clock readings in, "slept this long" out), tested
 //! without sleeping anything; [`watch_for_sleep`] reads the clocks.

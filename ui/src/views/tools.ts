@@ -132,6 +132,8 @@ export function importView(actions: ImportActions, openFiles: string[] = []): HT
 export interface SettingsActions {
   testNotification(): Promise<string>;
   save(args: { notifications: NotificationSettings; autostart: boolean }): Promise<string | null>;
+  /** Stops the engine; resolves to an error text, or null once asked. */
+  quit(): Promise<string | null>;
 }
 
 export function settingsView(settings: Settings, actions: SettingsActions): HTMLElement {
@@ -143,6 +145,7 @@ export function settingsView(settings: Settings, actions: SettingsActions): HTML
   const autostart = el("input", { type: "checkbox", checked: form.autostart, "data-testid": "settings-autostart" });
   const status = el("p", { role: "status", class: "muted", "data-testid": "settings-status" });
   const notifierStatus = el("span", { role: "status", class: "muted", "data-testid": "settings-notifier" });
+  const quitStatus = el("span", { role: "status", class: "muted", "data-testid": "settings-quit-status" });
 
   const readQuiet = () => {
     form.quiet = [...quietBox.querySelectorAll<HTMLElement>(".quiet-row")].map((row) => ({
@@ -212,6 +215,18 @@ export function settingsView(settings: Settings, actions: SettingsActions): HTML
       ]),
     ]),
     section("Startup", [el("label", { class: "check" }, [autostart, " Start ssenotify (hidden, in the tray) when I log in"])]),
+    section("Quit", [
+      el("p", { class: "muted" }, [
+        "Closing this window keeps ssenotify running in the tray. Quit stops it: every subscription, the tray icon and this window.",
+      ]),
+      el("div", { class: "actions" }, [
+        button("Quit ssenotify", async () => {
+          quitStatus.textContent = "Stopping…";
+          quitStatus.textContent = (await actions.quit()) ?? "Stopping…";
+        }, { "data-testid": "settings-quit" }),
+        quitStatus,
+      ]),
+    ]),
     el("div", { class: "actions" }, [el("button", { type: "submit", class: "primary", "data-testid": "settings-save" }, ["Save settings"]), status]),
   ]);
   root.addEventListener("submit", async (ev) => {
