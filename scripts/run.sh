@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up and runs ssenotify.
-#   scripts/run.sh             the tray app (release build; the first build takes minutes)
+#   scripts/run.sh             the app: its window, and the engine with its tray icon
+#                              (`ssenotify run --tray`, started by the app); release build,
+#                              the first one takes minutes
 #   scripts/run.sh ARGS...     the `ssenotify` command line with ARGS, e.g. `run`, `listen URL`
 set -euo pipefail
 cd "$(dirname "$0")/.."
