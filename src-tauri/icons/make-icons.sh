@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates the app and tray icons (RGBA PNGs) with ImageMagick; the PNGs are committed,
-# so building never needs this. Run from anywhere: scripts/../src-tauri/icons/make-icons.sh
+# Regenerates the app icons here and the tray icons in crates/tray/icons (RGBA PNGs) with
+# ImageMagick; the PNGs are committed, so building never needs this. Run from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -38,7 +38,9 @@ mark 512 icon.png
 mark 32 32x32.png
 mark 128 128x128.png
 # Tray variants (64 px: indicator hosts scale down): the aggregate state of all subscriptions.
-mark 64 tray-idle.png '#9ca3af'
-mark 64 tray-open.png '#22c55e'
-mark 64 tray-connecting.png '#f59e0b'
-mark 64 tray-failed.png '#ef4444'
+# The tray icon is the engine's (crates/tray), not the app's.
+tray=../../crates/tray/icons
+mark 64 "$tray/tray-idle.png" '#9ca3af'
+mark 64 "$tray/tray-open.png" '#22c55e'
+mark 64 "$tray/tray-connecting.png" '#f59e0b'
+mark 64 "$tray/tray-failed.png" '#ef4444'

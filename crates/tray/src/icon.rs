@@ -22,12 +22,12 @@ impl Icons {
         // failure here is a build mistake, not something a user's machine can cause.
         let decode = |png: &[u8]| argb_icon(png).expect("a compiled-in tray icon decodes");
         Self {
-            idle: decode(include_bytes!("../../../src-tauri/icons/tray-idle.png")),
-            open: decode(include_bytes!("../../../src-tauri/icons/tray-open.png")),
+            idle: decode(include_bytes!("../icons/tray-idle.png")),
+            open: decode(include_bytes!("../icons/tray-open.png")),
             connecting: decode(include_bytes!(
-                "../../../src-tauri/icons/tray-connecting.png"
+                "../icons/tray-connecting.png"
             )),
-            failed: decode(include_bytes!("../../../src-tauri/icons/tray-failed.png")),
+            failed: decode(include_bytes!("../icons/tray-failed.png")),
         }
     }
 
