@@ -14,9 +14,8 @@ pub(crate) struct Icons {
 }
 
 impl Icons {
-    /// Decodes the PNGs compiled into the binary. They are the app's tray variants, made
-    /// by `src-tauri/icons/make-icons.sh` with the app's other icons, so the mark stays one
-    /// design; read from there rather than copied.
+    /// Decodes the PNGs compiled into the binary (`crates/tray/icons`, made by
+    /// `src-tauri/icons/make-icons.sh` with the app's icons, so the mark stays one design).
     pub fn load() -> Self {
         // The bytes are part of the binary and every one is decoded by a unit test, so a
         // failure here is a build mistake, not something a user's machine can cause.
