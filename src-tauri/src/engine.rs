@@ -186,8 +186,17 @@ fn spawn_daemon(paths: &Paths) -> Result<std::process::Child, String> {
     use std::os::unix::process::CommandExt as _;
     let bin = daemon_binary();
     let log_path = daemon_log(paths);
+    // Private like the rest of the data dir: logs name subscriptions and their hosts.
     let log = std::fs::create_dir_all(&paths.data_dir)
-        .and_then(|()| std::fs::File::create(&log_path))
+        .and_then(|()| {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&log_path)
+        })
         .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
     let log_err = log
         .try_clone()

@@ -5,7 +5,8 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import path from "node:path";
 import http from "node:http";
 import {
   engineStatus,
@@ -80,6 +81,9 @@ test("the app starts the engine in a process of its own, without WebKit, with a 
     // The whole point of the split: nothing of GTK or WebKit is mapped in the engine.
     const maps = readFileSync(`/proc/${engine.pid}/maps`, "utf8");
     assert.doesNotMatch(maps, /libwebkit2gtk|libgtk-3/);
+    // Its log (the app redirects the engine's stderr there) is the user's alone.
+    const log = path.join(required("XDG_DATA_HOME"), "ssenotify", "daemon.log");
+    assert.equal(statSync(log).mode & 0o777, 0o600);
     assert.equal(await engineNotice(), "");
     const info = await invoke("app_info");
     assert.equal(info.engine, "running");
