@@ -23,9 +23,7 @@ impl Icons {
         Self {
             idle: decode(include_bytes!("../icons/tray-idle.png")),
             open: decode(include_bytes!("../icons/tray-open.png")),
-            connecting: decode(include_bytes!(
-                "../icons/tray-connecting.png"
-            )),
+            connecting: decode(include_bytes!("../icons/tray-connecting.png")),
             failed: decode(include_bytes!("../icons/tray-failed.png")),
         }
     }
