@@ -120,6 +120,22 @@ describe("the app", () => {
     expect(q(row(), "state-reason")?.textContent).toBe("server closed the stream");
   });
 
+  it("holds list renders while a row is pressed, so a click during a burst is not lost", async () => {
+    const { root, push } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a") }] });
+    const row = () => root.querySelector<HTMLElement>('[data-testid="subscription-row"][data-id="a"]')!;
+    const pressed = row();
+    pressed.dispatchEvent(new Event("pointerdown", { bubbles: true }));
+    push({ statuses: [status("a", { ready_state: "OPEN", reason: "connected" })] });
+    // The element under the pointer is still the one pressed: the click can land on it.
+    expect(row()).toBe(pressed);
+    window.dispatchEvent(new Event("pointerup"));
+    q<HTMLButtonElement>(pressed, "ready-state")!.click();
+    expect(q(root, "subscription-detail")?.getAttribute("data-id")).toBe("a");
+    // The held render happens right after the click.
+    await vi.waitFor(() => expect(q(row(), "ready-state")?.textContent).toBe("OPEN"));
+    expect(row()).not.toBe(pressed);
+  });
+
   it("renders hostile names, reasons and event data as literal text", async () => {
     const { root, push } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a", { name: IMG, reason: SCRIPT }) }] });
     push({ events: [live("a", { data: IMG, type: SCRIPT }), live("a", { data: SCRIPT })] });

@@ -94,7 +94,31 @@ export async function start(root: Element, api: Api): Promise<void> {
   }
 
   // --- sidebar ---
+  // A click is a press and a release on the same element. Re-rendering the list between
+  // the two (up to 10 times a second during a burst) would replace that element and lose
+  // the click, so while a pointer is down on the list, renders wait for its release (and
+  // for the click that follows it, hence the timeout).
+  let pressing = false;
+  let renderDeferred = false;
+  list.addEventListener("pointerdown", () => {
+    pressing = true;
+  });
+  const release = () => {
+    if (!pressing) return;
+    pressing = false;
+    if (renderDeferred) {
+      renderDeferred = false;
+      setTimeout(renderList, 0);
+    }
+  };
+  window.addEventListener("pointerup", release);
+  window.addEventListener("pointercancel", release);
+
   function renderList() {
+    if (pressing) {
+      renderDeferred = true;
+      return;
+    }
     const now = Date.now();
     const selectedId = pane.kind === "detail" ? pane.id : pane.kind === "form" ? pane.editing : null;
     keepFocus(list, () =>
