@@ -147,9 +147,27 @@ pub async fn describe(app: &AppHandle, engine: &Engine) -> AppInfo {
         .count();
     let summary = format!("{} subscriptions, {open} open", statuses.len());
     let config_error = daemon["config_error"].as_str().map(str::to_owned);
+    // The link says who runs; the daemon's report says, right now, whether its icon shows
+    // (a tray host can come and go after the link was made).
+    let host_shown = daemon["tray_host"].as_bool().unwrap_or(true);
     let (kind, pid, notice, status) = match engine.link().await {
-        Link::Daemon { pid, tray: true } => ("running", Some(pid), config_error, summary),
-        Link::Daemon { pid, tray: false } => (
+        Link::Daemon {
+            pid, tray: true, ..
+        } => {
+            let notice = config_error.or_else(|| {
+                (!host_shown).then(|| {
+                    "This desktop shows no tray icons (it has no StatusNotifierItem host; on \
+                     GNOME, the AppIndicator extension adds one): closing this window leaves \
+                     ssenotify running in the background. Open ssenotify again from your \
+                     applications to see it, or stop it in Settings → Quit."
+                        .to_owned()
+                })
+            });
+            ("running", Some(pid), notice, summary)
+        }
+        Link::Daemon {
+            pid, tray: false, ..
+        } => (
             "external",
             Some(pid),
             Some(format!(

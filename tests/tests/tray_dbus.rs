@@ -458,6 +458,11 @@ fn the_tray_follows_the_daemon_and_its_menu_drives_it() {
         assert_eq!(item.category().await.unwrap(), "ApplicationStatus");
     });
     assert_eq!(daemon_status(&desk)["tray"], true);
+    assert_eq!(
+        daemon_status(&desk)["tray_host"],
+        true,
+        "a host took the icon"
+    );
     let new_icons = bus.count_new_icons(&item);
 
     // OPEN: green, active, "all open".
@@ -575,8 +580,10 @@ fn without_a_tray_host_the_daemon_runs_on_and_the_icon_appears_when_one_starts()
     let expected = format!("daemon: running (pid {}, tray icon)", daemon.pid());
     assert!(text.starts_with(&expected), "{text}");
     assert!(daemon.is_running(), "{}", daemon.log());
-    // A daemon run with --tray says so (the app reads it), even while no host shows it yet.
+    // A daemon run with --tray says so (the app reads it), even while no host shows it yet,
+    // and says that no host shows it (the app tells the user closing it leaves no icon).
     assert_eq!(daemon_status(&desk)["tray"], true);
+    assert_eq!(daemon_status(&desk)["tray_host"], false);
 
     // The item waits on the bus; a host that starts later gets it.
     let bus = Bus::connect(&desk);
@@ -590,6 +597,10 @@ fn without_a_tray_host_the_daemon_runs_on_and_the_icon_appears_when_one_starts()
     let item = bus.item(&name);
     let idle = wait_for_badge(&bus, &item, IDLE, "no subscriptions");
     assert_eq!(idle.title, "ssenotify: no active subscriptions");
+    poll(WAIT, || {
+        (daemon_status(&desk)["tray_host"] == true).then_some(())
+    })
+    .expect("the daemon knows a host shows its icon now");
 
     // SIGTERM still ends `run --tray` cleanly.
     let status = daemon.stop();

@@ -84,7 +84,12 @@ test("the app starts the engine in a process of its own, without WebKit, with a 
     // Its log (the app redirects the engine's stderr there) is the user's alone.
     const log = path.join(required("XDG_DATA_HOME"), "ssenotify", "daemon.log");
     assert.equal(statSync(log).mode & 0o777, 0o600);
-    assert.equal(await engineNotice(), "");
+    // No tray host runs under Xvfb: the window says closing it leaves nothing to click.
+    const notice = await until(async () => {
+      const text = await engineNotice();
+      return /shows no tray icons/.test(text) ? text : null;
+    }, "the notice that no tray icon can be seen");
+    assert.match(notice, /Settings → Quit/);
     const info = await invoke("app_info");
     assert.equal(info.engine, "running");
     assert.equal(info.enginePid, engine.pid);
@@ -109,7 +114,10 @@ test("an engine that dies is started again; the window says so meanwhile", { tim
       return status && status.pid !== before.pid ? status : null;
     }, "a new engine", 15_000);
     assert.equal(after.tray, true);
-    await until(async () => (await engineNotice()) === "", "the notice to go once the engine is back");
+    await until(
+      async () => !/stopped unexpectedly/.test(await engineNotice()),
+      "the notice to go once the engine is back",
+    );
     await waitForTexts(BADGE, (ts) => ts[0] === "OPEN", 15_000);
     // The new engine resumed where the old one was: history gave it the last event ID.
     assert.ok(requests.length > seen);

@@ -230,6 +230,10 @@ struct Shared {
     /// Whether a tray icon shows this daemon (`run --tray`): the app tells the user when
     /// closing its window would leave nothing on screen.
     tray: std::sync::atomic::AtomicBool,
+    /// Whether a tray host shows the icon (a StatusNotifierWatcher took it): without one
+    /// (GNOME without the AppIndicator extension), closing the window leaves nothing to
+    /// click, and the app says so.
+    tray_host: std::sync::atomic::AtomicBool,
     /// Cancelled when a client asks the daemon to stop; its owner waits on it.
     quit: CancellationToken,
 }
@@ -315,6 +319,8 @@ impl Daemon {
             ui,
             sink,
             tray: options.tray.into(),
+            // Until the tray reports otherwise: ksni says so only when no host takes it.
+            tray_host: options.tray.into(),
             quit: CancellationToken::new(),
         });
         let cancel = CancellationToken::new();
@@ -401,6 +407,14 @@ impl Daemon {
     pub fn set_tray(&self, shown: bool) {
         self.shared
             .tray
+            .store(shown, std::sync::atomic::Ordering::Relaxed);
+        self.set_tray_host(shown);
+    }
+
+    /// Records whether a tray host shows the icon now (reported by `Status` as `tray_host`).
+    pub fn set_tray_host(&self, shown: bool) {
+        self.shared
+            .tray_host
             .store(shown, std::sync::atomic::Ordering::Relaxed);
     }
 
@@ -698,6 +712,7 @@ impl ControlLoop {
                     "notifier": self.shared.sink.health(),
                     "config_error": *lock(&self.shared.config_error),
                     "tray": self.shared.tray.load(std::sync::atomic::Ordering::Relaxed),
+                    "tray_host": self.shared.tray_host.load(std::sync::atomic::Ordering::Relaxed),
                 }),
             },
             Request::Reload => match self.reload(true).await {

@@ -21,6 +21,8 @@ pub(crate) enum Action {
     SetAllPaused(bool),
     /// "Quit": stop the daemon.
     Quit,
+    /// A tray host appeared (`true`) or is gone (`false`): whether the icon can be seen.
+    HostShown(bool),
 }
 
 /// The item ksni serves on the session bus.
@@ -107,6 +109,7 @@ impl ksni::Tray for Item {
 
     fn watcher_online(&self) {
         tracing::info!("a StatusNotifierWatcher appeared; the tray icon registers with it");
+        self.send(Action::HostShown(true));
     }
 
     fn watcher_offline(&self, reason: OfflineReason) -> bool {
@@ -123,6 +126,7 @@ impl ksni::Tray for Item {
                  StatusNotifierItem tray); the daemon runs on and the icon appears when one starts"
             );
         }
+        self.send(Action::HostShown(false));
         // Keep serving: ksni registers again as soon as a watcher (re)appears.
         true
     }

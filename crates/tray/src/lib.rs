@@ -97,6 +97,10 @@ pub async fn run(daemon: &Daemon, notifier: Arc<dyn NotifySink>) {
                     continue;
                 }
                 Action::SetAllPaused(paused) => set_all_paused(daemon, paused).await,
+                Action::HostShown(shown) => {
+                    daemon.set_tray_host(shown);
+                    continue;
+                }
             },
         }
         let next = View::of(&daemon.status(), &notifier.health());
