@@ -135,12 +135,18 @@ pub struct AppInfo {
 /// The app's version, where its files are, and which engine runs.
 #[tauri::command]
 pub async fn app_info(app: AppHandle, state: State<'_, AppState>) -> Result<AppInfo> {
-    Ok(describe(&app, &state.engine).await)
+    let (statuses, daemon) = state.engine.status().await;
+    Ok(describe(&app, &state.engine, &statuses, &daemon).await)
 }
 
-/// [`AppInfo`] for the current link (also sent with updates when the link changes).
-pub async fn describe(app: &AppHandle, engine: &Engine) -> AppInfo {
-    let (statuses, daemon) = engine.status().await;
+/// [`AppInfo`] for the current link and the daemon's `status` reply (also sent with
+/// updates when the link changes).
+pub async fn describe(
+    app: &AppHandle,
+    engine: &Engine,
+    statuses: &[Value],
+    daemon: &Value,
+) -> AppInfo {
     let open = statuses
         .iter()
         .filter(|s| s["ready_state"] == "OPEN")

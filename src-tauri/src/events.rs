@@ -364,7 +364,7 @@ pub fn start_forwarders(app: &AppHandle) {
             match control::watch(&engine.socket()).await {
                 Ok(watcher) => {
                     // The list may have changed while nobody watched: send it whole.
-                    announce(&app, true).await;
+                    announce(&app).await;
                     let mut source = WatchSource {
                         watcher,
                         said_goodbye: false,
@@ -386,7 +386,7 @@ pub fn start_forwarders(app: &AppHandle) {
                         return;
                     }
                     engine.lost("the engine stopped unexpectedly").await;
-                    announce(&app, false).await;
+                    announce(&app).await;
                 }
                 Err(err) => tracing::debug!(%err, "no engine to watch"),
             }
@@ -399,15 +399,11 @@ pub fn start_forwarders(app: &AppHandle) {
 /// How often the window tries to bring a dead engine back.
 pub const RECONNECT_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Tells the webview the engine link changed (with every status when it is up).
-async fn announce(app: &AppHandle, up: bool) {
+/// Tells the webview the engine link changed, with every status (none while it is down).
+async fn announce(app: &AppHandle) {
     let state = app.state::<crate::commands::AppState>();
-    let info = crate::commands::describe(app, &state.engine).await;
-    let statuses = if up {
-        state.engine.status().await.0
-    } else {
-        Vec::new()
-    };
+    let (statuses, daemon) = state.engine.status().await;
+    let info = crate::commands::describe(app, &state.engine, &statuses, &daemon).await;
     let payload = serde_json::json!({
         "statuses": statuses, "events": [], "dropped": 0, "config": null, "engine": info,
     });

@@ -83,12 +83,17 @@ fn ours(history: &[DunstNotification]) -> Vec<DunstNotification> {
 /// A server whose first response streams `body` and holds the connection open; later
 /// requests (there should be none) get a held, empty stream.
 fn streaming_server(body: Vec<u8>) -> TestServer {
+    first_response_plays(vec![Step::Send(body), Step::Hold])
+}
+
+/// A server whose first response plays `steps`; later requests get a held, empty stream.
+fn first_response_plays(steps: Vec<Step>) -> TestServer {
     TestServer::start(move |_, n| {
-        if n == 0 {
-            Response::sse_steps(vec![Step::Send(body.clone()), Step::Hold])
+        Response::sse_steps(if n == 0 {
+            steps.clone()
         } else {
-            Response::sse_steps(vec![Step::Hold])
-        }
+            vec![Step::Hold]
+        })
     })
 }
 
@@ -249,13 +254,7 @@ fn a_burst_of_1000_events_gives_five_popups_and_one_summary_and_history_keeps_al
         steps.push(Step::Send(bytes));
     }
     steps.push(Step::Hold);
-    let server = TestServer::start(move |_, n| {
-        Response::sse_steps(if n == 0 {
-            steps.clone()
-        } else {
-            vec![Step::Hold]
-        })
-    });
+    let server = first_response_plays(steps);
     // No rules and no rate limit in the file: every message notifies, 5 per 10 s.
     desk.write_subscriptions(&format!(
         "[[subscription]]\nid = \"ci\"\nname = \"CI\"\nurl = \"{}\"\n",
@@ -337,13 +336,7 @@ fn progress_events_with_one_replace_key_update_one_notification() {
         )));
     }
     steps.push(Step::Hold);
-    let server = TestServer::start(move |_, n| {
-        Response::sse_steps(if n == 0 {
-            steps.clone()
-        } else {
-            vec![Step::Hold]
-        })
-    });
+    let server = first_response_plays(steps);
     // A higher limit than the default 5/10 s, so that all ten updates are shown.
     desk.write_subscriptions(&format!(
         r#"
@@ -629,13 +622,7 @@ fn without_a_notification_server_the_daemon_runs_on_history_fills_and_delivery_r
         steps.push(Step::sleep_ms(250));
     }
     steps.push(Step::Hold);
-    let server = TestServer::start(move |_, n| {
-        Response::sse_steps(if n == 0 {
-            steps.clone()
-        } else {
-            vec![Step::Hold]
-        })
-    });
+    let server = first_response_plays(steps);
     desk.write_subscriptions(&format!(
         r#"
 [[subscription]]

@@ -96,11 +96,7 @@ async fn listen(args: Args, settings: Settings) -> ExitCode {
         Err(error) => return crate::usage_error(error),
     };
     // Same as the daemon: after a suspend, reconnect at once rather than at the idle timeout.
-    let wakeup = engine.wakeup();
-    tokio::spawn(ssenotify_engine::wake::watch_for_sleep(
-        move |slept| wakeup.wake(slept),
-        engine.shutdown_token().clone(),
-    ));
+    engine.watch_for_sleep();
     // Output is built in one buffer and written when it is large or nothing more is
     // queued: lines go straight into it, with no second copy through a BufWriter.
     let mut out: Vec<u8> = Vec::with_capacity(OUT_BUFFER + 4096);

@@ -326,11 +326,7 @@ impl Daemon {
         let cancel = CancellationToken::new();
         let engine = Engine::with_shutdown(cancel.child_token());
         // After a suspend every socket is presumed dead: reconnect all at once on wake.
-        let wakeup = engine.wakeup();
-        let sleep_task = tokio::spawn(crate::wake::watch_for_sleep(
-            move |slept| wakeup.wake(slept),
-            cancel.clone(),
-        ));
+        let sleep_task = engine.watch_for_sleep();
         let (supervisor, merged) = Supervisor::new(engine);
         let (configure_tx, configure_rx) = mpsc::channel(16);
         let pipeline =

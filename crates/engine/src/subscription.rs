@@ -287,10 +287,19 @@ impl Engine {
         }
     }
 
-    /// A handle that makes every connection reconnect at once (see [`Wakeup`]); the daemon
-    /// hands one to [`crate::wake::watch_for_sleep`].
+    /// A handle that makes every connection reconnect at once (see [`Wakeup`]).
     pub fn wakeup(&self) -> Wakeup {
         Wakeup(self.wake.clone())
+    }
+
+    /// Starts, on the current tokio runtime, the task that reconnects every subscription
+    /// when the machine wakes from sleep ([`crate::wake`]); it ends with the engine's
+    /// shutdown token.
+    pub fn watch_for_sleep(&self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(crate::wake::watch_for_sleep(
+            self.wakeup(),
+            self.shutdown.clone(),
+        ))
     }
 
     /// The token that closes every subscription of this engine.

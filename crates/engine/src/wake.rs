@@ -9,11 +9,14 @@
 //! ahead, the machine slept, and [`crate::Wakeup`] makes every connection reconnect.
 //!
 //! [`SleepDetector`] is the pure part (clock readings in, "slept this long" out), tested
-//! without sleeping anything; [`watch_for_sleep`] reads the clocks.
+//! without sleeping anything; [`watch_for_sleep`] reads the clocks
+//! ([`crate::Engine::watch_for_sleep`] starts it for an engine).
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+
+use crate::subscription::Wakeup;
 
 /// How often the clocks are compared: a wake is acted on within this long. One wakeup
 /// every few seconds costs nothing measurable, even with a thousand subscriptions.
@@ -61,9 +64,10 @@ pub fn read_clocks() -> Option<(Duration, Duration)> {
     }
 }
 
-/// Compares the clocks every [`CHECK_INTERVAL`] until `cancel`, and calls `woke` with the
-/// time slept whenever the machine slept. Returns at once where there is no boot clock.
-pub async fn watch_for_sleep(mut woke: impl FnMut(Duration), cancel: CancellationToken) {
+/// Compares the clocks every [`CHECK_INTERVAL`] until `cancel`, and wakes every connection
+/// of `wakeup`'s engine whenever the machine slept. Returns at once where there is no boot
+/// clock.
+pub async fn watch_for_sleep(wakeup: Wakeup, cancel: CancellationToken) {
     let mut detector = SleepDetector::default();
     let Some((monotonic, boottime)) = read_clocks() else {
         tracing::debug!("no boot clock: sleep is noticed by the idle timeout only");
@@ -82,7 +86,7 @@ pub async fn watch_for_sleep(mut woke: impl FnMut(Duration), cancel: Cancellatio
         };
         if let Some(slept) = detector.observe(monotonic, boottime) {
             tracing::info!(slept = %crate::fmt_duration(slept), "the system woke from sleep; reconnecting");
-            woke(slept);
+            wakeup.wake(slept);
         }
     }
 }

@@ -393,6 +393,17 @@ fn store() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
+/// The ids in the stored file, in file order.
+fn stored_ids(store: &Store) -> Vec<String> {
+    store
+        .load()
+        .unwrap()
+        .subscriptions
+        .into_iter()
+        .map(|s| s.id)
+        .collect()
+}
+
 fn add(store: &Store, id: &str) -> Result<(), StoreError> {
     store.update(|set| {
         set.upsert(SubscriptionSpec::new(
@@ -963,13 +974,7 @@ fn replace_removes_what_the_input_lacks_and_dry_run_shows_it() {
     );
 
     import(&store, input, Format::Json, true);
-    let ids: Vec<String> = store
-        .load()
-        .unwrap()
-        .subscriptions
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let ids = stored_ids(&store);
     assert_eq!(ids, ["b", "d"]);
 }
 
@@ -1273,13 +1278,7 @@ fn add_appends_after_everything_that_was_there() {
         added,
         "\n[[subscription]]\nid = \"news\"\nurl = \"https://news.example.com/sse\"\n"
     );
-    let ids: Vec<String> = store
-        .load()
-        .unwrap()
-        .subscriptions
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let ids = stored_ids(&store);
     assert_eq!(ids, ["deploys", "alerts", "status", "news"]);
 }
 
