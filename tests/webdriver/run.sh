@@ -7,6 +7,8 @@
 # Needs what `scripts/setup.sh test` installs.
 # The files run one after another (they share the run's HOME and its engine).
 # Usage: tests/webdriver/run.sh [TEST_FILE...]   (default: every tests/webdriver/*.test.mjs)
+# With SSENOTIFY_APP and SSENOTIFY_CLI both set, those binaries are tested and nothing is built
+# (scripts/test.sh builds them first; a release build can be tested the same way).
 set -euo pipefail
 tests=()
 for file in "$@"; do tests+=("$(realpath "$file")"); done
@@ -14,12 +16,17 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 [ ${#tests[@]} -gt 0 ] || tests=(tests/webdriver/*.test.mjs)
 
-# Build first, with the real HOME (cargo and rustup live there).
-ui/build.sh
-# The app starts the engine as `ssenotify run --tray`, found beside it in target/debug.
-cargo build --locked -p ssenotify-app -p ssenotify-cli
-app=$root/target/debug/ssenotify-app
-cli=$root/target/debug/ssenotify
+if [ -n "${SSENOTIFY_APP:-}" ] && [ -n "${SSENOTIFY_CLI:-}" ]; then
+  app=$(realpath "$SSENOTIFY_APP")
+  cli=$(realpath "$SSENOTIFY_CLI")
+else
+  # Build first, with the real HOME (cargo and rustup live there).
+  ui/build.sh
+  # The app starts the engine as `ssenotify run --tray`, found beside it in target/debug.
+  cargo build --locked -p ssenotify-app -p ssenotify-cli
+  app=$root/target/debug/ssenotify-app
+  cli=$root/target/debug/ssenotify
+fi
 driver=$(command -v tauri-driver || true)
 [ -n "$driver" ] || { echo "webdriver: tauri-driver not found; run scripts/setup.sh test" >&2; exit 1; }
 
