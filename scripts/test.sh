@@ -8,12 +8,12 @@ export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 scripts/setup.sh test
 
-# A cold build of the workspace and its tests takes about 4 GB under target/ (measured; see
+# A cold build of the workspace and its tests takes about 2.5 GB under target/ (measured; see
 # README). Say so up front rather than let the compiler fail half-way with ENOSPC.
 avail_gb=$(df -P -k . | awk 'NR == 2 { print int($4 / 1048576) }')
-if [ "$avail_gb" -lt 6 ]; then
+if [ "$avail_gb" -lt 4 ]; then
   echo "test: warning: only ${avail_gb} GB free on $(df -P . | awk 'NR == 2 { print $6 }');" \
-    "a cold build needs about 4 GB under target/" >&2
+    "a cold build needs about 2.5 GB under target/" >&2
 fi
 
 # Loopback tests must never go through a proxy from the environment.
