@@ -202,7 +202,13 @@ fn spawn_daemon(paths: &Paths) -> Result<std::process::Child, String> {
         .try_clone()
         .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
     tracing::info!(bin = %bin.display(), log = %log_path.display(), "starting the engine");
-    Command::new(&bin)
+    let mut command = Command::new(&bin);
+    if crate::window::gpu_compositing_disabled_here() {
+        // The window's own setting, not the user's: a browser the engine opens for a
+        // notification's click must not inherit it.
+        command.env_remove(crate::window::NO_COMPOSITING_ENV);
+    }
+    command
         .args(["run", "--tray"])
         .stdin(Stdio::null())
         .stdout(log)

@@ -31,6 +31,9 @@ fn main() -> ExitCode {
         return start_engine_only();
     }
 
+    // Before the first thread below: it edits this process's environment.
+    window::disable_gpu_compositing();
+
     // Reach (or start) the engine while GTK and WebKit initialise: the subscriptions are
     // connecting before the window exists. A second launch only finds the running one.
     let connecting = std::thread::spawn(|| block_on(engine::Engine::connect()));

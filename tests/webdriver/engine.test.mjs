@@ -15,6 +15,7 @@ import {
   required,
   run,
   trayClick,
+  treeMemory,
   until,
   visibleWindows,
   windowPid,
@@ -81,6 +82,13 @@ test("the app starts the engine in a process of its own, without WebKit, with a 
     // The whole point of the split: nothing of GTK or WebKit is mapped in the engine.
     const maps = readFileSync(`/proc/${engine.pid}/maps`, "utf8");
     assert.doesNotMatch(maps, /libwebkit2gtk|libgtk-3/);
+    // The window draws without GPU compositing (WebKit's web process gets the switch); the
+    // engine, and the browser it may open for a notification's click, do not inherit it.
+    const environ = (pid) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    const web = treeMemory(await windowPid(window)).find((p) => p.name === "WebKitWebProcess");
+    assert.ok(web, "the window has a WebKit web process");
+    assert.ok(environ(web.pid).includes("WEBKIT_DISABLE_COMPOSITING_MODE=1"));
+    assert.ok(!environ(engine.pid).some((v) => v.startsWith("WEBKIT_DISABLE_COMPOSITING_MODE=")));
     // Its log (the app redirects the engine's stderr there) is the user's alone.
     const log = path.join(required("XDG_DATA_HOME"), "ssenotify", "daemon.log");
     assert.equal(statSync(log).mode & 0o777, 0o600);
