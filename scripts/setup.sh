@@ -18,6 +18,8 @@ if [ "$want" = test ]; then
     fonts-dejavu-core at-spi2-core)
   # `dunstctl history` runs busctl (systemd's): the notification tests read dunst with it.
   test_pkgs+=(systemd)
+  # tests/browser/run.sh compares the SSE parser with a real browser's EventSource (headless).
+  test_pkgs+=(chromium)
 fi
 # The UI builds with the machine's Node.js (Vite 7 needs 20.19+); Debian's is the fallback.
 command -v npm >/dev/null 2>&1 || build_pkgs+=(nodejs npm)

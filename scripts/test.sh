@@ -36,5 +36,7 @@ echo "== cargo test"
 cargo test --locked --workspace
 echo "== ui tests (vitest)"
 (cd ui && npm test --silent)
+echo "== SSE parser against a real browser (headless Chromium's EventSource, random streams)"
+tests/browser/run.sh
 echo "== app end-to-end (WebDriver, real webview under Xvfb)"
 tests/webdriver/run.sh

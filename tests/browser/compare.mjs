@@ -2,11 +2,16 @@
 // Differential test: ssenotify's SSE parser against a real browser's EventSource (Chromium).
 //
 // Generates COUNT random event streams from SEED, serves each one twice from a loopback server
-// (once to headless Chromium, once to `ssenotify listen --json`), and compares, per stream, the
-// events each client dispatched (type, data, lastEventId, in order) and the Last-Event-ID header
-// of its reconnect request (absent vs the exact bytes). A spec model (the WHATWG parsing rules,
-// written out below) is a third opinion: it is printed beside any disagreement, and agreement of
-// both clients against the model is reported as a warning.
+// (once to headless Chromium, once to `ssenotify listen --json`), and compares, per stream:
+//  - the events each client dispatched (type, data, lastEventId, in order);
+//  - the Last-Event-ID of its reconnect request: absent, or its value as HTTP defines a field value
+//    (leading/trailing SP and HTAB are not part of it; a difference only there is printed as a note);
+//  - the reconnect delay: never shorter than the reconnection time the stream's `retry:` set (or
+//    the client's default), and not more than 2 s longer, so a misread `retry:` value shows.
+// A spec model (the WHATWG parsing rules, written out below) is a third opinion, printed beside
+// every disagreement. Two places where Chromium itself deviates from the spec are modelled as well
+// (KNOWN_CHROMIUM_DEVIATIONS): the generator keeps producing them, and a difference they explain
+// exactly (Chromium as the deviation predicts, ssenotify as the spec says) is a note, not a failure.
 //
 // How a stream is served: the first request of a client for it gets 200 text/event-stream and the
 // stream's bytes in the stream's own chunks, with pauses of a few ms between writes (so CR|LF,
@@ -24,11 +29,13 @@
 //
 // Environment: SEED (uint32; random by default, always printed), COUNT (default 300),
 // ONLY=i[,j...] (run just these stream indexes of SEED), CHUNKS_HEX=hex|hex|... (run this one
-// stream, written in these chunks), SSENOTIFY_CLI (default /work/snap/ssenotify),
+// stream, written in these chunks), SSENOTIFY_CLI (the binary under test; run.sh sets it),
 // CHROMIUM (default /usr/bin/chromium), CHROMIUM_PROFILE (a fresh directory; run.sh makes one),
 // PORTS (default 40), SLOTS (default 4), CLI_JOBS (parallel ssenotify processes, default 8),
 // SHRINK (0: do not shrink; all: shrink every failing stream; default: the first one),
-// SHRINK_SECONDS (time budget per shrink, default 150).
+// SHRINK_SECONDS (time budget per shrink, default 150), SHOW (how many disagreements to print in
+// full, default 3), STRICT=1 (known Chromium deviations fail too), DUMP=file (one JSON line per
+// stream with both sides' results), VERBOSE=1 (print the page's own errors).
 // Exit status: 0 when both agree on every stream, 1 on any disagreement, 2 on a harness error.
 import net from 'node:net';
 import fs from 'node:fs';
@@ -40,7 +47,7 @@ import { spawn } from 'node:child_process';
 const env = process.env;
 const SEED = env.SEED !== undefined && env.SEED !== '' ? Number(env.SEED) >>> 0 : crypto.randomInt(0, 2 ** 32 - 1);
 const COUNT = Number(env.COUNT || 300);
-const CLI = env.SSENOTIFY_CLI || '/work/snap/ssenotify';
+const CLI = env.SSENOTIFY_CLI || path.resolve(import.meta.dirname ?? '.', '../../target/debug/ssenotify');
 const CHROMIUM = env.CHROMIUM || '/usr/bin/chromium';
 const PORTS = Number(env.PORTS || 40);
 const SLOTS = Math.min(5, Number(env.SLOTS || 4));
@@ -52,6 +59,7 @@ const JOB_TIMEOUT_MS = 45000; // the server gives up on a client after this
 const MAX_STREAM = 16 * 1024;
 
 const t0 = Date.now();
+const RUN = env.CHUNKS_HEX ? 'CHUNKS_HEX' : `SEED=${SEED}`;
 const say = (...a) => console.log(...a);
 const warn = (...a) => console.error(...a);
 
@@ -163,7 +171,8 @@ function retryValue(rng) {
     [6, () => bytes(String(rng.int(0, 50)))],
     [1, () => bytes('007')],
     [1, () => Buffer.alloc(0)],
-    [1, () => bytes(rng.pick(['x', '1x', '-5', '+5', '1.5', '5 ', ' 5', '٣', '1e1', '0x10', '５']))],
+    // not only ASCII digits, so ignored; read as a number they would mean seconds, which shows
+    [2, () => bytes(rng.pick(['x', '2500x', '-2500', '+2500', '2500.0', '2500 ', ' 2500', '٢٥٠٠', '25e2', '0x9c4', '２５００', '2500\u0000']))],
   ])();
 }
 function line(rng, budget) {
@@ -200,6 +209,11 @@ function generate(seed, index) {
   let size = 0;
   const add = (b) => { parts.push(b); size += b.length; };
   add(rng.weighted([[68, Buffer.alloc(0)], [15, bytes(BOM)], [5, bytes(BOM, BOM)], [4, bytes(BOM, eol(rng))], [3, bytes([0xef, 0xbb])], [5, bytes(eol(rng))]]));
+  if (rng.chance(0.05)) { // a tiny stream: the prefix and a few short lines (BOM, blank-line and EOF corners)
+    for (let n = rng.int(0, 3); n > 0; n--) add(bytes(rng.pick(['data', 'data:', 'data: x', 'id: 1', 'id', ':', '', 'event: e', 'retry: 5']), rng.chance(0.85) ? eol(rng) : ''));
+    const body = bytes(...parts);
+    return { seed, index, body, chunks: chunkBoundaries(rng, body), transfer: rng.chance(0.5) ? 'chunked' : 'close' };
+  }
   // Most streams set a short reconnection time first, so Chromium reconnects in ms, not 3 s.
   if (rng.chance(0.9)) add(bytes('retry', rng.pick([': ', ':']), String(rng.int(0, 50)), eol(rng)));
   const ending = rng.weighted([[55, 'complete'], [25, 'mid-event'], [20, 'mid-line']]);
@@ -247,14 +261,18 @@ function chunksOf(stream) {
 function pauseFor(stream, k) { return 1 + ((stream.index * 7 + k * 13) % 4); } // 1..4 ms, deterministic
 
 // ---------------------------------------------------------------- the spec model (WHATWG HTML 9.2.5-9.2.6)
-function model(body) {
+function model(body, { chromiumBomQuirk = false, chromiumEmptyRetryQuirk = false } = {}) {
   const text = new TextDecoder('utf-8').decode(body); // UTF-8 decode: one leading BOM dropped, U+FFFD for errors
   let data = '', type = '', idBuf = '', lastId = '', retry = null;
   const events = [];
   let pos = 0;
+  // See KNOWN_CHROMIUM_DEVIATIONS: after a leading BOM, Chromium takes a CR or LF that follows it
+  // as the first character of the first line instead of as its end.
+  let skipFirst = chromiumBomQuirk && hasBomThenLineEnd(body);
   for (;;) {
     let end = -1;
-    for (let i = pos; i < text.length; i++) { const c = text.charCodeAt(i); if (c === 10 || c === 13) { end = i; break; } }
+    for (let i = pos + (skipFirst ? 1 : 0); i < text.length; i++) { const c = text.charCodeAt(i); if (c === 10 || c === 13) { end = i; break; } }
+    skipFirst = false;
     if (end < 0) break; // the end of the stream: a pending line (and event) is discarded
     const ln = text.slice(pos, end);
     pos = end + (text.charCodeAt(end) === 13 && text.charCodeAt(end + 1) === 10 ? 2 : 1);
@@ -274,10 +292,38 @@ function model(body) {
     if (name === 'event') type = val;
     else if (name === 'data') data += val + '\n';
     else if (name === 'id') { if (!val.includes('\0')) idBuf = val; }
-    else if (name === 'retry') { if (/^[0-9]+$/.test(val)) retry = Number(val); }
+    else if (name === 'retry') {
+      if (/^[0-9]+$/.test(val)) retry = Number(val);
+      else if (val === '' && chromiumEmptyRetryQuirk) retry = DEFAULT_RECONNECT_MS.browser;
+    }
   }
   return { events, lastEventId: lastId, retry };
 }
+const hasBomThenLineEnd = (body) => body.length > 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf && (body[3] === 0x0a || body[3] === 0x0d);
+
+// Where Chromium is known to deviate from the spec (both read in Chromium's
+// third_party/blink/renderer/modules/eventsource/event_source_parser.cc). On a stream where one of
+// them changes the outcome, a difference between the clients is not counted when ssenotify does
+// exactly what the spec says (the model) and Chromium exactly what the spec plus the deviations
+// predict (events, Last-Event-ID and reconnect delay); any other difference still fails. They are
+// reported in the summary; STRICT=1 counts them as failures.
+const KNOWN_CHROMIUM_DEVIATIONS = [
+  {
+    name: 'chromium-bom-line-end',
+    option: 'chromiumBomQuirk',
+    what: 'a leading BOM directly followed by CR or LF: Chromium takes that CR/LF as the first character of the first line instead of its end (AddBytes `continue`s past the byte after the BOM without the line-break check), so a blank line there does not dispatch and a field there gets an unknown name',
+  },
+  {
+    name: 'chromium-empty-retry',
+    option: 'chromiumEmptyRetryQuirk',
+    what: '`retry` with an empty value (`retry`, `retry:`, `retry: `): Chromium resets the reconnection time to its default 3000 ms; the spec sets it only when the value "consists of only ASCII digits" and otherwise ignores the field, and ssenotify ignores it',
+  },
+];
+// Control characters that HTTP forbids in a field value (NUL, CR and LF never reach an ID).
+const CTL_IN_ID = /[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+const SSENOTIFY_CTL_ID = 'ssenotify-control-character-id';
+const chromiumModel = (body) => model(body, Object.fromEntries(KNOWN_CHROMIUM_DEVIATIONS.map((d) => [d.option, true])));
+
 // The event types a stream could produce, so the page listens for all of them: the model's, the
 // generator's pool, and every `event` line's value read in several ways (a parser that reads it
 // differently must not go unseen).
@@ -379,7 +425,7 @@ async function streamRequest(req, client, id) {
   if (!job) return respond(sock, 404, 'Not Found');
   const h = headers.find(([k]) => k === 'last-event-id');
   // The raw header value as sent (minus the one space after the colon both clients write).
-  const record = { method: req.method, lastEventId: h ? Buffer.from(h[1].replace(/^ /, ''), 'latin1') : null, accept: headers.find(([k]) => k === 'accept')?.[1]?.trim() };
+  const record = { t: performance.now(), method: req.method, lastEventId: h ? Buffer.from(h[1].replace(/^ /, ''), 'latin1') : null, accept: headers.find(([k]) => k === 'accept')?.[1]?.trim() };
   const reqs = job.requests[client];
   reqs.push(record);
   if (reqs.length > 1) return respond(sock, 204, 'No Content');
@@ -393,6 +439,7 @@ async function streamRequest(req, client, id) {
     sock.write(chunked ? Buffer.concat([Buffer.from(c.length.toString(16) + '\r\n'), c, Buffer.from('\r\n')]) : c);
   }
   await sleep(pauseFor(s, k));
+  job.endedAt[client] = performance.now();
   sock.end(chunked ? '0\r\n\r\n' : undefined);
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -453,6 +500,7 @@ for (let i = 0; i < ${SLOTS}; i++) slot();
 
 // ---------------------------------------------------------------- running one stream on both clients
 let cliRunning = 0;
+const cliChildren = new Set(); // killed on exit: without the server they would retry for ever
 const cliWaiting = [];
 async function withCliSlot(fn) {
   if (cliRunning >= CLI_JOBS) await new Promise((r) => cliWaiting.push(r));
@@ -466,12 +514,14 @@ function runCli(job) {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...env, NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' },
     });
+    cliChildren.add(child);
     let out = '', err = '', timedOut = false;
     child.stdout.setEncoding('utf8').on('data', (d) => { out += d; });
     child.stderr.setEncoding('utf8').on('data', (d) => { err += d; });
     const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, JOB_TIMEOUT_MS);
     child.on('error', (e) => { err += String(e); });
     child.on('close', (code, signal) => {
+      cliChildren.delete(child);
       clearTimeout(timer);
       const events = [], states = [];
       for (const l of out.split('\n')) {
@@ -487,7 +537,7 @@ function runCli(job) {
 }
 function runStream(stream) {
   const id = nextJobId++;
-  const job = { id, stream, types: typesOf(stream), requests: { browser: [], cli: [] }, browser: null, cli: null };
+  const job = { id, stream, types: typesOf(stream), requests: { browser: [], cli: [] }, endedAt: {}, browser: null, cli: null };
   jobs.set(id, job);
   const browserDone = new Promise((r) => { job.browserDone = r; });
   const browserTimer = setTimeout(() => { if (!job.browser) { job.browser = { events: [], timeout: true, lost: true }; job.browserDone(); } }, JOB_TIMEOUT_MS + 5000);
@@ -507,6 +557,21 @@ const sameEvents = (a, b) => a.length === b.length && a.every((e, i) => sameEven
 const trimOws = (b) => { let i = 0, j = b.length; while (i < j && (b[i] === 0x20 || b[i] === 0x09)) i++; while (j > i && (b[j - 1] === 0x20 || b[j - 1] === 0x09)) j--; return b.subarray(i, j); };
 const headerOf = (reqs) => (reqs[1] ? (reqs[1].lastEventId === null ? null : hex(trimOws(reqs[1].lastEventId))) : 'no reconnect');
 const rawHeaderOf = (reqs) => (reqs[1] ? (reqs[1].lastEventId === null ? null : hex(reqs[1].lastEventId)) : 'no reconnect');
+// The reconnection time each client starts with: Chromium's built-in default, and the
+// --reconnect-time ssenotify is started with.
+const DEFAULT_RECONNECT_MS = { browser: 3000, cli: 10 };
+// A reconnect may come late (load, "optionally wait some more"), but never before the
+// reconnection time; a misread retry value (the generator's invalid ones mean >= 2.5 s if misread)
+// shows as a delay far off the expected one.
+const DELAY_EARLY_MS = 5, DELAY_LATE_MS = 2000;
+function delayProblem(job, client, retry) {
+  const reqs = job.requests[client];
+  if (!reqs[1] || job.endedAt[client] === undefined) return null;
+  const expected = retry ?? DEFAULT_RECONNECT_MS[client];
+  const seen = reqs[1].t - job.endedAt[client];
+  if (seen < expected - DELAY_EARLY_MS || seen > expected + DELAY_LATE_MS) return { expected, seen: Math.round(seen) };
+  return null;
+}
 function judge(job) {
   const problems = [];
   const { browser, cli, requests } = job;
@@ -521,12 +586,46 @@ function judge(job) {
   if (!cli.timeout && (cli.code !== 0 || !last || last.ready_state !== 'CLOSED' || last.status !== 204)) problems.push('cli-exit');
   // the model: only a warning when both clients agree with each other but not with it
   const m = model(job.stream.body);
-  const modelHeader = m.lastEventId === '' ? null : hex(trimOws(Buffer.from(m.lastEventId, 'utf8')));
+  const headerFor = (mm) => (mm.lastEventId === '' ? null : hex(trimOws(Buffer.from(mm.lastEventId, 'utf8'))));
+  const modelHeader = headerFor(m);
   const modelSays = {
     browser: sameEvents(m.events, browser.events) && modelHeader === headerOf(requests.browser),
     cli: sameEvents(m.events, cli.events) && modelHeader === headerOf(requests.cli),
   };
-  return { problems, notes, model: m, modelHeader, modelSays };
+  // ssenotify's one documented deviation (README, "Where ssenotify does less than a browser"):
+  // an ID with a control character other than HTAB cannot go in an HTTP header through its HTTP
+  // stack, so its reconnect carries no Last-Event-ID where Chromium sends the raw bytes.
+  const lid = problems.indexOf('last-event-id');
+  if (lid >= 0 && !env.STRICT && CTL_IN_ID.test(m.lastEventId) && headerOf(requests.browser) === modelHeader
+      && requests.cli[1] && requests.cli[1].lastEventId === null) {
+    problems.splice(lid, 1);
+    notes.push(SSENOTIFY_CTL_ID);
+  }
+  const delays = { browser: delayProblem(job, 'browser', m.retry), cli: delayProblem(job, 'cli', m.retry) };
+  if (delays.browser || delays.cli) problems.push('reconnect-delay');
+  // known Chromium deviations explain the difference exactly, and ssenotify follows the spec
+  const involved = KNOWN_CHROMIUM_DEVIATIONS.filter((d) => {
+    const qm = model(job.stream.body, { [d.option]: true });
+    return !sameEvents(qm.events, m.events) || headerFor(qm) !== modelHeader || qm.retry !== m.retry;
+  });
+  // Per aspect (events, Last-Event-ID, reconnect delay): a difference is excused when Chromium
+  // did exactly what the deviations predict and ssenotify exactly what the spec says.
+  let chromiumAsPredicted = false;
+  if (involved.length) {
+    const cm = chromiumModel(job.stream.body);
+    const excused = {
+      events: sameEvents(cm.events, browser.events) && sameEvents(m.events, cli.events),
+      'last-event-id': headerFor(cm) === headerOf(requests.browser) && modelHeader === headerOf(requests.cli),
+      'reconnect-delay': !delayProblem(job, 'browser', cm.retry) && !delays.cli,
+    };
+    chromiumAsPredicted = sameEvents(cm.events, browser.events) && headerFor(cm) === headerOf(requests.browser) && !delayProblem(job, 'browser', cm.retry);
+    if (!env.STRICT) {
+      const before = problems.length;
+      for (let i = problems.length - 1; i >= 0; i--) if (excused[problems[i]]) problems.splice(i, 1);
+      if (problems.length < before) notes.push(...involved.map((d) => d.name));
+    }
+  }
+  return { problems, notes, involved: involved.map((d) => d.name), chromiumAsPredicted, delays, model: m, modelHeader, modelSays };
 }
 
 function describeHeader(reqs) {
@@ -548,6 +647,7 @@ function oneLine(job) {
       const d = firstDifference(browser.events, cli.events);
       out.push(`event #${d}: Chromium ${ev(browser.events[d])}, ssenotify ${ev(cli.events[d])} (${browser.events.length} vs ${cli.events.length} events)`);
     } else if (p === 'last-event-id') out.push(`reconnect header: Chromium ${hdr(requests.browser)}, ssenotify ${hdr(requests.cli)}`);
+    else if (p === 'reconnect-delay') out.push(`reconnect delay: ${['browser', 'cli'].filter((c) => verdict.delays[c]).map((c) => `${c === 'cli' ? 'ssenotify' : 'Chromium'} waited ${verdict.delays[c].seen} ms, expected ${verdict.delays[c].expected} ms`).join(', ')}`);
     else out.push(p);
   }
   return out.join('; ') + `; spec model agrees with ${[verdict.modelSays.browser && 'Chromium', verdict.modelSays.cli && 'ssenotify'].filter(Boolean).join(' and ') || 'neither'}`;
@@ -579,9 +679,11 @@ function report(job, title) {
   lines.push(`  ssenotify: ${cli.events.length} event(s)${cli.timeout ? ', TIMED OUT' : ''}, exit ${cli.code}${cli.signal ? ' ' + cli.signal : ''}; ${describeHeader(requests.cli)}`);
   lines.push(sl(cli.events));
   if (verdict.problems.includes('cli-exit')) lines.push(`    last states: ${JSON.stringify(cli.states.slice(-2))} stderr: ${JSON.stringify(cli.stderr.slice(0, 500))}`);
+  for (const c of ['browser', 'cli']) if (verdict.delays[c]) lines.push(`  ${c === 'cli' ? 'ssenotify' : 'Chromium'} reconnected after ${verdict.delays[c].seen} ms; the reconnection time was ${verdict.delays[c].expected} ms`);
   const m = verdict.model;
   lines.push(`  spec model: ${m.events.length} event(s); reconnect ${verdict.modelHeader === null ? 'without Last-Event-ID' : 'with Last-Event-ID: ' + escapeBytes(Buffer.from(m.lastEventId, 'utf8'))}; Chromium ${verdict.modelSays.browser ? 'agrees' : 'DIFFERS'}, ssenotify ${verdict.modelSays.cli ? 'agrees' : 'DIFFERS'}`);
   if (!verdict.modelSays.browser || !verdict.modelSays.cli) lines.push(sl(m.events));
+  if (verdict.involved.length) lines.push(`  known Chromium deviations on this stream: ${verdict.involved.join(', ')}; Chromium ${verdict.chromiumAsPredicted ? 'did exactly what they predict' : 'did NOT do what they predict'}`);
   say(lines.join('\n'));
 }
 
@@ -601,55 +703,56 @@ function lineSpans(body) {
   return spans;
 }
 async function shrink(job) {
-  const deadline = Date.now() + SHRINK_SECONDS * 1000;
-  const want = new Set(job.verdict.problems.filter((p) => p === 'events' || p === 'last-event-id'));
+  const started = Date.now();
+  const deadline = started + SHRINK_SECONDS * 1000;
+  const want = new Set(job.verdict.problems.filter((p) => p === 'events' || p === 'last-event-id' || p === 'reconnect-delay'));
   const stillFails = (j) => (want.size ? j.verdict.problems.some((p) => want.has(p)) : j.verdict.problems.length > 0);
+  const budget = SLOTS * PORTS; // candidates per round: one round costs one browser reconnect (ms to 3 s)
   let best = job;
-  let tried = 0;
-  // Candidates of one round run in parallel; the first failing one (largest cut first) wins.
+  let tried = 0, rounds = 0;
+  // One round: every cut of every granularity (halves, quarters, ... single units) that fits in the
+  // budget runs in parallel; the smallest stream that still disagrees wins, and the next round
+  // starts from it.
   async function round(cands) {
-    for (let i = 0; i < cands.length; i += SLOTS * PORTS) {
-      const batch = cands.slice(i, i + SLOTS * PORTS);
-      tried += batch.length;
-      const done = await Promise.all(batch.map(runStream));
-      const hit = done.find(stillFails);
-      if (hit) return hit;
-      if (Date.now() > deadline) return null;
-    }
-    return null;
+    rounds++;
+    tried += cands.length;
+    const done = await Promise.all(cands.map(runStream));
+    const hits = done.filter(stillFails).sort((x, y) => x.stream.body.length - y.stream.body.length || x.stream.chunks.length - y.stream.chunks.length);
+    return hits[0] || null;
   }
-  const phases = [
-    // whole lines (with their line ends), then single bytes, then merging writes
-    () => lineSpans(best.stream.body),
-    () => Array.from(best.stream.body, (_, i) => [i, i + 1]),
-  ];
-  for (const units of phases) {
-    let granularity = 2;
-    for (;;) {
-      if (Date.now() > deadline) break;
-      const spans = units();
-      if (spans.length === 0) break;
-      const size = Math.max(1, Math.ceil(spans.length / granularity));
-      const cands = [];
-      for (let i = 0; i < spans.length; i += size) {
+  function cuts(spans) {
+    const out = [];
+    const seen = new Set();
+    for (let g = 2; out.length < budget; g *= 2) {
+      const size = Math.max(1, Math.ceil(spans.length / g));
+      for (let i = 0; i < spans.length && out.length < budget; i += size) {
         const a = spans[i][0], b = spans[Math.min(spans.length, i + size) - 1][1];
-        cands.push(cut(best.stream, a, b));
+        if (!seen.has(a + ':' + b)) { seen.add(a + ':' + b); out.push(cut(best.stream, a, b)); }
       }
-      const hit = await round(cands);
-      if (hit) { best = hit; granularity = Math.max(2, granularity - 1); continue; }
       if (size === 1) break;
-      granularity = Math.min(spans.length, granularity * 2);
+    }
+    return out;
+  }
+  // whole lines (with their line ends), then single bytes, then fewer writes
+  const phases = [
+    () => cuts(lineSpans(best.stream.body)),
+    () => cuts(Array.from(best.stream.body, (_, i) => [i, i + 1])),
+    () => (best.stream.chunks.length ? [{ ...best.stream, chunks: [] }, ...best.stream.chunks.map((_, k) => ({ ...best.stream, chunks: best.stream.chunks.filter((__, j) => j !== k) }))].slice(0, budget) : []),
+  ];
+  for (const phase of phases) {
+    while (Date.now() < deadline) {
+      const cands = phase();
+      if (!cands.length) break;
+      const hit = await round(cands);
+      if (!hit) break;
+      best = hit;
     }
   }
-  // fewer writes
-  while (best.stream.chunks.length && Date.now() < deadline) {
-    const cands = best.stream.chunks.map((_, k) => ({ ...best.stream, chunks: best.stream.chunks.filter((__, j) => j !== k) }));
-    cands.unshift({ ...best.stream, chunks: [] });
-    const hit = await round(cands);
-    if (!hit) break;
-    best = hit;
+  if (best.stream.body.length > 1 && Date.now() < deadline) { // a byte cut may have enabled a line cut
+    const hit = await round(cuts(lineSpans(best.stream.body)));
+    if (hit) best = hit;
   }
-  say(`shrinking tried ${tried} candidate streams in ${((Date.now() - (deadline - SHRINK_SECONDS * 1000)) / 1000).toFixed(1)} s${Date.now() > deadline ? ' (time budget spent; not minimal)' : ''}`);
+  say(`shrinking tried ${tried} candidate streams in ${rounds} rounds, ${((Date.now() - started) / 1000).toFixed(1)} s${Date.now() > deadline ? ' (time budget spent; not minimal)' : ''}`);
   return best;
 }
 
@@ -660,6 +763,7 @@ let profile = env.CHROMIUM_PROFILE;
 let ownProfile = false;
 const chromeRunning = () => chrome && chrome.exitCode === null && chrome.signalCode === null;
 function cleanup() { // synchronous: also the 'exit' handler
+  for (const child of cliChildren) { try { child.kill('SIGKILL'); } catch {} }
   if (chromeRunning()) { try { process.kill(-chrome.pid, 'SIGKILL'); } catch {} }
   if (ownProfile) fs.rmSync(profile, { recursive: true, force: true });
 }
@@ -704,7 +808,7 @@ async function main() {
   const logFd = fs.openSync(logPath, 'w');
   chrome = spawn(CHROMIUM, [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
     '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows',
     '--disable-features=Translate,OptimizationHints,MediaRouter',
     `--user-data-dir=${path.join(profile, 'profile')}`, `http://127.0.0.1:${ports[0].address().port}/`,
@@ -721,24 +825,39 @@ async function main() {
 
   const results = await Promise.all(streams.map(runStream));
   const elapsed = (Date.now() - t0) / 1000;
+  if (env.DUMP) { // one JSON line per stream, for looking at many results at once
+    fs.writeFileSync(env.DUMP, results.map((j) => JSON.stringify({
+      index: j.stream.index, hex: hex(j.stream.body), chunks: j.stream.chunks, transfer: j.stream.transfer,
+      problems: j.verdict.problems, notes: j.verdict.notes, retry: j.verdict.model.retry,
+      delay: Object.fromEntries(['browser', 'cli'].map((c) => [c, j.requests[c][1] && j.endedAt[c] !== undefined ? Math.round(j.requests[c][1].t - j.endedAt[c]) : null])),
+      browser: j.browser, cli: { events: j.cli.events, code: j.cli.code },
+      headers: Object.fromEntries(['browser', 'cli'].map((c) => [c, j.requests[c].map((r) => (r.lastEventId === null ? null : hex(r.lastEventId)))])),
+    })).join('\n') + '\n');
+  }
   const failing = results.filter((j) => j.verdict.problems.length);
-  const modelWarnings = results.filter((j) => !j.verdict.problems.length && !j.verdict.modelSays.cli);
+  const modelWarnings = results.filter((j) => !j.verdict.problems.length && !j.verdict.modelSays.cli && !j.verdict.notes.includes(SSENOTIFY_CTL_ID));
   const eventsCompared = results.reduce((s, j) => s + Math.max(j.browser.events.length, j.cli.events.length), 0);
   const wsNotes = results.filter((j) => j.verdict.notes.includes('last-event-id-whitespace'));
   if (wsNotes.length) {
     const j = wsNotes[0];
     say(`note: in ${wsNotes.length} stream(s) the reconnect's Last-Event-ID differs only in leading/trailing whitespace, which HTTP strips from a field value (e.g. stream ${j.stream.index}: Chromium sent ${escapeBytes(j.requests.browser[1].lastEventId)}, ssenotify ${escapeBytes(j.requests.cli[1].lastEventId)}); not counted as a disagreement`);
   }
+  const ctl = results.filter((j) => j.verdict.notes.includes(SSENOTIFY_CTL_ID));
+  if (ctl.length) say(`note: ${ctl.length} stream(s) end with an ID holding a control character: Chromium sent it raw in Last-Event-ID, ssenotify reconnected without the header (its documented deviation; e.g. stream ${ctl[0].stream.index}; STRICT=1 counts these as failures)`);
+  for (const dev of KNOWN_CHROMIUM_DEVIATIONS) {
+    const hit = results.filter((j) => j.verdict.notes.includes(dev.name));
+    if (hit.length) say(`note: ${hit.length} stream(s) differ by a known Chromium deviation from the spec, ${dev.name} (${dev.what}); on each, ssenotify matched the spec model and Chromium the deviation exactly (e.g. stream ${hit[0].stream.index}; STRICT=1 counts these as failures)`);
+  }
   for (const j of modelWarnings.slice(0, 5)) report(j, 'warning: Chromium and ssenotify agree, but not with the spec model in this script');
   if (modelWarnings.length > 5) say(`(${modelWarnings.length - 5} more such warnings)`);
   if (failing.length === 0) {
-    say(`compare: OK: ${results.length} streams, ${eventsCompared} events and ${results.length} reconnects compared, Chromium and ssenotify agree (SEED=${SEED}, ${elapsed.toFixed(1)} s)`);
+    say(`compare: OK: ${results.length} streams, ${eventsCompared} events and ${results.length} reconnects compared, Chromium and ssenotify agree (${RUN}, ${elapsed.toFixed(1)} s)`);
     finished = true;
     return 0;
   }
   const kinds = {};
   for (const j of failing) for (const p of j.verdict.problems) kinds[p] = (kinds[p] || 0) + 1;
-  say(`compare: FAIL: ${failing.length} of ${results.length} streams differ (${Object.entries(kinds).map(([k, n]) => `${k}: ${n}`).join(', ')}); SEED=${SEED}; failing indexes: ${failing.map((j) => j.stream.index).join(',')}`);
+  say(`compare: FAIL: ${failing.length} of ${results.length} streams differ (${Object.entries(kinds).map(([k, n]) => `${k}: ${n}`).join(', ')}); ${RUN}; failing indexes: ${failing.slice(0, 60).map((j) => j.stream.index).join(',')}${failing.length > 60 ? ',…' : ''}`);
   for (const j of failing.slice(0, 40)) say(`  ${j.stream.index}: ${oneLine(j)}`);
   if (failing.length > 40) say(`  … ${failing.length - 40} more`);
   for (const j of failing.slice(0, Number(env.SHOW || 3))) report(j, 'disagreement');
@@ -751,7 +870,7 @@ async function main() {
       report(small, `minimal stream found for stream ${j.stream.index}`);
     }
   }
-  say(`compare: FAIL (SEED=${SEED}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  say(`compare: FAIL (${RUN}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   finished = true;
   return 1;
 }

@@ -195,9 +195,15 @@ impl Connection {
                 Ok(value) => {
                     headers.insert("last-event-id", value);
                 }
-                // An ID with CR/LF cannot travel in a header; the browser cannot send it
-                // either. Resuming without it beats never connecting again.
-                Err(_) => tracing::warn!("last event ID is not a valid header value; not sent"),
+                // The parser never keeps an ID with NUL, CR or LF, but one with another
+                // control character (U+0001-U+001F but TAB, U+007F) is valid for the spec and a
+                // browser sends it raw; HTTP's grammar (RFC 9110, 5.5) forbids it and the http
+                // crate cannot build such a header without `unsafe`. Resuming without the
+                // header beats never connecting again (README, "Where ssenotify does less").
+                Err(_) => tracing::warn!(
+                    "the last event ID has a control character HTTP forbids in a header; \
+                     reconnecting without Last-Event-ID"
+                ),
             }
         }
         let request = self.client.get(self.request_url()).headers(headers);
