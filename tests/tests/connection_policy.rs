@@ -286,6 +286,26 @@ async fn last_event_id_is_sent_on_every_reconnect() {
 }
 
 #[tokio::test]
+async fn an_id_with_a_control_character_is_dispatched_but_not_sent_back() {
+    // The spec keeps such an ID (only NUL is refused) and a browser sends it raw; HTTP forbids
+    // it in a header, so ssenotify reconnects without Last-Event-ID (README: "Where ssenotify
+    // does less than a browser") instead of never reconnecting. A later good ID is sent again.
+    let server = TestServer::start(|_, n| match n {
+        0 => Response::sse(b"id: a\x01b\ndata: one\n\n"),
+        1 => Response::sse(b"id: 2\ndata: two\n\n"),
+        _ => open_then_hold(Vec::new()),
+    });
+    let mut client = Client::start(settings(server.url("/")));
+    let events = client.events(2).await;
+    assert_eq!(&*events[0].last_event_id, "a\u{1}b");
+    assert_eq!(&*events[1].last_event_id, "2");
+    let requests = server.wait_for_requests(3, WAIT).await.expect("3 requests");
+    assert_eq!(requests[1].header("last-event-id"), None);
+    assert_eq!(requests[2].header("last-event-id"), Some("2"));
+    client.close().await;
+}
+
+#[tokio::test]
 async fn retry_without_data_sets_the_reconnection_time() {
     let server = TestServer::start(|_, n| match n {
         0 => Response::sse(b"retry: 700\n\n"),
