@@ -445,5 +445,15 @@ fn error_chain(error: reqwest::Error) -> String {
         }
         source = err.source();
     }
+    // rustls names an untrusted issuer in its own terms (UnknownIssuer, or CaUsedAsEndEntity
+    // for a self-signed certificate made by `openssl req -x509`): say what a user of a
+    // self-hosted server can do about it.
+    if text.contains("invalid peer certificate")
+        && (text.contains("UnknownIssuer") || text.contains("CaUsedAsEndEntity"))
+    {
+        text.push_str(
+            " (a server with its own certificate or CA: trust it with ca_file, or listen --ca-file)",
+        );
+    }
     text
 }

@@ -16,6 +16,8 @@
 //!   [`Subscription`] handle to pause, resume or close it, and a stream of [`Update`]s.
 //!   [`Engine`] holds what subscriptions share: HTTP clients and the one shutdown
 //!   [`CancellationToken`]; cancelling it closes every socket (graceful shutdown).
+//! - `tls` (private): trust for a subscription with a `ca_file`: the system's roots plus
+//!   the file's certificates, including a server certificate trusted as itself (self-signed).
 //! - [`history`]: what was received and what was done with it, and where to resume, in
 //!   SQLite: deduplication by event ID, retention, and an async writer on its own thread.
 //! - [`state`]: readyState and the [`Reason`] carried by every change.
@@ -42,6 +44,7 @@ pub mod supervisor;
 pub mod wake;
 
 mod connection;
+mod tls;
 
 pub use parse::{EventRef, Output, ParseError, Parser};
 pub use policy::Policy;

@@ -487,15 +487,18 @@ fn build_client(extra_ca: Option<&Path>) -> Result<reqwest::Client, SettingsErro
             path: path.to_path_buf(),
             reason,
         };
+        use rustls::pki_types::{CertificateDer, pem::PemObject as _};
         let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
-        let certs =
-            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ca_error(e.to_string()))?;
+        let certs = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ca_error(format!("not a PEM certificate file: {e}")))?;
         if certs.is_empty() {
             return Err(ca_error("no PEM certificate found".into()));
         }
-        for cert in certs {
-            builder = builder.add_root_certificate(cert);
-        }
+        // Our own rustls setup, not add_root_certificate: it also trusts a self-signed
+        // server certificate given here (tls.rs says why reqwest's cannot).
+        builder =
+            builder.use_preconfigured_tls(crate::tls::client_config(certs).map_err(ca_error)?);
     }
     builder
         .build()

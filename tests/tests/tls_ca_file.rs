@@ -1,0 +1,251 @@
+//! `ca_file` against a real TLS server on loopback (certificates made on the spot): a private
+//! CA, a self-signed server certificate as `openssl req -x509` makes it (`CA:TRUE`), and the
+//! refusals that must stay refusals (no `ca_file`, another host's certificate, out of date).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, date_time_ymd};
+use serde_json::Value;
+use ssenotify_e2e::ssenotify_bin;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer};
+
+/// A server certificate and key, and the PEM a user would put in `ca_file`.
+struct Identity {
+    cert: rustls::pki_types::CertificateDer<'static>,
+    key: Vec<u8>,
+    trusted_pem: String,
+}
+
+fn params(names: &[&str], ca: bool) -> CertificateParams {
+    let mut params =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .expect("certificate parameters");
+    if ca {
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    }
+    params
+}
+
+/// Self-signed, `CA:TRUE`, like `openssl req -x509`: the file holds the server's own certificate.
+fn self_signed(names: &[&str], edit: impl FnOnce(&mut CertificateParams)) -> Identity {
+    let key = KeyPair::generate().expect("key");
+    let mut params = params(names, true);
+    edit(&mut params);
+    let cert = params.self_signed(&key).expect("certificate");
+    Identity {
+        trusted_pem: cert.pem(),
+        cert: cert.der().clone(),
+        key: key.serialize_der(),
+    }
+}
+
+/// A private CA and a server certificate it signed: the file holds the CA.
+fn ca_signed(names: &[&str]) -> Identity {
+    let ca_key = KeyPair::generate().expect("CA key");
+    let ca_params = params(&["ssenotify test CA"], true);
+    let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().expect("server key");
+    let cert = params(names, false)
+        .signed_by(&key, &issuer)
+        .expect("server certificate");
+    Identity {
+        trusted_pem: ca_cert.pem(),
+        cert: cert.der().clone(),
+        key: key.serialize_der(),
+    }
+}
+
+/// Serves one SSE event over TLS on 127.0.0.1 to every client that completes a handshake.
+struct TlsServer {
+    port: u16,
+    // The server's tasks end when the test drops it.
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl TlsServer {
+    fn start(identity: &Identity) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![identity.cert.clone()],
+            PrivateKeyDer::try_from(identity.key.clone()).expect("key DER"),
+        )
+        .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        runtime.spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    // A client that refuses the certificate ends the handshake: nothing to serve.
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = tls
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
+                              Cache-Control: no-cache\r\n\r\nid: 1\ndata: over tls\n\n",
+                        )
+                        .await;
+                    let _ = tls.flush().await;
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                });
+            }
+        });
+        Self {
+            port,
+            _runtime: runtime,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("https://localhost:{}/", self.port)
+    }
+}
+
+fn write_pem(dir: &Path, pem: &str) -> PathBuf {
+    let path = dir.join("trusted.pem");
+    std::fs::write(&path, pem).expect("write PEM");
+    path
+}
+
+/// `ssenotify listen --once` on the server: its JSON lines and exit status.
+fn listen(url: &str, ca_file: Option<&Path>) -> (Output, Vec<Value>) {
+    let mut cmd = Command::new(ssenotify_bin());
+    cmd.args([
+        "listen",
+        "--json",
+        "--once",
+        "--max-events",
+        "1",
+        "--idle-timeout",
+        "5s",
+    ])
+    .env("NO_PROXY", "127.0.0.1,localhost")
+    .env("no_proxy", "127.0.0.1,localhost");
+    if let Some(path) = ca_file {
+        cmd.arg("--ca-file").arg(path);
+    }
+    let output = cmd.arg(url).output().expect("ssenotify runs");
+    let lines = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}")))
+        .collect();
+    (output, lines)
+}
+
+fn assert_event_received(output: &Output, lines: &[Value]) {
+    assert!(output.status.success(), "{output:?}");
+    let event = lines
+        .iter()
+        .find(|l| l["kind"] == "event")
+        .unwrap_or_else(|| panic!("no event in {lines:?}"));
+    assert_eq!(event["data"], "over tls");
+    assert_eq!(event["last_event_id"], "1");
+}
+
+/// The reason of the CLOSED state a refused connection ends with.
+fn refusal(output: &Output, lines: &[Value]) -> String {
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(lines.iter().all(|l| l["kind"] != "event"), "{lines:?}");
+    let last = lines.last().expect("some state");
+    assert_eq!(last["ready_state"], "CLOSED", "{lines:?}");
+    last["reason"].as_str().expect("a reason").to_string()
+}
+
+#[test]
+fn a_private_ca_in_ca_file_is_trusted() {
+    let identity = ca_signed(&["localhost"]);
+    let server = TlsServer::start(&identity);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (output, lines) = listen(
+        &server.url(),
+        Some(&write_pem(dir.path(), &identity.trusted_pem)),
+    );
+    assert_event_received(&output, &lines);
+}
+
+#[test]
+fn a_self_signed_server_certificate_in_ca_file_is_trusted() {
+    // webpki alone refuses it ("CA used as end entity") even as a root; curl and browsers
+    // accept it once trusted, and so must we.
+    let identity = self_signed(&["localhost"], |_| {});
+    let server = TlsServer::start(&identity);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (output, lines) = listen(
+        &server.url(),
+        Some(&write_pem(dir.path(), &identity.trusted_pem)),
+    );
+    assert_event_received(&output, &lines);
+}
+
+#[test]
+fn without_ca_file_the_certificate_is_refused_with_a_hint() {
+    let identity = self_signed(&["localhost"], |_| {});
+    let server = TlsServer::start(&identity);
+    let (output, lines) = listen(&server.url(), None);
+    let reason = refusal(&output, &lines);
+    assert!(reason.contains("invalid peer certificate"), "{reason}");
+    assert!(reason.contains("ca_file"), "{reason}");
+}
+
+#[test]
+fn a_trusted_self_signed_certificate_for_another_host_is_refused() {
+    let identity = self_signed(&["other.test"], |_| {});
+    let server = TlsServer::start(&identity);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (output, lines) = listen(
+        &server.url(),
+        Some(&write_pem(dir.path(), &identity.trusted_pem)),
+    );
+    let reason = refusal(&output, &lines);
+    assert!(
+        reason.contains("not valid for name \"localhost\""),
+        "{reason}"
+    );
+    assert!(
+        !reason.contains("ca_file"),
+        "no hint to do what was done: {reason}"
+    );
+}
+
+#[test]
+fn a_trusted_self_signed_certificate_out_of_date_is_refused() {
+    let identity = self_signed(&["localhost"], |params| {
+        params.not_before = date_time_ymd(2001, 1, 1);
+        params.not_after = date_time_ymd(2002, 1, 1);
+    });
+    let server = TlsServer::start(&identity);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (output, lines) = listen(
+        &server.url(),
+        Some(&write_pem(dir.path(), &identity.trusted_pem)),
+    );
+    let reason = refusal(&output, &lines);
+    assert!(reason.contains("certificate expired"), "{reason}");
+}
