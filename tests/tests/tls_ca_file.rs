@@ -2,7 +2,6 @@
 //! CA, a self-signed server certificate as `openssl req -x509` makes it (`CA:TRUE`), and the
 //! refusals that must stay refusals (no `ca_file`, another host's certificate, out of date).
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,14 +127,11 @@ impl TlsServer {
     }
 }
 
-fn write_pem(dir: &Path, pem: &str) -> PathBuf {
-    let path = dir.join("trusted.pem");
-    std::fs::write(&path, pem).expect("write PEM");
-    path
-}
-
-/// `ssenotify listen --once` on the server: its JSON lines and exit status.
-fn listen(url: &str, ca_file: Option<&Path>) -> (Output, Vec<Value>) {
+/// `ssenotify listen --once` on a server presenting `identity`, with its `ca_file` given or
+/// not: the JSON lines and the exit status.
+fn listen_trusting(identity: &Identity, with_ca_file: bool) -> (Output, Vec<Value>) {
+    let server = TlsServer::start(identity);
+    let dir = tempfile::tempdir().expect("temp dir");
     let mut cmd = Command::new(ssenotify_bin());
     cmd.args([
         "listen",
@@ -148,10 +144,12 @@ fn listen(url: &str, ca_file: Option<&Path>) -> (Output, Vec<Value>) {
     ])
     .env("NO_PROXY", "127.0.0.1,localhost")
     .env("no_proxy", "127.0.0.1,localhost");
-    if let Some(path) = ca_file {
+    if with_ca_file {
+        let path = dir.path().join("trusted.pem");
+        std::fs::write(&path, &identity.trusted_pem).expect("write PEM");
         cmd.arg("--ca-file").arg(path);
     }
-    let output = cmd.arg(url).output().expect("ssenotify runs");
+    let output = cmd.arg(server.url()).output().expect("ssenotify runs");
     let lines = String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}")))
@@ -181,12 +179,7 @@ fn refusal(output: &Output, lines: &[Value]) -> String {
 #[test]
 fn a_private_ca_in_ca_file_is_trusted() {
     let identity = ca_signed(&["localhost"]);
-    let server = TlsServer::start(&identity);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (output, lines) = listen(
-        &server.url(),
-        Some(&write_pem(dir.path(), &identity.trusted_pem)),
-    );
+    let (output, lines) = listen_trusting(&identity, true);
     assert_event_received(&output, &lines);
 }
 
@@ -195,20 +188,14 @@ fn a_self_signed_server_certificate_in_ca_file_is_trusted() {
     // webpki alone refuses it ("CA used as end entity") even as a root; curl and browsers
     // accept it once trusted, and so must we.
     let identity = self_signed(&["localhost"], |_| {});
-    let server = TlsServer::start(&identity);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (output, lines) = listen(
-        &server.url(),
-        Some(&write_pem(dir.path(), &identity.trusted_pem)),
-    );
+    let (output, lines) = listen_trusting(&identity, true);
     assert_event_received(&output, &lines);
 }
 
 #[test]
 fn without_ca_file_the_certificate_is_refused_with_a_hint() {
     let identity = self_signed(&["localhost"], |_| {});
-    let server = TlsServer::start(&identity);
-    let (output, lines) = listen(&server.url(), None);
+    let (output, lines) = listen_trusting(&identity, false);
     let reason = refusal(&output, &lines);
     assert!(reason.contains("invalid peer certificate"), "{reason}");
     assert!(reason.contains("ca_file"), "{reason}");
@@ -217,12 +204,7 @@ fn without_ca_file_the_certificate_is_refused_with_a_hint() {
 #[test]
 fn a_trusted_self_signed_certificate_for_another_host_is_refused() {
     let identity = self_signed(&["other.test"], |_| {});
-    let server = TlsServer::start(&identity);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (output, lines) = listen(
-        &server.url(),
-        Some(&write_pem(dir.path(), &identity.trusted_pem)),
-    );
+    let (output, lines) = listen_trusting(&identity, true);
     let reason = refusal(&output, &lines);
     assert!(
         reason.contains("not valid for name \"localhost\""),
@@ -240,12 +222,7 @@ fn a_trusted_self_signed_certificate_out_of_date_is_refused() {
         params.not_before = date_time_ymd(2001, 1, 1);
         params.not_after = date_time_ymd(2002, 1, 1);
     });
-    let server = TlsServer::start(&identity);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (output, lines) = listen(
-        &server.url(),
-        Some(&write_pem(dir.path(), &identity.trusted_pem)),
-    );
+    let (output, lines) = listen_trusting(&identity, true);
     let reason = refusal(&output, &lines);
     assert!(reason.contains("certificate expired"), "{reason}");
 }
