@@ -4,11 +4,12 @@
 
 use std::process::{Command, Output};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, date_time_ymd};
 use serde_json::Value;
 use ssenotify_e2e::ssenotify_bin;
+use ssenotify_engine::{Engine, Reason, Settings, Update};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer};
 
@@ -225,4 +226,67 @@ fn a_trusted_self_signed_certificate_out_of_date_is_refused() {
     let (output, lines) = listen_trusting(&identity, true);
     let reason = refusal(&output, &lines);
     assert!(reason.contains("certificate expired"), "{reason}");
+}
+
+/// The data of the first event of a subscription to `url` trusting `ca_file`, or the reason
+/// of its first failed connection.
+async fn first_event(
+    engine: &Engine,
+    url: String,
+    ca_file: &std::path::Path,
+) -> Result<String, String> {
+    let mut settings = Settings::new(url);
+    settings.extra_ca_file = Some(ca_file.to_path_buf());
+    let (subscription, mut updates) = engine.subscribe(settings).expect("valid settings");
+    let outcome = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match updates.recv().await.expect("the subscription reports") {
+                Update::Event(event) => return Ok(event.data),
+                Update::State(change) if matches!(change.reason, Reason::Network { .. }) => {
+                    return Err(change.reason.to_string());
+                }
+                Update::State(_) => {}
+            }
+        }
+    })
+    .await
+    .expect("an event or a failure within 10 s");
+    subscription.close().await;
+    outcome
+}
+
+#[test]
+fn a_changed_ca_file_is_read_again_when_a_subscription_starts() {
+    // Two servers, each with its own self-signed certificate; the file trusts the first,
+    // then is renewed to trust the second. The engine shares one client per file: it must
+    // not keep using the one built from the old contents.
+    let first = self_signed(&["localhost"], |_| {});
+    let second = self_signed(&["localhost"], |_| {});
+    let (first_server, second_server) = (TlsServer::start(&first), TlsServer::start(&second));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("trusted.pem");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let engine = Engine::new();
+        std::fs::write(&path, &first.trusted_pem).expect("write PEM");
+        assert_eq!(
+            first_event(&engine, first_server.url(), &path).await,
+            Ok("over tls".to_string())
+        );
+        let refused = first_event(&engine, second_server.url(), &path).await;
+        assert!(refused.is_err(), "{refused:?}");
+
+        std::fs::write(&path, &second.trusted_pem).expect("write PEM");
+        // A renewal a second later, whatever the file system's timestamp resolution.
+        let file = std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .expect("open PEM");
+        file.set_modified(SystemTime::now() + Duration::from_secs(1))
+            .expect("set mtime");
+        assert_eq!(
+            first_event(&engine, second_server.url(), &path).await,
+            Ok("over tls".to_string())
+        );
+    });
 }

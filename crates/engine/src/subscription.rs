@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
@@ -248,7 +248,9 @@ pub enum SettingsError {
 /// of kilobytes per subscription at a thousand of them.
 pub struct Engine {
     shutdown: CancellationToken,
-    clients: Mutex<HashMap<Option<PathBuf>, reqwest::Client>>,
+    /// One client per `ca_file` (none: the system's roots), with the file's modification
+    /// time when it was read, so a renewed certificate is read again.
+    clients: Mutex<HashMap<Option<PathBuf>, (Option<SystemTime>, reqwest::Client)>>,
     /// Tells every connection that the machine woke from sleep (the value: how long).
     wake: Arc<watch::Sender<Duration>>,
 }
@@ -351,12 +353,18 @@ impl Engine {
 
     fn client(&self, extra_ca: Option<&Path>) -> Result<reqwest::Client, SettingsError> {
         let key = extra_ca.map(Path::to_path_buf);
+        // Clients are shared (one connection pool per trust), but a `ca_file` that changed
+        // since it was read (a renewed certificate) gets a new client when a subscription
+        // using it starts.
+        let modified = extra_ca.and_then(|path| std::fs::metadata(path).ok()?.modified().ok());
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(client) = clients.get(&key) {
+        if let Some((read_at, client)) = clients.get(&key)
+            && *read_at == modified
+        {
             return Ok(client.clone());
         }
         let client = build_client(extra_ca)?;
-        clients.insert(key, client.clone());
+        clients.insert(key, (modified, client.clone()));
         Ok(client)
     }
 }
