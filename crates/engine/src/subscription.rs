@@ -241,6 +241,10 @@ pub enum SettingsError {
     Client(String),
 }
 
+/// One client per `ca_file` (`None`: the system's roots only), with the file's modification
+/// time when it was read, so a renewed file is read again.
+type Clients = HashMap<Option<PathBuf>, (Option<SystemTime>, reqwest::Client)>;
+
 /// The runtime shared by every subscription: HTTP clients and the shutdown token.
 ///
 /// One `reqwest::Client` per distinct extra-CA file rather than one per subscription:
@@ -248,9 +252,7 @@ pub enum SettingsError {
 /// of kilobytes per subscription at a thousand of them.
 pub struct Engine {
     shutdown: CancellationToken,
-    /// One client per `ca_file` (none: the system's roots), with the file's modification
-    /// time when it was read, so a renewed certificate is read again.
-    clients: Mutex<HashMap<Option<PathBuf>, (Option<SystemTime>, reqwest::Client)>>,
+    clients: Mutex<Clients>,
     /// Tells every connection that the machine woke from sleep (the value: how long).
     wake: Arc<watch::Sender<Duration>>,
 }
