@@ -167,24 +167,11 @@ pub fn daemon_log(paths: &Paths) -> PathBuf {
     paths.data_dir.join("daemon.log")
 }
 
-/// The `ssenotify` binary: `$SSENOTIFY_BIN`, the one installed beside this executable (the
-/// .deb puts both in /usr/bin, cargo in target/<profile>), or whatever `PATH` finds.
-fn daemon_binary() -> PathBuf {
-    if let Some(bin) = std::env::var_os(DAEMON_BIN_ENV) {
-        return bin.into();
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.join("ssenotify")))
-        .filter(|bin| bin.is_file())
-        .unwrap_or_else(|| "ssenotify".into())
-}
-
 /// Starts `ssenotify run --tray` in its own process group, so it outlives the window and
 /// a Ctrl-C in the terminal that launched the app.
 fn spawn_daemon(paths: &Paths) -> Result<std::process::Child, String> {
     use std::os::unix::process::CommandExt as _;
-    let bin = daemon_binary();
+    let bin = ssenotify_engine::daemon::companion_program(DAEMON_BIN_ENV, "ssenotify");
     let log_path = daemon_log(paths);
     // Private like the rest of the data dir: logs name subscriptions and their hosts.
     let log = std::fs::create_dir_all(&paths.data_dir)

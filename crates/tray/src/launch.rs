@@ -3,9 +3,10 @@
 //! The app is single-instance, so starting it while its window is open just focuses that
 //! window: the tray never needs to know whether the app runs.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+
+use ssenotify_engine::daemon::companion_program;
 
 /// The environment variable naming the program "Show window" runs.
 pub const APP_ENV: &str = "SSENOTIFY_APP";
@@ -19,29 +20,12 @@ pub(crate) struct Launcher {
 }
 
 impl Launcher {
-    /// `$SSENOTIFY_APP` (one program path, run without a shell), else `ssenotify-app` next
-    /// to this executable (an installed or built pair), else `ssenotify-app` on `PATH`.
+    /// `$SSENOTIFY_APP`, else `ssenotify-app` next to this executable, else on `PATH`
+    /// ([`companion_program`]).
     pub fn from_env() -> Self {
-        let beside = std::env::current_exe()
-            .ok()
-            .and_then(|exe| Some(exe.parent()?.join(APP_NAME)))
-            .filter(|path| path.is_file());
-        Self::choose(std::env::var_os(APP_ENV), beside)
-    }
-
-    fn choose(configured: Option<OsString>, beside: Option<PathBuf>) -> Self {
-        let program = configured
-            .filter(|value| !value.is_empty())
-            .map(PathBuf::from)
-            .or(beside)
-            .unwrap_or_else(|| PathBuf::from(APP_NAME));
-        Self { program }
-    }
-
-    /// The program this launcher runs.
-    #[cfg(test)]
-    pub fn program(&self) -> &Path {
-        &self.program
+        Self {
+            program: companion_program(APP_ENV, APP_NAME),
+        }
     }
 
     /// Starts the app detached and returns at once; a failure is logged, not returned (the
@@ -88,26 +72,11 @@ fn spawn(program: &Path) -> std::io::Result<tokio::process::Child> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_environment_wins_then_the_sibling_then_path() {
-        let beside = Some(PathBuf::from("/opt/ssenotify/ssenotify-app"));
-        let set = Some(OsString::from("/tmp/my app"));
-        assert_eq!(
-            Launcher::choose(set, beside.clone()).program(),
-            Path::new("/tmp/my app")
-        );
-        assert_eq!(
-            Launcher::choose(Some(OsString::new()), beside.clone()).program(),
-            Path::new("/opt/ssenotify/ssenotify-app")
-        );
-        assert_eq!(
-            Launcher::choose(None, None).program(),
-            Path::new("ssenotify-app")
-        );
-    }
-
     #[tokio::test]
     async fn a_missing_program_is_logged_not_fatal() {
-        Launcher::choose(Some("/nonexistent/ssenotify-app".into()), None).launch();
+        Launcher {
+            program: "/nonexistent/ssenotify-app".into(),
+        }
+        .launch();
     }
 }
