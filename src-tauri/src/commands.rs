@@ -1,23 +1,28 @@
 //! IPC: the typed commands the webview may call (docs/ipc.md; each needs an `allow-*`
 //! permission in capabilities/main-window.json, see build.rs) and the app state they share.
-//! Each command is a thin layer over `ssenotify_engine::ops` and the daemon ([`Engine`]).
+//!
+//! Each command is a line or two over the engine's crates: edits go through
+//! `ssenotify_config::edit` on a blocking thread ([`edit`]), then the daemon applies them;
+//! reads of the file and of history go through `ssenotify_daemon::ops::blocking` too.
 
 use std::path::Path;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use ssenotify_engine::config::{Format, Store, SubscriptionSpec};
-use ssenotify_engine::control::{self, Reply, Request};
-use ssenotify_engine::demo::{DEMO_PORT, demo_subscription};
-use ssenotify_engine::history::{History, StoredEvent};
-use ssenotify_engine::notifier::{self, ServerInfo};
-use ssenotify_engine::ops::{self, ImportSource, NewSubscription, OpError, RouteReport};
-use ssenotify_engine::router::{NotificationSettings, Urgency};
+use ssenotify_config::edit::{self, EditError, ImportSource, NewSubscription};
+use ssenotify_config::{Format, Paths, Store, SubscriptionSet, SubscriptionSpec};
+use ssenotify_daemon::demo::{DEMO_PORT, demo_subscription};
+use ssenotify_daemon::ops::{self, RouteReport};
+use ssenotify_history::{HistoryReader, StoredEvent};
+use ssenotify_protocol::{
+    AppInfo, ClientError, CommandError, FieldProblem, Reply, Request, ServerInfo,
+    SubscriptionStatus,
+};
+use ssenotify_router::{NotificationSettings, Urgency};
 use tauri::{AppHandle, State};
 use tauri_plugin_autostart::ManagerExt as _;
 
-use crate::engine::{Engine, Link};
+use crate::engine::Engine;
 
 /// State shared by commands and the event forwarder.
 pub struct AppState {
@@ -28,177 +33,65 @@ pub struct AppState {
     pub open_files: Mutex<Vec<String>>,
 }
 
-/// One validation problem, for the form.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProblemView {
-    /// The form field it belongs to (`url`, `headers`, ...), when it names one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// 1-based line in imported text.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<usize>,
-    /// 1-based column in imported text.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub column: Option<usize>,
-    /// What is wrong.
-    pub message: String,
-}
-
-/// An error a command returns to the webview: a message, and the form field it belongs to
-/// when it is a validation error (the UI shows it next to that field).
-#[derive(Debug, Clone, Serialize)]
-pub struct CommandError {
-    /// Human-readable, shown as text.
-    pub message: String,
-    /// The field that is wrong, e.g. `url`; `None` for errors about the whole request.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// Every validation problem, each with its field.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub problems: Vec<ProblemView>,
-}
-
-impl CommandError {
-    /// An error about the whole request.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            field: None,
-            problems: Vec::new(),
-        }
-    }
-
-    fn on_field(message: impl Into<String>, field: &str) -> Self {
-        Self {
-            field: Some(field.into()),
-            ..Self::new(message)
-        }
-    }
-}
-
-impl From<OpError> for CommandError {
-    fn from(err: OpError) -> Self {
-        match err {
-            OpError::Invalid(config) => {
-                let problems: Vec<ProblemView> = config
-                    .problems
-                    .iter()
-                    .map(|p| ProblemView {
-                        field: ops::problem_field(&p.message).map(str::to_owned),
-                        line: p.line,
-                        column: p.column,
-                        message: p.message.clone(),
-                    })
-                    .collect();
-                Self {
-                    message: config.to_string(),
-                    field: problems.iter().find_map(|p| p.field.clone()),
-                    problems,
-                }
-            }
-            OpError::Exists(_) => Self::on_field(err.to_string(), "id"),
-            OpError::Usage(_) => Self::on_field(err.to_string(), "headers"),
-            other => Self::new(other.to_string()),
-        }
-    }
-}
-
 type Result<T, E = CommandError> = std::result::Result<T, E>;
 
-/// After an edit: make the engine apply the file.
-async fn reload(state: &AppState) -> Result<()> {
-    state.engine.reload().await.map_err(CommandError::new)
+/// A refused edit as the form shows it: validation problems on their fields (the config
+/// crate names each problem's place in the schema).
+fn edit_error(error: EditError) -> CommandError {
+    match error {
+        EditError::Invalid(config) => {
+            let problems: Vec<FieldProblem> = config
+                .problems
+                .iter()
+                .map(|p| FieldProblem {
+                    field: p.field().map(str::to_owned),
+                    line: p.line,
+                    column: p.column,
+                    message: p.message.clone(),
+                })
+                .collect();
+            CommandError {
+                message: config.to_string(),
+                field: problems.iter().find_map(|p| p.field.clone()),
+                problems,
+            }
+        }
+        EditError::Exists(_) => CommandError::on_field(error.to_string(), "id"),
+        EditError::Usage(_) => CommandError::on_field(error.to_string(), "headers"),
+        other => CommandError::new(other.to_string()),
+    }
 }
 
-/// What `app_info` reports.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AppInfo {
-    /// The app's version (Cargo package version).
-    pub version: String,
-    /// Where the user's subscriptions live.
-    pub config_dir: String,
-    /// Where history lives.
-    pub data_dir: String,
-    /// `running` (a daemon with its tray icon), `external` (a headless `ssenotify run`) or
-    /// `error` (none answers).
-    pub engine: &'static str,
-    /// The daemon's pid.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub engine_pid: Option<u32>,
-    /// Something the UI must show visibly (no tray icon, engine down, config error).
-    pub notice: Option<String>,
-    /// One line about the engine, for the header.
-    pub status: String,
+/// Runs `work` with the user's paths on a blocking thread (file locks, fsync, SQLite).
+async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&Paths) -> T + Send + 'static,
+) -> T {
+    let paths = state.engine.paths.clone();
+    ops::blocking(move || work(&paths)).await
+}
+
+/// Makes one edit of the subscriptions file, then has the engine apply it.
+async fn edit<T: Send + 'static>(
+    state: &AppState,
+    change: impl FnOnce(&Paths) -> Result<T, EditError> + Send + 'static,
+) -> Result<T> {
+    let value = blocking(state, change).await.map_err(edit_error)?;
+    state.engine.reload().await.map_err(CommandError::new)?;
+    Ok(value)
+}
+
+/// The subscriptions file as it is now.
+async fn load(state: &AppState) -> Result<SubscriptionSet> {
+    blocking(state, |paths| Store::new(paths.clone()).load())
+        .await
+        .map_err(|e| CommandError::new(e.to_string()))
 }
 
 /// The app's version, where its files are, and which engine runs.
 #[tauri::command]
 pub async fn app_info(app: AppHandle, state: State<'_, AppState>) -> Result<AppInfo> {
-    let (statuses, daemon) = state.engine.status().await;
-    Ok(describe(&app, &state.engine, &statuses, &daemon).await)
-}
-
-/// [`AppInfo`] for the current link and the daemon's `status` reply (also sent with
-/// updates when the link changes).
-pub async fn describe(
-    app: &AppHandle,
-    engine: &Engine,
-    statuses: &[Value],
-    daemon: &Value,
-) -> AppInfo {
-    let open = statuses
-        .iter()
-        .filter(|s| s["ready_state"] == "OPEN")
-        .count();
-    let summary = format!("{} subscriptions, {open} open", statuses.len());
-    let config_error = daemon["config_error"].as_str().map(str::to_owned);
-    // The link says who runs; the daemon's report says, right now, whether its icon shows
-    // (a tray host can come and go after the link was made).
-    let host_shown = daemon["tray_host"].as_bool().unwrap_or(true);
-    let (kind, pid, notice, status) = match engine.link().await {
-        Link::Daemon {
-            pid, tray: true, ..
-        } => {
-            let notice = config_error.or_else(|| {
-                (!host_shown).then(|| {
-                    "This desktop shows no tray icons (it has no StatusNotifierItem host; on \
-                     GNOME, the AppIndicator extension adds one): closing this window leaves \
-                     ssenotify running in the background. Open ssenotify again from your \
-                     applications to see it, or stop it in Settings → Quit."
-                        .to_owned()
-                })
-            });
-            ("running", Some(pid), notice, summary)
-        }
-        Link::Daemon {
-            pid, tray: false, ..
-        } => (
-            "external",
-            Some(pid),
-            Some(format!(
-                "ssenotify run (pid {pid}) already runs for this user without a tray icon: \
-                 the app shows and edits its subscriptions instead of starting a second \
-                 engine, and closing this window leaves no icon behind"
-            )),
-            format!("headless daemon (pid {pid}); {summary}"),
-        ),
-        Link::Down(why) => (
-            "error",
-            None,
-            Some(format!("the engine is not running: {why}")),
-            "engine not running".into(),
-        ),
-    };
-    AppInfo {
-        version: app.package_info().version.to_string(),
-        config_dir: engine.paths.config_dir.to_string_lossy().into_owned(),
-        data_dir: engine.paths.data_dir.to_string_lossy().into_owned(),
-        engine: kind,
-        engine_pid: pid,
-        notice,
-        status,
-    }
+    Ok(state.engine.describe(&app).await)
 }
 
 /// A subscription with its live state.
@@ -206,16 +99,14 @@ pub async fn describe(
 pub struct SubscriptionView {
     /// As in the subscriptions file.
     pub spec: SubscriptionSpec,
-    /// `SubscriptionStatus`, `null` until the engine has applied it.
-    pub status: Option<Value>,
+    /// Its live state, `null` until the engine has applied it.
+    pub status: Option<SubscriptionStatus>,
 }
 
 /// Every subscription in file order, with its live state.
 #[tauri::command]
 pub async fn list_subscriptions(state: State<'_, AppState>) -> Result<Vec<SubscriptionView>> {
-    let set = Store::new(state.engine.paths.clone())
-        .load()
-        .map_err(|e| CommandError::new(e.to_string()))?;
+    let set = load(&state).await?;
     let (mut statuses, _) = state.engine.status().await;
     Ok(set
         .subscriptions
@@ -223,7 +114,7 @@ pub async fn list_subscriptions(state: State<'_, AppState>) -> Result<Vec<Subscr
         .map(|spec| {
             let status = statuses
                 .iter()
-                .position(|s| s["id"] == spec.id.as_str())
+                .position(|s| s.id == spec.id)
                 .map(|i| statuses.swap_remove(i));
             SubscriptionView { spec, status }
         })
@@ -248,53 +139,44 @@ pub struct AddInput {
 #[tauri::command]
 pub async fn add_subscription(state: State<'_, AppState>, input: AddInput) -> Result<String> {
     let blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    let id = ops::add(
-        &state.engine.paths,
-        NewSubscription {
-            url: input.url,
-            id: blank(input.id),
-            name: blank(input.name),
-            headers: input.headers,
-            paused: input.paused,
-        },
-    )?;
-    reload(&state).await?;
-    Ok(id)
+    let new = NewSubscription {
+        url: input.url,
+        id: blank(input.id),
+        name: blank(input.name),
+        headers: input.headers,
+        paused: input.paused,
+    };
+    edit(&state, move |paths| edit::add(paths, new)).await
 }
 
 /// Replaces a subscription (the edit form).
 #[tauri::command]
 pub async fn update_subscription(state: State<'_, AppState>, spec: SubscriptionSpec) -> Result<()> {
-    ops::update(&state.engine.paths, spec)?;
-    reload(&state).await
+    edit(&state, move |paths| edit::update(paths, spec)).await
 }
 
 /// Removes a subscription.
 #[tauri::command]
 pub async fn remove_subscription(state: State<'_, AppState>, id: String) -> Result<()> {
-    ops::remove(&state.engine.paths, &id)?;
-    reload(&state).await
+    edit(&state, move |paths| edit::remove(paths, &id)).await
 }
 
 /// Pauses or resumes one subscription.
 #[tauri::command]
 pub async fn set_paused(state: State<'_, AppState>, id: String, paused: bool) -> Result<()> {
-    ops::set_paused(&state.engine.paths, &id, paused)?;
-    reload(&state).await
+    edit(&state, move |paths| edit::set_paused(paths, &id, paused)).await
 }
 
 /// Pauses or resumes every subscription.
 #[tauri::command]
 pub async fn set_all_paused(state: State<'_, AppState>, paused: bool) -> Result<()> {
-    ops::set_all_paused(&state.engine.paths, paused)?;
-    reload(&state).await
+    edit(&state, move |paths| edit::set_all_paused(paths, paused)).await
 }
 
 /// Mutes a subscription's popups for `minutes` (0 unmutes).
 #[tauri::command]
 pub async fn mute_subscription(state: State<'_, AppState>, id: String, minutes: u32) -> Result<()> {
-    ops::mute_for(&state.engine.paths, &id, minutes)?;
-    reload(&state).await
+    edit(&state, move |paths| edit::mute_for(paths, &id, minutes)).await
 }
 
 /// The import formats the UI offers.
@@ -309,6 +191,28 @@ pub enum ImportFormat {
     Ntfy,
 }
 
+impl ImportFormat {
+    /// The source an import of this format reads, and the name it has in errors.
+    fn source(format: Option<Self>) -> (ImportSource, &'static str) {
+        match format {
+            None => (ImportSource::Native(None), "<import>"),
+            Some(Self::Toml) => (ImportSource::Native(Some(Format::Toml)), "<import>.toml"),
+            Some(Self::Json) => (ImportSource::Native(Some(Format::Json)), "<import>.json"),
+            Some(Self::Ntfy) => (ImportSource::Ntfy, "client.yml"),
+        }
+    }
+}
+
+/// What an import did (or, dry, would do), with what could not be carried over.
+#[derive(Debug, Serialize)]
+pub struct ImportResult {
+    /// Added / changed / removed / unchanged, by id.
+    #[serde(flatten)]
+    pub diff: ssenotify_config::DiffSummary,
+    /// What the input held that could not be carried over.
+    pub warnings: Vec<String>,
+}
+
 /// Imports subscriptions (merge, or `replace`); with `dry_run` only reports the diff.
 #[tauri::command]
 pub async fn import_subscriptions(
@@ -317,38 +221,29 @@ pub async fn import_subscriptions(
     format: Option<ImportFormat>,
     replace: bool,
     dry_run: bool,
-) -> Result<Value> {
-    let (source, name) = match format {
-        None => (ImportSource::Native(None), "<import>"),
-        Some(ImportFormat::Toml) => (ImportSource::Native(Some(Format::Toml)), "<import>.toml"),
-        Some(ImportFormat::Json) => (ImportSource::Native(Some(Format::Json)), "<import>.json"),
-        Some(ImportFormat::Ntfy) => (ImportSource::Ntfy, "client.yml"),
+) -> Result<ImportResult> {
+    let (source, name) = ImportFormat::source(format);
+    let import = move |paths: &Paths| {
+        edit::import(paths, &text, Path::new(name), source, replace, dry_run)
     };
-    let outcome = ops::import(
-        &state.engine.paths,
-        &text,
-        Path::new(name),
-        source,
-        replace,
-        dry_run,
-    )?;
-    if !dry_run && !outcome.diff.is_empty() {
-        reload(&state).await?;
-    }
-    let mut result = outcome.diff.to_json();
-    result["warnings"] = outcome.warnings.into();
-    Ok(result)
+    let outcome = if dry_run {
+        blocking(&state, import).await.map_err(edit_error)?
+    } else {
+        edit(&state, import).await?
+    };
+    Ok(ImportResult {
+        diff: outcome.diff.summary(),
+        warnings: outcome.warnings,
+    })
 }
 
 /// Every subscription as a file (`toml` or `json`), secrets as references.
 #[tauri::command]
 pub async fn export_subscriptions(state: State<'_, AppState>, format: String) -> Result<String> {
-    let format = match format.as_str() {
-        "toml" => Format::Toml,
-        "json" => Format::Json,
-        other => return Err(CommandError::new(format!("unknown format {other:?}"))),
-    };
-    Ok(ops::export(&state.engine.paths, format)?)
+    let format: Format = format.parse().map_err(CommandError::new)?;
+    blocking(&state, move |paths| edit::export(paths, format))
+        .await
+        .map_err(edit_error)
 }
 
 /// A page of history, newest first (`before_row` pages back).
@@ -359,15 +254,14 @@ pub async fn history_page(
     before_row: Option<i64>,
     limit: usize,
 ) -> Result<Vec<StoredEvent>> {
-    let db = state.engine.paths.history_db();
-    if !db.exists() {
-        return Ok(Vec::new());
-    }
-    tauri::async_runtime::spawn_blocking(move || {
-        History::open_read_only(&db)?.page(subscription.as_deref(), before_row, limit)
+    blocking(&state, move |paths| {
+        let db = paths.history_db();
+        if !db.exists() {
+            return Ok(Vec::new());
+        }
+        HistoryReader::open(&db)?.page(subscription.as_deref(), before_row, limit)
     })
     .await
-    .map_err(|e| CommandError::new(e.to_string()))?
     .map_err(|e| CommandError::new(e.to_string()))
 }
 
@@ -378,16 +272,15 @@ pub async fn test_rules(
     spec: SubscriptionSpec,
     transcript: String,
 ) -> Result<RouteReport> {
-    let set = Store::new(state.engine.paths.clone())
-        .load()
-        .map_err(|e| CommandError::new(e.to_string()))?;
-    Ok(ops::route_transcript(&set, &spec, transcript.as_bytes())?)
+    let set = load(&state).await?;
+    ops::route_transcript(&set, &spec, transcript.as_bytes())
+        .map_err(|e| CommandError::new(e.to_string()))
 }
 
 /// Shows a sample notification and reports the notification server.
 #[tauri::command]
 pub async fn test_notification(urgency: Option<Urgency>) -> Result<ServerInfo> {
-    notifier::test(urgency.unwrap_or_default())
+    ssenotify_daemon::notify_test(urgency.unwrap_or_default())
         .await
         .map_err(CommandError::new)
 }
@@ -395,9 +288,10 @@ pub async fn test_notification(urgency: Option<Urgency>) -> Result<ServerInfo> {
 /// Adds the demo subscription (the engine serves its feed on loopback); returns its id.
 #[tauri::command]
 pub async fn add_demo(state: State<'_, AppState>) -> Result<String> {
-    let id = ops::add_spec(&state.engine.paths, demo_subscription(DEMO_PORT))?;
-    reload(&state).await?;
-    Ok(id)
+    edit(&state, |paths| {
+        edit::add_spec(paths, demo_subscription(DEMO_PORT))
+    })
+    .await
 }
 
 /// The app's settings as the webview sees them.
@@ -413,16 +307,9 @@ pub struct Settings {
 /// so it cannot disagree with what will actually happen on login.
 #[tauri::command]
 pub async fn get_settings(app: AppHandle, state: State<'_, AppState>) -> Result<Settings> {
-    let autostart = app
-        .autolaunch()
-        .is_enabled()
-        .map_err(|e| CommandError::new(format!("cannot read the autostart setting: {e}")))?;
-    let set = Store::new(state.engine.paths.clone())
-        .load()
-        .map_err(|e| CommandError::new(e.to_string()))?;
     Ok(Settings {
-        notifications: set.notifications,
-        autostart,
+        notifications: load(&state).await?.notifications,
+        autostart: autostart(&app)?,
     })
 }
 
@@ -435,13 +322,21 @@ pub async fn set_settings(
     autostart: Option<bool>,
 ) -> Result<()> {
     if let Some(notifications) = notifications {
-        ops::set_notifications(&state.engine.paths, notifications)?;
-        reload(&state).await?;
+        edit(&state, move |paths| {
+            edit::set_notifications(paths, notifications)
+        })
+        .await?;
     }
     if let Some(enabled) = autostart {
         change_autostart(&app, enabled)?;
     }
     Ok(())
+}
+
+fn autostart(app: &AppHandle) -> Result<bool> {
+    app.autolaunch()
+        .is_enabled()
+        .map_err(|e| CommandError::new(format!("cannot read the autostart setting: {e}")))
 }
 
 fn change_autostart(app: &AppHandle, enabled: bool) -> Result<()> {
@@ -454,27 +349,32 @@ fn change_autostart(app: &AppHandle, enabled: bool) -> Result<()> {
     result.map_err(|e| CommandError::new(format!("cannot change autostart: {e}")))
 }
 
+/// What `set_autostart` returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct AutostartState {
+    /// Whether starting on login is on now.
+    pub autostart: bool,
+}
+
 /// Turns starting on login on or off (the entry launches the app with `--hidden`); returns
 /// whether it is now on.
 #[tauri::command]
-pub fn set_autostart(app: AppHandle, enabled: bool) -> Result<Value> {
+pub fn set_autostart(app: AppHandle, enabled: bool) -> Result<AutostartState> {
     change_autostart(&app, enabled)?;
-    let autostart = app
-        .autolaunch()
-        .is_enabled()
-        .map_err(|e| CommandError::new(e.to_string()))?;
-    Ok(serde_json::json!({ "autostart": autostart }))
+    Ok(AutostartState {
+        autostart: autostart(&app)?,
+    })
 }
 
 /// Stops the engine (every subscription, the tray icon); the window closes once the engine
 /// says goodbye on its watch stream. With no engine answering, the window just closes.
 #[tauri::command]
 pub async fn quit(app: AppHandle, state: State<'_, AppState>) -> Result<()> {
-    match control::request(&state.engine.socket(), &Request::Quit).await {
+    match ssenotify_protocol::request(&state.engine.socket(), Request::Quit).await {
         Ok(Reply::Done { .. }) => Ok(()),
         Ok(Reply::Error { message }) => Err(CommandError::new(message)),
         Ok(_) => Err(CommandError::new("unexpected reply from the engine")),
-        Err(control::ClientError::NotRunning { .. }) => {
+        Err(ClientError::NotRunning { .. }) => {
             app.exit(0);
             Ok(())
         }

@@ -12,9 +12,11 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-use ssenotify_engine::config::Paths;
-use ssenotify_engine::control::{self, ClientError, Reply, Request};
+use ssenotify_config::Paths;
+use ssenotify_protocol::{
+    AppInfo, ClientError, DaemonInfo, EngineKind, Reply, Request, SubscriptionStatus, request,
+};
+use tauri::AppHandle;
 use tokio::sync::RwLock;
 
 /// Environment variable naming the `ssenotify` binary to start the daemon with (tests,
@@ -87,7 +89,7 @@ impl Engine {
 
     /// Makes the daemon apply the subscriptions file now (after an edit).
     pub async fn reload(&self) -> Result<(), String> {
-        match control::request(&self.socket(), &Request::Reload).await {
+        match request(&self.socket(), Request::Reload).await {
             Ok(Reply::Error { message }) => Err(message),
             Ok(_) => Ok(()),
             // Nothing runs: the edit is in the file, applied when a daemon starts.
@@ -96,15 +98,79 @@ impl Engine {
         }
     }
 
-    /// The live state of every subscription (`SubscriptionStatus` as JSON) and the daemon's
-    /// own report (notifier health, configuration error, tray); empty when none answers.
-    pub async fn status(&self) -> (Vec<Value>, Value) {
-        match control::request(&self.socket(), &Request::Status).await {
+    /// The live state of every subscription and the daemon's own report (notifier health,
+    /// configuration error, tray); nothing when none answers.
+    pub async fn status(&self) -> (Vec<SubscriptionStatus>, Option<DaemonInfo>) {
+        match request(&self.socket(), Request::Status).await {
             Ok(Reply::Status {
                 subscriptions,
                 daemon,
-            }) => (subscriptions, daemon),
-            _ => (Vec::new(), Value::Null),
+            }) => (subscriptions, Some(daemon)),
+            _ => (Vec::new(), None),
+        }
+    }
+
+    /// [`AppInfo`] for the current link and the daemon's report now.
+    pub async fn describe(&self, app: &AppHandle) -> AppInfo {
+        let (statuses, daemon) = self.status().await;
+        self.describe_with(app, &statuses, daemon.as_ref()).await
+    }
+
+    /// [`AppInfo`] for the current link, the statuses and the daemon's report (also sent
+    /// with updates when the link changes).
+    pub async fn describe_with(
+        &self,
+        app: &AppHandle,
+        statuses: &[SubscriptionStatus],
+        daemon: Option<&DaemonInfo>,
+    ) -> AppInfo {
+        let open = statuses
+            .iter()
+            .filter(|s| s.ready_state == ssenotify_protocol::ReadyState::Open)
+            .count();
+        let summary = format!("{} subscriptions, {open} open", statuses.len());
+        let config_error = daemon.and_then(|d| d.config_error.clone());
+        // The link says who runs; the daemon's report says, right now, whether its icon
+        // shows (a tray host can come and go after the link was made).
+        let host_shown = daemon.is_none_or(|d| d.tray_host);
+        let (engine, engine_pid, notice, status) = match self.link().await {
+            Link::Daemon { pid, tray: true } => {
+                let notice = config_error.or_else(|| {
+                    (!host_shown).then(|| {
+                        "This desktop shows no tray icons (it has no StatusNotifierItem host; on \
+                         GNOME, the AppIndicator extension adds one): closing this window leaves \
+                         ssenotify running in the background. Open ssenotify again from your \
+                         applications to see it, or stop it in Settings → Quit."
+                            .to_owned()
+                    })
+                });
+                (EngineKind::Running, Some(pid), notice, summary)
+            }
+            Link::Daemon { pid, tray: false } => (
+                EngineKind::External,
+                Some(pid),
+                Some(format!(
+                    "ssenotify run (pid {pid}) already runs for this user without a tray icon: \
+                     the app shows and edits its subscriptions instead of starting a second \
+                     engine, and closing this window leaves no icon behind"
+                )),
+                format!("headless daemon (pid {pid}); {summary}"),
+            ),
+            Link::Down(why) => (
+                EngineKind::Error,
+                None,
+                Some(format!("the engine is not running: {why}")),
+                "engine not running".into(),
+            ),
+        };
+        AppInfo {
+            version: app.package_info().version.to_string(),
+            config_dir: self.paths.config_dir.to_string_lossy().into_owned(),
+            data_dir: self.paths.data_dir.to_string_lossy().into_owned(),
+            engine,
+            engine_pid,
+            notice,
+            status,
         }
     }
 }
@@ -153,10 +219,10 @@ async fn ensure_daemon(paths: &Paths) -> Link {
 
 /// The daemon's identity, if one answers.
 async fn probe(paths: &Paths) -> Option<Link> {
-    match control::request(&paths.control_socket(), &Request::Status).await {
+    match request(&paths.control_socket(), Request::Status).await {
         Ok(Reply::Status { daemon, .. }) => Some(Link::Daemon {
-            pid: daemon["pid"].as_u64().unwrap_or_default() as u32,
-            tray: daemon["tray"].as_bool().unwrap_or(false),
+            pid: daemon.pid,
+            tray: daemon.tray,
         }),
         _ => None,
     }
@@ -171,7 +237,7 @@ pub fn daemon_log(paths: &Paths) -> PathBuf {
 /// a Ctrl-C in the terminal that launched the app.
 fn spawn_daemon(paths: &Paths) -> Result<std::process::Child, String> {
     use std::os::unix::process::CommandExt as _;
-    let bin = ssenotify_engine::daemon::companion_program(DAEMON_BIN_ENV, "ssenotify");
+    let bin = ssenotify_daemon::companion_program(DAEMON_BIN_ENV, "ssenotify");
     let log_path = daemon_log(paths);
     // Private like the rest of the data dir: logs name subscriptions and their hosts.
     let log = std::fs::create_dir_all(&paths.data_dir)

@@ -9,8 +9,9 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use serde::Serialize;
-use ssenotify_engine::control::{self, WatchLine, WatchNotice};
-use ssenotify_engine::daemon::{DaemonEvent, SubscriptionStatus};
+use ssenotify_protocol::{
+    DaemonEvent, LiveEvent, SubscriptionStatus, UpdateBatch, WatchLine, WatchNotice, Watcher,
+};
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -206,7 +207,7 @@ impl<T: Clone + Send> Source for broadcast::Receiver<T> {
 
 /// The daemon's watch stream as a [`Source`]; remembers whether it ended with a goodbye.
 pub struct WatchSource {
-    watcher: control::Watcher,
+    watcher: Watcher,
     /// The daemon said it is stopping on purpose (tray Quit, SIGTERM).
     pub said_goodbye: bool,
 }
@@ -264,24 +265,12 @@ async fn sleep_until_some(deadline: Option<Instant>) {
     }
 }
 
-/// What one `ssenotify://update` carries (docs/ipc.md).
-#[derive(Debug, Clone, Serialize)]
-pub struct Update {
-    /// The latest status of each subscription that changed since the last batch.
-    pub statuses: Vec<SubscriptionStatus>,
-    /// New events (`DaemonEvent::Event`), oldest first.
-    pub events: Vec<DaemonEvent>,
-    /// Events left out of this batch (over the cap, or lagged on the channel).
-    pub dropped: u64,
-    /// The last config apply or error since the last batch (`DaemonEvent::Config`).
-    pub config: Option<DaemonEvent>,
-}
-
-/// Batches [`DaemonEvent`]s into [`Update`]s: statuses coalesced per subscription, events
-/// capped at [`MAX_EVENTS_PER_BATCH`], all released together at most once per interval.
+/// Batches [`DaemonEvent`]s into [`UpdateBatch`]es (docs/ipc.md): statuses coalesced per
+/// subscription, events capped at [`MAX_EVENTS_PER_BATCH`], all released together at most
+/// once per interval.
 pub struct UpdateBatcher {
     statuses: Batcher<SubscriptionStatus, String>,
-    events: Batcher<DaemonEvent>,
+    events: Batcher<LiveEvent>,
     config: Option<DaemonEvent>,
     interval: Duration,
     last_flush: Option<Instant>,
@@ -302,12 +291,12 @@ impl UpdateBatcher {
 
 impl Collect for UpdateBatcher {
     type Item = DaemonEvent;
-    type Out = Update;
+    type Out = UpdateBatch;
 
     fn push(&mut self, item: DaemonEvent) {
         match item {
             DaemonEvent::Status(status) => self.statuses.push(status),
-            event @ DaemonEvent::Event { .. } => self.events.push(event),
+            DaemonEvent::Event(event) => self.events.push(event),
             config @ DaemonEvent::Config { .. } => self.config = Some(config),
         }
     }
@@ -335,14 +324,15 @@ impl Collect for UpdateBatcher {
             .is_none_or(|last| now >= last + self.interval)
     }
 
-    fn take(&mut self, now: Instant) -> Update {
+    fn take(&mut self, now: Instant) -> UpdateBatch {
         self.last_flush = Some(now);
         let events = self.events.take(now);
-        Update {
+        UpdateBatch {
             statuses: self.statuses.take(now).items,
             events: events.items,
             dropped: events.dropped,
             config: self.config.take(),
+            engine: None,
         }
     }
 }
@@ -361,7 +351,7 @@ pub fn start_forwarders(app: &AppHandle) {
         let state = app.state::<crate::commands::AppState>();
         let engine = &state.engine;
         loop {
-            match control::watch(&engine.socket()).await {
+            match ssenotify_protocol::watch(&engine.socket()).await {
                 Ok(watcher) => {
                     // The list may have changed while nobody watched: send it whole.
                     announce(&app).await;
@@ -403,10 +393,17 @@ pub const RECONNECT_INTERVAL: Duration = Duration::from_secs(2);
 async fn announce(app: &AppHandle) {
     let state = app.state::<crate::commands::AppState>();
     let (statuses, daemon) = state.engine.status().await;
-    let info = crate::commands::describe(app, &state.engine, &statuses, &daemon).await;
-    let payload = serde_json::json!({
-        "statuses": statuses, "events": [], "dropped": 0, "config": null, "engine": info,
-    });
+    let info = state
+        .engine
+        .describe_with(app, &statuses, daemon.as_ref())
+        .await;
+    let payload = UpdateBatch {
+        statuses,
+        events: Vec::new(),
+        dropped: 0,
+        config: None,
+        engine: Some(info),
+    };
     if let Err(err) = app.emit(UPDATE_EVENT, payload) {
         tracing::warn!(%err, "could not emit to the webview");
     }
@@ -513,16 +510,18 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn updates_coalesce_statuses_cap_events_and_keep_the_last_config() {
-        use ssenotify_engine::ReadyState;
+        use ssenotify_protocol::{Action, ReadyState};
         let status = |id: &str, ready: ReadyState| SubscriptionStatus::new(id, ready, "");
-        let event = |n: usize| DaemonEvent::Event {
-            subscription: "a".into(),
-            row: Some(n as i64),
-            event_type: "message".into(),
-            data: n.to_string(),
-            last_event_id: String::new(),
-            action: ssenotify_engine::history::Action::History,
-            received_at: 0,
+        let event = |n: usize| {
+            DaemonEvent::Event(LiveEvent {
+                subscription: "a".into(),
+                row: Some(n as i64),
+                event_type: "message".into(),
+                data: n.to_string(),
+                last_event_id: String::new(),
+                action: Action::History,
+                received_at: 0,
+            })
         };
         let mut b = UpdateBatcher::new(100 * MS);
         assert_eq!(b.deadline(), None);
@@ -552,8 +551,8 @@ mod tests {
         assert!(update.config.is_some());
         let json = serde_json::to_value(&update).unwrap();
         assert_eq!(json["statuses"][1]["ready_state"], "OPEN");
-        assert_eq!(json["events"][0]["kind"], "event");
         assert_eq!(json["events"][0]["type"], "message");
+        assert_eq!(json["events"][0]["subscription"], "a");
         assert!(b.is_empty());
     }
 

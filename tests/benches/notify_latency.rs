@@ -32,10 +32,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ssenotify_e2e::desktop::{Desktop, DesktopOptions};
-use ssenotify_engine::config::Paths;
-use ssenotify_engine::daemon::{Daemon, Delivery, NotifySink};
-use ssenotify_engine::notifier::DesktopNotifier;
-use ssenotify_engine::router::Notification;
+use ssenotify_config::Paths;
+use ssenotify_daemon::{Daemon, Delivery, DesktopNotifier, NotifySink};
+use ssenotify_protocol::NotifierHealth;
+use ssenotify_router::Notification;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Events per second.
@@ -77,10 +77,10 @@ impl NotifySink for Recording {
         delivery
     }
 
-    fn health(&self) -> serde_json::Value {
+    fn health(&self) -> NotifierHealth {
         match &self.inner {
             Some(inner) => inner.health(),
-            None => serde_json::json!({"state": "recording"}),
+            None => NotifierHealth::default(),
         }
     }
 }
@@ -264,7 +264,7 @@ fn measure_dunst_child(secs: u64) {
                 let mut shown = Vec::with_capacity(count as usize);
                 let mut seen = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    let delivered = notifier.health_now().delivered;
+                    let delivered = notifier.health().delivered;
                     let now = origin.elapsed();
                     while seen < delivered {
                         shown.push(now);
@@ -281,7 +281,7 @@ fn measure_dunst_child(secs: u64) {
         std::thread::sleep(Duration::from_millis(5));
         stop.store(true, Ordering::Relaxed);
         let shown = watcher.join().expect("the watcher");
-        let health = notifier.health_now();
+        let health = notifier.health();
         daemon.shutdown().await;
         // The notifier sends in order; the k-th time `delivered` moved is the k-th queued
         // notification, as long as none failed after being queued.
@@ -301,7 +301,7 @@ fn measure_dunst_child(secs: u64) {
         println!(
             "  shown {}, dropped {dropped} (a full queue; it holds {})",
             health.delivered,
-            ssenotify_engine::notifier::QUEUE
+            ssenotify_daemon::NOTIFICATION_QUEUE
         );
         print(
             "event written → deliver",

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use ssenotify_e2e::{Response, Step, TestServer, sse_event};
-use ssenotify_engine::{
+use ssenotify_sse::{
     Engine, Event, Policy, ReadyState, Reason, Resume, Settings, StateChange, Subscription, Update,
 };
 
@@ -24,13 +24,13 @@ fn settings(url: String) -> Settings {
 struct Client {
     engine: Engine,
     subscription: Option<Subscription>,
-    updates: ssenotify_engine::Updates,
+    updates: ssenotify_sse::Updates,
 }
 
 impl Client {
-    fn start(settings: Settings) -> Self {
+    async fn start(settings: Settings) -> Self {
         let engine = Engine::new();
-        let (subscription, updates) = engine.subscribe(settings).expect("valid settings");
+        let (subscription, updates) = engine.subscribe(settings).await.expect("valid settings");
         Self {
             engine,
             subscription: Some(subscription),
@@ -99,10 +99,10 @@ async fn good_response_opens_with_the_spec_request_headers() {
         TestServer::start(|_, _| open_then_hold(sse_event(Some("greet"), Some("1"), "hi")));
     let mut s = settings(server.url("/events"));
     s.headers = vec![("X-Custom".into(), "yes".into())];
-    s.auth = Some(ssenotify_engine::Auth::Bearer {
+    s.auth = Some(ssenotify_sse::Auth::Bearer {
         token: "t0k3n".into(),
     });
-    let mut client = Client::start(s);
+    let mut client = Client::start(s).await;
 
     let first = client.next_state().await;
     assert_eq!(first.ready_state, ReadyState::Connecting);
@@ -131,7 +131,7 @@ async fn content_type_parameters_are_allowed() {
         open_then_hold(b"data: x\n\n".to_vec())
             .header("Content-Type", "Text/Event-Stream; charset=utf-8")
     });
-    let mut client = Client::start(settings(server.url("/")));
+    let mut client = Client::start(settings(server.url("/"))).await;
     let states = client.until_state(ReadyState::Open).await;
     assert_eq!(states.last().unwrap().ready_state, ReadyState::Open);
     assert_eq!(client.events(1).await[0].data, "x");
@@ -141,7 +141,7 @@ async fn content_type_parameters_are_allowed() {
 /// A fatal outcome: CLOSED with the given reason, and never a second request.
 async fn assert_fatal(response: fn() -> Response, expected: Reason) {
     let server = TestServer::start(move |_, _| response());
-    let mut client = Client::start(settings(server.url("/")));
+    let mut client = Client::start(settings(server.url("/"))).await;
     let states = client.until_state(ReadyState::Closed).await;
     let closed = states.last().unwrap();
     assert_eq!(closed.reason, expected);
@@ -214,7 +214,7 @@ async fn server_errors_408_and_429_are_retried() {
                 open_then_hold(b"data: back\n\n".to_vec())
             }
         });
-        let mut client = Client::start(settings(server.url("/")));
+        let mut client = Client::start(settings(server.url("/"))).await;
         let states = client.until_state(ReadyState::Open).await;
         let retried = &states[1];
         assert_eq!(retried.ready_state, ReadyState::Connecting, "{status}");
@@ -237,7 +237,7 @@ async fn redirects_are_followed_including_a_relative_location() {
         "/stream" => open_then_hold(b"id: 9\ndata: arrived\n\n".to_vec()),
         _ => Response::status(404),
     });
-    let mut client = Client::start(settings(server.url("/a/start")));
+    let mut client = Client::start(settings(server.url("/a/start"))).await;
     client.until_state(ReadyState::Open).await;
     assert_eq!(client.events(1).await[0].data, "arrived");
     let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
@@ -266,7 +266,7 @@ async fn last_event_id_is_sent_on_every_reconnect() {
     });
     let mut s = settings(server.url("/"));
     s.last_event_id = "resume-here".into();
-    let mut client = Client::start(s);
+    let mut client = Client::start(s).await;
     let events = client.events(6).await;
     for (n, event) in events.iter().enumerate() {
         assert_eq!(event.data, format!("event {n}"));
@@ -295,7 +295,7 @@ async fn an_id_with_a_control_character_is_dispatched_but_not_sent_back() {
         1 => Response::sse(b"id: 2\ndata: two\n\n"),
         _ => open_then_hold(Vec::new()),
     });
-    let mut client = Client::start(settings(server.url("/")));
+    let mut client = Client::start(settings(server.url("/"))).await;
     let events = client.events(2).await;
     assert_eq!(&*events[0].last_event_id, "a\u{1}b");
     assert_eq!(&*events[1].last_event_id, "2");
@@ -311,7 +311,7 @@ async fn retry_without_data_sets_the_reconnection_time() {
         0 => Response::sse(b"retry: 700\n\n"),
         _ => open_then_hold(b"data: again\n\n".to_vec()),
     });
-    let mut client = Client::start(settings(server.url("/")));
+    let mut client = Client::start(settings(server.url("/"))).await;
     let states = client.until_state(ReadyState::Open).await;
     let states2 = client.until_state(ReadyState::Open).await;
     let reconnecting = states2
@@ -334,7 +334,7 @@ async fn retry_after_is_honoured() {
         0 => Response::status(503).header("Retry-After", "1"),
         _ => open_then_hold(b"data: ok\n\n".to_vec()),
     });
-    let mut client = Client::start(settings(server.url("/")));
+    let mut client = Client::start(settings(server.url("/"))).await;
     let states = client.until_state(ReadyState::Open).await;
     assert_eq!(states[1].retry_in, Some(Duration::from_secs(1)));
     let requests = server.requests();
@@ -353,7 +353,7 @@ async fn backoff_grows_on_failures_and_resets_after_a_healthy_stream() {
     });
     let mut s = settings(server.url("/"));
     s.policy.initial_reconnect = Duration::from_millis(100);
-    let mut client = Client::start(s);
+    let mut client = Client::start(s).await;
     let mut delays = Vec::new();
     while delays.len() < 6 {
         let change = client.next_state().await;
@@ -380,7 +380,7 @@ async fn backoff_is_capped() {
     let mut s = settings(server.url("/"));
     s.policy.initial_reconnect = Duration::from_millis(20);
     s.policy.backoff_cap = Duration::from_millis(100);
-    let mut client = Client::start(s);
+    let mut client = Client::start(s).await;
     let mut delays = Vec::new();
     while delays.len() < 8 {
         if let Some(delay) = client.next_state().await.retry_in {
@@ -410,7 +410,7 @@ async fn a_silent_connection_hits_the_idle_timeout_and_reconnects() {
     });
     let mut s = settings(server.url("/"));
     s.policy.idle_timeout = Duration::from_millis(400);
-    let mut client = Client::start(s);
+    let mut client = Client::start(s).await;
     client.until_state(ReadyState::Open).await;
     let opened = Instant::now();
     let change = client.next_state().await;
@@ -440,7 +440,7 @@ async fn a_wake_from_sleep_reconnects_at_once_with_the_last_event_id() {
     let mut s = settings(server.url("/"));
     // Far longer than the test: only the wake can end this connection.
     s.policy.idle_timeout = Duration::from_secs(3600);
-    let mut client = Client::start(s);
+    let mut client = Client::start(s).await;
     assert_eq!(client.events(1).await[0].data, "one");
     let slept = Duration::from_secs(40 * 60);
     let woken = Instant::now();
@@ -482,7 +482,7 @@ async fn a_wake_cuts_a_long_reconnect_wait_short() {
         0 => Response::sse(b"retry: 600000\n\n"),
         _ => open_then_hold(b"data: back\n\n".to_vec()),
     });
-    let mut client = Client::start(settings(server.url("/")));
+    let mut client = Client::start(settings(server.url("/"))).await;
     client.until_state(ReadyState::Open).await;
     let waiting = client.next_state().await;
     assert_eq!(waiting.ready_state, ReadyState::Connecting);
@@ -508,7 +508,7 @@ async fn an_event_over_the_limit_is_an_error_not_memory() {
     });
     let mut s = settings(server.url("/"));
     s.policy.max_event_size = 16 * 1024;
-    let mut client = Client::start(s);
+    let mut client = Client::start(s).await;
     assert_eq!(client.events(1).await[0].data, "small");
     let change = client.next_state().await;
     assert_eq!(change.ready_state, ReadyState::Connecting);
@@ -521,7 +521,7 @@ async fn an_event_over_the_limit_is_an_error_not_memory() {
 #[tokio::test]
 async fn closing_closes_the_socket_within_a_second() {
     let server = TestServer::start(|_, _| open_then_hold(b"data: hello\n\n".to_vec()));
-    let mut client = Client::start(settings(server.url("/")));
+    let mut client = Client::start(settings(server.url("/"))).await;
     client.events(1).await;
     let closed_at = Instant::now();
     client.subscription.take().unwrap().close().await;
@@ -539,7 +539,7 @@ async fn closing_closes_the_socket_within_a_second() {
 #[tokio::test]
 async fn dropping_the_handle_closes_the_socket_too() {
     let server = TestServer::start(|_, _| open_then_hold(b"data: hello\n\n".to_vec()));
-    let mut client = Client::start(settings(server.url("/")));
+    let mut client = Client::start(settings(server.url("/"))).await;
     client.events(1).await;
     drop(client.subscription.take());
     assert!(
@@ -554,7 +554,7 @@ async fn dropping_the_handle_closes_the_socket_too() {
 async fn pause_closes_and_resume_reconnects_with_the_last_id() {
     let server =
         TestServer::start(|_, n| open_then_hold(sse_event(None, Some(&n.to_string()), "e")));
-    let mut client = Client::start(settings(server.url("/")));
+    let mut client = Client::start(settings(server.url("/"))).await;
     client.events(1).await;
     client.handle().pause();
     let paused = client.next_state().await;
@@ -585,7 +585,7 @@ async fn a_refused_connection_is_retried_with_a_network_reason() {
         .local_addr()
         .unwrap()
         .port();
-    let mut client = Client::start(settings(format!("http://127.0.0.1:{port}/")));
+    let mut client = Client::start(settings(format!("http://127.0.0.1:{port}/"))).await;
     client.next_state().await;
     let failed = client.next_state().await;
     assert_eq!(failed.ready_state, ReadyState::Connecting);
@@ -605,7 +605,7 @@ async fn once_policy_closes_at_the_first_end() {
     let server = TestServer::start(|_, _| Response::sse(b"data: one\n\n"));
     let mut s = settings(server.url("/"));
     s.policy.reconnect = false;
-    let mut client = Client::start(s);
+    let mut client = Client::start(s).await;
     let states = client.until_state(ReadyState::Closed).await;
     assert_eq!(states.last().unwrap().reason, Reason::StreamEnded);
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -625,7 +625,7 @@ async fn the_resume_adapter_sends_the_cursor_for_servers_without_ids() {
         query: "since".into(),
         cursor: Some("start".into()),
     });
-    let mut client = Client::start(s);
+    let mut client = Client::start(s).await;
     let events = client.events(3).await;
     assert_eq!(events[0].cursor.as_deref(), Some("msg0"));
     let requests = server.wait_for_requests(3, WAIT).await.unwrap();
@@ -642,15 +642,15 @@ async fn invalid_settings_are_refused_up_front() {
         ("ftp://example.com/", "scheme"),
         ("not a url", "invalid URL"),
     ] {
-        let error = engine.subscribe(Settings::new(url)).err().expect("refused");
+        let error = engine.subscribe(Settings::new(url)).await.err().expect("refused");
         assert!(error.to_string().contains(what), "{error}");
     }
     let mut s = Settings::new("http://127.0.0.1:1/");
     s.headers = vec![("Bad Name".into(), "v".into())];
-    assert!(engine.subscribe(s).is_err());
+    assert!(engine.subscribe(s).await.is_err());
     let mut s = Settings::new("http://127.0.0.1:1/");
     s.headers = vec![("X-Token".into(), "line\nbreak".into())];
-    let error = engine.subscribe(s).err().unwrap().to_string();
+    let error = engine.subscribe(s).await.err().unwrap().to_string();
     assert!(
         error.contains("X-Token") && !error.contains("line"),
         "{error}"
@@ -662,7 +662,7 @@ async fn an_event_knows_whether_its_id_is_its_own_or_inherited() {
     let server = TestServer::start(|_, _| {
         open_then_hold(b"id: 1\ndata: own\n\ndata: inherited\n\nid: 2\n\ndata: after bare id\n\nid\ndata: reset\n\n".to_vec())
     });
-    let mut client = Client::start(settings(server.url("/")));
+    let mut client = Client::start(settings(server.url("/"))).await;
     let events = client.events(4).await;
     let ids: Vec<(&str, Option<&str>)> = events
         .iter()

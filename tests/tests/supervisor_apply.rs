@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ssenotify_e2e::{Response, Step, TestServer, sse_event};
-use ssenotify_engine::{Desired, Engine, ReadyState, Reason, Settings, Supervisor, Tagged, Update};
+use ssenotify_sse::{Desired, Engine, ReadyState, Reason, Settings, Supervisor, Tagged, Update};
 use tokio::sync::mpsc::Receiver;
 
 const WAIT: Duration = Duration::from_secs(10);

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, date_time_ymd};
 use serde_json::Value;
 use ssenotify_e2e::ssenotify_bin;
-use ssenotify_engine::{Engine, Reason, Settings, Update};
+use ssenotify_sse::{Engine, Reason, Settings, Update};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer};
 
@@ -237,7 +237,7 @@ async fn first_event(
 ) -> Result<String, String> {
     let mut settings = Settings::new(url);
     settings.extra_ca_file = Some(ca_file.to_path_buf());
-    let (subscription, mut updates) = engine.subscribe(settings).expect("valid settings");
+    let (subscription, mut updates) = engine.subscribe(settings).await.expect("valid settings");
     let outcome = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             match updates.recv().await.expect("the subscription reports") {

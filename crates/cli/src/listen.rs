@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use serde::Serialize;
-use ssenotify_engine::{Engine, Policy, ReadyState, Reason, Settings, StateChange, Update};
+use ssenotify_sse::{Engine, Policy, ReadyState, Reason, Settings, StateChange, Update};
 
 /// Arguments of `ssenotify listen`.
 #[derive(Debug, clap::Args)]
@@ -43,7 +43,7 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "2m")]
     idle_timeout: Duration,
     /// Largest accepted event in bytes (data plus type, or one line).
-    #[arg(long, value_name = "BYTES", default_value_t = ssenotify_engine::parse::DEFAULT_MAX_EVENT_SIZE)]
+    #[arg(long, value_name = "BYTES", default_value_t = ssenotify_sse::parse::DEFAULT_MAX_EVENT_SIZE)]
     max_event_size: usize,
     /// A PEM file of extra CA certificates to trust (self-signed servers).
     #[arg(long, value_name = "PATH")]
@@ -91,7 +91,7 @@ fn settings(args: &Args) -> Result<Settings, String> {
 
 async fn listen(args: Args, settings: Settings) -> ExitCode {
     let engine = Engine::new();
-    let (subscription, mut updates) = match engine.subscribe(settings) {
+    let (subscription, mut updates) = match engine.subscribe(settings).await {
         Ok(started) => started,
         Err(error) => return crate::usage_error(error),
     };
@@ -217,7 +217,7 @@ fn push_json_str(out: &mut Vec<u8>, text: &str) {
 }
 
 /// The `--json` line of an event, without its newline.
-fn event_line(out: &mut Vec<u8>, event: &ssenotify_engine::Event) {
+fn event_line(out: &mut Vec<u8>, event: &ssenotify_sse::Event) {
     out.extend_from_slice(br#"{"kind":"event","type":"#);
     push_json_str(out, &event.event_type);
     out.extend_from_slice(br#","data":"#);
@@ -266,7 +266,7 @@ fn print_to(out: &mut Vec<u8>, update: &Update, json: bool) -> std::io::Result<(
                 write!(
                     out,
                     "; retrying in {}",
-                    ssenotify_engine::fmt_duration(delay)
+                    ssenotify_sse::fmt_duration(delay)
                 )?;
             }
         }
@@ -286,7 +286,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn serde_line(event: &ssenotify_engine::Event) -> String {
+    fn serde_line(event: &ssenotify_sse::Event) -> String {
         serde_json::json!({
             "kind": "event",
             "type": &*event.event_type,
@@ -304,7 +304,7 @@ mod tests {
             data in any::<String>(),
             id in "[\\x00-\\x7f]{0,12}",
         ) {
-            let event = ssenotify_engine::Event {
+            let event = ssenotify_sse::Event {
                 event_type: event_type.as_str().into(),
                 data,
                 last_event_id: id.as_str().into(),

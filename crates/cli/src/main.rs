@@ -3,12 +3,14 @@
 //! # Layout
 //! - `main.rs`: argument parsing (clap) and dispatch; exit codes.
 //! - [`listen`]: `ssenotify listen`, one subscription printed as it happens.
+//! - [`route`]: `ssenotify route` and `notify-test`, tools for writing rules.
 //! - [`run`]: `ssenotify run`, the daemon (headless, or with its tray icon).
 //! - [`manage`]: the commands that read and edit subscriptions and history, through the
 //!   subscriptions file and the daemon's control socket.
 //!
-//! The binary holds no SSE logic of its own: everything it prints comes from
-//! `ssenotify_engine` updates, so the daemon and the app see exactly the same behaviour.
+//! The binary holds no SSE logic of its own: `listen` prints `ssenotify_sse` updates,
+//! `run` is `ssenotify_daemon`, and the management commands edit through
+//! `ssenotify_config::edit` and ask the daemon through `ssenotify_protocol`, like the app.
 
 mod listen;
 mod manage;
@@ -100,8 +102,8 @@ fn main() -> ExitCode {
 }
 
 /// Where this user's files live (XDG directories); exit 1 when there is no home.
-fn paths() -> Result<ssenotify_engine::config::Paths, ExitCode> {
-    ssenotify_engine::config::Paths::from_env().ok_or_else(|| {
+fn paths() -> Result<ssenotify_config::Paths, ExitCode> {
+    ssenotify_config::Paths::from_env().ok_or_else(|| {
         eprintln!("ssenotify: cannot determine the home directory (is HOME set?)");
         ExitCode::FAILURE
     })
@@ -117,8 +119,8 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 }
 
 /// The desktop notification sink for `run`.
-fn notifier() -> std::sync::Arc<dyn ssenotify_engine::daemon::NotifySink> {
-    ssenotify_engine::notifier::DesktopNotifier::spawn()
+fn notifier() -> std::sync::Arc<dyn ssenotify_daemon::NotifySink> {
+    ssenotify_daemon::DesktopNotifier::spawn()
 }
 
 /// Report a failed command: the message on stderr, exit 1.

@@ -10,10 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ssenotify_engine::config::{Format, Paths, Store};
-use ssenotify_engine::control::{self, Reply, Request};
-use ssenotify_engine::history::History;
-use ssenotify_engine::ops;
+use serde::Serialize;
+use ssenotify_config::edit::{self as ops, EditError};
+use ssenotify_config::{Format, Paths, Store, SubscriptionSpec};
+use ssenotify_history::HistoryReader;
+use ssenotify_protocol::{
+    self as protocol, ClientError, DaemonInfo, Reply, Request, SubscriptionStatus,
+};
 
 /// Arguments of `ssenotify add`.
 #[derive(Debug, clap::Args)]
@@ -132,12 +135,12 @@ use crate::fail;
 
 /// Ask a running daemon to apply the file now; silent when none runs.
 fn apply_now(paths: &Paths) {
-    let reply = crate::block_on(control::request(&paths.control_socket(), &Request::Reload));
+    let reply = crate::block_on(protocol::request(&paths.control_socket(), Request::Reload));
     match reply {
         Ok(Reply::Error { message }) => {
             eprintln!("ssenotify: the daemon did not apply it: {message}")
         }
-        Ok(_) | Err(control::ClientError::NotRunning { .. }) => {}
+        Ok(_) | Err(ClientError::NotRunning { .. }) => {}
         Err(error) => tracing::warn!(%error, "could not reach the daemon"),
     }
 }
@@ -145,7 +148,7 @@ fn apply_now(paths: &Paths) {
 /// Report an edit: `done` on success (then the daemon applies it), the reason on failure.
 fn finish<T>(
     paths: &Paths,
-    result: Result<T, ops::OpError>,
+    result: Result<T, EditError>,
     done: impl FnOnce(T) -> String,
 ) -> ExitCode {
     match result {
@@ -154,7 +157,7 @@ fn finish<T>(
             println!("{}", done(value));
             ExitCode::SUCCESS
         }
-        Err(ops::OpError::Usage(message)) => crate::usage_error(message),
+        Err(EditError::Usage(message)) => crate::usage_error(message),
         Err(error) => fail(error),
     }
 }
@@ -206,9 +209,9 @@ pub fn unmute(args: IdArgs, paths: &Paths) -> ExitCode {
 /// sockets closed); exit 0 when it stopped or none ran, 1 when it did not stop in time.
 pub fn quit(paths: &Paths) -> ExitCode {
     let socket = paths.control_socket();
-    match crate::block_on(control::request(&socket, &Request::Quit)) {
+    match crate::block_on(protocol::request(&socket, Request::Quit)) {
         Ok(Reply::Done { .. }) => {}
-        Err(control::ClientError::NotRunning { .. }) => {
+        Err(ClientError::NotRunning { .. }) => {
             println!("daemon: not running");
             return ExitCode::SUCCESS;
         }
@@ -217,7 +220,7 @@ pub fn quit(paths: &Paths) -> ExitCode {
     }
     // Stopped once the single-instance lock is free (the socket goes a moment earlier).
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while ssenotify_engine::daemon::running_pid(paths).is_some() {
+    while ssenotify_daemon::running_pid(paths).is_some() {
         if std::time::Instant::now() > deadline {
             return fail("the daemon did not stop within 10 s");
         }
@@ -227,15 +230,23 @@ pub fn quit(paths: &Paths) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The daemon's live status, when one runs: per id, and the daemon's own state.
-fn live_status(paths: &Paths) -> Option<(Vec<serde_json::Value>, serde_json::Value)> {
-    match crate::block_on(control::request(&paths.control_socket(), &Request::Status)) {
+/// The daemon's live status, when one runs: per subscription, and the daemon's own state.
+fn live_status(paths: &Paths) -> Option<(Vec<SubscriptionStatus>, DaemonInfo)> {
+    match crate::block_on(protocol::request(&paths.control_socket(), Request::Status)) {
         Ok(Reply::Status {
             subscriptions,
             daemon,
         }) => Some((subscriptions, daemon)),
         _ => None,
     }
+}
+
+/// One element of `list --json`: the subscription as in the file, and its live state.
+#[derive(Serialize)]
+struct ListItem<'a> {
+    #[serde(flatten)]
+    spec: &'a SubscriptionSpec,
+    live: Option<&'a SubscriptionStatus>,
 }
 
 /// `ssenotify list`.
@@ -250,40 +261,32 @@ pub fn list(args: ListArgs, paths: &Paths) -> ExitCode {
                 print_daemon(&daemon);
                 println!("subscriptions file NOT applied; the daemon runs its last valid set:");
                 for s in &subs {
-                    let text = |key: &str| s[key].as_str().unwrap_or("").to_owned();
-                    println!(
-                        "{:<24} {:<10} {:<40} {}",
-                        text("id"),
-                        text("ready_state"),
-                        text("url"),
-                        text("reason")
-                    );
+                    print_row(&s.id, s.ready_state.as_str(), &s.url, &s.reason);
                 }
             }
             return fail(error);
         }
     };
     let live = live_status(paths);
-    let live_of = |id: &str| -> Option<serde_json::Value> {
+    let live_of = |id: &str| -> Option<&SubscriptionStatus> {
         let (subs, _) = live.as_ref()?;
-        subs.iter().find(|s| s["id"] == id).cloned()
+        subs.iter().find(|s| s.id == id)
     };
     if args.json {
-        let items: Vec<serde_json::Value> = set
+        let items: Vec<ListItem<'_>> = set
             .subscriptions
             .iter()
-            .map(|spec| {
-                let mut item = serde_json::to_value(spec).unwrap_or_default();
-                item["live"] = live_of(&spec.id).unwrap_or(serde_json::Value::Null);
-                item
+            .map(|spec| ListItem {
+                spec,
+                live: live_of(&spec.id),
             })
             .collect();
-        println!("{}", serde_json::Value::Array(items));
+        println!("{}", serde_json::to_string(&items).unwrap_or_default());
         return ExitCode::SUCCESS;
     }
     if let Some((_, daemon)) = &live {
         print_daemon(daemon);
-        if let Some(error) = daemon["config_error"].as_str() {
+        if let Some(error) = &daemon.config_error {
             println!("subscriptions file NOT applied:\n{error}");
         }
     } else {
@@ -291,29 +294,26 @@ pub fn list(args: ListArgs, paths: &Paths) -> ExitCode {
     }
     for spec in &set.subscriptions {
         let (state, reason) = match live_of(&spec.id) {
-            Some(s) => (
-                s["ready_state"].as_str().unwrap_or("?").to_owned(),
-                s["reason"].as_str().unwrap_or("").to_owned(),
-            ),
-            None if !spec.enabled => ("-".into(), "disabled".into()),
-            None if spec.paused => ("-".into(), "paused".into()),
-            None => ("-".into(), String::new()),
+            Some(s) => (s.ready_state.as_str(), s.reason.as_str()),
+            None if !spec.enabled => ("-", "disabled"),
+            None if spec.paused => ("-", "paused"),
+            None => ("-", ""),
         };
-        println!("{:<24} {:<10} {:<40} {}", spec.id, state, spec.url, reason);
+        print_row(&spec.id, state, &spec.url, reason);
     }
     ExitCode::SUCCESS
 }
 
-fn print_daemon(daemon: &serde_json::Value) {
-    let tray = if daemon["tray"] == true {
-        ", tray icon"
-    } else {
-        ""
-    };
+fn print_row(id: &str, state: &str, url: &str, reason: &str) {
+    println!("{id:<24} {state:<10} {url:<40} {reason}");
+}
+
+fn print_daemon(daemon: &DaemonInfo) {
+    let tray = if daemon.tray { ", tray icon" } else { "" };
     println!(
         "daemon: running (pid {}{tray}), notifications: {}",
-        daemon["pid"],
-        daemon["notifier"]["state"].as_str().unwrap_or("unknown")
+        daemon.pid,
+        daemon.notifier.state.as_str()
     );
 }
 
@@ -326,7 +326,7 @@ pub fn history(args: HistoryArgs, paths: &Paths) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let history = match History::open_read_only(&path) {
+    let history = match HistoryReader::open(&path) {
         Ok(history) => history,
         Err(error) => return fail(error),
     };
@@ -380,7 +380,10 @@ pub fn import(args: ImportArgs, paths: &Paths) -> ExitCode {
         apply_now(paths);
     }
     if args.json {
-        println!("{}", outcome.diff.to_json());
+        println!(
+            "{}",
+            serde_json::to_string(&outcome.diff.summary()).unwrap_or_default()
+        );
     } else {
         print!("{}", outcome.diff.render_text());
     }

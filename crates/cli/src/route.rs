@@ -3,11 +3,9 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use ssenotify_engine::config::{Paths, Store};
-use ssenotify_engine::daemon::NotifySink;
-use ssenotify_engine::notifier::{self, DesktopNotifier};
-use ssenotify_engine::ops;
-use ssenotify_engine::router::{self, Urgency};
+use ssenotify_config::{Paths, Store};
+use ssenotify_daemon::{DesktopNotifier, NotifySink, ops};
+use ssenotify_router::{self as router, Urgency};
 
 /// Arguments of `ssenotify route`.
 #[derive(Debug, clap::Args)]
@@ -94,7 +92,7 @@ pub fn notify_test(args: NotifyTestArgs) -> ExitCode {
         UrgencyArg::Normal => Urgency::Normal,
         UrgencyArg::Critical => Urgency::Critical,
     };
-    match crate::block_on(notifier::test(urgency)) {
+    match crate::block_on(ssenotify_daemon::notify_test(urgency)) {
         Ok(info) => {
             println!(
                 "{}",

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use ssenotify_engine::daemon::{Daemon, DaemonError, NoNotifications, NotifySink, Options};
+use ssenotify_daemon::{Daemon, DaemonError, NoNotifications, NotifySink, Options};
 
 /// Arguments of `ssenotify run`.
 #[derive(Debug, clap::Args)]
@@ -41,7 +41,7 @@ pub fn main(args: Args) -> ExitCode {
             crate::notifier()
         };
         let options = Options { tray: args.tray };
-        let daemon = match Daemon::start_with(paths, sink.clone(), options).await {
+        let daemon = match Daemon::start_with(paths, sink, options).await {
             Ok(daemon) => daemon,
             Err(error @ DaemonError::AlreadyRunning { .. }) => {
                 eprintln!("ssenotify: {error}");
@@ -59,7 +59,7 @@ pub fn main(args: Args) -> ExitCode {
         // ends `run` exactly as a signal does.
         let tray = async {
             if args.tray {
-                ssenotify_tray::run(&daemon, sink).await;
+                ssenotify_tray::run(&daemon).await;
             } else {
                 std::future::pending::<()>().await;
             }

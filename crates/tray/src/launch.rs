@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use ssenotify_engine::daemon::companion_program;
+use ssenotify_daemon::companion_program;
 
 /// The environment variable naming the program "Show window" runs.
 pub const APP_ENV: &str = "SSENOTIFY_APP";

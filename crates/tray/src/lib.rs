@@ -21,11 +21,11 @@ mod item;
 mod launch;
 mod state;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use ksni::TrayMethods as _;
-use ssenotify_engine::daemon::{Daemon, DaemonEvent, NotifySink};
+use ssenotify_daemon::Daemon;
+use ssenotify_protocol::DaemonEvent;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
@@ -40,8 +40,7 @@ pub use crate::state::{TrayState, aggregate};
 const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Shows `daemon` in the tray until the user chooses Quit, then returns; the caller then
-/// shuts the daemon down (as on SIGTERM). `notifier` is the sink
-/// the daemon was started with, for its health.
+/// shuts the daemon down (as on SIGTERM).
 ///
 /// Start the daemon with `Options { tray: true }` ([`Daemon::start_with`]): the app probes
 /// the control socket as soon as it answers and reads `tray` to tell whether closing its
@@ -55,10 +54,10 @@ const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
 /// The item stays on the bus until the tokio runtime stops (for `ssenotify run`, at
 /// exit), not until this returns: Quit arrives inside the host's `Event` call, and taking
 /// the item off the bus at once would race the reply ("recipient disconnected").
-pub async fn run(daemon: &Daemon, notifier: Arc<dyn NotifySink>) {
+pub async fn run(daemon: &Daemon) {
     daemon.set_tray(true);
     let (actions_tx, mut actions) = mpsc::unbounded_channel();
-    let mut shown = View::of(&daemon.status(), &notifier.health());
+    let mut shown = View::of(&daemon.status(), &daemon.info().notifier);
     // `assume_sni_available`: a missing watcher is reported to `Item::watcher_offline`
     // instead of failing, and ksni registers whenever one appears (a tray host that
     // starts after the daemon, or restarts).
@@ -83,7 +82,7 @@ pub async fn run(daemon: &Daemon, notifier: Arc<dyn NotifySink>) {
         tokio::select! {
             received = updates.recv(), if following => match received {
                 // Events do not change what the tray shows; skip them cheaply.
-                Ok(DaemonEvent::Event { .. }) => continue,
+                Ok(DaemonEvent::Event(_)) => continue,
                 // Missed some: recomputing from the status table catches up.
                 Ok(_) | Err(RecvError::Lagged(_)) => {}
                 // Only once the daemon is gone; the timer still runs until the caller stops.
@@ -103,7 +102,7 @@ pub async fn run(daemon: &Daemon, notifier: Arc<dyn NotifySink>) {
                 }
             },
         }
-        let next = View::of(&daemon.status(), &notifier.health());
+        let next = View::of(&daemon.status(), &daemon.info().notifier);
         if next != shown {
             shown = next.clone();
             handle.update(move |item| item.view = next).await;
@@ -117,11 +116,10 @@ pub async fn run(daemon: &Daemon, notifier: Arc<dyn NotifySink>) {
 async fn set_all_paused(daemon: &Daemon, paused: bool) {
     let paths = daemon.paths().clone();
     // The file lock may be held by another ssenotify process for a moment.
-    let edited = tokio::task::spawn_blocking(move || {
-        ssenotify_engine::ops::set_all_paused(&paths, paused).map_err(|e| e.to_string())
+    let edited = ssenotify_daemon::ops::blocking(move || {
+        ssenotify_config::edit::set_all_paused(&paths, paused).map_err(|e| e.to_string())
     })
-    .await
-    .unwrap_or_else(|e| Err(e.to_string()));
+    .await;
     let result = match edited {
         Ok(()) => daemon.reload().await.map(drop),
         Err(error) => Err(error),

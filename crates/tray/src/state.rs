@@ -1,8 +1,7 @@
 //! What the tray shows: the aggregate state of every subscription, and the lines of its
 //! tooltip. Pure functions of the daemon's status table and the notifier's health.
 
-use ssenotify_engine::ReadyState;
-use ssenotify_engine::daemon::SubscriptionStatus;
+use ssenotify_protocol::{NotifierHealth, NotifierState, ReadyState, SubscriptionStatus};
 
 /// Most failing subscriptions named in the tooltip; the rest are counted.
 const MAX_DETAILS: usize = 5;
@@ -74,16 +73,12 @@ pub(crate) struct View {
 }
 
 impl View {
-    /// The view of `statuses` and the notifier's `health` (as [`NotifySink::health`] gives
-    /// it: `{"state": "up" | "down" | ..., "error": ...}`).
-    ///
-    /// [`NotifySink::health`]: ssenotify_engine::daemon::NotifySink::health
-    pub fn of(statuses: &[SubscriptionStatus], health: &serde_json::Value) -> Self {
-        let notifier_down = health.get("state").and_then(|s| s.as_str()) == Some("down");
+    /// The view of `statuses` and the notifier's `health`.
+    pub fn of(statuses: &[SubscriptionStatus], health: &NotifierHealth) -> Self {
+        let notifier_down = health.state == NotifierState::Down;
         let mut details = Vec::new();
         if notifier_down {
-            let why = health.get("error").and_then(|e| e.as_str());
-            details.push(match why {
+            details.push(match &health.error {
                 Some(why) => format!("notifications cannot be shown: {why}"),
                 None => "notifications cannot be shown".to_owned(),
             });
@@ -128,7 +123,14 @@ impl View {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn health(state: NotifierState, error: Option<&str>) -> NotifierHealth {
+        NotifierHealth {
+            state,
+            error: error.map(str::to_owned),
+            ..NotifierHealth::default()
+        }
+    }
 
     fn status(id: &str, ready_state: ReadyState, paused: bool) -> SubscriptionStatus {
         SubscriptionStatus {
@@ -169,7 +171,7 @@ mod tests {
 
     #[test]
     fn view_names_what_failed_escaped_and_capped() {
-        let up = json!({"state": "up"});
+        let up = health(NotifierState::Up, None);
         let mut all: Vec<SubscriptionStatus> = (0..7)
             .map(|i| status(&format!("s{i}"), ReadyState::Closed, false))
             .collect();
@@ -183,12 +185,12 @@ mod tests {
                 .starts_with("&lt;b&gt;A&amp;B&lt;/b&gt;: HTTP 404 Not Found\nS1: HTTP 404")
         );
 
-        let down = json!({"state": "down", "error": "no bus"});
+        let down = health(NotifierState::Down, Some("no bus"));
         let view = View::of(&[], &down);
         assert_eq!(view.state, TrayState::SomeFailed);
         assert_eq!(view.details, ["notifications cannot be shown: no bus"]);
         // Disabled notifications (`run --no-notify`) are not a failure.
-        let view = View::of(&[], &json!({"state": "disabled"}));
+        let view = View::of(&[], &health(NotifierState::Disabled, None));
         assert_eq!(view, View::default());
     }
 }

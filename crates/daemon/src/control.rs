@@ -1,0 +1,317 @@
+//! The control loop: owns the [`Supervisor`], applies the subscriptions file, and answers
+//! the control socket's commands.
+//!
+//! It loads the file at start, notices changes to it (a cheap metadata check every
+//! [`WATCH_INTERVAL`]), applies a valid new set by diff (only what changed reconnects), and
+//! keeps the old set when the file does not validate. Reading the file and resolving its
+//! secret references happen on a blocking thread.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ssenotify_config::{Paths, Store, SubscriptionSet, SubscriptionSpec};
+use ssenotify_history::{HistoryWriter, Retention};
+use ssenotify_protocol::{DaemonEvent, Done, Reply, SubscriptionStatus};
+use ssenotify_sse::{ApplyReport, Desired, ReadyState, Reason, Supervisor};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::live::{Live, ResumeFrom};
+use crate::ops::blocking;
+use crate::pipeline::Configure;
+
+/// How often the control loop checks whether the subscriptions file changed.
+///
+/// A metadata `stat` is cheap; four a second keeps "edited by hand → applied" well
+/// under the promised second without an inotify dependency, and it survives editors
+/// that replace the file by rename. A change is applied once two checks in a row agree
+/// (250 to 500 ms after the save), so a file caught mid-write is never applied.
+const WATCH_INTERVAL: Duration = Duration::from_millis(250);
+
+/// What the control loop answers; `watch` never reaches it (the socket streams it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Command {
+    /// Who is there.
+    Ping,
+    /// Every status, and the daemon's own.
+    Status,
+    /// Apply the file now.
+    Reload,
+    /// Stop the daemon.
+    Quit,
+}
+
+/// A command waiting for the control loop to answer it.
+pub(crate) type Pending = (Command, oneshot::Sender<Reply>);
+
+/// An in-process reload (the handle's [`crate::Daemon::reload`]) and where its answer goes.
+pub(crate) type ReloadRequest = oneshot::Sender<Result<ApplyReport, String>>;
+
+/// What the subscriptions file looked like: (modified, length, inode).
+type Fingerprint = (Option<SystemTime>, u64, u64);
+
+/// The control loop's state.
+pub(crate) struct ControlLoop {
+    live: Arc<Live>,
+    store: Store,
+    paths: Paths,
+    supervisor: Supervisor,
+    history: HistoryWriter,
+    configure: mpsc::Sender<Configure>,
+    /// What the file looked like when last read.
+    fingerprint: Option<Fingerprint>,
+    /// A change seen at the last check: applied once the file has stopped changing.
+    settling: Option<Option<Fingerprint>>,
+    /// The set currently applied.
+    current: Option<SubscriptionSet>,
+}
+
+impl ControlLoop {
+    /// A loop for `paths` that has applied nothing yet.
+    pub fn new(
+        live: Arc<Live>,
+        paths: Paths,
+        supervisor: Supervisor,
+        history: HistoryWriter,
+        configure: mpsc::Sender<Configure>,
+    ) -> Self {
+        Self {
+            live,
+            store: Store::new(paths.clone()),
+            paths,
+            supervisor,
+            history,
+            configure,
+            fingerprint: None,
+            settling: None,
+            current: None,
+        }
+    }
+
+    /// Answers commands and reloads, and follows the file, until `cancel`; then closes
+    /// every subscription.
+    pub async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Pending>,
+        mut reloads: mpsc::Receiver<ReloadRequest>,
+        cancel: CancellationToken,
+    ) {
+        let mut watch = tokio::time::interval(WATCH_INTERVAL);
+        watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = watch.tick() => {
+                    // A change is applied once the file looks the same at two checks in a
+                    // row: an editor that saves in place truncates, then writes, and the
+                    // empty file in between is a valid set with no subscriptions. Applying
+                    // that would close every connection and forget every history.
+                    let now = fingerprint(self.paths.subscriptions_file()).await;
+                    if now == self.fingerprint {
+                        self.settling = None;
+                    } else if self.settling == Some(now) {
+                        self.settling = None;
+                        // Errors are published by reload itself.
+                        let _ = self.reload(false).await;
+                    } else {
+                        self.settling = Some(now);
+                    }
+                }
+                Some(reply) = reloads.recv() => {
+                    let result = self.reload(true).await;
+                    let _ = reply.send(result);
+                }
+                Some((command, reply)) = commands.recv() => {
+                    let answer = self.answer(command).await;
+                    let _ = reply.send(answer);
+                }
+            }
+        }
+        self.supervisor.shutdown().await;
+    }
+
+    /// Load the file and apply it; an invalid file leaves the running set as it was.
+    ///
+    /// `force` (an explicit reload: the CLI after an edit, the app) applies the set even
+    /// when the file is unchanged: its secret references are resolved again, so a secret
+    /// file rewritten by `import` reconnects the subscriptions that use it (the supervisor
+    /// compares resolved settings, so nothing else reconnects).
+    pub async fn reload(&mut self, force: bool) -> Result<ApplyReport, String> {
+        self.fingerprint = fingerprint(self.paths.subscriptions_file()).await;
+        let store = self.store.clone();
+        let set = match blocking(move || store.load()).await {
+            Ok(set) => set,
+            Err(error) => {
+                let message = error.to_string();
+                tracing::error!("subscriptions file not applied: {message}");
+                self.live.table().config_error = Some(message.clone());
+                self.live.publish(DaemonEvent::Config {
+                    applied: None,
+                    error: Some(message.clone()),
+                });
+                return Err(message);
+            }
+        };
+        self.live.table().config_error = None;
+        if self.current.as_ref() == Some(&set) {
+            if !force {
+                return Ok(ApplyReport::default());
+            }
+            return Ok(self.apply(&set).await);
+        }
+        // The routes first: a connection that starts in `apply` can deliver events at
+        // once, and an event that reaches the pipeline before its route is routed nowhere
+        // (history only, no popup). The pipeline takes a queued configure before events.
+        let _ = self.configure.send(Configure::Set(set.clone())).await;
+        let report = self.apply(&set).await;
+        self.current = Some(set);
+        tracing::info!(
+            started = report.started.len(),
+            restarted = report.restarted.len(),
+            stopped = report.stopped.len(),
+            failed = report.failed.len(),
+            "subscriptions applied"
+        );
+        self.live.publish(DaemonEvent::Config {
+            applied: Some(report.clone()),
+            error: None,
+        });
+        Ok(report)
+    }
+
+    async fn apply(&mut self, set: &SubscriptionSet) -> ApplyReport {
+        // Every status entry exists before a connection starts: the pipeline only updates
+        // existing entries, so a state change that raced ahead of the entry (a fast OPEN,
+        // a 404's CLOSED) would be lost and `list` would show "connecting" for good.
+        let resume = {
+            let mut table = self.live.table();
+            for spec in &set.subscriptions {
+                table
+                    .status
+                    .entry(spec.id.clone())
+                    .or_insert_with(|| initial_status(spec));
+            }
+            table.resume.clone()
+        };
+        let paths = self.paths.clone();
+        let specs = set.subscriptions.clone();
+        let (desired, resolve_errors) = blocking(move || resolve(&paths, &specs, &resume)).await;
+        let mut report = self.supervisor.apply(desired).await;
+        report.failed.extend(resolve_errors);
+
+        // Removed subscriptions lose their history; the others get their retention.
+        let keep: Vec<String> = set.subscriptions.iter().map(|s| s.id.clone()).collect();
+        self.history.forget_except(keep).await.ok();
+        for spec in &set.subscriptions {
+            let retention = Retention {
+                max_events: spec.history.max_events,
+                max_age: spec.history.max_age,
+            };
+            self.history
+                .set_retention(spec.id.as_str(), retention)
+                .await
+                .ok();
+        }
+
+        let mut table = self.live.table();
+        table.status.retain(|id, _| set.get(id).is_some());
+        table.resume.retain(|id, _| set.get(id).is_some());
+        for spec in &set.subscriptions {
+            let entry = table
+                .status
+                .entry(spec.id.clone())
+                .or_insert_with(|| initial_status(spec));
+            entry.name = spec.display_name().to_owned();
+            entry.url = spec.url.clone();
+            entry.enabled = spec.enabled;
+            entry.paused = spec.paused;
+            entry.error = report.failed.get(&spec.id).cloned();
+            if !spec.enabled {
+                entry.ready_state = ReadyState::Closed;
+                entry.reason = "disabled".into();
+                entry.status = None;
+            } else if let Some(error) = &entry.error {
+                entry.ready_state = ReadyState::Closed;
+                entry.reason = format!("not started: {error}");
+                entry.status = None;
+            }
+            self.live.publish(DaemonEvent::Status(entry.clone()));
+        }
+        report
+    }
+
+    async fn answer(&mut self, command: Command) -> Reply {
+        match command {
+            Command::Ping => Reply::Pong {
+                pid: std::process::id(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            Command::Status => Reply::Status {
+                subscriptions: self.live.statuses(),
+                daemon: self.live.info(),
+            },
+            Command::Reload => match self.reload(true).await {
+                Ok(report) => Reply::Done {
+                    detail: Done::Applied(report),
+                },
+                Err(message) => Reply::Error { message },
+            },
+            Command::Quit => {
+                tracing::info!("asked to quit over the control socket");
+                self.live.quit.cancel();
+                Reply::Done {
+                    detail: Done::Quitting { quitting: true },
+                }
+            }
+        }
+    }
+}
+
+/// The engine settings of every enabled subscription, resuming where each left off; the
+/// ones whose secret references cannot be resolved, with why. Reads secret files.
+fn resolve(
+    paths: &Paths,
+    specs: &[SubscriptionSpec],
+    resume: &HashMap<String, ResumeFrom>,
+) -> (Vec<Desired>, BTreeMap<String, String>) {
+    let mut desired = Vec::new();
+    let mut errors = BTreeMap::new();
+    for spec in specs.iter().filter(|s| s.enabled) {
+        let from = match resume.get(&spec.id) {
+            Some((_, Some(cursor))) if spec.resume.is_some() => cursor.as_str(),
+            Some((last_id, _)) => last_id.as_str(),
+            None => "",
+        };
+        match spec.to_settings(paths, from) {
+            Ok(settings) => desired.push(Desired {
+                id: spec.id.clone(),
+                settings,
+                paused: spec.paused,
+            }),
+            Err(error) => {
+                errors.insert(spec.id.clone(), error.to_string());
+            }
+        }
+    }
+    (desired, errors)
+}
+
+/// What the file at `path` looks like now; `None` when it does not exist.
+async fn fingerprint(path: PathBuf) -> Option<Fingerprint> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = tokio::fs::metadata(path).await.ok()?;
+    Some((meta.modified().ok(), meta.len(), meta.ino()))
+}
+
+fn initial_status(spec: &SubscriptionSpec) -> SubscriptionStatus {
+    SubscriptionStatus {
+        name: spec.display_name().to_owned(),
+        url: spec.url.clone(),
+        enabled: spec.enabled,
+        paused: spec.paused,
+        since: ssenotify_history::now_ms(),
+        ..SubscriptionStatus::new(&spec.id, ReadyState::Connecting, Reason::Started)
+    }
+}

@@ -1,0 +1,47 @@
+//! `ssenotify-daemon`: everything `ssenotify run` runs, wired together: the subscriptions
+//! of the file, history, routing, notifications, and the control socket the faces talk to.
+//!
+//! Data flows one way: the supervisor's merged updates → the pipeline → history, the
+//! router, the notification sink, and every listener. Nothing downstream calls back
+//! upstream except through commands (reload, quit) handled by the control loop. One
+//! cancellation token stops everything; blocking work (files, SQLite, locks) runs on
+//! blocking threads, never on the async runtime's.
+//!
+//! # Layout
+//!
+//! - `daemon`: [`Daemon`], start and shutdown, and the handle its owner (the CLI's `run`,
+//!   the tray) keeps.
+//! - `control` (private): the control loop: follows and applies the subscriptions file,
+//!   answers commands; owns the supervisor.
+//! - `pipeline` (private): updates in; history, routing and sinks out.
+//! - `live` (private): the shared live state: status table, resume points, config error.
+//! - `socket` (private): the control socket's server side: requests to the control loop,
+//!   `watch` streams (the messages are `ssenotify-protocol`'s).
+//! - `instance` (private): the single-instance lock ([`running_pid`]).
+//! - `sink`: where notifications go: [`NotifySink`], [`Delivery`], [`NoNotifications`].
+//! - `notifier`: [`DesktopNotifier`], the only code that talks to the notification server;
+//!   [`notify_test`], [`open_url`].
+//! - `command` (private): runs a rule's `command` action.
+//! - [`ops`]: what the faces ask beside the socket, for async callers (blocking work off
+//!   the runtime; the rule tester).
+//! - [`demo`]: the demo feed and its subscription.
+//! - `companion`: [`companion_program`], how one ssenotify program finds another.
+
+mod command;
+mod companion;
+mod control;
+mod daemon;
+pub mod demo;
+mod instance;
+mod live;
+mod notifier;
+pub mod ops;
+mod pipeline;
+mod sink;
+mod socket;
+
+pub use companion::companion_program;
+pub use daemon::{Daemon, DaemonError, Options};
+pub use instance::running_pid;
+pub use notifier::{DesktopNotifier, QUEUE as NOTIFICATION_QUEUE, open_url, test as notify_test};
+pub use sink::{Delivery, NoNotifications, NotifySink, OnFailure};

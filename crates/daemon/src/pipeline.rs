@@ -1,0 +1,352 @@
+//! The pipeline: every subscription's updates in; history, routing and sinks out.
+//!
+//! States go to the live status table; events go to history first (deduplication, and the
+//! resume point in the same transaction), then through the subscription's [`Router`], then
+//! to the notification sink; every face hears both through the live broadcast. One task,
+//! fed by the supervisor's merged channel: it keeps draining while the control loop
+//! applies a change, since closing a subscription waits until its CLOSED report has been
+//! forwarded.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ssenotify_config::SubscriptionSet;
+use ssenotify_history::{
+    Action as HistoryAction, HistoryWriter, NewEvent, Recorded, ResumeUpdate, RowId,
+};
+use ssenotify_protocol::{DaemonEvent, LiveEvent};
+use ssenotify_router::{self as router, Decision, Flags, Millis, Router};
+use ssenotify_sse::{Event, ReadyState, Reason, StateChange, Tagged, Update};
+use tokio::sync::mpsc;
+
+use crate::live::Live;
+use crate::sink::{Delivery, OnFailure};
+
+/// Events arriving this soon after a resumed connection opened count as catch-up replay.
+const CATCH_UP_WINDOW: Duration = Duration::from_secs(2);
+/// Most events handed to history in one transaction.
+const PIPELINE_BATCH: usize = 512;
+
+/// What the pipeline needs to know of the file: routers per subscription.
+pub(crate) enum Configure {
+    /// The set the control loop is about to apply.
+    Set(SubscriptionSet),
+}
+
+/// Per-subscription routing state in the pipeline.
+struct Route {
+    router: Option<Router>,
+    /// When the current connection opened, and whether it resumed from a stored point.
+    opened: Option<(Instant, bool)>,
+}
+
+/// The pipeline task: updates in, history + routing + sinks out.
+pub(crate) struct Pipeline {
+    live: Arc<Live>,
+    history: HistoryWriter,
+    configure: mpsc::Receiver<Configure>,
+    routes: HashMap<Arc<str>, Route>,
+    started: Instant,
+    /// The next time any router has a summary or digest due.
+    next_tick: Option<Millis>,
+}
+
+impl Pipeline {
+    /// A pipeline with no routes yet.
+    pub fn new(
+        live: Arc<Live>,
+        history: HistoryWriter,
+        configure: mpsc::Receiver<Configure>,
+    ) -> Self {
+        Self {
+            live,
+            history,
+            configure,
+            routes: HashMap::new(),
+            started: Instant::now(),
+            next_tick: None,
+        }
+    }
+
+    fn now(&self) -> router::Now {
+        router::Now {
+            mono: Millis::from(self.started.elapsed()),
+            local: chrono::Local::now().naive_local(),
+        }
+    }
+
+    /// Runs until the merged channel ends (every subscription closed and drained).
+    pub async fn run(mut self, mut merged: mpsc::Receiver<Tagged>) {
+        let mut batch: Vec<Tagged> = Vec::with_capacity(PIPELINE_BATCH);
+        loop {
+            let tick_in = self
+                .next_tick
+                .map(|at| at.saturating_since(self.now().mono))
+                .unwrap_or(Duration::from_secs(3600));
+            // Biased: a new set's routes before any event (see `ControlLoop::reload`), and
+            // a due summary before the next batch (a sustained flood must not starve it).
+            tokio::select! {
+                biased;
+                Some(Configure::Set(set)) = self.configure.recv() => self.configure_routes(&set),
+                _ = tokio::time::sleep(tick_in) => self.tick(),
+                count = merged.recv_many(&mut batch, PIPELINE_BATCH) => {
+                    if count == 0 {
+                        break;
+                    }
+                    self.handle(std::mem::take(&mut batch)).await;
+                }
+            }
+        }
+        tracing::debug!("pipeline drained");
+    }
+
+    fn configure_routes(&mut self, set: &SubscriptionSet) {
+        self.routes.retain(|id, _| set.get(id).is_some());
+        for spec in &set.subscriptions {
+            let route = self.routes.entry(spec.id.as_str().into()).or_insert(Route {
+                router: None,
+                opened: None,
+            });
+            let result = match &mut route.router {
+                Some(router) => router.reconfigure(
+                    spec.display_name(),
+                    &spec.rules,
+                    spec.rate_limit.as_ref(),
+                    &set.notifications,
+                ),
+                None => Router::new(
+                    spec.display_name(),
+                    &spec.rules,
+                    spec.rate_limit.as_ref(),
+                    &set.notifications,
+                )
+                .map(|router| route.router = Some(router)),
+            };
+            if let Err(error) = result {
+                // The file validator compiles rules too, so this is a bug, not a user error.
+                tracing::error!(subscription = %spec.id, %error, "rules do not compile");
+            }
+            if let Some(router) = &mut route.router {
+                let until = spec.mute_until.and_then(|until| {
+                    let left = until
+                        .signed_duration_since(chrono::Utc::now())
+                        .to_std()
+                        .ok()?;
+                    Some(Millis::from(self.started.elapsed() + left))
+                });
+                router.mute_until(until);
+            }
+        }
+    }
+
+    async fn handle(&mut self, batch: Vec<Tagged>) {
+        let mut events: Vec<(Arc<str>, Event, bool)> = Vec::new();
+        for tagged in batch {
+            match tagged.update {
+                Update::State(change) => self.state(&tagged.id, &change),
+                Update::Event(event) => {
+                    let catch_up = self.routes.get(&tagged.id).is_some_and(|route| {
+                        route
+                            .opened
+                            .is_some_and(|(at, resumed)| resumed && at.elapsed() < CATCH_UP_WINDOW)
+                    });
+                    events.push((tagged.id, event, catch_up));
+                }
+            }
+        }
+        if !events.is_empty() {
+            self.events(events).await;
+        }
+    }
+
+    fn state(&mut self, id: &Arc<str>, change: &StateChange) {
+        if change.ready_state == ReadyState::Open {
+            let resumed = self
+                .live
+                .table()
+                .resume
+                .get(id.as_ref())
+                .is_some_and(|(last, cursor)| !last.is_empty() || cursor.is_some());
+            if let Some(route) = self.routes.get_mut(id) {
+                route.opened = Some((Instant::now(), resumed));
+            }
+        }
+        let mut table = self.live.table();
+        if let Some(entry) = table.status.get_mut(id.as_ref()) {
+            entry.ready_state = change.ready_state;
+            entry.reason = change.reason.to_string();
+            entry.status = change.reason.status();
+            entry.since = ssenotify_history::unix_ms(change.at);
+            entry.retry_in_ms = change.retry_in.map(|d| d.as_millis() as u64);
+            if change.reason != Reason::ClosedByUser {
+                self.live.publish(DaemonEvent::Status(entry.clone()));
+            }
+        }
+    }
+
+    async fn events(&mut self, events: Vec<(Arc<str>, Event, bool)>) {
+        let received_at = ssenotify_history::now_ms();
+        // Events of one subscription arrive in order; the last one carries the resume point.
+        let mut resume_points: HashMap<Arc<str>, ResumeUpdate> = HashMap::new();
+        let new_events: Vec<NewEvent> = events
+            .iter()
+            .map(|(id, event, _)| {
+                resume_points.insert(
+                    id.clone(),
+                    ResumeUpdate {
+                        sub_id: id.clone(),
+                        last_event_id: event.last_event_id.as_str().into(),
+                        cursor: event.cursor.as_deref().map(Arc::from),
+                    },
+                );
+                NewEvent::new(
+                    id.clone(),
+                    event,
+                    event.id.as_deref().or(event.cursor.as_deref()),
+                    received_at,
+                )
+            })
+            .collect();
+        {
+            let mut table = self.live.table();
+            for point in resume_points.values() {
+                table.resume.insert(
+                    point.sub_id.to_string(),
+                    (
+                        point.last_event_id.to_string(),
+                        point.cursor.as_ref().map(|c| c.to_string()),
+                    ),
+                );
+            }
+        }
+        let recorded = match self
+            .history
+            .record(new_events, resume_points.into_values().collect())
+            .await
+        {
+            Ok(recorded) => recorded.into_iter().map(Some).collect(),
+            Err(error) => {
+                // History is down (disk full?): notifications must still flow.
+                tracing::error!(%error, "history could not record events");
+                vec![None; events.len()]
+            }
+        };
+        let now = self.now();
+        let mut actions = Vec::new();
+        for ((id, event, catch_up), recorded) in events.into_iter().zip(recorded) {
+            let duplicate = recorded.as_ref().is_some_and(|r| !r.needs_routing());
+            let action = match self.routes.get_mut(&id).and_then(|r| r.router.as_mut()) {
+                _ if duplicate => HistoryAction::Duplicate,
+                Some(router) => {
+                    let decision = router.route(
+                        &event,
+                        Flags {
+                            duplicate,
+                            catch_up,
+                        },
+                        now,
+                    );
+                    self.act(&id, decision, recorded.as_ref().map(|r| r.row()))
+                }
+                None => HistoryAction::History,
+            };
+            if let Some(recorded) = &recorded
+                && action != HistoryAction::Duplicate
+            {
+                actions.push((recorded.row(), action));
+            }
+            if let Some(entry) = self.live.table().status.get_mut(id.as_ref()) {
+                entry.events += 1;
+                entry.last_event_at = Some(received_at);
+            }
+            self.live.publish(DaemonEvent::Event(LiveEvent {
+                subscription: id.to_string(),
+                row: recorded.map(Recorded::row),
+                event_type: event.event_type.to_string(),
+                data: event.data,
+                last_event_id: event.last_event_id.to_string(),
+                action,
+                received_at,
+            }));
+        }
+        if !actions.is_empty() && self.history.set_actions(actions).await.is_err() {
+            tracing::error!("history is closed; actions not stored");
+        }
+        self.schedule_tick();
+    }
+
+    /// Carry out a router decision for the event recorded as `row`; returns what history
+    /// records.
+    fn act(&self, id: &str, decision: Decision, row: Option<RowId>) -> HistoryAction {
+        if let Some(error) = &decision.template_error
+            && let Some(entry) = self.live.table().status.get_mut(id)
+        {
+            entry.error = Some(format!("template error: {error}"));
+        }
+        if let Some(refused) = &decision.refused_click_url {
+            tracing::warn!(subscription = %id, reason = %refused.reason, "click URL refused");
+        }
+        match decision.action {
+            router::Action::Notify(notification) => {
+                // "notified" is stored now; if the server then fails to show it, the row
+                // becomes "error" (history keeps that over a later "notified").
+                let delivery = match row {
+                    Some(row) => {
+                        let history = self.history.clone();
+                        let failed: OnFailure = Box::new(move || {
+                            tokio::spawn(async move {
+                                let _ = history.notify_failed(row).await;
+                            });
+                        });
+                        self.live.sink.deliver_tracked(id, notification, failed)
+                    }
+                    None => self.live.sink.deliver(id, notification),
+                };
+                match delivery {
+                    Delivery::Queued => HistoryAction::Notified,
+                    Delivery::Dropped => HistoryAction::Error,
+                    // Recorded like a `history` rule: kept, deliberately not shown.
+                    Delivery::Disabled => HistoryAction::History,
+                }
+            }
+            router::Action::History => HistoryAction::History,
+            router::Action::Drop => HistoryAction::Dropped,
+            router::Action::Command { argv, env, timeout } => {
+                crate::command::spawn(id, argv, env, timeout);
+                HistoryAction::Command
+            }
+            router::Action::Suppressed { why, .. } => match why {
+                router::SuppressReason::RateLimited | router::SuppressReason::CatchUp => {
+                    HistoryAction::RateLimited
+                }
+                router::SuppressReason::Quiet => HistoryAction::Quiet,
+                router::SuppressReason::Muted => HistoryAction::Muted,
+                router::SuppressReason::Duplicate => HistoryAction::Duplicate,
+            },
+        }
+    }
+
+    fn schedule_tick(&mut self) {
+        self.next_tick = self
+            .routes
+            .values()
+            .filter_map(|r| r.router.as_ref()?.next_deadline())
+            .min();
+    }
+
+    fn tick(&mut self) {
+        let now = self.now();
+        for (id, route) in &mut self.routes {
+            let Some(router) = &mut route.router else {
+                continue;
+            };
+            if router.next_deadline().is_some_and(|at| at <= now.mono) {
+                for summary in router.tick(now) {
+                    self.live.sink.deliver(id, summary);
+                }
+            }
+        }
+        self.schedule_tick();
+    }
+}

@@ -1,0 +1,323 @@
+//! The server side of the control socket: how `ssenotify list`, `reload`, `quit` and the
+//! app's window talk to a running daemon (the messages: `ssenotify-protocol`).
+//!
+//! A Unix socket in the runtime directory, mode 0600, so only the user can reach it. Each
+//! request line is handed to the control loop as a [`Command`]; `watch` is answered here,
+//! by streaming every update the daemon publishes until the client hangs up or the daemon
+//! stops.
+
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use ssenotify_protocol::{
+    DaemonEvent, Done, MAX_REQUEST, Reply, Request, WatchLine, WatchNotice, push_line,
+    write_line,
+};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::control::{Command, Pending};
+
+/// How long a stopping daemon waits for its watchers to take the `shutdown` line.
+const WATCH_GOODBYE: Duration = Duration::from_millis(500);
+
+/// Bind the control socket at `path` (replacing a stale one) with mode 0600.
+///
+/// Only call this while holding the single-instance lock: the socket file of a live daemon
+/// would otherwise be stolen.
+pub(crate) fn bind(path: &Path) -> io::Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    // Create it under a restrictive umask-equivalent: bind, then chmod before anyone can
+    // be told the path; the parent runtime dir is 0700 as well on a normal login.
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Accept connections until `cancel`; each request line is handed to the control loop, and
+/// `watch` requests are fed from `updates`.
+pub(crate) async fn serve(
+    listener: UnixListener,
+    requests: mpsc::Sender<Pending>,
+    updates: broadcast::Sender<DaemonEvent>,
+    cancel: CancellationToken,
+) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let stream = tokio::select! {
+            _ = cancel.cancelled() => break,
+            // Reap finished connections so the set does not grow with every `list`.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    tracing::warn!(%error, "control socket accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let requests = requests.clone();
+        let updates = updates.clone();
+        let cancel = cancel.clone();
+        connections.spawn(async move {
+            if let Err(error) = handle(stream, requests, &updates, &cancel).await {
+                tracing::debug!(%error, "control connection ended");
+            }
+        });
+    }
+    // Watchers write their `shutdown` line on cancel; give them a moment to, then go.
+    let _ = tokio::time::timeout(WATCH_GOODBYE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+}
+
+async fn handle(
+    stream: UnixStream,
+    requests: mpsc::Sender<Pending>,
+    updates: &broadcast::Sender<DaemonEvent>,
+    cancel: &CancellationToken,
+) -> io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read.take(MAX_REQUEST as u64 * 16));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            read = lines.read_line(&mut line) => read?,
+        };
+        if read == 0 {
+            return Ok(());
+        }
+        let reply = if line.len() > MAX_REQUEST {
+            Reply::Error {
+                message: format!("request longer than {MAX_REQUEST} bytes"),
+            }
+        } else {
+            let command = match serde_json::from_str::<Request>(line.trim_end()) {
+                Ok(Request::Watch) => {
+                    // Subscribe before answering, so nothing published after the client
+                    // reads the reply (and then asks for the current state) is missed.
+                    let feed = updates.subscribe();
+                    write_line(
+                        &mut write,
+                        &Reply::Done {
+                            detail: Done::Watching { watching: true },
+                        },
+                    )
+                    .await?;
+                    return stream_updates(feed, lines, write, cancel).await;
+                }
+                Ok(Request::Ping) => Ok(Command::Ping),
+                Ok(Request::Status) => Ok(Command::Status),
+                Ok(Request::Reload) => Ok(Command::Reload),
+                Ok(Request::Quit) => Ok(Command::Quit),
+                Err(error) => Err(error),
+            };
+            match command {
+                Ok(command) => {
+                    let (tx, rx) = oneshot::channel();
+                    if requests.send((command, tx)).await.is_err() {
+                        return Ok(());
+                    }
+                    tokio::select! {
+                        _ = cancel.cancelled() => return Ok(()),
+                        reply = rx => reply.unwrap_or(Reply::Error {
+                            message: "the daemon is shutting down".into(),
+                        }),
+                    }
+                }
+                Err(error) => Reply::Error {
+                    message: format!("bad request: {error}"),
+                },
+            }
+        };
+        write_line(&mut write, &reply).await?;
+    }
+}
+
+/// Feeds one watcher until it hangs up or the daemon stops. Updates are written in runs
+/// (one write per wakeup, not per line) so a 10,000-event burst costs a few syscalls.
+async fn stream_updates(
+    mut feed: broadcast::Receiver<DaemonEvent>,
+    mut client: BufReader<tokio::io::Take<tokio::net::unix::OwnedReadHalf>>,
+    mut write: tokio::net::unix::OwnedWriteHalf,
+    cancel: &CancellationToken,
+) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut scratch = [0u8; 256];
+    loop {
+        let first = tokio::select! {
+            _ = cancel.cancelled() => {
+                push_line(&mut buf, &WatchLine::Notice(WatchNotice::Shutdown))?;
+                write.write_all(&buf).await?;
+                return write.shutdown().await;
+            }
+            // A watcher sends nothing after `watch`: any read result means it hung up.
+            _ = client.read(&mut scratch) => return Ok(()),
+            received = feed.recv() => received,
+        };
+        let mut received = Some(first);
+        while let Some(next) = received {
+            match next {
+                Ok(update) => push_line(&mut buf, &WatchLine::Update(update))?,
+                Err(broadcast::error::RecvError::Lagged(count)) => {
+                    push_line(&mut buf, &WatchLine::Notice(WatchNotice::Lagged { count }))?
+                }
+                // The daemon dropped its sender: it is gone without a goodbye.
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            }
+            if buf.len() >= 64 * 1024 {
+                break;
+            }
+            received = match feed.try_recv() {
+                Ok(update) => Some(Ok(update)),
+                Err(broadcast::error::TryRecvError::Lagged(count)) => {
+                    Some(Err(broadcast::error::RecvError::Lagged(count)))
+                }
+                Err(_) => None,
+            };
+        }
+        write.write_all(&buf).await?;
+        buf.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use ssenotify_protocol::{SubscriptionStatus, request, watch};
+    use ssenotify_sse::ReadyState;
+
+    use super::*;
+
+    fn status(id: &str, ready_state: ReadyState) -> DaemonEvent {
+        DaemonEvent::Status(SubscriptionStatus::new(id, ready_state, "test"))
+    }
+
+    struct Server {
+        socket: PathBuf,
+        updates: broadcast::Sender<DaemonEvent>,
+        cancel: CancellationToken,
+        task: tokio::task::JoinHandle<()>,
+        _dir: tempfile::TempDir,
+    }
+
+    fn server(capacity: usize) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("s.sock");
+        let listener = bind(&socket).unwrap();
+        let (requests, mut pending) = mpsc::channel::<Pending>(4);
+        // The daemon loop, reduced to what these tests ask of it.
+        tokio::spawn(async move {
+            while let Some((_, reply)) = pending.recv().await {
+                let _ = reply.send(Reply::Pong {
+                    pid: 1,
+                    version: "t".into(),
+                });
+            }
+        });
+        let (updates, _) = broadcast::channel(capacity);
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(serve(listener, requests, updates.clone(), cancel.clone()));
+        Server {
+            socket,
+            updates,
+            cancel,
+            task,
+            _dir: dir,
+        }
+    }
+
+    fn id_of(line: WatchLine) -> String {
+        match line {
+            WatchLine::Update(DaemonEvent::Status(s)) => s.id,
+            other => panic!("expected a status, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_watcher_gets_every_update_in_order_then_a_goodbye() {
+        let s = server(64);
+        let mut watcher = watch(&s.socket).await.unwrap();
+        // Plain requests still work beside a watcher.
+        assert!(matches!(
+            request(&s.socket, Request::Ping).await.unwrap(),
+            Reply::Pong { .. }
+        ));
+        for i in 0..10 {
+            s.updates
+                .send(status(&format!("s{i}"), ReadyState::Open))
+                .unwrap();
+        }
+        for i in 0..10 {
+            assert_eq!(
+                id_of(watcher.next().await.unwrap().unwrap()),
+                format!("s{i}")
+            );
+        }
+        s.cancel.cancel();
+        assert!(matches!(
+            watcher.next().await.unwrap(),
+            Some(WatchLine::Notice(WatchNotice::Shutdown))
+        ));
+        assert!(watcher.next().await.unwrap().is_none());
+        tokio::time::timeout(Duration::from_secs(2), s.task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_slow_watcher_is_told_how_much_it_missed_and_never_blocks_the_daemon() {
+        let s = server(8);
+        let mut watcher = watch(&s.socket).await.unwrap();
+        // The server side may already have taken a few; everything else overflows.
+        for i in 0..1000 {
+            s.updates
+                .send(status(&format!("s{i}"), ReadyState::Open))
+                .unwrap();
+        }
+        let (mut seen, mut missed, mut last) = (0u64, 0u64, String::new());
+        while seen + missed < 1000 {
+            match watcher.next().await.unwrap().unwrap() {
+                WatchLine::Notice(WatchNotice::Lagged { count }) => missed += count,
+                line => {
+                    last = id_of(line);
+                    seen += 1;
+                }
+            }
+        }
+        assert_eq!(seen + missed, 1000);
+        assert!(missed > 0, "a buffer of 8 cannot hold a burst of 1000");
+        assert_eq!(last, "s999", "the newest update always arrives");
+    }
+
+    #[tokio::test]
+    async fn a_watcher_hanging_up_ends_its_task() {
+        let s = server(8);
+        let watcher = watch(&s.socket).await.unwrap();
+        assert_eq!(s.updates.receiver_count(), 1);
+        drop(watcher);
+        tokio::time::timeout(Duration::from_secs(2), async {
+            while s.updates.receiver_count() > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the server lets go of the feed when the watcher leaves");
+    }
+}

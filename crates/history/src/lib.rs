@@ -1,0 +1,55 @@
+//! `ssenotify-history`: event history and resume points, in SQLite.
+//!
+//! One database file per user, shared by the daemon (the only writer) and `ssenotify
+//! history` (a reader). WAL mode lets the reader see committed rows while the daemon
+//! writes, and a busy timeout covers the short moments SQLite still locks (checkpoints,
+//! two processes creating the file at once).
+//!
+//! The schema and its migrations: `schema.rs`.
+//!
+//! # Pipeline
+//!
+//! Recording and routing are two steps: [`HistoryWriter::record`] stores a batch with
+//! [`Action::Pending`] and says, per event, whether it is new or a duplicate; the router then decides for the new ones, and [`HistoryWriter::set_actions`]
+//! stores the decisions. A single call taking a routing closure was rejected: the router
+//! is async, stateful code (rate windows, quiet hours, the notifier), and running it on
+//! the writer thread inside an open write transaction would either need that state behind
+//! locks or stall every other subscription's writes while one event is routed. The cost
+//! of two steps is a short window where a row says `pending`; after a crash in that
+//! window, the server's replay comes back as a [`Recorded::Duplicate`] whose action is
+//! still `pending`, so the router can still route it and nothing is lost or shown twice.
+//!
+//! # Limits
+//!
+//! Each subscription keeps at most [`Retention::max_events`] rows (plus fewer than 64
+//! between automatic prunes) no older than [`Retention::max_age`]; a removed
+//! subscription's rows go with [`HistoryWriter::forget`]. Deduplication only knows the
+//! rows still kept: an ID pruned away is new again if a server replays it.
+//!
+//! # Layout
+//!
+//! - `model`: the vocabulary: [`NewEvent`], [`Recorded`], [`StoredEvent`], [`Action`],
+//!   [`ResumePoint`], [`Retention`], [`HistoryError`].
+//! - `schema`: the tables, migrations, and how connections are opened (WAL, busy timeout).
+//! - `read`: [`HistoryReader`], every query (pages, counts, resume points) on a read-only
+//!   connection; a write on it does not compile.
+//! - `db` (private): the read-write connection, automatic pruning, every write statement.
+//! - `writer`: [`HistoryWriter`], the one writer: it owns the read-write connection on its
+//!   own thread and commits what is queued in one transaction.
+
+mod db;
+mod model;
+mod read;
+mod schema;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use model::{
+    Action, HistoryError, NewEvent, Recorded, ResumePoint, ResumeUpdate, Retention, RowId, Stats,
+    StoredEvent, UnknownAction, now_ms, unix_ms,
+};
+pub use read::{HistoryReader, MAX_PAGE};
+pub use schema::SCHEMA_VERSION;
+pub use writer::HistoryWriter;

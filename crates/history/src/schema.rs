@@ -1,0 +1,174 @@
+//! The database file: its schema and migrations, and how a connection to it is opened
+//! (read-write with WAL for the one writer, read-only for everyone else).
+//!
+//! # Schema (version 1, `PRAGMA user_version`)
+//!
+//! ```sql
+//! CREATE TABLE events (
+//!     id            INTEGER PRIMARY KEY AUTOINCREMENT,  -- the row id (RowId)
+//!     sub_id        TEXT    NOT NULL,
+//!     event_type    TEXT    NOT NULL,
+//!     data          TEXT    NOT NULL,
+//!     event_id      TEXT,             -- the event's own `id:`; NULL when it had none
+//!     last_event_id TEXT    NOT NULL, -- the last event ID in force at dispatch
+//!     received_at   INTEGER NOT NULL, -- unix milliseconds
+//!     action        TEXT    NOT NULL  -- Action::as_str
+//! ) STRICT;
+//! CREATE INDEX events_by_sub ON events (sub_id, id);
+//! CREATE INDEX events_by_age ON events (sub_id, received_at);
+//! CREATE UNIQUE INDEX events_dedup ON events (sub_id, event_id) WHERE event_id IS NOT NULL;
+//! CREATE TABLE resume (
+//!     sub_id        TEXT PRIMARY KEY,
+//!     last_event_id TEXT    NOT NULL,
+//!     cursor        TEXT,
+//!     updated_at    INTEGER NOT NULL  -- unix milliseconds
+//! ) STRICT, WITHOUT ROWID;
+//! ```
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+
+use crate::model::{Context, HistoryError};
+
+/// The schema version this build writes and reads (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// How long a statement waits for another connection's lock before failing.
+///
+/// Generous on purpose: a reader must not fail because the daemon is checkpointing, and
+/// a CLI `forget` must wait for the daemon's current batch rather than error.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The WAL file is truncated back to this size after a checkpoint; without a limit a long
+/// read (e.g. a slow `history --json | less`) lets it grow and it never shrinks.
+const JOURNAL_SIZE_LIMIT: i64 = 8 * 1024 * 1024;
+
+/// Schema migrations; entry `n` takes the database from version `n` to `n + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE events (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    sub_id        TEXT    NOT NULL,
+    event_type    TEXT    NOT NULL,
+    data          TEXT    NOT NULL,
+    event_id      TEXT,
+    last_event_id TEXT    NOT NULL,
+    received_at   INTEGER NOT NULL,
+    action        TEXT    NOT NULL
+) STRICT;
+CREATE INDEX events_by_sub ON events (sub_id, id);
+CREATE INDEX events_by_age ON events (sub_id, received_at);
+CREATE UNIQUE INDEX events_dedup ON events (sub_id, event_id) WHERE event_id IS NOT NULL;
+CREATE TABLE resume (
+    sub_id        TEXT PRIMARY KEY,
+    last_event_id TEXT    NOT NULL,
+    cursor        TEXT,
+    updated_at    INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+"#];
+
+/// Switch to WAL (a no-op once the file is in WAL mode); returns the mode in force.
+fn enable_wal(conn: &Connection, path: &Path) -> Result<String, HistoryError> {
+    // Changing the journal mode needs the file to itself, and SQLite reports BUSY at once
+    // instead of calling the busy handler; two processes creating the file at the same
+    // time (the daemon and a CLI) hit that, so wait here as the busy timeout would.
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)) {
+            Err(e)
+                if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            result => return result.ctx(path, "switching to WAL"),
+        }
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), HistoryError> {
+    let op = "applying the schema";
+    // IMMEDIATE: two processes opening a new file at once must not both create tables.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx(path, op)?;
+    let found: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .ctx(path, op)?;
+    if !(0..=SCHEMA_VERSION).contains(&found) {
+        return Err(HistoryError::Schema {
+            path: path.to_owned(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(sql).ctx(path, op)?;
+        tx.pragma_update(None, "user_version", version as i64 + 1)
+            .ctx(path, op)?;
+    }
+    tx.commit().ctx(path, op)
+}
+
+/// Open (creating it, its directory and its schema if needed) the database at `path`.
+pub(crate) fn open_read_write(path: &Path) -> Result<Connection, HistoryError> {
+    let path = path.to_owned();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| HistoryError::Io {
+            path: path.clone(),
+            op: "creating its directory",
+            cause: Arc::new(e),
+        })?;
+    }
+    let op = "opening";
+    let mut conn = Connection::open(&path).ctx(&path, op)?;
+    conn.busy_timeout(BUSY_TIMEOUT).ctx(&path, op)?;
+    // Only an empty file can take auto_vacuum, so only before the first table; it lets
+    // `forget` hand freed pages back to the file system.
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .ctx(&path, op)?;
+    if version == 0 {
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+            .ctx(&path, op)?;
+    }
+    let mode = enable_wal(&conn, &path)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        // e.g. a file system without shared memory; history still works, only the
+        // reader may now wait for the writer.
+        tracing::warn!(path = %path.display(), mode, "history is not in WAL mode");
+    }
+    // In WAL mode NORMAL loses at most the last commits on power loss, never on a
+    // crash of the process, and saves an fsync per batch.
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .ctx(&path, op)?;
+    conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)
+        .ctx(&path, op)?;
+    migrate(&mut conn, &path)?;
+    Ok(conn)
+}
+
+/// Open an existing database for reading only (the CLI while the daemon runs).
+///
+/// Never creates or upgrades anything, so it cannot race the daemon's writes; a
+/// missing file is an error (callers can check for it and show an empty history).
+pub(crate) fn open_read_only(path: &Path) -> Result<Connection, HistoryError> {
+    let path = path.to_owned();
+    let op = "opening read-only";
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(&path, flags).ctx(&path, op)?;
+    conn.busy_timeout(BUSY_TIMEOUT).ctx(&path, op)?;
+    let found: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .ctx(&path, op)?;
+    if found != SCHEMA_VERSION {
+        return Err(HistoryError::Schema {
+            path,
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(conn)
+}

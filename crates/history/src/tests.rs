@@ -1,0 +1,899 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rusqlite::{Connection, TransactionBehavior};
+use tempfile::TempDir;
+
+use super::*;
+use crate::db::{Db, PRUNE_EVERY};
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+fn temp() -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory that does not exist yet: open must create it.
+    let path = dir
+        .path()
+        .join("data")
+        .join("ssenotify")
+        .join("history.sqlite3");
+    (dir, path)
+}
+
+/// An event received "now" (times in the past would be pruned by age on insert).
+fn ev(sub: &str, id: Option<&str>, data: &str) -> NewEvent {
+    ev_at(sub, id, data, now_ms())
+}
+
+fn ev_at(sub: &str, id: Option<&str>, data: &str, received_at: i64) -> NewEvent {
+    NewEvent {
+        sub_id: sub.into(),
+        event_type: "message".into(),
+        data: data.to_owned(),
+        event_id: id.map(Arc::from),
+        last_event_id: id.unwrap_or("").into(),
+        received_at,
+        action: Action::Pending,
+    }
+}
+
+fn resume_update(sub: &str, last: &str, cursor: Option<&str>) -> ResumeUpdate {
+    ResumeUpdate {
+        sub_id: sub.into(),
+        last_event_id: last.into(),
+        cursor: cursor.map(Arc::from),
+    }
+}
+
+fn datas(events: &[StoredEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.data.as_str()).collect()
+}
+
+/// Make the database refuse a row whose data is `boom`, to see what a failure undoes.
+fn fail_on_boom(path: &std::path::Path) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER boom BEFORE INSERT ON events WHEN NEW.data = 'boom' \
+         BEGIN SELECT RAISE(ABORT, 'boom refused'); END;",
+    )
+    .unwrap();
+}
+
+#[test]
+fn open_creates_directory_wal_and_schema() {
+    let (_dir, path) = temp();
+    let history = Db::open(&path).unwrap();
+    assert!(path.exists());
+    let conn = &history.read().conn;
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let sync: i64 = conn
+        .pragma_query_value(None, "synchronous", |r| r.get(0))
+        .unwrap();
+    assert_eq!(sync, 1, "synchronous=NORMAL");
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let vacuum: i64 = conn
+        .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+        .unwrap();
+    assert_eq!(vacuum, 2, "auto_vacuum=INCREMENTAL");
+    drop(history);
+    // Reopening an up-to-date file applies nothing and keeps it.
+    Db::open(&path).unwrap();
+}
+
+#[test]
+fn newer_schema_is_refused_with_path_and_versions() {
+    let (_dir, path) = temp();
+    Db::open(&path).unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    for err in [
+        Db::open(&path).unwrap_err(),
+        HistoryReader::open(&path).unwrap_err(),
+    ] {
+        assert!(matches!(err, HistoryError::Schema { found, .. } if found == SCHEMA_VERSION + 1));
+        let message = err.to_string();
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.contains("newer"), "{message}");
+    }
+}
+
+#[test]
+fn read_only_open_of_a_missing_file_fails_and_creates_nothing() {
+    let (_dir, path) = temp();
+    let err = HistoryReader::open(&path).unwrap_err();
+    assert!(matches!(
+        err,
+        HistoryError::Sqlite {
+            op: "opening read-only",
+            ..
+        }
+    ));
+    assert!(err.to_string().contains("history.sqlite3"), "{err}");
+    assert!(!path.exists());
+}
+
+#[test]
+fn action_names_round_trip() {
+    for action in Action::ALL {
+        assert_eq!(action.as_str().parse::<Action>(), Ok(action));
+        assert_eq!(
+            serde_json::to_value(action).unwrap(),
+            serde_json::Value::from(action.as_str())
+        );
+        assert_eq!(action.to_string(), action.as_str());
+    }
+    assert_eq!(Action::RateLimited.as_str(), "rate_limited");
+    assert!("shown".parse::<Action>().is_err());
+}
+
+#[test]
+fn duplicates_within_a_batch_and_across_batches_add_no_row() {
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    let first = history
+        .record(&[
+            ev("a", Some("1"), "one"),
+            ev("a", Some("2"), "two"),
+            ev("a", Some("1"), "again"),
+        ])
+        .unwrap();
+    let row1 = first[0].row();
+    assert!(first[0].is_new() && first[1].is_new());
+    assert_eq!(
+        first[2],
+        Recorded::Duplicate {
+            row: row1,
+            action: Action::Pending
+        }
+    );
+
+    history.set_action(row1, Action::Notified).unwrap();
+    let second = history
+        .record(&[ev("a", Some("2"), "two"), ev("a", Some("3"), "three")])
+        .unwrap();
+    assert_eq!(
+        second[0],
+        Recorded::Duplicate {
+            row: first[1].row(),
+            action: Action::Pending
+        }
+    );
+    assert!(second[1].is_new());
+    let third = history.record(&[ev("a", Some("1"), "one")]).unwrap();
+    assert_eq!(
+        third[0],
+        Recorded::Duplicate {
+            row: row1,
+            action: Action::Notified
+        }
+    );
+    assert!(!third[0].needs_routing());
+
+    // The same ID in another subscription is a different event.
+    assert!(history.record(&[ev("b", Some("1"), "other")]).unwrap()[0].is_new());
+    assert_eq!(history.read().count(Some("a")).unwrap(), 3);
+    assert_eq!(history.read().count(None).unwrap(), 4);
+    // The first copy is the one kept.
+    assert_eq!(
+        datas(&history.read().page(Some("a"), None, 10).unwrap()),
+        ["three", "two", "one"]
+    );
+}
+
+#[test]
+fn dedup_survives_a_restart() {
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    let rows = history
+        .record(&[ev("a", Some("1"), "one"), ev("a", Some("2"), "two")])
+        .unwrap();
+    history
+        .set_actions(&[
+            (rows[0].row(), Action::Notified),
+            (rows[1].row(), Action::Quiet),
+        ])
+        .unwrap();
+    drop(history);
+
+    // The server replays after the restart.
+    let mut history = Db::open(&path).unwrap();
+    let replay = history
+        .record(&[
+            ev("a", Some("1"), "one"),
+            ev("a", Some("2"), "two"),
+            ev("a", Some("3"), "three"),
+        ])
+        .unwrap();
+    assert_eq!(
+        replay[..2],
+        [
+            Recorded::Duplicate {
+                row: rows[0].row(),
+                action: Action::Notified
+            },
+            Recorded::Duplicate {
+                row: rows[1].row(),
+                action: Action::Quiet
+            },
+        ]
+    );
+    assert!(replay[2].is_new());
+    assert!(replay[2].row() > rows[1].row());
+    assert_eq!(history.read().count(Some("a")).unwrap(), 3);
+}
+
+#[test]
+fn a_crash_before_routing_leaves_a_pending_row_that_is_routed_on_replay() {
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    let rows = history.record(&[ev("a", Some("1"), "one")]).unwrap();
+    drop(history); // no set_action: the daemon died before the router decided
+
+    let mut history = Db::open(&path).unwrap();
+    let replay = history.record(&[ev("a", Some("1"), "one")]).unwrap();
+    assert!(!replay[0].is_new());
+    assert!(replay[0].needs_routing());
+    assert_eq!(replay[0].row(), rows[0].row());
+    assert!(
+        history
+            .set_action(replay[0].row(), Action::Notified)
+            .unwrap()
+    );
+    assert_eq!(
+        history.read().page(None, None, 1).unwrap()[0].action,
+        Action::Notified
+    );
+    assert!(
+        !history.set_action(9_999, Action::Notified).unwrap(),
+        "no such row"
+    );
+}
+
+#[test]
+fn events_without_their_own_id_are_never_deduplicated() {
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    // Same data, same last event ID in force, no `id:` of their own: distinct events.
+    let mut inherited = ev("a", None, "tick");
+    inherited.last_event_id = "7".into();
+    let recorded = history
+        .record(&[
+            inherited.clone(),
+            inherited.clone(),
+            ev("a", Some(""), "reset"),
+            ev("a", Some(""), "reset"),
+        ])
+        .unwrap();
+    assert!(recorded.iter().all(|r| r.is_new()), "{recorded:?}");
+    drop(history);
+    let mut history = Db::open(&path).unwrap();
+    assert!(history.record(&[inherited]).unwrap()[0].is_new());
+    let page = history.read().page(Some("a"), None, 10).unwrap();
+    assert_eq!(page.len(), 5);
+    assert!(page.iter().all(|e| e.event_id.is_none()));
+    assert_eq!(page[4].last_event_id, "7");
+}
+
+#[test]
+fn retention_by_count_keeps_the_newest() {
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    let few = Retention {
+        max_events: 5,
+        max_age: Duration::from_secs(30 * 24 * 60 * 60),
+    };
+    let batch: Vec<_> = (0..20)
+        .map(|i| ev("a", Some(&i.to_string()), &i.to_string()))
+        .collect();
+    history.record(&batch).unwrap();
+    history.record(&[ev("b", None, "b")]).unwrap();
+    assert_eq!(history.read().count(Some("a")).unwrap(), 20);
+
+    assert_eq!(history.prune("a", &few, SystemTime::now()).unwrap(), 15);
+    assert_eq!(
+        datas(&history.read().page(Some("a"), None, 100).unwrap()),
+        ["19", "18", "17", "16", "15"]
+    );
+    assert_eq!(
+        history.read().count(Some("b")).unwrap(),
+        1,
+        "other subscriptions untouched"
+    );
+    // A pruned ID is outside the dedup window: the server's replay of it is new again.
+    assert!(history.record(&[ev("a", Some("0"), "0")]).unwrap()[0].is_new());
+    assert!(!history.record(&[ev("a", Some("19"), "19")]).unwrap()[0].is_new());
+    // Nothing to remove is not an error.
+    assert_eq!(history.prune("nobody", &few, SystemTime::now()).unwrap(), 0);
+}
+
+#[test]
+fn automatic_pruning_bounds_each_subscription() {
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    history.set_retention(
+        "a",
+        Retention {
+            max_events: 10,
+            max_age: Duration::from_secs(30 * 24 * 60 * 60),
+        },
+    );
+    // The first batch after opening prunes at once.
+    let batch: Vec<_> = (0..30).map(|i| ev("a", None, &i.to_string())).collect();
+    history.record(&batch).unwrap();
+    assert_eq!(history.read().count(Some("a")).unwrap(), 10);
+
+    // Then once every PRUNE_EVERY new rows: the count never passes 10 + PRUNE_EVERY - 1.
+    for i in 0..PRUNE_EVERY - 1 {
+        history.record(&[ev("a", None, &format!("x{i}"))]).unwrap();
+    }
+    assert_eq!(
+        history.read().count(Some("a")).unwrap(),
+        10 + u64::from(PRUNE_EVERY) - 1
+    );
+    history.record(&[ev("a", None, "last")]).unwrap();
+    assert_eq!(history.read().count(Some("a")).unwrap(), 10);
+    assert_eq!(
+        history.read().page(Some("a"), None, 1).unwrap()[0].data,
+        "last"
+    );
+
+    // Duplicates add no row, so they do not count towards the next prune either.
+    history.record(&[ev("a", Some("d"), "d")]).unwrap();
+    for _ in 0..2 * PRUNE_EVERY {
+        history.record(&[ev("a", Some("d"), "d")]).unwrap();
+    }
+    assert_eq!(history.read().count(Some("a")).unwrap(), 11);
+}
+
+#[test]
+fn retention_by_age() {
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    let three_days = Retention {
+        max_events: 1000,
+        max_age: Duration::from_secs(3 * 24 * 60 * 60),
+    };
+    history.set_retention("a", three_days);
+    history.set_retention("idle", three_days);
+    // Received on ten consecutive days starting now; pruned as of nine days later.
+    let base = now_ms();
+    let batch: Vec<_> = (0..10)
+        .map(|day| {
+            ev_at(
+                "a",
+                Some(&day.to_string()),
+                &format!("day {day}"),
+                base + day * DAY_MS,
+            )
+        })
+        .collect();
+    history.record(&batch).unwrap();
+    history
+        .record(&[
+            ev_at("idle", None, "old", base),
+            ev_at("idle", None, "new", base + 8 * DAY_MS),
+        ])
+        .unwrap();
+    history
+        .record(&[ev_at("default", None, "kept", base)])
+        .unwrap();
+    assert_eq!(history.read().count(Some("a")).unwrap(), 10);
+
+    let now = SystemTime::UNIX_EPOCH + Duration::from_millis((base + 9 * DAY_MS) as u64);
+    assert_eq!(history.prune("a", &three_days, now).unwrap(), 6);
+    assert_eq!(
+        datas(&history.read().page(Some("a"), None, 100).unwrap()),
+        ["day 9", "day 8", "day 7", "day 6"]
+    );
+
+    // prune_all applies each subscription's own retention, idle ones included; one with
+    // none set is never pruned.
+    assert_eq!(history.prune_all(now).unwrap(), 1);
+    assert_eq!(
+        datas(&history.read().page(Some("idle"), None, 10).unwrap()),
+        ["new"]
+    );
+    assert_eq!(history.read().count(Some("default")).unwrap(), 1);
+}
+
+#[test]
+fn resume_points_are_saved_with_their_batch_and_survive_a_restart() {
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    assert_eq!(history.read().resume("a").unwrap(), None);
+    history
+        .record_with_resume(
+            &[ev("a", Some("1"), "one"), ev("a", Some("2"), "two")],
+            &[resume_update("a", "2", None)],
+        )
+        .unwrap();
+    history.save_resume("ntfy", "", Some("cursor-9")).unwrap();
+    drop(history);
+
+    let history = Db::open(&path).unwrap();
+    let a = history.read().resume("a").unwrap().unwrap();
+    assert_eq!((a.last_event_id.as_str(), a.cursor), ("2", None));
+    assert!(a.updated_at > 0);
+    let all = history.read().resume_all().unwrap();
+    assert_eq!(
+        all.iter().map(|p| p.sub_id.as_str()).collect::<Vec<_>>(),
+        ["a", "ntfy"]
+    );
+    assert_eq!(all[1].cursor.as_deref(), Some("cursor-9"));
+
+    // A batch that fails stores neither its events nor its resume point.
+    drop(history);
+    fail_on_boom(&path);
+    let mut history = Db::open(&path).unwrap();
+    let err = history
+        .record_with_resume(
+            &[ev("a", Some("3"), "three"), ev("a", Some("4"), "boom")],
+            &[resume_update("a", "4", Some("c4"))],
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HistoryError::Sqlite {
+                op: "recording events",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("boom refused"), "{err}");
+    drop(history);
+    let history = Db::open(&path).unwrap();
+    assert_eq!(
+        history.read().resume("a").unwrap().unwrap().last_event_id,
+        "2"
+    );
+    assert_eq!(
+        datas(&history.read().page(Some("a"), None, 10).unwrap()),
+        ["two", "one"]
+    );
+}
+
+#[test]
+fn page_is_newest_first_and_pages_by_row() {
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    for i in 0..10 {
+        history
+            .record(&[
+                ev("a", None, &format!("a{i}")),
+                ev("b", None, &format!("b{i}")),
+            ])
+            .unwrap();
+    }
+    let all = history.read().page(None, None, 4).unwrap();
+    assert_eq!(datas(&all), ["b9", "a9", "b8", "a8"]);
+
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = history.read().page(Some("a"), before, 3).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.windows(2).all(|w| w[0].row > w[1].row));
+        before = page.last().map(|e| e.row);
+        seen.extend(page.into_iter().map(|e| e.data));
+    }
+    let expected: Vec<_> = (0..10).rev().map(|i| format!("a{i}")).collect();
+    assert_eq!(seen, expected);
+
+    // A page does not shift when newer rows arrive meanwhile.
+    let first = history.read().page(None, None, 5).unwrap();
+    history.record(&[ev("a", None, "late")]).unwrap();
+    let second = history.read().page(None, Some(first[4].row), 5).unwrap();
+    assert_eq!(datas(&second), ["a7", "b6", "a6", "b5", "a5"]);
+    assert!(history.read().page(None, None, 0).unwrap().is_empty());
+
+    let stats = history.read().stats(Some("a")).unwrap();
+    assert_eq!(stats.count, 11);
+    assert!(stats.last_received_at.is_some());
+    assert_eq!(
+        history.read().stats(Some("nobody")).unwrap(),
+        Stats::default()
+    );
+    let all_stats = history.read().stats_all().unwrap();
+    assert_eq!(
+        all_stats
+            .iter()
+            .map(|(s, st)| (s.as_str(), st.count))
+            .collect::<Vec<_>>(),
+        [("a", 11), ("b", 10)]
+    );
+}
+
+#[test]
+fn stored_events_serialize_for_the_cli() {
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    let at = now_ms();
+    let mut event = ev_at("a", Some("42"), "{\"x\":1}", at);
+    event.event_type = "update".into();
+    let row = history.record(&[event]).unwrap()[0].row();
+    history.set_action(row, Action::RateLimited).unwrap();
+    let json = serde_json::to_value(&history.read().page(None, None, 1).unwrap()[0]).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "row": row,
+            "subscription": "a",
+            "type": "update",
+            "data": "{\"x\":1}",
+            "id": "42",
+            "last_event_id": "42",
+            "received_at": at,
+            "action": "rate_limited",
+        })
+    );
+}
+
+#[test]
+fn a_reader_is_never_blocked_by_the_writer() {
+    let (_dir, path) = temp();
+    let mut writer = Db::open(&path).unwrap();
+    writer.record(&[ev("a", Some("0"), "committed")]).unwrap();
+    let reader = HistoryReader::open(&path).unwrap();
+
+    // A write transaction left open (the daemon mid-batch): the reader still reads, at
+    // once, and sees only what was committed.
+    let mut raw = Connection::open(&path).unwrap();
+    let tx = raw
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .unwrap();
+    tx.execute(
+        "INSERT INTO events (sub_id, event_type, data, last_event_id, received_at, action) \
+         VALUES ('a', 'message', 'uncommitted', '', 0, 'pending')",
+        [],
+    )
+    .unwrap();
+    assert_eq!(
+        datas(&reader.page(Some("a"), None, 10).unwrap()),
+        ["committed"]
+    );
+    tx.commit().unwrap();
+    assert_eq!(reader.count(Some("a")).unwrap(), 2);
+    drop(raw);
+
+    // Writing and reading at the same time from two threads: every read succeeds and
+    // sees whole batches only.
+    let batches = 200;
+    let thread = std::thread::spawn(move || {
+        for i in 0..batches {
+            let batch: Vec<_> = (0..5)
+                .map(|j| ev("w", Some(&format!("{i}-{j}")), "x"))
+                .collect();
+            writer.record(&batch).unwrap();
+        }
+    });
+    let mut last = 0;
+    while !thread.is_finished() {
+        let count = reader.count(Some("w")).unwrap();
+        assert_eq!(count % 5, 0, "a batch is seen whole or not at all");
+        assert!(count >= last);
+        last = count;
+        reader.page(None, None, 20).unwrap();
+    }
+    thread.join().unwrap();
+    assert_eq!(reader.count(Some("w")).unwrap(), 5 * batches);
+    // A reader has no write method at all; its connection refuses writes too.
+    assert!(
+        reader
+            .conn
+            .execute("DELETE FROM events WHERE sub_id = 'a'", [])
+            .is_err()
+    );
+    assert_eq!(reader.count(Some("a")).unwrap(), 2);
+}
+
+#[test]
+fn read_only_open_works_after_the_writer_has_closed() {
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    history.record(&[ev("a", None, "one")]).unwrap();
+    history.close().unwrap();
+    let reader = HistoryReader::open(&path).unwrap();
+    assert_eq!(datas(&reader.page(None, None, 10).unwrap()), ["one"]);
+}
+
+#[test]
+fn two_processes_may_open_the_same_new_file_at_once() {
+    let (_dir, path) = temp();
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut history = Db::open(&path).unwrap();
+                history
+                    .record(&[ev("a", Some(&i.to_string()), "x")])
+                    .unwrap();
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert_eq!(Db::open(&path).unwrap().read().count(None).unwrap(), 4);
+}
+
+#[test]
+fn forget_removes_a_subscription_entirely() {
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    history
+        .record_with_resume(
+            &[
+                ev("gone", Some("1"), "x"),
+                ev("gone", Some("2"), "y"),
+                ev("kept", Some("1"), "z"),
+            ],
+            &[
+                resume_update("gone", "2", None),
+                resume_update("kept", "1", None),
+            ],
+        )
+        .unwrap();
+    history.save_resume("old", "9", None).unwrap();
+    assert_eq!(history.forget("gone").unwrap(), 2);
+    assert_eq!(history.read().count(Some("gone")).unwrap(), 0);
+    assert_eq!(history.read().resume("gone").unwrap(), None);
+    assert_eq!(history.read().count(Some("kept")).unwrap(), 1);
+    // A subscription re-added under the same id starts afresh: its old IDs are new.
+    assert!(history.record(&[ev("gone", Some("1"), "x")]).unwrap()[0].is_new());
+
+    assert_eq!(history.forget_except(&["kept"]).unwrap(), 1);
+    assert_eq!(
+        history
+            .read()
+            .resume_all()
+            .unwrap()
+            .iter()
+            .map(|p| p.sub_id.as_str())
+            .collect::<Vec<_>>(),
+        ["kept"]
+    );
+    assert_eq!(history.read().count(None).unwrap(), 1);
+}
+
+#[tokio::test]
+async fn writer_records_flushes_and_reports() {
+    let (_dir, path) = temp();
+    let writer = HistoryWriter::spawn(Db::open(&path).unwrap()).unwrap();
+    let recorded = writer
+        .record(
+            vec![ev("a", Some("1"), "one"), ev("a", Some("1"), "one")],
+            vec![resume_update("a", "1", None)],
+        )
+        .await
+        .unwrap();
+    assert!(recorded[0].is_new());
+    assert_eq!(recorded[1].row(), recorded[0].row());
+    writer
+        .set_action(recorded[0].row(), Action::Notified)
+        .await
+        .unwrap();
+    writer.flush().await.unwrap();
+
+    // After flush another connection sees the decision.
+    let reader = HistoryReader::open(&path).unwrap();
+    assert_eq!(
+        reader.page(None, None, 1).unwrap()[0].action,
+        Action::Notified
+    );
+    assert_eq!(reader.resume("a").unwrap().unwrap().last_event_id, "1");
+
+    // Many subscriptions at once: every event exactly once, whatever the batching.
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                for i in 0..50 {
+                    let id = format!("{}", i / 2); // each ID sent twice
+                    let sub = format!("s{t}");
+                    let r = writer
+                        .record(vec![ev(&sub, Some(&id), "x")], vec![])
+                        .await
+                        .unwrap();
+                    assert_eq!(r[0].is_new(), i % 2 == 0);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    writer.flush().await.unwrap();
+    assert_eq!(reader.count(None).unwrap(), 1 + 8 * 25);
+    assert_eq!(writer.forget("s0").await.unwrap(), 25);
+    writer
+        .set_retention(
+            "s1",
+            Retention {
+                max_events: 5,
+                max_age: Duration::from_secs(30 * 24 * 60 * 60),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(writer.prune("s1").await.unwrap(), 20);
+    assert_eq!(writer.prune_all().await.unwrap(), 0);
+    assert_eq!(reader.count(None).unwrap(), 1 + 6 * 25 + 5);
+    writer.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn close_commits_everything_queued_before_it() {
+    let (_dir, path) = temp();
+    let writer = HistoryWriter::spawn(Db::open(&path).unwrap()).unwrap();
+    let rows: Vec<RowId> = writer
+        .record(
+            (0..100)
+                .map(|i| ev("a", Some(&i.to_string()), "x"))
+                .collect(),
+            vec![],
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(Recorded::row)
+        .collect();
+    // Queued without waiting for a commit, as the router does, then the shutdown.
+    for &row in &rows {
+        writer.set_action(row, Action::History).await.unwrap();
+    }
+    writer
+        .save_resume(resume_update("a", "99", Some("c99")))
+        .await
+        .unwrap();
+    // A record still in flight from another task when the shutdown starts.
+    let other = writer.clone();
+    let in_flight =
+        tokio::spawn(async move { other.record(vec![ev("b", Some("1"), "late")], vec![]).await });
+    tokio::task::yield_now().await;
+    let late = writer.clone();
+    writer.close().await.unwrap();
+
+    // Once closed, the writer refuses more, from any clone.
+    let err = late
+        .record(vec![ev("b", None, "after")], vec![])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HistoryError::Closed { .. }), "{err}");
+    assert!(matches!(
+        late.flush().await,
+        Err(HistoryError::Closed { .. })
+    ));
+    let in_flight = in_flight.await.unwrap();
+
+    // The file is closed (WAL checkpointed) and holds everything queued before close.
+    let history = HistoryReader::open(&path).unwrap();
+    let a = history.page(Some("a"), None, 1000).unwrap();
+    assert_eq!(a.len(), 100);
+    assert!(a.iter().all(|e| e.action == Action::History));
+    let resume = history.resume("a").unwrap().unwrap();
+    assert_eq!(
+        (resume.last_event_id.as_str(), resume.cursor.as_deref()),
+        ("99", Some("c99"))
+    );
+    // The in-flight record either made it in before close, or was refused: never lost
+    // silently.
+    match in_flight {
+        Ok(r) => {
+            assert!(r[0].is_new());
+            assert_eq!(history.count(Some("b")).unwrap(), 1);
+        }
+        Err(e) => {
+            assert!(matches!(e, HistoryError::Closed { .. }));
+            assert_eq!(history.count(Some("b")).unwrap(), 0);
+        }
+    }
+}
+
+#[tokio::test]
+async fn writer_failures_are_isolated_and_reported() {
+    let (_dir, path) = temp();
+    Db::open(&path).unwrap();
+    fail_on_boom(&path);
+    let writer = HistoryWriter::spawn(Db::open(&path).unwrap()).unwrap();
+    let err = writer
+        .record(
+            vec![ev("a", Some("1"), "ok"), ev("a", Some("2"), "boom")],
+            vec![resume_update("a", "2", None)],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HistoryError::Sqlite {
+                op: "recording events",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // The writer goes on; the failed request left nothing behind.
+    let ok = writer
+        .record(vec![ev("a", Some("1"), "ok")], vec![])
+        .await
+        .unwrap();
+    assert!(ok[0].is_new());
+
+    // A failed request without a reply is reported by the next flush, once.
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER no_error BEFORE UPDATE ON events WHEN NEW.action = 'error' \
+             BEGIN SELECT RAISE(ABORT, 'no errors here'); END;",
+        )
+        .unwrap();
+    writer.set_action(ok[0].row(), Action::Error).await.unwrap();
+    let err = writer.flush().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HistoryError::Sqlite {
+                op: "storing actions",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    writer.flush().await.unwrap();
+    writer.close().await.unwrap();
+
+    let history = HistoryReader::open(&path).unwrap();
+    assert_eq!(datas(&history.page(None, None, 10).unwrap()), ["ok"]);
+    assert_eq!(
+        history.page(None, None, 1).unwrap()[0].action,
+        Action::Pending
+    );
+    assert_eq!(history.resume("a").unwrap(), None);
+}
+
+#[test]
+fn a_failed_notification_is_an_error_whichever_write_comes_first() {
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    let rows: Vec<RowId> = history
+        .record(&[
+            ev("a", Some("1"), "one"),
+            ev("a", Some("2"), "two"),
+            ev("a", Some("3"), "three"),
+        ])
+        .unwrap()
+        .into_iter()
+        .map(Recorded::row)
+        .collect();
+    // The router's decision first, then the notifier's failure.
+    history.set_action(rows[0], Action::Notified).unwrap();
+    assert!(history.notify_failed(rows[0]).unwrap());
+    // The failure first (the notifier can be faster than the router's batch write).
+    assert!(history.notify_failed(rows[1]).unwrap());
+    assert!(!history.set_action(rows[1], Action::Notified).unwrap());
+    // Another decision is not the notifier's to change.
+    history.set_action(rows[2], Action::Quiet).unwrap();
+    assert!(!history.notify_failed(rows[2]).unwrap());
+    let actions: Vec<String> = history
+        .read()
+        .page(Some("a"), None, 10)
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|e| e.action.to_string())
+        .collect();
+    assert_eq!(actions, ["error", "error", "quiet"]);
+}

@@ -1,0 +1,401 @@
+//! [`HistoryWriter`]: the history's connection on its own thread, for async callers.
+//!
+//! SQLite calls block, so they do not belong on the tokio workers. One thread owns the
+//! connection and commits whatever is queued as one transaction: under a burst, a
+//! thousand events from many subscriptions cost one commit instead of a thousand.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rusqlite::TransactionBehavior;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::db::{
+    Book, Db, forget, forget_except, insert_events, notify_failed, prune_all, prune_one,
+    save_resume, set_action,
+};
+use crate::model::{
+    Action, Context, HistoryError, NewEvent, Recorded, ResumePoint, ResumeUpdate, Retention, RowId,
+    now_ms,
+};
+
+/// How many requests may wait for the writer before senders wait (backpressure).
+const WRITER_QUEUE: usize = 1024;
+
+/// The most queued requests committed in one transaction; bounds how long a request
+/// waits behind others.
+const WRITER_BATCH: usize = 512;
+
+/// What the writer thread is asked to do.
+enum Op {
+    Record {
+        events: Vec<NewEvent>,
+        resume: Vec<ResumeUpdate>,
+    },
+    SetActions(Vec<(RowId, Action)>),
+    NotifyFailed(RowId),
+    SaveResume(ResumeUpdate),
+    SetRetention(Arc<str>, Retention),
+    Prune(Arc<str>),
+    PruneAll,
+    Forget(Arc<str>),
+    ForgetExcept(Vec<String>),
+    /// Every stored resume point (read through the writer's own connection).
+    ResumeAll,
+    /// Nothing to write: answered once everything before it is committed.
+    Flush,
+    /// Stop taking requests, commit what is queued, close the database.
+    Close,
+}
+
+impl Op {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Record { .. } => "recording events",
+            Self::SetActions(_) => "storing actions",
+            Self::NotifyFailed(_) => "marking a failed notification",
+            Self::SaveResume(_) => "saving a resume point",
+            Self::SetRetention(..) => "setting retention",
+            Self::Prune(_) | Self::PruneAll => "pruning",
+            Self::Forget(_) | Self::ForgetExcept(_) => "forgetting a subscription",
+            Self::ResumeAll => "reading resume points",
+            Self::Flush => "flushing",
+            Self::Close => "closing",
+        }
+    }
+}
+
+/// Where the answer goes. Requests without one report failures at the next flush or close.
+enum Reply {
+    None,
+    Recorded(oneshot::Sender<Result<Vec<Recorded>, HistoryError>>),
+    Count(oneshot::Sender<Result<u64, HistoryError>>),
+    Resume(oneshot::Sender<Result<Vec<ResumePoint>, HistoryError>>),
+    Done(oneshot::Sender<Result<(), HistoryError>>),
+}
+
+enum Outcome {
+    Recorded(Vec<Recorded>),
+    Count(u64),
+    Resume(Vec<ResumePoint>),
+    Done,
+}
+
+struct Request {
+    op: Op,
+    reply: Reply,
+}
+
+/// A cloneable async handle to the history database, which it opens read-write and owns on
+/// a dedicated thread (`ssenotify-history`); nothing else writes.
+///
+/// Requests are applied in the order they were sent (per sender), each batch of queued
+/// requests in one transaction; a request that fails is rolled back alone (a savepoint
+/// each) and the others still commit.
+#[derive(Clone)]
+pub struct HistoryWriter {
+    tx: mpsc::Sender<Request>,
+    path: Arc<Path>,
+}
+
+impl std::fmt::Debug for HistoryWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HistoryWriter")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl HistoryWriter {
+    /// Open (creating it, its directory and its schema if needed) the database at `path`
+    /// on a new thread, and return its handle.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, HistoryError> {
+        Self::spawn(Db::open(path)?)
+    }
+
+    /// Move `db` onto a new thread and return its handle.
+    pub(crate) fn spawn(history: Db) -> Result<Self, HistoryError> {
+        let path: Arc<Path> = history.path().into();
+        let (tx, rx) = mpsc::channel(WRITER_QUEUE);
+        std::thread::Builder::new()
+            .name("ssenotify-history".into())
+            .spawn(move || run(history, rx))
+            .map_err(|e| HistoryError::Io {
+                path: path.to_path_buf(),
+                op: "starting the writer thread",
+                cause: Arc::new(e),
+            })?;
+        Ok(Self { tx, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Record `events` (and the `resume` points, atomically with them); per event, new or
+    /// duplicate. One call may carry the events and resume points of many subscriptions.
+    pub async fn record(
+        &self,
+        events: Vec<NewEvent>,
+        resume: Vec<ResumeUpdate>,
+    ) -> Result<Vec<Recorded>, HistoryError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Op::Record { events, resume }, Reply::Recorded(reply))
+            .await?;
+        answer.await.map_err(|_| self.closed())?
+    }
+
+    /// Queue the router's decisions; a failure is reported by the next flush or close.
+    pub async fn set_actions(&self, actions: Vec<(RowId, Action)>) -> Result<(), HistoryError> {
+        self.send(Op::SetActions(actions), Reply::None).await
+    }
+
+    /// Queue marking `row`'s notification as not shown: its action becomes `error` (from
+    /// `pending` or `notified`; any other decision stands). A failure is reported by the
+    /// next flush.
+    pub async fn notify_failed(&self, row: RowId) -> Result<(), HistoryError> {
+        self.send(Op::NotifyFailed(row), Reply::None).await
+    }
+
+    /// Queue one decision; see [`HistoryWriter::set_actions`].
+    pub async fn set_action(&self, row: RowId, action: Action) -> Result<(), HistoryError> {
+        self.set_actions(vec![(row, action)]).await
+    }
+
+    /// Queue a resume point on its own; a failure is reported by the next flush or close.
+    pub async fn save_resume(&self, update: ResumeUpdate) -> Result<(), HistoryError> {
+        self.send(Op::SaveResume(update), Reply::None).await
+    }
+
+    /// Set the retention that automatic pruning and `prune` use for `sub`.
+    pub async fn set_retention(
+        &self,
+        sub: impl Into<Arc<str>>,
+        retention: Retention,
+    ) -> Result<(), HistoryError> {
+        self.send(Op::SetRetention(sub.into(), retention), Reply::None)
+            .await
+    }
+
+    /// Prune `sub` by its retention now; returns how many rows were removed.
+    pub async fn prune(&self, sub: impl Into<Arc<str>>) -> Result<u64, HistoryError> {
+        self.counted(Op::Prune(sub.into())).await
+    }
+
+    /// Prune every subscription by its retention now (call daily so idle ones age out).
+    pub async fn prune_all(&self) -> Result<u64, HistoryError> {
+        self.counted(Op::PruneAll).await
+    }
+
+    /// Remove a removed subscription's rows and resume point; returns the rows removed.
+    pub async fn forget(&self, sub: impl Into<Arc<str>>) -> Result<u64, HistoryError> {
+        self.counted(Op::Forget(sub.into())).await
+    }
+
+    /// Forget every subscription not in `keep`; returns the rows removed.
+    pub async fn forget_except(&self, keep: Vec<String>) -> Result<u64, HistoryError> {
+        self.counted(Op::ForgetExcept(keep)).await
+    }
+
+    /// Every stored resume point, by subscription id, as committed so far.
+    pub async fn resume_all(&self) -> Result<Vec<ResumePoint>, HistoryError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Op::ResumeAll, Reply::Resume(reply)).await?;
+        answer.await.map_err(|_| self.closed())?
+    }
+
+    /// Wait until everything sent before is committed; reports unreported failures.
+    pub async fn flush(&self) -> Result<(), HistoryError> {
+        self.done(Op::Flush).await
+    }
+
+    /// Commit everything queued, close the database and stop the thread.
+    ///
+    /// Every clone's later requests fail with [`HistoryError::Closed`]. Returns once the
+    /// database file is closed, so a process may exit right after.
+    pub async fn close(self) -> Result<(), HistoryError> {
+        self.done(Op::Close).await
+    }
+
+    async fn counted(&self, op: Op) -> Result<u64, HistoryError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(op, Reply::Count(reply)).await?;
+        answer.await.map_err(|_| self.closed())?
+    }
+
+    async fn done(&self, op: Op) -> Result<(), HistoryError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(op, Reply::Done(reply)).await?;
+        answer.await.map_err(|_| self.closed())?
+    }
+
+    async fn send(&self, op: Op, reply: Reply) -> Result<(), HistoryError> {
+        self.tx
+            .send(Request { op, reply })
+            .await
+            .map_err(|_| self.closed())
+    }
+
+    fn closed(&self) -> HistoryError {
+        HistoryError::Closed {
+            path: self.path.to_path_buf(),
+        }
+    }
+}
+
+/// The writer thread.
+fn run(mut history: Db, mut rx: mpsc::Receiver<Request>) {
+    // The first failure no caller has heard of yet (from a request without a reply).
+    let mut unreported: Option<HistoryError> = None;
+    let mut closers = Vec::new();
+    let mut batch = Vec::with_capacity(WRITER_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < WRITER_BATCH {
+            match rx.try_recv() {
+                Ok(request) => batch.push(request),
+                Err(_) => break,
+            }
+        }
+        if batch.iter().any(|r| matches!(r.op, Op::Close)) {
+            // Refuse new requests; those already queued are still received and committed
+            // before blocking_recv reports the end.
+            rx.close();
+        }
+        apply(&mut history, &mut batch, &mut unreported, &mut closers);
+    }
+    let closed = history.close();
+    let result = match (unreported, closed) {
+        (_, Err(e)) | (Some(e), Ok(())) => Err(e),
+        (None, Ok(())) => Ok(()),
+    };
+    for closer in closers {
+        let _ = closer.send(result.clone());
+    }
+}
+
+/// Apply `batch` (emptying it) in one transaction and answer every request.
+fn apply(
+    history: &mut Db,
+    batch: &mut Vec<Request>,
+    unreported: &mut Option<HistoryError>,
+    closers: &mut Vec<oneshot::Sender<Result<(), HistoryError>>>,
+) {
+    let path = history.path().to_owned();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let (conn, book) = history.parts();
+    let committed = execute_all(conn, book, &path, batch, &mut outcomes);
+    for (request, outcome) in batch.drain(..).zip(outcomes) {
+        let outcome = match &committed {
+            Ok(()) => outcome,
+            Err(e) => Err(e.clone()),
+        };
+        match request.reply {
+            Reply::None => {
+                if let Err(e) = outcome {
+                    tracing::warn!(error = %e, "history write failed");
+                    unreported.get_or_insert(e);
+                }
+            }
+            Reply::Recorded(reply) => {
+                let _ = reply.send(outcome.map(|o| match o {
+                    Outcome::Recorded(r) => r,
+                    _ => unreachable!("a record request yields its records"),
+                }));
+            }
+            Reply::Count(reply) => {
+                let _ = reply.send(outcome.map(|o| match o {
+                    Outcome::Count(n) => n,
+                    _ => unreachable!("a counted request yields a count"),
+                }));
+            }
+            Reply::Resume(reply) => {
+                let _ = reply.send(outcome.map(|o| match o {
+                    Outcome::Resume(points) => points,
+                    _ => unreachable!("a resume request yields resume points"),
+                }));
+            }
+            Reply::Done(reply) => {
+                let result = outcome.map(drop).and_then(|()| match unreported.take() {
+                    Some(e) => Err(e),
+                    None => Ok(()),
+                });
+                if matches!(request.op, Op::Close) {
+                    closers.push(reply);
+                    if let Err(e) = result {
+                        unreported.get_or_insert(e);
+                    }
+                } else {
+                    let _ = reply.send(result);
+                }
+            }
+        }
+    }
+}
+
+/// Run every request of `batch` in one transaction, one savepoint each, pushing one
+/// outcome per request; the error is the transaction's own (BEGIN or COMMIT).
+fn execute_all(
+    conn: &mut rusqlite::Connection,
+    book: &mut Book,
+    path: &Path,
+    batch: &[Request],
+    outcomes: &mut Vec<Result<Outcome, HistoryError>>,
+) -> Result<(), HistoryError> {
+    let op = "committing a batch";
+    let result = (|| {
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for request in batch {
+            let savepoint = tx.savepoint()?;
+            let outcome = execute(&savepoint, book, &request.op);
+            if outcome.is_ok() {
+                savepoint.commit()?;
+            }
+            // else: dropping the savepoint rolls that request back alone.
+            outcomes.push(outcome.ctx(path, request.op.name()));
+        }
+        tx.commit()
+    })();
+    // A BEGIN that failed left no outcomes; every request shares the error.
+    outcomes.resize_with(batch.len(), || Ok(Outcome::Done));
+    result.ctx(path, op)
+}
+
+fn execute(conn: &rusqlite::Connection, book: &mut Book, op: &Op) -> rusqlite::Result<Outcome> {
+    Ok(match op {
+        Op::Record { events, resume } => {
+            let recorded = insert_events(conn, book, events)?;
+            for update in resume {
+                save_resume(conn, update)?;
+            }
+            Outcome::Recorded(recorded)
+        }
+        Op::SetActions(actions) => {
+            for &(row, action) in actions {
+                set_action(conn, row, action)?;
+            }
+            Outcome::Done
+        }
+        Op::NotifyFailed(row) => {
+            notify_failed(conn, *row)?;
+            Outcome::Done
+        }
+        Op::SaveResume(update) => {
+            save_resume(conn, update)?;
+            Outcome::Done
+        }
+        Op::SetRetention(sub, retention) => {
+            book.set_retention(sub.clone(), *retention);
+            Outcome::Done
+        }
+        Op::Prune(sub) => Outcome::Count(prune_one(conn, book, sub, now_ms())?),
+        Op::PruneAll => Outcome::Count(prune_all(conn, book, now_ms())?),
+        Op::Forget(sub) => Outcome::Count(forget(conn, book, sub)?),
+        Op::ForgetExcept(keep) => Outcome::Count(forget_except(conn, book, |sub| {
+            keep.iter().any(|k| k == sub)
+        })?),
+        Op::ResumeAll => Outcome::Resume(crate::read::resume_all(conn)?),
+        Op::Flush | Op::Close => Outcome::Done,
+    })
+}

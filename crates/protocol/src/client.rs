@@ -1,0 +1,124 @@
+//! The client side of the control socket: one request and its reply ([`request`]), or a
+//! `watch` stream ([`watch`], [`Watcher`]).
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+
+use crate::message::{Done, Reply, Request, WatchLine};
+use crate::wire::write_line;
+
+/// How long a client waits for the daemon's reply before giving up.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a client could not get an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No daemon listens at the socket (not running, or a stale socket file).
+    #[error("no daemon is running (nothing listens at {})", path.display())]
+    NotRunning {
+        /// The socket path tried.
+        path: PathBuf,
+    },
+    /// The daemon did not answer in time or the exchange failed.
+    #[error("control socket {}: {source}", path.display())]
+    Io {
+        /// The socket path.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+}
+
+/// Send one request to the daemon at `path` and wait for its reply.
+pub async fn request(path: &Path, request: Request) -> Result<Reply, ClientError> {
+    let (reply, ..) = exchange(path, request).await?;
+    Ok(reply)
+}
+
+/// A `watch` stream from a running daemon: [`Watcher::next`] yields its lines.
+pub struct Watcher {
+    read: BufReader<OwnedReadHalf>,
+    /// Kept open: the daemon takes a closed write half as the watcher hanging up.
+    _write: OwnedWriteHalf,
+    line: String,
+}
+
+impl Watcher {
+    /// The next line; `Ok(None)` when the daemon closed the stream.
+    pub async fn next(&mut self) -> io::Result<Option<WatchLine>> {
+        self.line.clear();
+        if self.read.read_line(&mut self.line).await? == 0 {
+            return Ok(None);
+        }
+        serde_json::from_str(&self.line)
+            .map(Some)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+}
+
+/// Starts watching the daemon at `path`: every update it publishes from now on.
+pub async fn watch(path: &Path) -> Result<Watcher, ClientError> {
+    match exchange(path, Request::Watch).await? {
+        (
+            Reply::Done {
+                detail: Done::Watching { .. },
+            },
+            read,
+            write,
+        ) => Ok(Watcher {
+            read,
+            _write: write,
+            line: String::new(),
+        }),
+        (other, ..) => Err(ClientError::Io {
+            path: path.to_path_buf(),
+            source: io::Error::other(format!("watch refused: {other:?}")),
+        }),
+    }
+}
+
+/// Connects, sends `request` and reads the first reply line; the connection stays usable.
+async fn exchange(
+    path: &Path,
+    request: Request,
+) -> Result<(Reply, BufReader<OwnedReadHalf>, OwnedWriteHalf), ClientError> {
+    let io_error = |source| ClientError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let stream = match UnixStream::connect(path).await {
+        Ok(stream) => stream,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Err(ClientError::NotRunning {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(e) => return Err(io_error(e)),
+    };
+    let exchange = async {
+        let (read, mut write) = stream.into_split();
+        write_line(&mut write, &request).await?;
+        let mut read = BufReader::new(read);
+        let mut line = String::new();
+        read.read_line(&mut line).await?;
+        let reply = serde_json::from_str::<Reply>(&line).map_err(io::Error::other)?;
+        Ok((reply, read, write))
+    };
+    match tokio::time::timeout(REPLY_TIMEOUT, exchange).await {
+        Ok(result) => result.map_err(io_error),
+        Err(_) => Err(io_error(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "no reply in time",
+        ))),
+    }
+}

@@ -1,0 +1,168 @@
+//! The messages of the control socket: one JSON [`Request`] per line in, one JSON
+//! [`Reply`] per line out; after `watch`, a [`WatchLine`] per line until either side closes.
+
+use serde::{Deserialize, Serialize};
+use ssenotify_sse::ApplyReport;
+use ts_rs::TS;
+
+use crate::status::{DaemonEvent, DaemonInfo, SubscriptionStatus};
+
+/// A request to the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    /// Is anyone there? Replies with the daemon's pid and version.
+    Ping,
+    /// The live state of every subscription, and the daemon's own.
+    Status,
+    /// Re-read the subscriptions file and apply it now.
+    Reload,
+    /// Stream every status change and event as [`WatchLine`]s until either side closes.
+    Watch,
+    /// Stop the daemon (as SIGTERM does): `ssenotify quit`, and the app's Quit when no tray
+    /// icon offers one.
+    Quit,
+}
+
+/// The daemon's answer to one [`Request`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Reply {
+    /// Answer to [`Request::Ping`].
+    Pong {
+        /// The daemon's process id.
+        pid: u32,
+        /// The daemon's version.
+        version: String,
+    },
+    /// Answer to [`Request::Status`].
+    Status {
+        /// Live state per subscription.
+        subscriptions: Vec<SubscriptionStatus>,
+        /// The daemon's own state.
+        daemon: DaemonInfo,
+    },
+    /// The request was carried out; `detail` says what happened.
+    Done {
+        /// What happened.
+        detail: Done,
+    },
+    /// The request failed.
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+/// What a carried-out request did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(untagged)]
+pub enum Done {
+    /// `watch`: the stream of [`WatchLine`]s follows.
+    Watching {
+        /// Always true.
+        watching: bool,
+    },
+    /// `quit`: the daemon is stopping.
+    Quitting {
+        /// Always true.
+        quitting: bool,
+    },
+    /// `reload`: what applying the file did, id by id.
+    Applied(ApplyReport),
+}
+
+/// One line of a `watch` stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(untagged)]
+pub enum WatchLine {
+    /// About the stream itself.
+    Notice(WatchNotice),
+    /// What the daemon published.
+    Update(DaemonEvent),
+}
+
+/// What a `watch` stream says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WatchNotice {
+    /// The watcher read too slowly and `count` updates were skipped; the daemon never waits
+    /// for a watcher, so a slow window cannot hold events back.
+    Lagged {
+        /// Updates skipped.
+        count: u64,
+    },
+    /// The daemon is stopping on purpose (Quit, SIGTERM); the stream ends after this line.
+    /// A stream that ends without it means the daemon died.
+    Shutdown,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SubscriptionStatus;
+    use ssenotify_sse::ReadyState;
+
+    fn round_trip<T: Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::Debug>(
+        value: T,
+    ) -> String {
+        let text = serde_json::to_string(&value).unwrap();
+        let back: T = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value, "{text}");
+        text
+    }
+
+    #[test]
+    fn watch_lines_round_trip_through_json() {
+        for line in [
+            WatchLine::Notice(WatchNotice::Shutdown),
+            WatchLine::Notice(WatchNotice::Lagged { count: 3 }),
+            WatchLine::Update(DaemonEvent::Status(SubscriptionStatus::new(
+                "a",
+                ReadyState::Connecting,
+                "started",
+            ))),
+        ] {
+            round_trip(line);
+        }
+        assert_eq!(
+            round_trip(WatchLine::Notice(WatchNotice::Shutdown)),
+            r#"{"kind":"shutdown"}"#
+        );
+    }
+
+    /// The lines docs/ipc.md and docs/cli.md show, byte for byte.
+    #[test]
+    fn the_documented_wire_shapes_hold() {
+        assert_eq!(round_trip(Request::Watch), r#"{"cmd":"watch"}"#);
+        assert_eq!(round_trip(Request::Reload), r#"{"cmd":"reload"}"#);
+        assert_eq!(
+            round_trip(Reply::Done {
+                detail: Done::Watching { watching: true }
+            }),
+            r#"{"reply":"done","detail":{"watching":true}}"#
+        );
+        assert_eq!(
+            round_trip(Reply::Done {
+                detail: Done::Quitting { quitting: true }
+            }),
+            r#"{"reply":"done","detail":{"quitting":true}}"#
+        );
+        // An apply report is told apart from the other details when read back.
+        let mut report = ApplyReport::default();
+        report.started.push("a".into());
+        report.failed.insert("b".into(), "bad".into());
+        round_trip(Reply::Done {
+            detail: Done::Applied(report),
+        });
+        round_trip(Reply::Done {
+            detail: Done::Applied(ApplyReport::default()),
+        });
+        assert_eq!(
+            round_trip(Reply::Error {
+                message: "no".into()
+            }),
+            r#"{"reply":"error","message":"no"}"#
+        );
+    }
+}

@@ -1,0 +1,460 @@
+//! One subscription's life over HTTP: the thin async shell around [`crate::parse`] and
+//! [`crate::policy`].
+//!
+//! It owns the request, reads the body into the parser, keeps readyState with a reason for
+//! every change, and waits between attempts. Every decision (what a status means, how long
+//! to wait) is delegated to the pure policy functions.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use std::sync::Arc;
+
+use smol_str::SmolStr;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::parse::{Output, Parser};
+use crate::policy::{self, HEALTHY_AFTER, Policy, Verdict};
+use crate::state::{ReadyState, Reason, StateChange};
+use crate::event::{BATCH_EVENTS, Batch, BatchPool, Event, Update};
+use crate::settings::Resume;
+
+/// How an attempt (a request and, if good, its stream) ended.
+enum End {
+    /// Try again after the policy's delay.
+    Retry {
+        reason: Reason,
+        retry_after: Option<Duration>,
+        healthy: bool,
+    },
+    /// CLOSED for good (fatal status, wrong content type, 204).
+    Closed(Reason),
+    /// Nobody receives updates any more: stop quietly.
+    Abandoned,
+}
+
+impl End {
+    fn retry(reason: Reason) -> Self {
+        Self::Retry {
+            reason,
+            retry_after: None,
+            healthy: false,
+        }
+    }
+}
+
+/// The state of one running subscription task.
+pub(crate) struct Connection {
+    client: reqwest::Client,
+    url: reqwest::Url,
+    headers: HeaderMap,
+    policy: Policy,
+    parser: Parser,
+    resume: Option<Resume>,
+    updates: mpsc::Sender<Batch>,
+    pool: Arc<BatchPool>,
+    paused: watch::Receiver<bool>,
+    /// The engine's wake notices (how long the machine slept).
+    wake: watch::Receiver<Duration>,
+    cancel: CancellationToken,
+    /// Events parsed from the current chunk, sent as one batch.
+    batch: Vec<Update>,
+    /// The last type and ID handed out, reused while they do not change.
+    last_type: SmolStr,
+    last_id: SmolStr,
+}
+
+impl Connection {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        client: reqwest::Client,
+        url: reqwest::Url,
+        headers: HeaderMap,
+        policy: Policy,
+        parser: Parser,
+        resume: Option<Resume>,
+        updates: mpsc::Sender<Batch>,
+        pool: Arc<BatchPool>,
+        paused: watch::Receiver<bool>,
+        wake: watch::Receiver<Duration>,
+        cancel: CancellationToken,
+    ) -> Self {
+        let last_id = SmolStr::new(parser.last_event_id());
+        Self {
+            client,
+            url,
+            headers,
+            policy,
+            parser,
+            resume,
+            updates,
+            pool,
+            paused,
+            wake,
+            cancel,
+            batch: Vec::new(),
+            last_type: SmolStr::new_static("message"),
+            last_id,
+        }
+    }
+
+    /// Run until closed by the user, shut down, or closed for good by the server.
+    pub(crate) async fn run(mut self) {
+        if !self
+            .emit(ReadyState::Connecting, Reason::Started, None)
+            .await
+        {
+            return;
+        }
+        let mut failures: u32 = 0;
+        loop {
+            if *self.paused.borrow() {
+                if !self.emit(ReadyState::Closed, Reason::Paused, None).await {
+                    return;
+                }
+                let resumed = tokio::select! {
+                    _ = self.cancel.cancelled() => false,
+                    r = self.paused.wait_for(|paused| !*paused) => r.is_ok(),
+                };
+                if !resumed {
+                    self.closed_by_user().await;
+                    return;
+                }
+                failures = 0;
+                if !self
+                    .emit(ReadyState::Connecting, Reason::Resumed, None)
+                    .await
+                {
+                    return;
+                }
+            }
+
+            let cancel = self.cancel.clone();
+            let mut paused = self.paused.clone();
+            let end = tokio::select! {
+                _ = cancel.cancelled() => None,
+                _ = wait_paused(&mut paused) => continue,
+                end = self.attempt() => Some(end),
+            };
+            let Some(end) = end else {
+                self.closed_by_user().await;
+                return;
+            };
+
+            let (reason, retry_after, healthy) = match end {
+                End::Abandoned => return,
+                End::Closed(reason) => {
+                    self.emit(ReadyState::Closed, reason, None).await;
+                    return;
+                }
+                End::Retry {
+                    reason,
+                    retry_after,
+                    healthy,
+                } => (reason, retry_after, healthy),
+            };
+            if !self.policy.reconnect {
+                self.emit(ReadyState::Closed, reason, None).await;
+                return;
+            }
+            failures = if healthy {
+                0
+            } else {
+                failures.saturating_add(1)
+            };
+            let delay = policy::reconnect_delay(
+                self.parser.retry().unwrap_or(self.policy.initial_reconnect),
+                failures,
+                self.policy.backoff_cap,
+                retry_after,
+                rand::random::<f64>(),
+            );
+            tracing::debug!(url = %self.url_for_logs(), %reason, ?delay, failures, "reconnecting");
+            if !self.emit(ReadyState::Connecting, reason, Some(delay)).await {
+                return;
+            }
+            tokio::select! {
+                _ = self.cancel.cancelled() => {
+                    self.closed_by_user().await;
+                    return;
+                }
+                _ = wait_paused(&mut self.paused) => {}
+                // Woken from sleep: the wait was for a network that may be back now.
+                _ = woke(&mut self.wake) => {}
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    /// One request and, when the response is good, its stream until it ends.
+    async fn attempt(&mut self) -> End {
+        self.parser.reset_stream();
+        let mut headers = self.headers.clone();
+        if !self.parser.last_event_id().is_empty() {
+            match HeaderValue::from_str(self.parser.last_event_id()) {
+                Ok(value) => {
+                    headers.insert("last-event-id", value);
+                }
+                // The parser never keeps an ID with NUL, CR or LF, but one with another
+                // control character (U+0001-U+001F but TAB, U+007F) is valid for the spec and a
+                // browser sends it raw; HTTP's grammar (RFC 9110, 5.5) forbids it and the http
+                // crate cannot build such a header without `unsafe`. Resuming without the
+                // header beats never connecting again (README, "Where ssenotify does less").
+                Err(_) => tracing::warn!(
+                    "the last event ID has a control character HTTP forbids in a header; \
+                     reconnecting without Last-Event-ID"
+                ),
+            }
+        }
+        let request = self.client.get(self.request_url()).headers(headers);
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(error) if error.is_redirect() || error.is_builder() => {
+                return End::Closed(Reason::InvalidRequest {
+                    error: error_chain(error),
+                });
+            }
+            Err(error) => {
+                return End::retry(Reason::Network {
+                    error: error_chain(error),
+                });
+            }
+        };
+
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let http_status = || Reason::HttpStatus {
+            status: status.as_u16(),
+            text: status.canonical_reason().unwrap_or("").to_owned(),
+        };
+        match policy::classify(status.as_u16(), content_type.as_deref()) {
+            Verdict::Open => {}
+            Verdict::Stop => return End::Closed(Reason::NoContent),
+            Verdict::Fatal => return End::Closed(http_status()),
+            Verdict::WrongContentType => {
+                return End::Closed(Reason::WrongContentType {
+                    content_type: content_type.unwrap_or_default(),
+                });
+            }
+            Verdict::Retry => {
+                let retry_after = response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| policy::parse_retry_after(v, SystemTime::now()));
+                return End::Retry {
+                    reason: http_status(),
+                    retry_after,
+                    healthy: false,
+                };
+            }
+        }
+
+        let opened_at = Instant::now();
+        if !self
+            .emit(
+                ReadyState::Open,
+                Reason::Opened {
+                    status: status.as_u16(),
+                },
+                None,
+            )
+            .await
+        {
+            return End::Abandoned;
+        }
+        let mut dispatched = false;
+        let idle = tokio::time::sleep(self.policy.idle_timeout);
+        tokio::pin!(idle);
+        let reason = loop {
+            tokio::select! {
+                chunk = response.chunk() => match chunk {
+                    Ok(Some(bytes)) => {
+                        idle.as_mut().reset(tokio::time::Instant::now() + self.policy.idle_timeout);
+                        let fed = self.feed(&bytes);
+                        dispatched |= !self.batch.is_empty();
+                        if !self.send_batch().await {
+                            return End::Abandoned;
+                        }
+                        if let Err(crate::parse::ParseError::EventTooLarge { limit }) = fed {
+                            break Reason::EventTooLarge { limit };
+                        }
+                    }
+                    Ok(None) => break Reason::StreamEnded,
+                    Err(error) => break Reason::Network { error: error_chain(error) },
+                },
+                _ = &mut idle => break Reason::IdleTimeout { after: self.policy.idle_timeout },
+                slept = woke(&mut self.wake) => break Reason::SystemWoke { slept },
+            }
+        };
+        // A wake says nothing about the server: start the backoff afresh.
+        let woken = matches!(reason, Reason::SystemWoke { .. });
+        End::Retry {
+            reason,
+            retry_after: None,
+            healthy: woken || dispatched || opened_at.elapsed() >= HEALTHY_AFTER,
+        }
+    }
+
+    /// The URL of the next attempt: with the resume cursor, when there is one.
+    fn request_url(&self) -> reqwest::Url {
+        let mut url = self.url.clone();
+        if let Some(Resume {
+            query,
+            cursor: Some(cursor),
+            ..
+        }) = &self.resume
+        {
+            let kept: Vec<(String, String)> = url
+                .query_pairs()
+                .filter(|(name, _)| name != query.as_str())
+                .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                .collect();
+            url.query_pairs_mut()
+                .clear()
+                .extend_pairs(kept)
+                .append_pair(query, cursor);
+        }
+        url
+    }
+
+    /// Parse one chunk into `self.batch`.
+    fn feed(&mut self, bytes: &[u8]) -> Result<(), crate::parse::ParseError> {
+        let Self {
+            parser,
+            resume,
+            batch,
+            last_type,
+            last_id,
+            ..
+        } = self;
+        parser.feed(bytes, |output| {
+            if let Output::Event(event) = output {
+                if !same(last_type, event.event_type) {
+                    *last_type = SmolStr::new(event.event_type);
+                }
+                if !same(last_id, event.last_event_id) {
+                    *last_id = SmolStr::new(event.last_event_id);
+                }
+                let cursor = resume.as_mut().and_then(|resume| {
+                    let cursor = cursor_of(event.data, &resume.pointer)?;
+                    resume.cursor = Some(cursor.to_string());
+                    Some(cursor)
+                });
+                batch.push(Update::Event(Event {
+                    event_type: last_type.clone(),
+                    data: event.data.to_owned(),
+                    last_event_id: last_id.clone(),
+                    id: (event.has_id && !event.last_event_id.is_empty()).then(|| last_id.clone()),
+                    cursor,
+                }));
+            }
+        })
+    }
+
+    async fn send_batch(&mut self) -> bool {
+        // One pass over the parsed events (draining chunk by chunk from the front would
+        // move the rest down each time), keeping the parse buffer's capacity.
+        let mut parsed = std::mem::take(&mut self.batch);
+        let mut events = parsed.drain(..);
+        let mut sent = true;
+        while events.len() > 0 {
+            let mut batch = self.pool.take();
+            batch.extend(events.by_ref().take(BATCH_EVENTS));
+            if self.updates.send(batch).await.is_err() {
+                sent = false;
+                break;
+            }
+        }
+        drop(events);
+        self.batch = parsed;
+        sent
+    }
+
+    async fn closed_by_user(&self) {
+        self.emit(ReadyState::Closed, Reason::ClosedByUser, None)
+            .await;
+    }
+
+    /// Report a state; false when nobody listens any more.
+    async fn emit(&self, state: ReadyState, reason: Reason, retry_in: Option<Duration>) -> bool {
+        let change = StateChange::now(state, reason, retry_in);
+        let mut batch = self.pool.take();
+        batch.push_back(Update::State(change));
+        self.updates.send(batch).await.is_ok()
+    }
+
+    /// The URL without user info or query, which may hold credentials.
+    fn url_for_logs(&self) -> String {
+        let mut url = self.url.clone();
+        url.set_query(None);
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url.to_string()
+    }
+}
+
+/// String equality that never calls `memcmp` for two empty strings: glibc's vector
+/// `memcmp` reads their dangling pointers with a masked load that costs a ~100 ns
+/// microcode assist, which was a quarter of `listen`'s time on a stream without ids.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a.is_empty() || a == b)
+}
+
+/// The resume cursor at `pointer` in JSON `data`: a string, or a number as text.
+fn cursor_of(data: &str, pointer: &str) -> Option<SmolStr> {
+    let json: serde_json::Value = serde_json::from_str(data).ok()?;
+    match json.pointer(pointer)? {
+        serde_json::Value::String(s) if !s.is_empty() => Some(SmolStr::new(s)),
+        serde_json::Value::Number(n) => Some(SmolStr::new(n.to_string())),
+        _ => None,
+    }
+}
+
+/// Resolves once the subscription is paused (never, if the handle is gone: cancel covers that).
+async fn wait_paused(paused: &mut watch::Receiver<bool>) {
+    if paused.wait_for(|p| *p).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Resolves at the engine's next wake notice, with how long the machine slept (never, once
+/// the engine is gone).
+async fn woke(wake: &mut watch::Receiver<Duration>) -> Duration {
+    match wake.changed().await {
+        Ok(()) => *wake.borrow_and_update(),
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// An error and its sources as one line, without the URL (it may carry credentials).
+fn error_chain(error: reqwest::Error) -> String {
+    use std::error::Error as _;
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(err) = source {
+        let msg = err.to_string();
+        // hyper and std often repeat the inner message in the outer one.
+        if !text.contains(&msg) {
+            text.push_str(": ");
+            text.push_str(&msg);
+        }
+        source = err.source();
+    }
+    // rustls names an untrusted issuer in its own terms (UnknownIssuer, or CaUsedAsEndEntity
+    // for a self-signed certificate made by `openssl req -x509`): say what a user of a
+    // self-hosted server can do about it.
+    if text.contains("invalid peer certificate")
+        && (text.contains("UnknownIssuer") || text.contains("CaUsedAsEndEntity"))
+    {
+        text.push_str(
+            " (a server with its own certificate or CA: trust it with ca_file, or listen --ca-file)",
+        );
+    }
+    text
+}

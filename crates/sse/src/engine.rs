@@ -1,0 +1,105 @@
+//! [`Engine`]: what subscriptions share (HTTP clients per trust, the shutdown token, the
+//! wake signal), and where they are started.
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::Clients;
+use crate::connection::Connection;
+use crate::event::Updates;
+use crate::parse::Parser;
+use crate::settings::{Settings, SettingsError, parse_url, request_headers};
+use crate::subscription::Subscription;
+use crate::wake::Wakeup;
+
+/// The runtime shared by every subscription: HTTP clients (one per trust, see
+/// `client.rs`), the shutdown token, and the wake signal.
+pub struct Engine {
+    shutdown: CancellationToken,
+    clients: Clients,
+    /// Tells every connection that the machine woke from sleep.
+    wake: Wakeup,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Engine {
+    /// An engine with its own shutdown token.
+    pub fn new() -> Self {
+        Self::with_shutdown(CancellationToken::new())
+    }
+
+    /// An engine whose subscriptions all close when `shutdown` is cancelled.
+    pub fn with_shutdown(shutdown: CancellationToken) -> Self {
+        Self {
+            shutdown,
+            clients: Clients::default(),
+            wake: Wakeup::new(),
+        }
+    }
+
+    /// A handle that makes every connection reconnect at once (see [`Wakeup`]).
+    pub fn wakeup(&self) -> Wakeup {
+        self.wake.clone()
+    }
+
+    /// Starts, on the current tokio runtime, the task that reconnects every subscription
+    /// when the machine wakes from sleep ([`crate::wake`]); it ends with the engine's
+    /// shutdown token.
+    pub fn watch_for_sleep(&self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(crate::wake::watch_for_sleep(
+            self.wakeup(),
+            self.shutdown.clone(),
+        ))
+    }
+
+    /// The token that closes every subscription of this engine.
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
+    /// Start a subscription on the current tokio runtime.
+    ///
+    /// It begins CONNECTING at once; its updates arrive on the returned receiver. Dropping
+    /// the [`Subscription`] closes it, as does the engine's shutdown. The first subscription
+    /// of a trust (system roots, or a `ca_file`) reads its certificates on a blocking thread.
+    pub async fn subscribe(
+        &self,
+        settings: Settings,
+    ) -> Result<(Subscription, Updates), SettingsError> {
+        let url = parse_url(&settings.url)?;
+        let headers = request_headers(&settings)?;
+        let client = self.clients.get(settings.extra_ca_file.as_deref()).await?;
+        let parser =
+            Parser::with_last_event_id(settings.policy.max_event_size, &settings.last_event_id);
+        let (tx, pool, updates) = crate::event::channel();
+        let (paused_tx, paused_rx) = watch::channel(false);
+        let cancel = self.shutdown.child_token();
+        let connection = Connection::new(
+            client,
+            url,
+            headers,
+            settings.policy,
+            parser,
+            settings.resume,
+            tx,
+            pool.clone(),
+            paused_rx,
+            self.wake.subscribe(),
+            cancel.clone(),
+        );
+        let task = tokio::spawn(connection.run());
+        Ok((
+            Subscription {
+                paused: paused_tx,
+                cancel,
+                task: Some(task),
+            },
+            updates,
+        ))
+    }
+}

@@ -1,0 +1,74 @@
+//! `ssenotify-sse`: Server-Sent Events subscriptions that behave exactly like the browser's
+//! `EventSource` (WHATWG HTML, "Server-sent events"), and better where the browser is weak:
+//! 5xx and network errors back off instead of giving up or hammering, any header and
+//! credentials, a resume point across restarts, half-open sockets and suspends noticed,
+//! and a reason for every readyState change.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ssenotify_sse::SettingsError> {
+//! use ssenotify_sse::{Engine, Settings, Update};
+//!
+//! let engine = Engine::new();
+//! let (_subscription, mut updates) = engine.subscribe(Settings::new("http://127.0.0.1:8080/sse")).await?;
+//! while let Some(update) = updates.recv().await {
+//!     match update {
+//!         Update::State(change) => println!("{} ({})", change.ready_state, change.reason),
+//!         Update::Event(event) => println!("{}: {}", event.event_type, event.data),
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//!
+//! Bytes flow down this list; nothing lower calls back up.
+//!
+//! - [`parse`]: the sans-IO `text/event-stream` parser. Bytes in, events out; no I/O, no
+//!   clock, no allocation per byte. Everything the spec says about the wire lives here.
+//! - [`policy`]: the reconnect policy as pure functions of what happened (status, errors,
+//!   how long the last connection was healthy): which outcome is fatal, how long to wait.
+//! - `state`: readyState ([`ReadyState`]) and the [`Reason`] carried by every change.
+//! - `event`: what a subscription reports ([`Update`]: an [`Event`] or a [`StateChange`]),
+//!   batched on a bounded channel read through [`Updates`] (backpressure, not memory).
+//! - `settings`: what one subscription is ([`Settings`]: URL, headers, [`Auth`], resume
+//!   point, [`Policy`]) and the checks that turn it into a request.
+//! - `connection` (private): one subscription's life over HTTP (reqwest): the request, the
+//!   status and Content-Type rules, the idle timeout, the size limit, a reason for every
+//!   change. A thin async shell around [`parse`] and [`policy`].
+//! - `client` (private): the HTTP clients subscriptions share, one per trust; built on a
+//!   blocking thread, since building one reads certificate files.
+//! - `tls` (private): trust for a `ca_file`: the system's roots plus the file's
+//!   certificates, including a server certificate trusted as itself (self-signed).
+//! - `wake`: noticing that the machine slept (boot clock against monotonic clock), so every
+//!   connection reconnects at once on wake ([`Wakeup`]).
+//! - `engine`: [`Engine`], what subscriptions share (clients, the shutdown
+//!   [`CancellationToken`], the wake signal), and where they start.
+//! - `subscription`: [`Subscription`], the handle of one: pause, resume, close.
+//! - `supervisor`: [`Supervisor`] owns many subscriptions, applies a new desired set by
+//!   diff (only what changed restarts) and merges their updates into one [`Tagged`] stream.
+
+pub mod parse;
+pub mod policy;
+
+mod client;
+mod connection;
+mod engine;
+mod event;
+mod settings;
+mod state;
+mod subscription;
+mod supervisor;
+mod tls;
+mod wake;
+
+pub use engine::Engine;
+pub use event::{Event, Update, Updates};
+pub use parse::{EventRef, Output, ParseError, Parser};
+pub use policy::Policy;
+pub use settings::{Auth, Resume, Settings, SettingsError, http_url, is_sensitive};
+pub use state::{ReadyState, Reason, StateChange, fmt_duration};
+pub use subscription::Subscription;
+pub use supervisor::{ApplyReport, Desired, Supervisor, Tagged};
+pub use wake::{SleepDetector, Wakeup};
+/// Re-exported so callers can share one shutdown token with the engine.
+pub use tokio_util::sync::CancellationToken;

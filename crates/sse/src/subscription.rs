@@ -1,0 +1,45 @@
+//! [`Subscription`]: the handle of one running subscription (pause, resume, close).
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The handle of one running subscription. Dropping it closes the subscription.
+pub struct Subscription {
+    pub(crate) paused: watch::Sender<bool>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) task: Option<JoinHandle<()>>,
+}
+
+impl Subscription {
+    /// Close the connection and stay CLOSED until resumed; the last event ID is kept.
+    pub fn pause(&self) {
+        self.paused.send_replace(true);
+    }
+
+    /// Reconnect a paused subscription at once, with a fresh backoff.
+    pub fn resume(&self) {
+        self.paused.send_replace(false);
+    }
+
+    /// Whether the subscription is paused.
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+
+    /// Close for good: abort the request (the server sees the socket close), report
+    /// CLOSED "closed by user", and wait until the connection task has finished.
+    pub async fn close(mut self) {
+        self.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            // A panic in the task has already been reported by tokio; closing goes on.
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
