@@ -223,9 +223,8 @@ pub async fn import_subscriptions(
     dry_run: bool,
 ) -> Result<ImportResult> {
     let (source, name) = ImportFormat::source(format);
-    let import = move |paths: &Paths| {
-        edit::import(paths, &text, Path::new(name), source, replace, dry_run)
-    };
+    let import =
+        move |paths: &Paths| edit::import(paths, &text, Path::new(name), source, replace, dry_run);
     let outcome = if dry_run {
         blocking(&state, import).await.map_err(edit_error)?
     } else {

@@ -31,9 +31,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ssenotify_e2e::desktop::{Desktop, DesktopOptions};
 use ssenotify_config::Paths;
 use ssenotify_daemon::{Daemon, Delivery, DesktopNotifier, NotifySink};
+use ssenotify_e2e::desktop::{Desktop, DesktopOptions};
 use ssenotify_protocol::NotifierHealth;
 use ssenotify_router::Notification;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

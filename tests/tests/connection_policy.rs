@@ -642,7 +642,11 @@ async fn invalid_settings_are_refused_up_front() {
         ("ftp://example.com/", "scheme"),
         ("not a url", "invalid URL"),
     ] {
-        let error = engine.subscribe(Settings::new(url)).await.err().expect("refused");
+        let error = engine
+            .subscribe(Settings::new(url))
+            .await
+            .err()
+            .expect("refused");
         assert!(error.to_string().contains(what), "{error}");
     }
     let mut s = Settings::new("http://127.0.0.1:1/");

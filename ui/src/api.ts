@@ -4,38 +4,37 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
-export type ReadyState = "CONNECTING" | "OPEN" | "CLOSED";
+import type {
+  Action,
+  AppInfo,
+  CommandError,
+  FieldProblem,
+  LiveEvent,
+  ReadyState,
+  ServerInfo,
+  StoredEvent,
+  SubscriptionStatus,
+  UpdateBatch,
+} from "./protocol";
 
-/** `app_info`. `engine` is "running", "external", or an error text. */
-export interface AppInfo {
-  version: string;
-  configDir?: string | null;
-  dataDir?: string | null;
-  engine?: "running" | "external" | "error" | string;
-  /** external: the pid of the daemon that runs instead. */
-  enginePid?: number | null;
-  /** Shown visibly when not null (external engine, start error). */
-  notice?: string | null;
-  /** Optional one-liners the backend may add. */
-  status?: string;
-  notifier?: string | { ok?: boolean; name?: string; error?: string } | null;
-  [key: string]: unknown;
-}
-
+// Generated from the Rust types (ssenotify-protocol): re-exported under the names the views use.
+export type {
+  Action,
+  AppInfo,
+  CommandError,
+  LiveEvent,
+  ReadyState,
+  StoredEvent,
+  SubscriptionStatus,
+};
 /** One problem of a validation error. */
-export interface Problem {
-  field?: string;
-  line?: number;
-  column?: number;
-  message: string;
-}
-
-/** What every command rejects with (a validation error names its field). */
-export interface CommandError {
-  message: string;
-  field?: string;
-  problems?: Problem[];
-}
+export type Problem = FieldProblem;
+/** What the router did with an event. */
+export type HistoryAction = Action;
+/** The payload of `ssenotify://update`. */
+export type UpdatePayload = UpdateBatch;
+/** What the notification server says about itself. */
+export type NotifierInfo = ServerInfo;
 
 export type Urgency = "low" | "normal" | "critical";
 export type RuleAction = "notify" | "history" | "drop" | "command";
@@ -90,63 +89,9 @@ export interface SubscriptionSpec {
   [key: string]: unknown;
 }
 
-/** `daemon::SubscriptionStatus`. */
-export interface SubscriptionStatus {
-  id: string;
-  name: string;
-  url: string;
-  enabled: boolean;
-  paused: boolean;
-  ready_state: ReadyState;
-  reason: string;
-  status?: number;
-  since: number;
-  retry_in_ms?: number;
-  last_event_at?: number;
-  events: number;
-  error?: string;
-}
-
 export interface SubscriptionView {
   spec: SubscriptionSpec;
   status: SubscriptionStatus | null;
-}
-
-/** What the router did with an event (history::Action, snake_case). */
-export type HistoryAction = string;
-
-/** A history row. */
-export interface StoredEvent {
-  row: number;
-  subscription: string;
-  type: string;
-  data: string;
-  id: string | null;
-  last_event_id: string;
-  received_at: number;
-  action: HistoryAction;
-}
-
-/** A live event from the update stream (`row` is null when it was not recorded). */
-export interface LiveEvent {
-  kind: "event";
-  subscription: string;
-  row: number | null;
-  type: string;
-  data: string;
-  last_event_id: string;
-  action: HistoryAction;
-  received_at: number;
-}
-
-/** The payload of `ssenotify://update`. */
-export interface UpdatePayload {
-  statuses: SubscriptionStatus[];
-  events: LiveEvent[];
-  dropped: number;
-  config: { applied?: unknown; error?: string } | null;
-  /** Sent when the link to the engine changed (daemon started, died, came back). */
-  engine?: AppInfo;
 }
 
 export interface Notification {
@@ -217,14 +162,6 @@ export interface Settings {
   autostart: boolean;
   /** Default history retention, when the backend reports it. */
   history?: { max_events?: number; max_age?: string };
-}
-
-export interface NotifierInfo {
-  name: string;
-  vendor: string;
-  version: string;
-  spec_version: string;
-  capabilities: string[];
 }
 
 export interface AddInput {

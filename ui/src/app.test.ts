@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import type { Api, LiveEvent, SubscriptionStatus, SubscriptionView, UpdatePayload } from "./api";
+import type { Api, AppInfo, LiveEvent, SubscriptionStatus, SubscriptionView, UpdatePayload } from "./api";
 import { start } from "./app";
 
 const IMG = "<img src=x onerror=alert(1)>";
@@ -12,7 +12,7 @@ const status = (id: string, over: Partial<SubscriptionStatus> = {}): Subscriptio
 let rowSeq = 0;
 const live = (sub: string, over: Partial<LiveEvent> = {}): LiveEvent => {
   rowSeq += 1;
-  return { kind: "event", subscription: sub, row: rowSeq, type: "message", data: `event ${rowSeq}`, last_event_id: String(rowSeq), action: "notified", received_at: Date.now(), ...over };
+  return { subscription: sub, row: rowSeq, type: "message", data: `event ${rowSeq}`, last_event_id: String(rowSeq), action: "notified", received_at: Date.now(), ...over };
 };
 
 function fakeApi(opts: { files?: string[]; views?: SubscriptionView[]; notice?: string } = {}) {
@@ -20,7 +20,7 @@ function fakeApi(opts: { files?: string[]; views?: SubscriptionView[]; notice?: 
   let views: SubscriptionView[] = opts.views ?? [];
   const files = [...(opts.files ?? [])];
   const api: Api = {
-    appInfo: vi.fn(async () => ({ version: "0.1.0", engine: "running", notice: opts.notice ?? null, status: "ok" })),
+    appInfo: vi.fn(async (): Promise<AppInfo> => ({ version: "0.1.0", configDir: "/c", dataDir: "/d", engine: "running", notice: opts.notice ?? null, status: "ok" })),
     listSubscriptions: vi.fn(async () => views),
     addSubscription: vi.fn(async (input) => {
       if (input.url === "ftp://bad") throw { message: 'url: scheme "ftp" is not allowed', field: "url" };
@@ -96,12 +96,12 @@ describe("the app", () => {
     const { root, push, api } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a") }] });
     const calls = (api.listSubscriptions as ReturnType<typeof vi.fn>).mock.calls.length;
     push({ statuses: [], events: [], dropped: 0, config: null,
-      engine: { version: "0.1.0", engine: "error", notice: "the engine is not running: the engine stopped unexpectedly", status: "engine not running" } });
+      engine: { version: "0.1.0", configDir: "/c", dataDir: "/d", engine: "error", notice: "the engine is not running: the engine stopped unexpectedly", status: "engine not running" } });
     await vi.waitFor(() => expect(q(root, "engine-notice")!.hidden).toBe(false));
     expect(q(root, "engine-notice")!.textContent).toContain("stopped unexpectedly");
     expect(root.querySelector("#status")?.textContent).toContain("engine: error");
     push({ statuses: [], events: [], dropped: 0, config: null,
-      engine: { version: "0.1.0", engine: "running", enginePid: 7, notice: null, status: "1 subscriptions, 1 open" } });
+      engine: { version: "0.1.0", configDir: "/c", dataDir: "/d", engine: "running", enginePid: 7, notice: null, status: "1 subscriptions, 1 open" } });
     await vi.waitFor(() => expect(q(root, "engine-notice")!.hidden).toBe(true));
     expect(root.querySelector("#status")?.textContent).toContain("engine running");
     // Each link change refetches the list: it may have changed while nobody watched.

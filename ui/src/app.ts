@@ -79,10 +79,7 @@ export async function start(root: Element, api: Api): Promise<void> {
       const engine = info.engine;
       if (engine === "running") parts.push("engine running");
       else if (engine === "external") parts.push(`external daemon${info.enginePid ? ` (pid ${info.enginePid})` : ""}`);
-      else if (engine) parts.push(`engine: ${engine}`);
-      const n = info.notifier;
-      if (typeof n === "string") parts.push(`notifier: ${n}`);
-      else if (n && typeof n === "object") parts.push(n.ok === false ? `notifier down${n.error ? `: ${n.error}` : ""}` : `notifier: ${n.name ?? "ok"}`);
+      else parts.push(`engine: ${engine}`);
       if (store.subs.size) parts.push(summary(store));
       else if (info.status) parts.push(info.status);
     }

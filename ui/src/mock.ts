@@ -18,10 +18,10 @@ let views: SubscriptionView[] = new URLSearchParams(location.search).has("empty"
       { spec: { id: "alerts", url: "https://ntfy.sh/alerts/sse", paused: true }, status: st("alerts", { paused: true, ready_state: "CLOSED", reason: "paused" }) },
     ];
 const ev = (sub: string, type: string, data: string): LiveEvent => ({
-  kind: "event", subscription: sub, row: ++row, type, data, last_event_id: String(row), action: "notified", received_at: Date.now(),
+  subscription: sub, row: ++row, type, data, last_event_id: String(row), action: "notified", received_at: Date.now(),
 });
 const api: Api = {
-  appInfo: async () => ({ version: "0.1.0", engine: "running", notice: null, status: "mock" }),
+  appInfo: async () => ({ version: "0.1.0", configDir: "/c", dataDir: "/d", engine: "running", notice: null, status: "mock" }),
   listSubscriptions: async () => views,
   addSubscription: async (input) => {
     const id = input.id || "new";

@@ -19,7 +19,7 @@ const status = (id: string, over: Partial<SubscriptionStatus> = {}): Subscriptio
   ready_state: "CONNECTING", reason: "starting", since: 1000, events: 0, ...over,
 });
 const live = (sub: string, row: number | null, over: Partial<LiveEvent> = {}): LiveEvent => ({
-  kind: "event", subscription: sub, row, type: "message", data: `d${row}`, last_event_id: String(row),
+  subscription: sub, row, type: "message", data: `d${row}`, last_event_id: String(row),
   action: "notified", received_at: 1_000 + (row ?? 0), ...over,
 });
 const stored = (sub: string, row: number): StoredEvent => ({
@@ -66,11 +66,11 @@ describe("applyUpdate", () => {
   });
 
   it("remembers a config error until a good config arrives", () => {
-    let s = applyUpdate(emptyStore(), batch({ config: { error: "bad rule" } }));
+    let s = applyUpdate(emptyStore(), batch({ config: { kind: "config", error: "bad rule" } }));
     expect(s.configError).toBe("bad rule");
     s = applyUpdate(s, batch({}));
     expect(s.configError).toBe("bad rule");
-    s = applyUpdate(s, batch({ config: { applied: {} } }));
+    s = applyUpdate(s, batch({ config: { kind: "config", applied: { started: [], restarted: [], stopped: [], unchanged: [], failed: {} } } }));
     expect(s.configError).toBeNull();
   });
 });

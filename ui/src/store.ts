@@ -77,7 +77,7 @@ export function pushTimeline(
   const last = timeline[0];
   if (last && last.state === status.ready_state && last.reason === status.reason) return timeline;
   const entry: TimelineEntry = { at: status.since, state: status.ready_state, reason: status.reason };
-  if (status.status !== undefined) entry.status = status.status;
+  if (status.status != null) entry.status = status.status;
   return [entry, ...timeline].slice(0, max);
 }
 
@@ -174,7 +174,7 @@ export function applyUpdate(store: Store, payload: UpdatePayload, max = MAX_EVEN
     subs.set(id, { ...prev, events: mergeEvents(prev.events, events, max) });
   }
   let configError = store.configError;
-  if (payload.config) configError = payload.config.error ?? null;
+  if (payload.config?.kind === "config") configError = payload.config.error ?? null;
   return { subs, seq, dropped: store.dropped + (payload.dropped ?? 0), configError };
 }
 

@@ -263,11 +263,7 @@ fn print_to(out: &mut Vec<u8>, update: &Update, json: bool) -> std::io::Result<(
                 write!(out, " (status {status})")?;
             }
             if let Some(delay) = change.retry_in {
-                write!(
-                    out,
-                    "; retrying in {}",
-                    ssenotify_sse::fmt_duration(delay)
-                )?;
+                write!(out, "; retrying in {}", ssenotify_sse::fmt_duration(delay))?;
             }
         }
         (Update::Event(event), false) => {

@@ -180,7 +180,11 @@ pub fn set_all_paused(paths: &Paths, paused: bool) -> Result<(), EditError> {
 }
 
 /// Mute a subscription's popups until `until` (`None` unmutes); events are still recorded.
-pub fn mute(paths: &Paths, id: &str, until: Option<DateTime<FixedOffset>>) -> Result<(), EditError> {
+pub fn mute(
+    paths: &Paths,
+    id: &str,
+    until: Option<DateTime<FixedOffset>>,
+) -> Result<(), EditError> {
     edit_one(paths, id, |set, id| {
         if let Some(spec) = set.get_mut(id) {
             spec.mute_until = until;
@@ -490,5 +494,4 @@ mod tests {
         let set = Store::new(paths.clone()).load().unwrap();
         assert_eq!(set.subscriptions.len(), 1);
     }
-
 }

@@ -50,10 +50,10 @@ use serde::{Deserialize, Serialize};
 use ssenotify_router::NotificationSettings;
 
 pub use diff::{Change, ChangeSummary, Diff, DiffSummary, diff, needs_reconnect};
+pub use locate::PathSegment;
 pub use ntfy::{NtfyImport, from_ntfy_client_yml};
 pub use paths::Paths;
 pub use secrets::{ResolveError, StashedSecret};
-pub use locate::PathSegment;
 pub use spec::{
     AuthSpec, DEFAULT_MAX_AGE, DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_EVENTS, Field, HistorySpec,
     MAX_EVENTS_LIMIT, ResumeSpec, Secret, SubscriptionSpec, format_duration, format_timestamp,

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
-use ssenotify_router::RuleSpec;
 use spec::is_default;
+use ssenotify_router::RuleSpec;
 
 fn toml(text: &str) -> Result<SubscriptionSet, ConfigError> {
     SubscriptionSet::parse(

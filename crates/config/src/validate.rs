@@ -39,11 +39,12 @@ impl Problem {
     /// what a form shows it next to. `None` for problems outside a subscription.
     pub fn field(&self) -> Option<&str> {
         match self.path.as_slice() {
-            [PathSegment::Key(list), PathSegment::Index(_), PathSegment::Key(field), ..]
-                if list == "subscription" || list == "subscriptions" =>
-            {
-                Some(field)
-            }
+            [
+                PathSegment::Key(list),
+                PathSegment::Index(_),
+                PathSegment::Key(field),
+                ..,
+            ] if list == "subscription" || list == "subscriptions" => Some(field),
             _ => None,
         }
     }

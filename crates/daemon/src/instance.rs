@@ -58,4 +58,3 @@ pub fn running_pid(paths: &Paths) -> Option<u32> {
         _ => None,
     }
 }
-

@@ -70,7 +70,9 @@ impl Live {
 
     /// The table, locked. Poisoning is ignored: every update leaves the table consistent.
     pub fn table(&self) -> MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.table
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Tell every listener; no listener is the normal case for the headless daemon.

@@ -74,8 +74,6 @@ impl DesktopNotifier {
             let _ = rx.await;
         }
     }
-
-
 }
 
 impl NotifySink for DesktopNotifier {

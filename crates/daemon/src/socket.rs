@@ -12,8 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use ssenotify_protocol::{
-    DaemonEvent, Done, MAX_REQUEST, Reply, Request, WatchLine, WatchNotice, push_line,
-    write_line,
+    DaemonEvent, Done, MAX_REQUEST, Reply, Request, WatchLine, WatchNotice, push_line, write_line,
 };
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};

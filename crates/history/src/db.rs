@@ -80,155 +80,6 @@ impl Db {
     }
 }
 
-/// The writer thread's operations, synchronously, for this crate's tests (the writer
-/// itself runs them through `writer.rs`'s batches).
-#[cfg(test)]
-mod sync {
-    use std::sync::Arc;
-    use std::time::SystemTime;
-
-    use rusqlite::{Transaction, TransactionBehavior};
-
-    use super::*;
-    use crate::model::unix_ms;
-
-    impl Db {
-        /// Reads through this connection: it sees its own writes at once.
-        pub(crate) fn read(&self) -> &HistoryReader {
-            &self.read
-        }
-
-        /// Run `f` in one write transaction and commit it.
-        ///
-        /// The write lock is taken up front (IMMEDIATE), so a second writer waits (busy
-        /// timeout) at BEGIN instead of failing with SQLITE_BUSY halfway through when a read
-        /// lock cannot be upgraded.
-        fn write<T>(
-            &mut self,
-            op: &'static str,
-            f: impl FnOnce(&Transaction<'_>, &mut Book) -> rusqlite::Result<T>,
-        ) -> Result<T, HistoryError> {
-            let result = (|| {
-                let tx = self
-                    .read
-                    .conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let value = f(&tx, &mut self.book)?;
-                tx.commit()?;
-                Ok(value)
-            })();
-            result.ctx(&self.read.path, op)
-        }
-
-        /// Set the retention used by automatic pruning and [`Db::prune_all`] for `sub`.
-        pub(crate) fn set_retention(&mut self, sub: &str, retention: Retention) {
-            self.book.set_retention(sub.into(), retention);
-        }
-
-        /// Record a batch in one transaction; per event, whether it was new or a duplicate.
-        pub(crate) fn record(&mut self, batch: &[NewEvent]) -> Result<Vec<Recorded>, HistoryError> {
-            self.record_with_resume(batch, &[])
-        }
-
-        /// Record a batch and save resume points in the same transaction.
-        ///
-        /// After a crash the stored resume point is exactly as far as the stored events: a
-        /// restart neither skips events (ID ahead of rows) nor replays ones already routed
-        /// without the dedup rows to catch them.
-        pub(crate) fn record_with_resume(
-            &mut self,
-            batch: &[NewEvent],
-            resume: &[ResumeUpdate],
-        ) -> Result<Vec<Recorded>, HistoryError> {
-            self.write("recording events", |tx, book| {
-                let recorded = insert_events(tx, book, batch)?;
-                for update in resume {
-                    save_resume(tx, update)?;
-                }
-                Ok(recorded)
-            })
-        }
-
-        /// Store the router's decision for a row; `false` if the row is gone (pruned).
-        pub(crate) fn set_action(
-            &mut self,
-            row: RowId,
-            action: Action,
-        ) -> Result<bool, HistoryError> {
-            set_action(&self.read.conn, row, action).ctx(&self.read.path, "storing an action")
-        }
-
-        /// The notification of event `row` was not shown after all: its action becomes
-        /// `error` (from `pending` or `notified`; any other decision stands). Returns whether
-        /// the row changed.
-        pub(crate) fn notify_failed(&mut self, row: RowId) -> Result<bool, HistoryError> {
-            notify_failed(&self.read.conn, row)
-                .ctx(&self.read.path, "marking a failed notification")
-        }
-
-        /// Store several decisions in one transaction.
-        pub(crate) fn set_actions(
-            &mut self,
-            actions: &[(RowId, Action)],
-        ) -> Result<(), HistoryError> {
-            self.write("storing actions", |tx, _| {
-                for &(row, action) in actions {
-                    set_action(tx, row, action)?;
-                }
-                Ok(())
-            })
-        }
-
-        /// Save `sub`'s resume point on its own (when no event goes with it).
-        pub(crate) fn save_resume(
-            &mut self,
-            sub: &str,
-            last_event_id: &str,
-            cursor: Option<&str>,
-        ) -> Result<(), HistoryError> {
-            let update = ResumeUpdate {
-                sub_id: sub.into(),
-                last_event_id: last_event_id.into(),
-                cursor: cursor.map(Arc::from),
-            };
-            save_resume(&self.read.conn, &update).ctx(&self.read.path, "saving a resume point")
-        }
-
-        /// Remove `sub`'s rows beyond `retention` as of `now`; returns how many were removed.
-        pub(crate) fn prune(
-            &mut self,
-            sub: &str,
-            retention: &Retention,
-            now: SystemTime,
-        ) -> Result<u64, HistoryError> {
-            self.write("pruning", |tx, book| {
-                let removed = prune(tx, sub, retention, unix_ms(now))?;
-                book.since_prune.insert(sub.into(), 0);
-                Ok(removed)
-            })
-        }
-
-        /// Prune every subscription with rows by its retention (idle ones age out too).
-        pub(crate) fn prune_all(&mut self, now: SystemTime) -> Result<u64, HistoryError> {
-            self.write("pruning", |tx, book| prune_all(tx, book, unix_ms(now)))
-        }
-
-        /// Remove every row and the resume point of a removed subscription.
-        pub(crate) fn forget(&mut self, sub: &str) -> Result<u64, HistoryError> {
-            self.write("forgetting a subscription", |tx, book| {
-                forget(tx, book, sub)
-            })
-        }
-
-        /// Forget every subscription not in `keep` (ones removed while the daemon was down).
-        pub(crate) fn forget_except(&mut self, keep: &[&str]) -> Result<u64, HistoryError> {
-            self.write("forgetting removed subscriptions", |tx, book| {
-                forget_except(tx, book, |sub| keep.contains(&sub))
-            })
-        }
-    }
-}
-
 pub(crate) fn insert_events(
     conn: &Connection,
     book: &mut Book,
@@ -412,4 +263,153 @@ fn known_subscriptions(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     )?;
     let rows = stmt.query_map([], |r| r.get(0))?;
     rows.collect()
+}
+
+/// The writer thread's operations, synchronously, for this crate's tests (the writer
+/// itself runs them through `writer.rs`'s batches).
+#[cfg(test)]
+mod sync {
+    use std::sync::Arc;
+    use std::time::SystemTime;
+
+    use rusqlite::{Transaction, TransactionBehavior};
+
+    use super::*;
+    use crate::model::unix_ms;
+
+    impl Db {
+        /// Reads through this connection: it sees its own writes at once.
+        pub(crate) fn read(&self) -> &HistoryReader {
+            &self.read
+        }
+
+        /// Run `f` in one write transaction and commit it.
+        ///
+        /// The write lock is taken up front (IMMEDIATE), so a second writer waits (busy
+        /// timeout) at BEGIN instead of failing with SQLITE_BUSY halfway through when a read
+        /// lock cannot be upgraded.
+        fn write<T>(
+            &mut self,
+            op: &'static str,
+            f: impl FnOnce(&Transaction<'_>, &mut Book) -> rusqlite::Result<T>,
+        ) -> Result<T, HistoryError> {
+            let result = (|| {
+                let tx = self
+                    .read
+                    .conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let value = f(&tx, &mut self.book)?;
+                tx.commit()?;
+                Ok(value)
+            })();
+            result.ctx(&self.read.path, op)
+        }
+
+        /// Set the retention used by automatic pruning and [`Db::prune_all`] for `sub`.
+        pub(crate) fn set_retention(&mut self, sub: &str, retention: Retention) {
+            self.book.set_retention(sub.into(), retention);
+        }
+
+        /// Record a batch in one transaction; per event, whether it was new or a duplicate.
+        pub(crate) fn record(&mut self, batch: &[NewEvent]) -> Result<Vec<Recorded>, HistoryError> {
+            self.record_with_resume(batch, &[])
+        }
+
+        /// Record a batch and save resume points in the same transaction.
+        ///
+        /// After a crash the stored resume point is exactly as far as the stored events: a
+        /// restart neither skips events (ID ahead of rows) nor replays ones already routed
+        /// without the dedup rows to catch them.
+        pub(crate) fn record_with_resume(
+            &mut self,
+            batch: &[NewEvent],
+            resume: &[ResumeUpdate],
+        ) -> Result<Vec<Recorded>, HistoryError> {
+            self.write("recording events", |tx, book| {
+                let recorded = insert_events(tx, book, batch)?;
+                for update in resume {
+                    save_resume(tx, update)?;
+                }
+                Ok(recorded)
+            })
+        }
+
+        /// Store the router's decision for a row; `false` if the row is gone (pruned).
+        pub(crate) fn set_action(
+            &mut self,
+            row: RowId,
+            action: Action,
+        ) -> Result<bool, HistoryError> {
+            set_action(&self.read.conn, row, action).ctx(&self.read.path, "storing an action")
+        }
+
+        /// The notification of event `row` was not shown after all: its action becomes
+        /// `error` (from `pending` or `notified`; any other decision stands). Returns whether
+        /// the row changed.
+        pub(crate) fn notify_failed(&mut self, row: RowId) -> Result<bool, HistoryError> {
+            notify_failed(&self.read.conn, row)
+                .ctx(&self.read.path, "marking a failed notification")
+        }
+
+        /// Store several decisions in one transaction.
+        pub(crate) fn set_actions(
+            &mut self,
+            actions: &[(RowId, Action)],
+        ) -> Result<(), HistoryError> {
+            self.write("storing actions", |tx, _| {
+                for &(row, action) in actions {
+                    set_action(tx, row, action)?;
+                }
+                Ok(())
+            })
+        }
+
+        /// Save `sub`'s resume point on its own (when no event goes with it).
+        pub(crate) fn save_resume(
+            &mut self,
+            sub: &str,
+            last_event_id: &str,
+            cursor: Option<&str>,
+        ) -> Result<(), HistoryError> {
+            let update = ResumeUpdate {
+                sub_id: sub.into(),
+                last_event_id: last_event_id.into(),
+                cursor: cursor.map(Arc::from),
+            };
+            save_resume(&self.read.conn, &update).ctx(&self.read.path, "saving a resume point")
+        }
+
+        /// Remove `sub`'s rows beyond `retention` as of `now`; returns how many were removed.
+        pub(crate) fn prune(
+            &mut self,
+            sub: &str,
+            retention: &Retention,
+            now: SystemTime,
+        ) -> Result<u64, HistoryError> {
+            self.write("pruning", |tx, book| {
+                let removed = prune(tx, sub, retention, unix_ms(now))?;
+                book.since_prune.insert(sub.into(), 0);
+                Ok(removed)
+            })
+        }
+
+        /// Prune every subscription with rows by its retention (idle ones age out too).
+        pub(crate) fn prune_all(&mut self, now: SystemTime) -> Result<u64, HistoryError> {
+            self.write("pruning", |tx, book| prune_all(tx, book, unix_ms(now)))
+        }
+
+        /// Remove every row and the resume point of a removed subscription.
+        pub(crate) fn forget(&mut self, sub: &str) -> Result<u64, HistoryError> {
+            self.write("forgetting a subscription", |tx, book| {
+                forget(tx, book, sub)
+            })
+        }
+
+        /// Forget every subscription not in `keep` (ones removed while the daemon was down).
+        pub(crate) fn forget_except(&mut self, keep: &[&str]) -> Result<u64, HistoryError> {
+            self.write("forgetting removed subscriptions", |tx, book| {
+                forget_except(tx, book, |sub| keep.contains(&sub))
+            })
+        }
+    }
 }

@@ -35,12 +35,12 @@ mod wire;
 pub use app::{AppInfo, CommandError, EngineKind, FieldProblem, UpdateBatch};
 pub use client::{ClientError, REPLY_TIMEOUT, Watcher, request, watch};
 pub use message::{Done, Reply, Request, WatchLine, WatchNotice};
+/// Re-exported: the wire types of the layers below that messages carry.
+pub use ssenotify_history::{Action, StoredEvent};
+/// Re-exported: the wire types of the layers below that messages carry.
+pub use ssenotify_sse::{ApplyReport, ReadyState};
 pub use status::{
     DaemonEvent, DaemonInfo, LiveEvent, NotifierHealth, NotifierState, ServerInfo,
     SubscriptionStatus,
 };
 pub use wire::{MAX_REQUEST, push_line, write_line};
-/// Re-exported: the wire types of the layers below that messages carry.
-pub use ssenotify_history::{Action, StoredEvent};
-/// Re-exported: the wire types of the layers below that messages carry.
-pub use ssenotify_sse::{ApplyReport, ReadyState};

@@ -54,7 +54,8 @@ fn files() -> Result<BTreeMap<String, String>, String> {
         .with_large_int("number")
         .with_out_dir(dir.path());
     // The roots; their dependencies come along.
-    let exports: [fn(&Config) -> Result<(), ts_rs::ExportError>; 13] = [
+    type Export = fn(&Config) -> Result<(), ts_rs::ExportError>;
+    let exports: [Export; 13] = [
         Request::export_all,
         Reply::export_all,
         WatchLine::export_all,
@@ -92,8 +93,8 @@ fn read_dir(dir: &Path) -> Result<BTreeMap<String, String>, String> {
     for entry in entries {
         let path = entry.map_err(|e| e.to_string())?.path();
         if path.extension().is_some_and(|ext| ext == "ts") {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             let name = path.file_name().unwrap_or_default().to_string_lossy();
             files.insert(name.into_owned(), text);
         }

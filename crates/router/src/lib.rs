@@ -27,8 +27,8 @@
 //! - `quiet` (private): quiet hours and the digest held through them.
 //! - `decision`: what the router decided ([`Decision`], [`Action`], [`Notification`]).
 
-pub mod duration;
 mod decision;
+pub mod duration;
 mod quiet;
 mod rule;
 pub mod spec;

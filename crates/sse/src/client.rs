@@ -16,13 +16,19 @@ use crate::settings::SettingsError;
 
 /// One client per `ca_file` (`None`: the system's roots only), with the file's modification
 /// time when it was read, so a renewed file is read again.
+type ByTrust = HashMap<Option<PathBuf>, (Option<SystemTime>, reqwest::Client)>;
+
+/// The shared clients, cheap to clone.
 #[derive(Default, Clone)]
-pub(crate) struct Clients(Arc<Mutex<HashMap<Option<PathBuf>, (Option<SystemTime>, reqwest::Client)>>>);
+pub(crate) struct Clients(Arc<Mutex<ByTrust>>);
 
 impl Clients {
     /// The client for `extra_ca`, built on a blocking thread when it is new or its file
     /// changed since it was read (a renewed certificate).
-    pub(crate) async fn get(&self, extra_ca: Option<&Path>) -> Result<reqwest::Client, SettingsError> {
+    pub(crate) async fn get(
+        &self,
+        extra_ca: Option<&Path>,
+    ) -> Result<reqwest::Client, SettingsError> {
         // The common case (system roots, already built) needs no file system at all.
         if extra_ca.is_none()
             && let Some(client) = self.cached(&None, None)
@@ -46,14 +52,18 @@ impl Clients {
         .map_err(|e| SettingsError::Client(e.to_string()))?
     }
 
-    fn cached(&self, key: &Option<PathBuf>, modified: Option<SystemTime>) -> Option<reqwest::Client> {
+    fn cached(
+        &self,
+        key: &Option<PathBuf>,
+        modified: Option<SystemTime>,
+    ) -> Option<reqwest::Client> {
         match self.lock().get(key) {
             Some((read_at, client)) if *read_at == modified => Some(client.clone()),
             _ => None,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Option<PathBuf>, (Option<SystemTime>, reqwest::Client)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ByTrust> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

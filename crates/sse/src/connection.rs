@@ -14,11 +14,11 @@ use smol_str::SmolStr;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::event::{BATCH_EVENTS, Batch, BatchPool, Event, Update};
 use crate::parse::{Output, Parser};
 use crate::policy::{self, HEALTHY_AFTER, Policy, Verdict};
-use crate::state::{ReadyState, Reason, StateChange};
-use crate::event::{BATCH_EVENTS, Batch, BatchPool, Event, Update};
 use crate::settings::Resume;
+use crate::state::{ReadyState, Reason, StateChange};
 
 /// How an attempt (a request and, if good, its stream) ended.
 enum End {

@@ -133,4 +133,3 @@ pub enum Update {
     /// An event was dispatched.
     Event(Event),
 }
-

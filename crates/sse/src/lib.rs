@@ -69,6 +69,6 @@ pub use settings::{Auth, Resume, Settings, SettingsError, http_url, is_sensitive
 pub use state::{ReadyState, Reason, StateChange, fmt_duration};
 pub use subscription::Subscription;
 pub use supervisor::{ApplyReport, Desired, Supervisor, Tagged};
-pub use wake::{SleepDetector, Wakeup};
 /// Re-exported so callers can share one shutdown token with the engine.
 pub use tokio_util::sync::CancellationToken;
+pub use wake::{SleepDetector, Wakeup};

@@ -191,4 +191,3 @@ pub fn is_sensitive(name: &HeaderName) -> bool {
         || name.contains("secret")
         || name.contains("key")
 }
-

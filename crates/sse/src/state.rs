@@ -131,11 +131,7 @@ impl fmt::Display for Reason {
             Self::InvalidRequest { error } => write!(f, "invalid request: {error}"),
             Self::StreamEnded => f.write_str("server closed the stream"),
             Self::IdleTimeout { after } => {
-                write!(
-                    f,
-                    "idle timeout: no bytes for {}",
-                    fmt_duration(*after)
-                )
+                write!(f, "idle timeout: no bytes for {}", fmt_duration(*after))
             }
             Self::EventTooLarge { limit } => {
                 write!(f, "event too large: more than {limit} bytes")
