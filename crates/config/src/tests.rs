@@ -597,7 +597,7 @@ fn a_real_write_failure_leaves_the_old_file() {
         .arg(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "config::tests::child_writes_past_its_file_size_limit",
+            "tests::child_writes_past_its_file_size_limit",
             "--ignored",
             "--nocapture",
             "--test-threads=1",

@@ -7,7 +7,7 @@
 //! applies a change, since closing a subscription waits until its CLOSED report has been
 //! forwarded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -234,8 +234,16 @@ impl Pipeline {
         };
         let now = self.now();
         let mut actions = Vec::new();
+        // Rows this batch added: a copy of one of them later in the same batch is a plain
+        // duplicate, although its earlier copy is still `pending` (it is routed just below).
+        let mut added = HashSet::new();
         for ((id, event, catch_up), recorded) in events.into_iter().zip(recorded) {
-            let duplicate = recorded.as_ref().is_some_and(|r| !r.needs_routing());
+            let duplicate = recorded.as_ref().is_some_and(|r| {
+                if r.is_new() {
+                    added.insert(r.row());
+                }
+                !r.needs_routing() || (!r.is_new() && added.contains(&r.row()))
+            });
             let action = match self.routes.get_mut(&id).and_then(|r| r.router.as_mut()) {
                 _ if duplicate => HistoryAction::Duplicate,
                 Some(router) => {
@@ -348,5 +356,135 @@ impl Pipeline {
             }
         }
         self.schedule_tick();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    use ssenotify_config::{Format, LiteralSecrets};
+    use ssenotify_history::HistoryReader;
+    use ssenotify_protocol::{NotifierHealth, SubscriptionStatus};
+    use ssenotify_router::Notification;
+
+    use super::*;
+    use crate::sink::NotifySink;
+
+    /// A sink that keeps what it was asked to show.
+    #[derive(Default)]
+    struct Recording(Mutex<Vec<Notification>>);
+
+    impl NotifySink for Recording {
+        fn deliver(&self, _: &str, notification: Notification) -> Delivery {
+            self.0.lock().unwrap().push(notification);
+            Delivery::Queued
+        }
+        fn health(&self) -> NotifierHealth {
+            NotifierHealth::default()
+        }
+    }
+
+    fn event(event_type: &str, id: &str, data: &str) -> Update {
+        Update::Event(Event {
+            event_type: event_type.into(),
+            data: data.into(),
+            last_event_id: id.into(),
+            id: Some(id.into()),
+            cursor: None,
+        })
+    }
+
+    fn tagged(update: Update) -> Tagged {
+        Tagged {
+            id: "a".into(),
+            update,
+        }
+    }
+
+    /// Drives the pipeline with updates only: no sockets, no processes, a real history file.
+    #[tokio::test]
+    async fn events_are_stored_once_routed_and_published_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("history.sqlite3");
+        let history = HistoryWriter::open(&db).unwrap();
+        let sink = Arc::new(Recording::default());
+        let live = Arc::new(Live::new(HashMap::new(), sink.clone(), false, 64));
+        live.table().status.insert(
+            "a".into(),
+            SubscriptionStatus::new("a", ReadyState::Connecting, Reason::Started),
+        );
+        let mut published = live.subscribe();
+        let set = SubscriptionSet::parse(
+            "[[subscription]]\nid = \"a\"\nurl = \"https://a.example/sse\"\n\
+             [[subscription.rules]]\nevent = \"alert\"\ntitle = \"{{ data }}\"\n",
+            Format::Toml,
+            Path::new("t.toml"),
+            LiteralSecrets::Reject,
+        )
+        .unwrap();
+
+        let (configure, configure_rx) = mpsc::channel(1);
+        let (merged, merged_rx) = mpsc::channel(16);
+        let pipeline = Pipeline::new(live.clone(), history.clone(), configure_rx);
+        let task = tokio::spawn(pipeline.run(merged_rx));
+        configure.send(Configure::Set(set)).await.unwrap();
+        let open = StateChange::now(ReadyState::Open, Reason::Opened { status: 200 }, None);
+        for update in [
+            Update::State(open),
+            event("alert", "1", "disk full"),
+            event("alert", "1", "disk full"),
+            event("message", "2", "fyi"),
+        ] {
+            merged.send(tagged(update)).await.unwrap();
+        }
+        drop(merged);
+        task.await.unwrap();
+        history.close().await.unwrap();
+
+        let shown: Vec<String> = sink
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|n| n.title.clone())
+            .collect();
+        assert_eq!(shown, ["disk full"], "the duplicate is not shown again");
+        let mut seen = Vec::new();
+        while let Ok(update) = published.try_recv() {
+            seen.push(match update {
+                DaemonEvent::Status(s) => format!("status {}", s.ready_state),
+                DaemonEvent::Event(e) => format!("event {} {}", e.last_event_id, e.action),
+                DaemonEvent::Config { .. } => "config".into(),
+            });
+        }
+        assert_eq!(
+            seen,
+            [
+                "status OPEN",
+                "event 1 notified",
+                "event 1 duplicate",
+                "event 2 history"
+            ]
+        );
+        let rows = HistoryReader::open(&db)
+            .unwrap()
+            .page(Some("a"), None, 10)
+            .unwrap();
+        let actions: Vec<_> = rows.iter().map(|r| (r.data.as_str(), r.action)).collect();
+        assert_eq!(
+            actions,
+            [
+                ("fyi", HistoryAction::History),
+                ("disk full", HistoryAction::Notified)
+            ]
+        );
+        let table = live.table();
+        assert_eq!(table.status["a"].ready_state, ReadyState::Open);
+        assert_eq!(
+            table.resume["a"].0, "2",
+            "the resume point is the last event's id"
+        );
     }
 }
