@@ -54,7 +54,7 @@ pub struct Args {
 pub fn main(args: Args) -> ExitCode {
     let settings = match settings(&args) {
         Ok(settings) => settings,
-        Err(message) => return crate::usage_error(message),
+        Err(message) => return crate::common::usage_error(message),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -93,7 +93,7 @@ async fn listen(args: Args, settings: Settings) -> ExitCode {
     let engine = Engine::new();
     let (subscription, mut updates) = match engine.subscribe(settings).await {
         Ok(started) => started,
-        Err(error) => return crate::usage_error(error),
+        Err(error) => return crate::common::usage_error(error),
     };
     // Same as the daemon: after a suspend, reconnect at once rather than at the idle timeout.
     engine.watch_for_sleep();
@@ -102,7 +102,7 @@ async fn listen(args: Args, settings: Settings) -> ExitCode {
     let mut out: Vec<u8> = Vec::with_capacity(OUT_BUFFER + 4096);
     let mut stdout = std::io::stdout();
     let mut events: u64 = 0;
-    let mut interrupt = std::pin::pin!(crate::interrupted());
+    let mut interrupt = std::pin::pin!(crate::common::interrupted());
     let mut closing = false;
     let code = loop {
         // What is already queued is taken without a select: polling the signal futures once
@@ -267,11 +267,11 @@ fn print_to(out: &mut Vec<u8>, update: &Update, json: bool) -> std::io::Result<(
             }
         }
         (Update::Event(event), false) => {
-            write!(out, "{}", crate::Printable(&event.event_type))?;
+            write!(out, "{}", crate::common::Printable(&event.event_type))?;
             if !event.last_event_id.is_empty() {
-                write!(out, " #{}", crate::Printable(&event.last_event_id))?;
+                write!(out, " #{}", crate::common::Printable(&event.last_event_id))?;
             }
-            write!(out, ": {}", crate::Printable(&event.data))?;
+            write!(out, ": {}", crate::common::Printable(&event.data))?;
         }
     }
     out.write_all(b"\n")

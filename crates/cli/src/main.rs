@@ -1,7 +1,8 @@
 //! `ssenotify`: the command line over the ssenotify engine.
 //!
 //! # Layout
-//! - `main.rs`: argument parsing (clap) and dispatch; exit codes.
+//! - `main.rs`: argument parsing (clap) and dispatch.
+//! - `common`: what every command shares: paths, exit codes, error output, a runtime.
 //! - [`listen`]: `ssenotify listen`, one subscription printed as it happens.
 //! - [`route`]: `ssenotify route` and `notify-test`, tools for writing rules.
 //! - [`run`]: `ssenotify run`, the daemon (headless, or with its tray icon).
@@ -12,6 +13,7 @@
 //! `run` is `ssenotify_daemon`, and the management commands edit through
 //! `ssenotify_config::edit` and ask the daemon through `ssenotify_protocol`, like the app.
 
+mod common;
 mod listen;
 mod manage;
 mod route;
@@ -20,9 +22,6 @@ mod run;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-/// Exit code for usage errors (bad flags, bad URL or header syntax), as clap uses.
-const EXIT_USAGE: u8 = 2;
 
 /// Desktop notifications from Server-Sent Events streams.
 #[derive(Debug, Parser)]
@@ -78,7 +77,7 @@ fn main() -> ExitCode {
     if let Command::NotifyTest(args) = cli.command {
         return route::notify_test(args);
     }
-    let paths = match paths() {
+    let paths = match common::paths() {
         Ok(paths) => paths,
         Err(code) => return code,
     };
@@ -101,61 +100,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Where this user's files live (XDG directories); exit 1 when there is no home.
-fn paths() -> Result<ssenotify_config::Paths, ExitCode> {
-    ssenotify_config::Paths::from_env().ok_or_else(|| {
-        eprintln!("ssenotify: cannot determine the home directory (is HOME set?)");
-        ExitCode::FAILURE
-    })
-}
-
-/// Run one future to completion on a small runtime (for the short CLI commands).
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a current-thread tokio runtime builds")
-        .block_on(future)
-}
-
-/// The desktop notification sink for `run`.
-fn notifier() -> std::sync::Arc<dyn ssenotify_daemon::NotifySink> {
-    ssenotify_daemon::DesktopNotifier::spawn()
-}
-
-/// Report a failed command: the message on stderr, exit 1.
-fn fail(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("ssenotify: {message}");
-    ExitCode::FAILURE
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn interrupted() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-}
-
-/// Untrusted text for a terminal: control characters (newlines, ANSI escapes) escaped, so
-/// one event stays one line and a server cannot drive the user's terminal.
-struct Printable<'a>(&'a str);
-
-impl std::fmt::Display for Printable<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for c in self.0.chars() {
-            if c.is_control() {
-                write!(f, "{}", c.escape_default())?;
-            } else {
-                std::fmt::Write::write_char(f, c)?;
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Logs go to stderr (stdout belongs to the command's output); `SSENOTIFY_LOG` or
 /// `RUST_LOG` set the filter, default `warn`.
 fn init_logging() {
@@ -167,10 +111,4 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-}
-
-/// Print a usage error the way clap does and return its exit code.
-fn usage_error(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {message}\n\nFor more information, try '--help'.");
-    ExitCode::from(EXIT_USAGE)
 }

@@ -131,11 +131,12 @@ pub struct ExportArgs {
     format: FormatArg,
 }
 
-use crate::fail;
+use crate::common::fail;
 
 /// Ask a running daemon to apply the file now; silent when none runs.
 fn apply_now(paths: &Paths) {
-    let reply = crate::block_on(protocol::request(&paths.control_socket(), Request::Reload));
+    let reply =
+        crate::common::block_on(protocol::request(&paths.control_socket(), Request::Reload));
     match reply {
         Ok(Reply::Error { message }) => {
             eprintln!("ssenotify: the daemon did not apply it: {message}")
@@ -157,7 +158,7 @@ fn finish<T>(
             println!("{}", done(value));
             ExitCode::SUCCESS
         }
-        Err(EditError::Usage(message)) => crate::usage_error(message),
+        Err(EditError::Usage(message)) => crate::common::usage_error(message),
         Err(error) => fail(error),
     }
 }
@@ -166,7 +167,7 @@ fn finish<T>(
 pub fn add(args: AddArgs, paths: &Paths) -> ExitCode {
     let headers = match args.headers.iter().map(|h| ops::parse_header(h)).collect() {
         Ok(headers) => headers,
-        Err(error) => return crate::usage_error(error),
+        Err(error) => return crate::common::usage_error(error),
     };
     let new = ops::NewSubscription {
         url: args.url,
@@ -209,7 +210,7 @@ pub fn unmute(args: IdArgs, paths: &Paths) -> ExitCode {
 /// sockets closed); exit 0 when it stopped or none ran, 1 when it did not stop in time.
 pub fn quit(paths: &Paths) -> ExitCode {
     let socket = paths.control_socket();
-    match crate::block_on(protocol::request(&socket, Request::Quit)) {
+    match crate::common::block_on(protocol::request(&socket, Request::Quit)) {
         Ok(Reply::Done { .. }) => {}
         Err(ClientError::NotRunning { .. }) => {
             println!("daemon: not running");
@@ -232,7 +233,7 @@ pub fn quit(paths: &Paths) -> ExitCode {
 
 /// The daemon's live status, when one runs: per subscription, and the daemon's own state.
 fn live_status(paths: &Paths) -> Option<(Vec<SubscriptionStatus>, DaemonInfo)> {
-    match crate::block_on(protocol::request(&paths.control_socket(), Request::Status)) {
+    match crate::common::block_on(protocol::request(&paths.control_socket(), Request::Status)) {
         Ok(Reply::Status {
             subscriptions,
             daemon,
@@ -349,7 +350,7 @@ pub fn history(args: HistoryArgs, paths: &Paths) -> ExitCode {
             event.sub_id,
             event.event_type,
             event.action,
-            crate::Printable(&event.data)
+            crate::common::Printable(&event.data)
         );
     }
     ExitCode::SUCCESS

@@ -42,18 +42,18 @@ pub enum UrgencyArg {
 pub fn route(args: RouteArgs, paths: &Paths) -> ExitCode {
     let set = match Store::new(paths.clone()).load() {
         Ok(set) => set,
-        Err(error) => return crate::fail(error),
+        Err(error) => return crate::common::fail(error),
     };
     let Some(spec) = set.get(&args.id) else {
-        return crate::fail(format!("no subscription with id {:?}", args.id));
+        return crate::common::fail(format!("no subscription with id {:?}", args.id));
     };
     let mut transcript = Vec::new();
     if let Err(error) = std::io::stdin().read_to_end(&mut transcript) {
-        return crate::fail(format!("cannot read standard input: {error}"));
+        return crate::common::fail(format!("cannot read standard input: {error}"));
     }
     let report = match ops::route_transcript(&set, spec, &transcript) {
         Ok(report) => report,
-        Err(error) => return crate::fail(error),
+        Err(error) => return crate::common::fail(error),
     };
     if let Some(reason) = &report.stopped {
         eprintln!("ssenotify: transcript stopped early: {reason}");
@@ -66,7 +66,7 @@ pub fn route(args: RouteArgs, paths: &Paths) -> ExitCode {
         let _ = writeln!(out, "{}", serde_json::json!({ "summary": summary }));
     }
     if !args.dry_run {
-        crate::block_on(async {
+        crate::common::block_on(async {
             let notifier = DesktopNotifier::spawn();
             let shown =
                 report
@@ -92,7 +92,7 @@ pub fn notify_test(args: NotifyTestArgs) -> ExitCode {
         UrgencyArg::Normal => Urgency::Normal,
         UrgencyArg::Critical => Urgency::Critical,
     };
-    match crate::block_on(ssenotify_daemon::notify_test(urgency)) {
+    match crate::common::block_on(ssenotify_daemon::notify_test(urgency)) {
         Ok(info) => {
             println!(
                 "{}",
@@ -100,6 +100,6 @@ pub fn notify_test(args: NotifyTestArgs) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(error) => crate::fail(error),
+        Err(error) => crate::common::fail(error),
     }
 }

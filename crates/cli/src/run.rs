@@ -20,7 +20,7 @@ pub struct Args {
 /// Run until SIGINT/SIGTERM (or Quit from the tray); exit 0 after a clean shutdown, 1 if
 /// the daemon cannot start.
 pub fn main(args: Args) -> ExitCode {
-    let paths = match crate::paths() {
+    let paths = match crate::common::paths() {
         Ok(paths) => paths,
         Err(code) => return code,
     };
@@ -38,7 +38,7 @@ pub fn main(args: Args) -> ExitCode {
         let sink: Arc<dyn NotifySink> = if args.no_notify {
             Arc::new(NoNotifications)
         } else {
-            crate::notifier()
+            notifier()
         };
         let options = Options { tray: args.tray };
         let daemon = match Daemon::start_with(paths, sink, options).await {
@@ -65,7 +65,7 @@ pub fn main(args: Args) -> ExitCode {
             }
         };
         tokio::select! {
-            () = crate::interrupted() => {}
+            () = crate::common::interrupted() => {}
             () = daemon.quit_requested() => {}
             () = tray => {}
         }
@@ -73,4 +73,9 @@ pub fn main(args: Args) -> ExitCode {
         daemon.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+/// The desktop notification sink.
+fn notifier() -> std::sync::Arc<dyn ssenotify_daemon::NotifySink> {
+    ssenotify_daemon::DesktopNotifier::spawn()
 }

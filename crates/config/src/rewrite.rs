@@ -18,7 +18,8 @@ use std::path::Path;
 
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
-use super::{Format, LiteralSecrets, SubscriptionSet, TOML_HEADER};
+use crate::file::TOML_HEADER;
+use crate::{Format, LiteralSecrets, SubscriptionSet};
 use ssenotify_router::NotificationSettings;
 
 /// What older ssenotify wrote at the top of the file; it says comments are lost, which is

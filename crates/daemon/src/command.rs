@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
 /// Most output bytes kept (and logged) per stream of one command run.
-pub const MAX_OUTPUT: usize = 16 * 1024;
+const MAX_OUTPUT: usize = 16 * 1024;
 
 /// Start `argv` in the background; it is killed if it outlives `timeout`.
 pub fn spawn(

@@ -7,12 +7,11 @@
 //! control loop and streams updates to watchers. One cancellation token stops them all.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ssenotify_config::Paths;
-use ssenotify_history::{HistoryError, HistoryWriter};
+use ssenotify_history::HistoryWriter;
 use ssenotify_protocol::{DaemonEvent, DaemonInfo, SubscriptionStatus};
 use ssenotify_sse::{ApplyReport, Engine, Supervisor};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -20,6 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::control::{ControlLoop, ReloadRequest};
+use crate::error::DaemonError;
 use crate::instance::InstanceLock;
 use crate::live::Live;
 use crate::pipeline::Pipeline;
@@ -28,32 +28,6 @@ use crate::sink::NotifySink;
 /// How many updates may queue per listener (a watcher, the tray) before the slowest one
 /// loses the oldest: the daemon never waits for a listener.
 const UI_BUFFER: usize = 4096;
-
-/// Why the daemon could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum DaemonError {
-    /// Another daemon (or the app) of this user already runs.
-    #[error("ssenotify is already running for this user (pid {pid}); lock {}", lock.display())]
-    AlreadyRunning {
-        /// Its process id, as it wrote it (0 when unreadable).
-        pid: u32,
-        /// The lock file.
-        lock: PathBuf,
-    },
-    /// A file or socket could not be set up.
-    #[error("{what} {}: {source}", path.display())]
-    Io {
-        /// What was being set up.
-        what: &'static str,
-        /// Where.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The history database could not be opened.
-    #[error(transparent)]
-    History(#[from] HistoryError),
-}
 
 /// How a daemon is run, fixed before its control socket answers.
 #[derive(Debug, Clone, Default)]

@@ -6,7 +6,7 @@ use std::io::Write as _;
 
 use ssenotify_config::Paths;
 
-use crate::daemon::DaemonError;
+use crate::error::DaemonError;
 
 /// The single-instance lock: an exclusive `flock` on a pid file in the runtime directory.
 ///

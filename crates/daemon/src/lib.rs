@@ -11,6 +11,7 @@
 //!
 //! - `daemon`: [`Daemon`], start and shutdown, and the handle its owner (the CLI's `run`,
 //!   the tray) keeps.
+//! - `error`: [`DaemonError`], why the daemon could not start.
 //! - `control` (private): the control loop: follows and applies the subscriptions file,
 //!   answers commands; owns the supervisor.
 //! - `pipeline` (private): updates in; history, routing and sinks out.
@@ -32,6 +33,7 @@ mod companion;
 mod control;
 mod daemon;
 pub mod demo;
+mod error;
 mod instance;
 mod live;
 mod notifier;
@@ -41,7 +43,8 @@ mod sink;
 mod socket;
 
 pub use companion::companion_program;
-pub use daemon::{Daemon, DaemonError, Options};
+pub use daemon::{Daemon, Options};
+pub use error::DaemonError;
 pub use instance::running_pid;
 pub use notifier::{DesktopNotifier, QUEUE as NOTIFICATION_QUEUE, open_url, test as notify_test};
 pub use sink::{Delivery, NoNotifications, NotifySink, OnFailure};

@@ -22,15 +22,15 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::sink::{Delivery, NotifySink, OnFailure};
 
 /// The app name notifications carry unless a rule names another.
-pub const APP_NAME: &str = "ssenotify";
+const APP_NAME: &str = "ssenotify";
 /// Notifications queued for the server before new ones are dropped.
 pub const QUEUE: usize = 256;
 /// How long one call to the notification server may take before it counts as failed.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(3);
+const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 /// Replace keys remembered (each maps to the server's notification id).
-pub const MAX_REPLACE_KEYS: usize = 4096;
+const MAX_REPLACE_KEYS: usize = 4096;
 /// Notifications with a click URL whose click is awaited at once; more are shown without.
-pub const MAX_CLICK_WAITERS: usize = 64;
+const MAX_CLICK_WAITERS: usize = 64;
 
 enum Job {
     Show {

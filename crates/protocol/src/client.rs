@@ -13,7 +13,7 @@ use crate::message::{Done, Reply, Request, WatchLine};
 use crate::wire::write_line;
 
 /// How long a client waits for the daemon's reply before giving up.
-pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a client could not get an answer.
 #[derive(Debug, thiserror::Error)]

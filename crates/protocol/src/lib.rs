@@ -33,7 +33,7 @@ mod status;
 mod wire;
 
 pub use app::{AppInfo, CommandError, EngineKind, FieldProblem, UpdateBatch};
-pub use client::{ClientError, REPLY_TIMEOUT, Watcher, request, watch};
+pub use client::{ClientError, Watcher, request, watch};
 pub use message::{Done, Reply, Request, WatchLine, WatchNotice};
 /// Re-exported: the wire types of the layers below that messages carry.
 pub use ssenotify_history::{Action, StoredEvent};

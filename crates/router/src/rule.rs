@@ -2,68 +2,20 @@
 //! that a broken rule is reported when the file is loaded, not when an event arrives.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
 use std::time::Duration;
 
 use globset::{Glob, GlobMatcher};
 use minijinja::Environment;
 use regex::Regex;
-use serde::Serialize;
 use serde_json::Value;
 
-use super::spec::{ActionKind, ConditionSpec, RuleSpec};
-use super::template::{self, NotifyRule};
-use ssenotify_sse::Event;
+use crate::error::{Errors, RuleErrors};
+use crate::spec::{ActionKind, ConditionSpec, RuleSpec};
+use crate::template::{self, NotifyRule};
+use crate::view::{EventView, check_pointer, number_of};
 
 /// What a command may run for when the rule gives no `command_timeout`.
-pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// One problem in one rule, located precisely enough for the config validator to show.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[error("rules[{rule}].{field}: {message}")]
-pub struct RuleError {
-    /// Index of the rule in the subscription's `rules` list (0-based).
-    pub rule: usize,
-    /// The key at fault, as a path inside the rule (`event`, `when[1].regex`, `title`).
-    pub field: String,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-/// Every problem found in a subscription's rules (never empty).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct RuleErrors(pub Vec<RuleError>);
-
-impl std::fmt::Display for RuleErrors {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for RuleErrors {}
-
-/// Collects errors for one rule, so each check stays a one-liner.
-pub(crate) struct Errors<'a> {
-    pub(crate) rule: usize,
-    pub(crate) list: &'a mut Vec<RuleError>,
-}
-
-impl Errors<'_> {
-    pub(crate) fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.list.push(RuleError {
-            rule: self.rule,
-            field: field.into(),
-            message: message.into(),
-        });
-    }
-}
+pub(crate) const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A subscription's rules, compiled, with the template environment they render in.
 pub(crate) struct Rules {
@@ -109,28 +61,6 @@ impl Rules {
             .iter()
             .enumerate()
             .find(|(_, r)| r.matches(event))
-    }
-}
-
-/// An event with its data parsed as JSON at most once, and only if some rule asks.
-pub(crate) struct EventView<'a> {
-    pub(crate) event: &'a Event,
-    json: OnceCell<Option<Value>>,
-}
-
-impl<'a> EventView<'a> {
-    pub(crate) fn new(event: &'a Event) -> Self {
-        Self {
-            event,
-            json: OnceCell::new(),
-        }
-    }
-
-    /// The data as JSON, or `None` when it is not JSON.
-    pub(crate) fn json(&self) -> Option<&Value> {
-        self.json
-            .get_or_init(|| serde_json::from_str(&self.event.data).ok())
-            .as_ref()
     }
 }
 
@@ -421,22 +351,6 @@ fn regex_error(pattern: &str, e: &regex::Error) -> String {
     format!("invalid regex {pattern:?}: {reason}")
 }
 
-/// RFC 6901: empty, or `/`-separated tokens where `~` is only `~0` or `~1`.
-pub(crate) fn check_pointer(p: &str) -> Result<(), String> {
-    if !p.is_empty() && !p.starts_with('/') {
-        return Err(format!(
-            "a JSON pointer starts with `/` (did you mean \"/{p}\"?)"
-        ));
-    }
-    let mut chars = p.chars();
-    while let Some(c) = chars.next() {
-        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
-            return Err("`~` must be escaped as `~0` (and `/` inside a key as `~1`)".into());
-        }
-    }
-    Ok(())
-}
-
 // Numbers compare by value so `3` equals `3.0`; integers exactly, beyond f64 precision too.
 fn json_equals(a: &Value, b: &Value) -> bool {
     match (a, b) {
@@ -456,14 +370,5 @@ fn text_of(v: &Value) -> Cow<'_, str> {
     match v {
         Value::String(s) => Cow::Borrowed(s),
         other => Cow::Owned(other.to_string()),
-    }
-}
-
-/// A number, or a string that is one (servers often quote numbers).
-pub(crate) fn number_of(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
-        _ => None,
     }
 }

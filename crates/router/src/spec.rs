@@ -2,7 +2,7 @@
 //!
 //! These are the shapes people write. They only check what serde can check alone (a
 //! duration parses, a time of day is `HH:MM`); everything that needs compiling (globs,
-//! regexes, JSON pointers, templates) is checked by [`super::validate_rules`], so that an
+//! regexes, JSON pointers, templates) is checked by [`crate::validate_rules`], so that an
 //! error can name the rule and the field. The reference is `docs/routing.md`.
 
 use std::collections::BTreeMap;

@@ -7,20 +7,20 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::decision::{Notification, SuppressReason};
+use super::input::{Flags, Millis, Now};
 use super::quiet::{QuietEnd, QuietHours};
 use super::spec::{RateLimitSpec, Urgency};
 use super::template::Rendered;
-use super::{Flags, Millis, Now};
 
 /// Popups per window when neither the subscription nor `[notifications]` says.
-pub const DEFAULT_RATE_MAX: u32 = 5;
+pub(crate) const DEFAULT_RATE_MAX: u32 = 5;
 /// The rate-limit window when neither the subscription nor `[notifications]` says.
-pub const DEFAULT_RATE_PER: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_RATE_PER: Duration = Duration::from_secs(10);
 /// Replayed events that may pop up before the rest are summarised.
-pub const DEFAULT_CATCH_UP: u32 = 3;
+pub(crate) const DEFAULT_CATCH_UP: u32 = 3;
 /// A pause this long between replayed events ends a catch-up run (a later reconnect
 /// starts a new one with a fresh allowance).
-pub const CATCH_UP_GAP: Duration = Duration::from_secs(30);
+pub(crate) const CATCH_UP_GAP: Duration = Duration::from_secs(30);
 
 // Lines a summary or digest lists (the most recent events it stands for).
 const SAMPLES: usize = 3;

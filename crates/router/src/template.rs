@@ -10,16 +10,17 @@ use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
 use super::decision::{Notification, RefusedUrl};
-use super::rule::{Errors, EventView, check_pointer};
+use super::error::Errors;
 use super::spec::{RuleSpec, Timeout, Urgency};
 use super::text::{
     MAX_BODY_CHARS, MAX_FIELD_CHARS, escape_markup, first_line, multi_line, one_line, vet_click_url,
 };
 use super::urgency::UrgencyMap;
+use super::view::{EventView, check_pointer};
 
 /// Fuel per render. Plenty for any sensible template (they use tens to hundreds); a loop
 /// bomb stops within a millisecond or so, and allocation stays below a few megabytes.
-pub const TEMPLATE_FUEL: u64 = 100_000;
+const TEMPLATE_FUEL: u64 = 100_000;
 
 // How long a summary's line about one event may be.
 const SAMPLE_CHARS: usize = 120;

@@ -8,6 +8,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::*;
+use crate::route::MAX_COMMAND_DATA_BYTES;
+use crate::rule::DEFAULT_COMMAND_TIMEOUT;
+use crate::storm::{CATCH_UP_GAP, DEFAULT_CATCH_UP, DEFAULT_RATE_MAX};
+use ssenotify_sse::Event;
 
 /// The part of a subscription (plus `[notifications]`) the router is built from.
 #[derive(Debug, Deserialize)]

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::rule::number_of;
 use super::spec::{Urgency, UrgencyMapSpec, UrgencyPreset};
+use super::view::number_of;
 
 const NTFY: &[(&str, Urgency)] = &[
     ("1-2", Urgency::Low),

@@ -16,9 +16,9 @@ pub const DEFAULT_BACKOFF_CAP: Duration = Duration::from_secs(60);
 /// No bytes at all (not even a keep-alive comment) for this long means the socket is dead.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// A connection open this long counts as healthy even if it dispatched no event.
-pub const HEALTHY_AFTER: Duration = Duration::from_secs(30);
+pub(crate) const HEALTHY_AFTER: Duration = Duration::from_secs(30);
 /// `Retry-After` is honoured up to this bound, so a typo on the server cannot park a feed for days.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// The reconnect and limit settings of one subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use crate::settings::Settings;
 use crate::subscription::Subscription;
 
 /// How many tagged updates may wait for the pipeline before subscriptions stop reading.
-pub const MERGED_BUFFER: usize = 4096;
+const MERGED_BUFFER: usize = 4096;
 
 /// One subscription as the caller wants it to run.
 #[derive(Debug, Clone, PartialEq, Eq)]

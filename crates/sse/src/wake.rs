@@ -44,11 +44,11 @@ impl Wakeup {
 
 /// How often the clocks are compared: a wake is acted on within this long. One wakeup
 /// every few seconds costs nothing measurable, even with a thousand subscriptions.
-pub const CHECK_INTERVAL: Duration = Duration::from_secs(5);
+const CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How much further the boot clock must have run than the monotonic one to count as a
 /// sleep: far above scheduling noise, far below any real suspend.
-pub const SLEEP_THRESHOLD: Duration = Duration::from_secs(3);
+const SLEEP_THRESHOLD: Duration = Duration::from_secs(3);
 
 /// Turns pairs of clock readings into "the machine slept this long".
 #[derive(Debug, Default)]
