@@ -22,6 +22,8 @@ export no_proxy="$NO_PROXY"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+echo "== layout (no module cycles; the SSE client free of the daemon's crates)"
+scripts/check-layout.sh
 echo "== cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 # One build of everything, with the feature set `cargo test --workspace` resolves (dev-dependencies

@@ -181,7 +181,12 @@ async fn ensure_daemon(paths: &Paths) -> Link {
         return link;
     }
     let started = Instant::now();
-    let mut child = match spawn_daemon(paths) {
+    // Creating the log file and forking are blocking calls: off the async runtime.
+    let spawn_paths = paths.clone();
+    let spawned = tokio::task::spawn_blocking(move || spawn_daemon(&spawn_paths))
+        .await
+        .unwrap_or_else(|e| Err(format!("cannot start the engine: {e}")));
+    let mut child = match spawned {
         Ok(child) => child,
         Err(why) => return Link::Down(why),
     };

@@ -73,11 +73,14 @@ impl Daemon {
             .map(|point| (point.sub_id, (point.last_event_id, point.cursor)))
             .collect();
         let socket_path = paths.control_socket();
-        let listener = crate::socket::bind(&socket_path).map_err(|source| DaemonError::Io {
-            what: "control socket",
-            path: socket_path.clone(),
-            source,
-        })?;
+        let bind_path = socket_path.clone();
+        let listener = crate::ops::blocking(move || crate::socket::bind(&bind_path))
+            .await
+            .map_err(|source| DaemonError::Io {
+                what: "control socket",
+                path: socket_path.clone(),
+                source,
+            })?;
 
         let live = Arc::new(Live::new(resume, sink, options.tray, UI_BUFFER));
         let cancel = CancellationToken::new();
@@ -195,7 +198,7 @@ impl Daemon {
         if let Err(error) = self.history.close().await {
             tracing::error!(%error, "history could not be flushed");
         }
-        let _ = std::fs::remove_file(self.paths.control_socket());
+        let _ = tokio::fs::remove_file(self.paths.control_socket()).await;
         tracing::info!("daemon stopped");
     }
 }

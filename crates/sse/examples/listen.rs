@@ -15,9 +15,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ = tokio::signal::ctrl_c() => return Ok(()),
             update = updates.recv() => match update {
                 Some(Update::State(change)) => println!("[{}] {}", change.ready_state, change.reason),
-                Some(Update::Event(event)) => {
-                    println!("{} (id {:?}): {}", event.event_type, event.last_event_id, event.data)
-                }
+                // One line per event: the data's own line breaks are escaped.
+                Some(Update::Event(event)) => println!(
+                    "{} (id {:?}): {}",
+                    event.event_type,
+                    event.last_event_id,
+                    event.data.escape_debug()
+                ),
                 None => return Ok(()),
             },
         }
