@@ -1,7 +1,17 @@
 //! The ssenotify desktop app: a thin Tauri shell that shows the main window and wires it to
 //! the engine over IPC. The engine and the tray icon run in the daemon (`ssenotify run
 //! --tray`, started here when needed); this process lives only while the window is open
-//! (engine.rs says why). Every behaviour worth testing lives in the engine.
+//! (engine.rs says why). Every behaviour worth testing lives in the engine's crates.
+//!
+//! # Layout
+//!
+//! - `main.rs`: start-up: the engine first, then Tauri (plugins, commands, the window).
+//! - `engine`: the link to the daemon: starts it when none runs, reconnects, describes it
+//!   to the UI (`AppInfo`).
+//! - `commands`: the IPC commands, each a line or two over the engine's crates.
+//! - `events`: the daemon's `watch` stream, batched into `ssenotify://update` events.
+//! - `window`: the main window (and WebKit's compositing setting).
+//! - `args`: the command line of a first or second launch (`--hidden`, files to import).
 
 mod args;
 mod commands;

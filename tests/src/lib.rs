@@ -7,6 +7,15 @@
 //! exactly what the test asked for: split UTF-8 sequences, odd line endings,
 //! missing headers and abrupt closes are all expressible.
 //!
+//! # Layout
+//!
+//! - `server`: [`TestServer`], scripted HTTP/1.1 on loopback, and what it saw.
+//! - `http`: a request as the server read it, and a scripted [`Response`] of [`Step`]s.
+//! - `sse`: building event-stream bytes ([`sse_event`], [`http_chunk`]).
+//! - `bin`: where the `ssenotify` binary under test is ([`ssenotify_bin`]).
+//! - [`desktop`]: a private session bus, Xvfb and dunst for the notification tests.
+//! - `bin/es_consumer.rs`: the eventsource-client peer of the benchmarks.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use ssenotify_e2e::{Response, Step, TestServer, sse_event};

@@ -14,6 +14,15 @@
 //! extension, XFCE, LXQt, waybar, ...). Without one the item is still served and registers
 //! as soon as a watcher appears; the daemon is never held up by a missing tray.
 //!
+//! # Layout
+//!
+//! - `lib.rs`: [`run`], the loop that follows the daemon and answers the menu.
+//! - `state`: what the tray shows, as pure functions of the daemon's statuses and the
+//!   notifier's health ([`TrayState`], [`aggregate`], the tooltip).
+//! - `item`: the StatusNotifierItem itself (ksni): image, tooltip, menu, actions.
+//! - `icon`: the four images, decoded from `icons/` at start.
+//! - `launch`: "Show window": finds and starts the app ([`APP_ENV`]).
+//!
 //! [ksni]: https://crates.io/crates/ksni
 
 mod icon;
