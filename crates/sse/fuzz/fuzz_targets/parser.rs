@@ -1,6 +1,6 @@
 //! Fuzz the event-stream parser with arbitrary bodies cut into arbitrary reads.
 //!
-//! Run from the repository root with `cargo +nightly fuzz run parser -- -dict=fuzz/parser.dict`
+//! Run from `crates/sse` with `cargo +nightly fuzz run parser -- -dict=fuzz/parser.dict`
 //! (add `-max_len=200000` to reach the 64 KiB limit; the default 4 KiB inputs only reach the
 //! small one).
 //!
