@@ -46,6 +46,22 @@ async fn until_all(updates: &mut Receiver<Tagged>, ids: &[&str], state: ReadySta
     }
 }
 
+/// Read tagged updates until `id` dispatched an event with `last_event_id`.
+async fn until_event(updates: &mut Receiver<Tagged>, id: &str, last_event_id: &str) {
+    loop {
+        let tagged = tokio::time::timeout(WAIT, updates.recv())
+            .await
+            .expect("updates keep coming")
+            .expect("supervisor alive");
+        if let Update::Event(event) = &tagged.update
+            && tagged.id.as_ref() == id
+            && event.last_event_id == last_event_id
+        {
+            return;
+        }
+    }
+}
+
 #[tokio::test]
 async fn only_changed_subscriptions_reconnect() {
     let (a, b, c) = (holding_server(), holding_server(), holding_server());
@@ -89,7 +105,8 @@ async fn pausing_through_apply_keeps_the_subscription_and_closes_its_socket() {
     let a = holding_server();
     let (mut supervisor, mut updates) = Supervisor::new(Engine::new());
     supervisor.apply(vec![desired("a", &a, "1")]).await;
-    until_all(&mut updates, &["a"], ReadyState::Open).await;
+    // The event with id 0 is what the reconnect after the pause must resume from.
+    until_event(&mut updates, "a", "0").await;
 
     let mut paused = desired("a", &a, "1");
     paused.paused = true;
