@@ -13,6 +13,8 @@ build_pkgs+=(libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev
 test_pkgs=()
 if [ "$want" = test ]; then
   test_pkgs+=(python3)
+  # The test script links with mold (faster than ld for the many test binaries).
+  test_pkgs+=(mold)
   # The app under WebDriver on a virtual display with a session bus and a notification server.
   test_pkgs+=(xvfb dbus-x11 webkit2gtk-driver dunst libnotify-bin imagemagick xdotool
     fonts-dejavu-core at-spi2-core)
