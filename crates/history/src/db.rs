@@ -13,10 +13,6 @@ use crate::model::{
 use crate::read::HistoryReader;
 use crate::schema;
 
-/// A subscription is pruned automatically after this many new rows (and on its first
-/// batch after opening), so pruning costs one indexed delete per this many inserts.
-pub(crate) const PRUNE_EVERY: u32 = 64;
-
 /// The event history and resume points of every subscription, read-write. Only the
 /// writer thread ([`crate::HistoryWriter`]) holds one outside this crate's tests.
 pub(crate) struct Db {
@@ -30,11 +26,13 @@ impl std::fmt::Debug for Db {
     }
 }
 
-/// In-memory per-subscription bookkeeping: configured retention and inserts since pruning.
+/// In-memory per-subscription bookkeeping: configured retention, and how many rows each
+/// subscription holds (counted once, then kept up to date), so that every write can keep
+/// `max_events` exactly without counting again.
 #[derive(Default)]
 pub(crate) struct Book {
     retention: HashMap<Arc<str>, Retention>,
-    since_prune: HashMap<Arc<str>, u32>,
+    rows: HashMap<Arc<str>, u64>,
 }
 
 impl Book {
@@ -42,9 +40,22 @@ impl Book {
         self.retention.get(sub).copied()
     }
 
-    /// Sets the retention automatic pruning uses for `sub`.
-    pub(crate) fn set_retention(&mut self, sub: Arc<str>, retention: Retention) {
-        self.retention.insert(sub, retention);
+    /// How many rows `sub` holds; counted in the database the first time.
+    fn rows(&mut self, conn: &Connection, sub: &Arc<str>) -> rusqlite::Result<&mut u64> {
+        if !self.rows.contains_key(sub) {
+            let count: i64 = conn
+                .prepare_cached("SELECT count(*) FROM events WHERE sub_id = ?1")?
+                .query_row([&**sub], |r| r.get(0))?;
+            self.rows.insert(sub.clone(), count as u64);
+        }
+        Ok(self.rows.get_mut(sub).expect("inserted above"))
+    }
+
+    /// Records that `removed` rows of `sub` went, when its count is known.
+    fn removed(&mut self, sub: &str, removed: u64) {
+        if let Some(rows) = self.rows.get_mut(sub) {
+            *rows = rows.saturating_sub(removed);
+        }
     }
 }
 
@@ -94,7 +105,7 @@ pub(crate) fn insert_events(
          ON CONFLICT (sub_id, event_id) WHERE event_id IS NOT NULL DO NOTHING",
     )?;
     let mut recorded = Vec::with_capacity(batch.len());
-    let mut touched: Vec<Arc<str>> = Vec::new();
+    let mut added_to: Vec<(Arc<str>, u64)> = Vec::new();
     for event in batch {
         let key = event.dedup_key();
         let added = insert.execute(params![
@@ -110,16 +121,9 @@ pub(crate) fn insert_events(
             recorded.push(Recorded::New {
                 row: conn.last_insert_rowid(),
             });
-            match book.since_prune.get_mut(&event.sub_id) {
-                Some(n) => *n += 1,
-                // First rows since opening: prune once now, so a daemon restarted more
-                // often than every PRUNE_EVERY events still trims its history.
-                None => {
-                    book.since_prune.insert(event.sub_id.clone(), PRUNE_EVERY);
-                }
-            }
-            if !touched.contains(&event.sub_id) {
-                touched.push(event.sub_id.clone());
+            match added_to.iter_mut().find(|(sub, _)| *sub == event.sub_id) {
+                Some((_, n)) => *n += 1,
+                None => added_to.push((event.sub_id.clone(), 1)),
             }
         } else {
             let (row, action): (RowId, String) = conn
@@ -133,19 +137,113 @@ pub(crate) fn insert_events(
             recorded.push(Recorded::Duplicate { row, action });
         }
     }
-    let now = now_ms();
-    for sub in touched {
-        if book
-            .since_prune
-            .get(&sub)
-            .is_some_and(|&n| n >= PRUNE_EVERY)
-            && let Some(retention) = book.retention(&sub)
-        {
-            prune(conn, &sub, &retention, now)?;
-            book.since_prune.insert(sub, 0);
+    for (sub, added) in added_to {
+        // Counted before these rows when first seen: the count query then includes them.
+        let known = book.rows.contains_key(&sub);
+        let rows = book.rows(conn, &sub)?;
+        if known {
+            *rows += added;
         }
+        trim(conn, book, &sub)?;
     }
     Ok(recorded)
+}
+
+/// Deletes `sub`'s oldest rows beyond its `max_events`; returns how many went.
+///
+/// Runs after every write that adds rows, so a subscription never holds more than its
+/// limit once a transaction commits; deleting exactly the excess costs an index walk of
+/// the rows removed, not of the rows kept.
+fn trim(conn: &Connection, book: &mut Book, sub: &Arc<str>) -> rusqlite::Result<u64> {
+    let Some(retention) = book.retention(sub) else {
+        return Ok(0);
+    };
+    let rows = book.rows(conn, sub)?;
+    let excess = rows.saturating_sub(retention.max_events as u64);
+    if excess == 0 {
+        return Ok(0);
+    }
+    let removed = conn
+        .prepare_cached(
+            "DELETE FROM events WHERE id IN \
+                 (SELECT id FROM events WHERE sub_id = ?1 ORDER BY id LIMIT ?2)",
+        )?
+        .execute(params![&**sub, excess as i64])? as u64;
+    book.removed(sub, removed);
+    Ok(removed)
+}
+
+/// Deletes `sub`'s rows received before `now - max_age`; returns how many went.
+fn expire(conn: &Connection, book: &mut Book, sub: &str, now: i64) -> rusqlite::Result<u64> {
+    let Some(retention) = book.retention(sub) else {
+        return Ok(0);
+    };
+    let max_age = i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
+    let removed = conn
+        .prepare_cached("DELETE FROM events WHERE sub_id = ?1 AND received_at < ?2")?
+        .execute(params![sub, now.saturating_sub(max_age)])? as u64;
+    book.removed(sub, removed);
+    Ok(removed)
+}
+
+/// Sets `sub`'s retention; when it changed, applies it at once (a lowered `max_events` or
+/// `max_age` does not wait for the next event). Returns how many rows went.
+pub(crate) fn set_retention(
+    conn: &Connection,
+    book: &mut Book,
+    sub: &Arc<str>,
+    retention: Retention,
+    now: i64,
+) -> rusqlite::Result<u64> {
+    if book.retention.insert(sub.clone(), retention) == Some(retention) {
+        return Ok(0);
+    }
+    Ok(expire(conn, book, sub, now)? + trim(conn, book, sub)?)
+}
+
+/// Ages out every subscription's old rows; returns how many went and when the oldest row
+/// left will be due (unix ms), so the caller can sleep until then.
+pub(crate) fn expire_all(
+    conn: &Connection,
+    book: &mut Book,
+    now: i64,
+) -> rusqlite::Result<(u64, Option<i64>)> {
+    let subs: Vec<(Arc<str>, Retention)> = book
+        .retention
+        .iter()
+        .map(|(sub, retention)| (sub.clone(), *retention))
+        .collect();
+    let mut removed = 0;
+    let mut next: Option<i64> = None;
+    for (sub, retention) in subs {
+        removed += expire(conn, book, &sub, now)?;
+        let oldest: Option<i64> = conn
+            .prepare_cached("SELECT min(received_at) FROM events WHERE sub_id = ?1")?
+            .query_row([&*sub], |r| r.get(0))?;
+        if let Some(oldest) = oldest {
+            let max_age = i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
+            let due = oldest.saturating_add(max_age);
+            next = Some(next.map_or(due, |next| next.min(due)));
+        }
+    }
+    Ok((removed, next))
+}
+
+/// Deletes the rows of events the router dropped (a `drop` rule keeps nothing); returns
+/// how many went.
+pub(crate) fn discard(conn: &Connection, book: &mut Book, rows: &[RowId]) -> rusqlite::Result<u64> {
+    let mut delete = conn.prepare_cached("DELETE FROM events WHERE id = ?1 RETURNING sub_id")?;
+    let mut removed = 0;
+    for &row in rows {
+        let subs: Vec<String> = delete
+            .query_map([row], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for sub in subs {
+            book.removed(&sub, 1);
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 pub(crate) fn save_resume(conn: &Connection, update: &ResumeUpdate) -> rusqlite::Result<()> {
@@ -181,54 +279,6 @@ pub(crate) fn notify_failed(conn: &Connection, row: RowId) -> rusqlite::Result<b
     Ok(changed == 1)
 }
 
-pub(crate) fn prune(
-    conn: &Connection,
-    sub: &str,
-    retention: &Retention,
-    now: i64,
-) -> rusqlite::Result<u64> {
-    let max_age = i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
-    let cutoff = now.saturating_sub(max_age);
-    let by_age = conn
-        .prepare_cached("DELETE FROM events WHERE sub_id = ?1 AND received_at < ?2")?
-        .execute(params![sub, cutoff])?;
-    // The newest row past the limit and everything older; no row there, nothing to do.
-    let keep = i64::try_from(retention.max_events).unwrap_or(i64::MAX);
-    let by_count = conn
-        .prepare_cached(
-            "DELETE FROM events WHERE sub_id = ?1 AND id <= \
-                 (SELECT id FROM events WHERE sub_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-        )?
-        .execute(params![sub, keep])?;
-    Ok((by_age + by_count) as u64)
-}
-
-/// Prune `sub` by its retention, if it has one; returns how many rows were removed.
-pub(crate) fn prune_one(
-    conn: &Connection,
-    book: &mut Book,
-    sub: &Arc<str>,
-    now: i64,
-) -> rusqlite::Result<u64> {
-    let removed = match book.retention(sub) {
-        Some(retention) => prune(conn, sub, &retention, now)?,
-        None => 0,
-    };
-    book.since_prune.insert(sub.clone(), 0);
-    Ok(removed)
-}
-
-pub(crate) fn prune_all(conn: &Connection, book: &mut Book, now: i64) -> rusqlite::Result<u64> {
-    let mut removed = 0;
-    for sub in known_subscriptions(conn)? {
-        if let Some(retention) = book.retention(&sub) {
-            removed += prune(conn, &sub, &retention, now)?;
-        }
-        book.since_prune.insert(sub.into(), 0);
-    }
-    Ok(removed)
-}
-
 pub(crate) fn forget(conn: &Connection, book: &mut Book, sub: &str) -> rusqlite::Result<u64> {
     let removed = conn
         .prepare_cached("DELETE FROM events WHERE sub_id = ?1")?
@@ -237,23 +287,72 @@ pub(crate) fn forget(conn: &Connection, book: &mut Book, sub: &str) -> rusqlite:
         .execute([sub])?;
     // A removed subscription may have held most of the file; give the pages back.
     conn.execute_batch("PRAGMA incremental_vacuum")?;
+    conn.prepare_cached("DELETE FROM orphans WHERE sub_id = ?1")?
+        .execute([sub])?;
     book.retention.remove(sub);
-    book.since_prune.remove(sub);
+    book.rows.remove(sub);
     Ok(removed as u64)
 }
 
-pub(crate) fn forget_except(
+/// What [`reconcile`] found: subscriptions newly missing from the file, and the ones
+/// forgotten because they were missing for longer than the grace period.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Missing from the file since this call; their history is kept for the grace period.
+    pub orphaned: Vec<String>,
+    /// Back in the file after having been missing: their history and resume point stand.
+    pub returned: Vec<String>,
+    /// Missing for longer than the grace period: their history and resume point are gone.
+    pub forgotten: Vec<String>,
+}
+
+/// Compares what history holds with the subscriptions in the file (`keep`): one missing
+/// from the file is an orphan from now on (its history is kept), one back in the file is
+/// no orphan any more, and an orphan older than `grace` is forgotten.
+///
+/// History is never deleted because a subscription is missing once: an editor that
+/// truncates before it writes, a sync tool, or a half-finished paste can empty the file
+/// for a moment. Only an explicit removal ([`forget`]) or the grace period deletes it.
+pub(crate) fn reconcile(
     conn: &Connection,
     book: &mut Book,
-    keep: impl Fn(&str) -> bool,
-) -> rusqlite::Result<u64> {
-    let mut removed = 0;
-    for sub in known_subscriptions(conn)? {
-        if !keep(&sub) {
-            removed += forget(conn, book, &sub)?;
+    keep: &[String],
+    grace_ms: i64,
+    now: i64,
+) -> rusqlite::Result<Reconciled> {
+    let mut report = Reconciled::default();
+    let mut unmark = conn.prepare_cached("DELETE FROM orphans WHERE sub_id = ?1")?;
+    for id in keep {
+        if unmark.execute([id])? > 0 {
+            report.returned.push(id.clone());
         }
     }
-    Ok(removed)
+    let mut mark = conn.prepare_cached(
+        "INSERT INTO orphans (sub_id, since) VALUES (?1, ?2) ON CONFLICT (sub_id) DO NOTHING",
+    )?;
+    for sub in known_subscriptions(conn)? {
+        if !keep.contains(&sub) && mark.execute(params![sub, now])? > 0 {
+            report.orphaned.push(sub);
+        }
+    }
+    report.forgotten = forget_orphans(conn, book, now.saturating_sub(grace_ms))?;
+    Ok(report)
+}
+
+/// Forgets every orphan missing since before `cutoff` (unix ms); returns their ids.
+pub(crate) fn forget_orphans(
+    conn: &Connection,
+    book: &mut Book,
+    cutoff: i64,
+) -> rusqlite::Result<Vec<String>> {
+    let expired: Vec<String> = conn
+        .prepare_cached("SELECT sub_id FROM orphans WHERE since < ?1 ORDER BY sub_id")?
+        .query_map([cutoff], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for sub in &expired {
+        forget(conn, book, sub)?;
+    }
+    Ok(expired)
 }
 
 fn known_subscriptions(conn: &Connection) -> rusqlite::Result<Vec<String>> {
@@ -305,9 +404,16 @@ mod sync {
             result.ctx(&self.read.path, op)
         }
 
-        /// Set the retention used by automatic pruning and [`Db::prune_all`] for `sub`.
-        pub(crate) fn set_retention(&mut self, sub: &str, retention: Retention) {
-            self.book.set_retention(sub.into(), retention);
+        /// Set `sub`'s retention (applied at once when it changed); returns the rows removed.
+        pub(crate) fn set_retention(
+            &mut self,
+            sub: &str,
+            retention: Retention,
+            now: SystemTime,
+        ) -> Result<u64, HistoryError> {
+            self.write("setting retention", |tx, book| {
+                set_retention(tx, book, &sub.into(), retention, unix_ms(now))
+            })
         }
 
         /// Record a batch in one transaction; per event, whether it was new or a duplicate.
@@ -379,23 +485,13 @@ mod sync {
             save_resume(&self.read.conn, &update).ctx(&self.read.path, "saving a resume point")
         }
 
-        /// Remove `sub`'s rows beyond `retention` as of `now`; returns how many were removed.
-        pub(crate) fn prune(
+        /// Age out every subscription's old rows as of `now`; the rows removed, and when the
+        /// next is due.
+        pub(crate) fn expire_all(
             &mut self,
-            sub: &str,
-            retention: &Retention,
             now: SystemTime,
-        ) -> Result<u64, HistoryError> {
-            self.write("pruning", |tx, book| {
-                let removed = prune(tx, sub, retention, unix_ms(now))?;
-                book.since_prune.insert(sub.into(), 0);
-                Ok(removed)
-            })
-        }
-
-        /// Prune every subscription with rows by its retention (idle ones age out too).
-        pub(crate) fn prune_all(&mut self, now: SystemTime) -> Result<u64, HistoryError> {
-            self.write("pruning", |tx, book| prune_all(tx, book, unix_ms(now)))
+        ) -> Result<(u64, Option<i64>), HistoryError> {
+            self.write("pruning", |tx, book| expire_all(tx, book, unix_ms(now)))
         }
 
         /// Remove every row and the resume point of a removed subscription.
@@ -405,10 +501,17 @@ mod sync {
             })
         }
 
-        /// Forget every subscription not in `keep` (ones removed while the daemon was down).
-        pub(crate) fn forget_except(&mut self, keep: &[&str]) -> Result<u64, HistoryError> {
-            self.write("forgetting removed subscriptions", |tx, book| {
-                forget_except(tx, book, |sub| keep.contains(&sub))
+        /// Compare history with the subscriptions in the file, as of `now`.
+        pub(crate) fn reconcile(
+            &mut self,
+            keep: &[&str],
+            grace: std::time::Duration,
+            now: SystemTime,
+        ) -> Result<Reconciled, HistoryError> {
+            let keep: Vec<String> = keep.iter().map(|s| s.to_string()).collect();
+            let grace = grace.as_millis() as i64;
+            self.write("reconciling with the file", |tx, book| {
+                reconcile(tx, book, &keep, grace, unix_ms(now))
             })
         }
     }

@@ -21,10 +21,13 @@
 //!
 //! # Limits
 //!
-//! Each subscription keeps at most [`Retention::max_events`] rows (plus fewer than 64
-//! between automatic prunes) no older than [`Retention::max_age`]; a removed
-//! subscription's rows go with [`HistoryWriter::forget`]. Deduplication only knows the
-//! rows still kept: an ID pruned away is new again if a server replays it.
+//! Each subscription keeps at most [`Retention::max_events`] rows (exactly: every write
+//! that adds rows deletes the excess) no older than [`Retention::max_age`] (rows age out
+//! when [`HistoryWriter::expire`] runs, which says when to run it next). A subscription
+//! the user removed loses its rows with [`HistoryWriter::forget`]; one that is merely
+//! missing from the file keeps them for a grace period ([`HistoryWriter::reconcile`]).
+//! Deduplication only knows the rows still kept: an ID pruned away is new again if a
+//! server replays it.
 //!
 //! # Layout
 //!
@@ -46,6 +49,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+pub use db::Reconciled;
 pub use model::{
     Action, HistoryError, NewEvent, Recorded, ResumePoint, ResumeUpdate, Retention, RowId, Stats,
     StoredEvent, UnknownAction, now_ms, unix_ms,

@@ -1,7 +1,7 @@
 //! The database file: its schema and migrations, and how a connection to it is opened
 //! (read-write with WAL for the one writer, read-only for everyone else).
 //!
-//! # Schema (version 1, `PRAGMA user_version`)
+//! # Schema (version 2, `PRAGMA user_version`)
 //!
 //! ```sql
 //! CREATE TABLE events (
@@ -22,6 +22,11 @@
 //!     last_event_id TEXT    NOT NULL,
 //!     cursor        TEXT,
 //!     updated_at    INTEGER NOT NULL  -- unix milliseconds
+//! ) STRICT, WITHOUT ROWID;
+//! -- Version 2: subscriptions missing from the file, kept for a grace period.
+//! CREATE TABLE orphans (
+//!     sub_id        TEXT PRIMARY KEY,
+//!     since         INTEGER NOT NULL  -- unix milliseconds: first seen missing
 //! ) STRICT, WITHOUT ROWID;
 //! ```
 
@@ -47,7 +52,8 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const JOURNAL_SIZE_LIMIT: i64 = 8 * 1024 * 1024;
 
 /// Schema migrations; entry `n` takes the database from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE events (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
     sub_id        TEXT    NOT NULL,
@@ -67,7 +73,14 @@ CREATE TABLE resume (
     cursor        TEXT,
     updated_at    INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
-"#];
+"#,
+    r#"
+CREATE TABLE orphans (
+    sub_id        TEXT PRIMARY KEY,
+    since         INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+"#,
+];
 
 /// Switch to WAL (a no-op once the file is in WAL mode); returns the mode in force.
 fn enable_wal(conn: &Connection, path: &Path) -> Result<String, HistoryError> {

@@ -6,7 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use tempfile::TempDir;
 
 use super::*;
-use crate::db::{Db, PRUNE_EVERY};
+use crate::db::Db;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -284,7 +284,7 @@ fn events_without_their_own_id_are_never_deduplicated() {
 }
 
 #[test]
-fn retention_by_count_keeps_the_newest() {
+fn retention_by_count_keeps_the_newest_and_applies_as_soon_as_it_is_set() {
     let (_dir, path) = temp();
     let mut history = Db::open(&path).unwrap();
     let few = Retention {
@@ -296,9 +296,15 @@ fn retention_by_count_keeps_the_newest() {
         .collect();
     history.record(&batch).unwrap();
     history.record(&[ev("b", None, "b")]).unwrap();
-    assert_eq!(history.read().count(Some("a")).unwrap(), 20);
+    assert_eq!(
+        history.read().count(Some("a")).unwrap(),
+        20,
+        "a subscription without retention keeps everything"
+    );
 
-    assert_eq!(history.prune("a", &few, SystemTime::now()).unwrap(), 15);
+    // A new retention applies at once, without waiting for an event.
+    let now = SystemTime::now();
+    assert_eq!(history.set_retention("a", few, now).unwrap(), 15);
     assert_eq!(
         datas(&history.read().page(Some("a"), None, 100).unwrap()),
         ["19", "18", "17", "16", "15"]
@@ -308,64 +314,65 @@ fn retention_by_count_keeps_the_newest() {
         1,
         "other subscriptions untouched"
     );
+    // The same retention again removes nothing.
+    assert_eq!(history.set_retention("a", few, now).unwrap(), 0);
     // A pruned ID is outside the dedup window: the server's replay of it is new again.
     assert!(history.record(&[ev("a", Some("0"), "0")]).unwrap()[0].is_new());
     assert!(!history.record(&[ev("a", Some("19"), "19")]).unwrap()[0].is_new());
-    // Nothing to remove is not an error.
-    assert_eq!(history.prune("nobody", &few, SystemTime::now()).unwrap(), 0);
+    assert_eq!(history.read().count(Some("a")).unwrap(), 5);
 }
 
 #[test]
-fn automatic_pruning_bounds_each_subscription() {
+fn every_write_keeps_a_subscription_at_its_max_events_exactly() {
     let (_dir, path) = temp();
     let mut history = Db::open(&path).unwrap();
-    history.set_retention(
-        "a",
-        Retention {
-            max_events: 10,
-            max_age: Duration::from_secs(30 * 24 * 60 * 60),
-        },
-    );
-    // The first batch after opening prunes at once.
+    let ten = Retention {
+        max_events: 10,
+        max_age: Duration::from_secs(30 * 24 * 60 * 60),
+    };
+    history.set_retention("a", ten, SystemTime::now()).unwrap();
     let batch: Vec<_> = (0..30).map(|i| ev("a", None, &i.to_string())).collect();
     history.record(&batch).unwrap();
     assert_eq!(history.read().count(Some("a")).unwrap(), 10);
-
-    // Then once every PRUNE_EVERY new rows: the count never passes 10 + PRUNE_EVERY - 1.
-    for i in 0..PRUNE_EVERY - 1 {
+    for i in 0..100 {
         history.record(&[ev("a", None, &format!("x{i}"))]).unwrap();
+        assert_eq!(history.read().count(Some("a")).unwrap(), 10);
     }
     assert_eq!(
-        history.read().count(Some("a")).unwrap(),
-        10 + u64::from(PRUNE_EVERY) - 1
+        history.read().page(Some("a"), None, 1).unwrap()[0].data,
+        "x99"
     );
-    history.record(&[ev("a", None, "last")]).unwrap();
+    // Duplicates add no row and remove none.
+    history.record(&[ev("a", Some("d"), "d")]).unwrap();
+    for _ in 0..20 {
+        history.record(&[ev("a", Some("d"), "d")]).unwrap();
+    }
     assert_eq!(history.read().count(Some("a")).unwrap(), 10);
     assert_eq!(
         history.read().page(Some("a"), None, 1).unwrap()[0].data,
-        "last"
+        "d"
     );
-
-    // Duplicates add no row, so they do not count towards the next prune either.
-    history.record(&[ev("a", Some("d"), "d")]).unwrap();
-    for _ in 0..2 * PRUNE_EVERY {
-        history.record(&[ev("a", Some("d"), "d")]).unwrap();
-    }
-    assert_eq!(history.read().count(Some("a")).unwrap(), 11);
+    // A reopened database counts again before it trims.
+    drop(history);
+    let mut history = Db::open(&path).unwrap();
+    history.set_retention("a", ten, SystemTime::now()).unwrap();
+    history.record(&[ev("a", None, "after")]).unwrap();
+    assert_eq!(history.read().count(Some("a")).unwrap(), 10);
 }
 
 #[test]
-fn retention_by_age() {
+fn retention_by_age_and_when_the_next_row_is_due() {
     let (_dir, path) = temp();
     let mut history = Db::open(&path).unwrap();
     let three_days = Retention {
         max_events: 1000,
         max_age: Duration::from_secs(3 * 24 * 60 * 60),
     };
-    history.set_retention("a", three_days);
-    history.set_retention("idle", three_days);
-    // Received on ten consecutive days starting now; pruned as of nine days later.
     let base = now_ms();
+    let start = SystemTime::UNIX_EPOCH + Duration::from_millis(base as u64);
+    history.set_retention("a", three_days, start).unwrap();
+    history.set_retention("idle", three_days, start).unwrap();
+    // Received on ten consecutive days starting now; aged out as of nine days later.
     let batch: Vec<_> = (0..10)
         .map(|day| {
             ev_at(
@@ -388,21 +395,31 @@ fn retention_by_age() {
         .unwrap();
     assert_eq!(history.read().count(Some("a")).unwrap(), 10);
 
+    // Every subscription with a retention ages out, idle ones included; one with none set
+    // is never pruned. The next row due is "day 6" of `a`, three days after it arrived.
     let now = SystemTime::UNIX_EPOCH + Duration::from_millis((base + 9 * DAY_MS) as u64);
-    assert_eq!(history.prune("a", &three_days, now).unwrap(), 6);
+    let (removed, next) = history.expire_all(now).unwrap();
+    assert_eq!(removed, 6 + 1);
+    assert_eq!(next, Some(base + 6 * DAY_MS + 3 * DAY_MS));
     assert_eq!(
         datas(&history.read().page(Some("a"), None, 100).unwrap()),
         ["day 9", "day 8", "day 7", "day 6"]
     );
-
-    // prune_all applies each subscription's own retention, idle ones included; one with
-    // none set is never pruned.
-    assert_eq!(history.prune_all(now).unwrap(), 1);
     assert_eq!(
         datas(&history.read().page(Some("idle"), None, 10).unwrap()),
         ["new"]
     );
     assert_eq!(history.read().count(Some("default")).unwrap(), 1);
+    // A lower max_age applies when it is set.
+    let one_day = Retention {
+        max_age: Duration::from_secs(24 * 60 * 60),
+        ..three_days
+    };
+    assert_eq!(history.set_retention("a", one_day, now).unwrap(), 2);
+    assert_eq!(
+        datas(&history.read().page(Some("a"), None, 100).unwrap()),
+        ["day 9", "day 8"]
+    );
 }
 
 #[test]
@@ -653,19 +670,46 @@ fn forget_removes_a_subscription_entirely() {
     assert_eq!(history.read().count(Some("kept")).unwrap(), 1);
     // A subscription re-added under the same id starts afresh: its old IDs are new.
     assert!(history.record(&[ev("gone", Some("1"), "x")]).unwrap()[0].is_new());
+}
 
-    assert_eq!(history.forget_except(&["kept"]).unwrap(), 1);
+#[test]
+fn a_subscription_missing_from_the_file_keeps_its_history_for_the_grace_period() {
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    history
+        .record_with_resume(
+            &[ev("a", Some("1"), "x"), ev("b", Some("7"), "y")],
+            &[resume_update("a", "1", None), resume_update("b", "7", None)],
+        )
+        .unwrap();
+    history.save_resume("resume-only", "9", None).unwrap();
+    let week = Duration::from_secs(7 * 24 * 60 * 60);
+    let t0 = SystemTime::now();
+
+    // The file lost `b` and `resume-only` (an editor that truncated it, say): nothing goes.
+    let report = history.reconcile(&["a"], week, t0).unwrap();
+    assert_eq!(report.orphaned, ["b", "resume-only"]);
+    assert!(report.forgotten.is_empty());
+    assert_eq!(history.read().count(Some("b")).unwrap(), 1);
+    // Seen missing again later: still counted from the first time.
+    let report = history.reconcile(&["a"], week, t0 + week / 2).unwrap();
+    assert!(report.orphaned.is_empty() && report.forgotten.is_empty());
+
+    // `b` is back: its rows and resume point stand, and it is no orphan any more.
+    let report = history.reconcile(&["a", "b"], week, t0 + week / 2).unwrap();
+    assert_eq!(report.returned, ["b"]);
     assert_eq!(
-        history
-            .read()
-            .resume_all()
-            .unwrap()
-            .iter()
-            .map(|p| p.sub_id.as_str())
-            .collect::<Vec<_>>(),
-        ["kept"]
+        history.read().resume("b").unwrap().unwrap().last_event_id,
+        "7"
     );
-    assert_eq!(history.read().count(None).unwrap(), 1);
+    assert!(!history.record(&[ev("b", Some("7"), "y")]).unwrap()[0].is_new());
+
+    // Past the grace period, the one still missing is forgotten, and only it.
+    let later = t0 + week + Duration::from_secs(1);
+    let report = history.reconcile(&["a", "b"], week, later).unwrap();
+    assert_eq!(report.forgotten, ["resume-only"]);
+    assert_eq!(history.read().resume("resume-only").unwrap(), None);
+    assert_eq!(history.read().count(None).unwrap(), 2);
 }
 
 #[tokio::test]
@@ -682,7 +726,7 @@ async fn writer_records_flushes_and_reports() {
     assert!(recorded[0].is_new());
     assert_eq!(recorded[1].row(), recorded[0].row());
     writer
-        .set_action(recorded[0].row(), Action::Notified)
+        .set_actions(vec![(recorded[0].row(), Action::Notified)])
         .await
         .unwrap();
     writer.flush().await.unwrap();
@@ -717,7 +761,7 @@ async fn writer_records_flushes_and_reports() {
     }
     writer.flush().await.unwrap();
     assert_eq!(reader.count(None).unwrap(), 1 + 8 * 25);
-    assert_eq!(writer.forget("s0").await.unwrap(), 25);
+    assert_eq!(writer.forget(vec!["s0".into()]).await.unwrap(), 25);
     writer
         .set_retention(
             "s1",
@@ -728,8 +772,8 @@ async fn writer_records_flushes_and_reports() {
         )
         .await
         .unwrap();
-    assert_eq!(writer.prune("s1").await.unwrap(), 20);
-    assert_eq!(writer.prune_all().await.unwrap(), 0);
+    // Nothing is old: expiring removes nothing, and says when the oldest row is due.
+    assert!(writer.expire().await.unwrap().is_some());
     assert_eq!(reader.count(None).unwrap(), 1 + 6 * 25 + 5);
     writer.close().await.unwrap();
 }
@@ -752,7 +796,10 @@ async fn close_commits_everything_queued_before_it() {
         .collect();
     // Queued without waiting for a commit, as the router does, then the shutdown.
     for &row in &rows {
-        writer.set_action(row, Action::History).await.unwrap();
+        writer
+            .set_actions(vec![(row, Action::History)])
+            .await
+            .unwrap();
     }
     writer
         .save_resume(resume_update("a", "99", Some("c99")))
@@ -840,7 +887,10 @@ async fn writer_failures_are_isolated_and_reported() {
              BEGIN SELECT RAISE(ABORT, 'no errors here'); END;",
         )
         .unwrap();
-    writer.set_action(ok[0].row(), Action::Error).await.unwrap();
+    writer
+        .set_actions(vec![(ok[0].row(), Action::Error)])
+        .await
+        .unwrap();
     let err = writer.flush().await.unwrap_err();
     assert!(
         matches!(

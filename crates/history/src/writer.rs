@@ -11,8 +11,8 @@ use rusqlite::TransactionBehavior;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{
-    Book, Db, forget, forget_except, insert_events, notify_failed, prune_all, prune_one,
-    save_resume, set_action,
+    Book, Db, Reconciled, discard, expire_all, forget, forget_orphans, insert_events,
+    notify_failed, reconcile, save_resume, set_action, set_retention,
 };
 use crate::model::{
     Action, Context, HistoryError, NewEvent, Recorded, ResumePoint, ResumeUpdate, Retention, RowId,
@@ -33,13 +33,19 @@ enum Op {
         resume: Vec<ResumeUpdate>,
     },
     SetActions(Vec<(RowId, Action)>),
+    Discard(Vec<RowId>),
     NotifyFailed(RowId),
     SaveResume(ResumeUpdate),
     SetRetention(Arc<str>, Retention),
-    Prune(Arc<str>),
-    PruneAll,
-    Forget(Arc<str>),
-    ForgetExcept(Vec<String>),
+    Expire,
+    Forget(Vec<String>),
+    Reconcile {
+        keep: Vec<String>,
+        grace_ms: i64,
+    },
+    ForgetOrphans {
+        grace_ms: i64,
+    },
     /// Every stored resume point (read through the writer's own connection).
     ResumeAll,
     /// Nothing to write: answered once everything before it is committed.
@@ -53,11 +59,13 @@ impl Op {
         match self {
             Self::Record { .. } => "recording events",
             Self::SetActions(_) => "storing actions",
+            Self::Discard(_) => "discarding dropped events",
             Self::NotifyFailed(_) => "marking a failed notification",
             Self::SaveResume(_) => "saving a resume point",
             Self::SetRetention(..) => "setting retention",
-            Self::Prune(_) | Self::PruneAll => "pruning",
-            Self::Forget(_) | Self::ForgetExcept(_) => "forgetting a subscription",
+            Self::Expire => "pruning",
+            Self::Forget(_) | Self::ForgetOrphans { .. } => "forgetting a subscription",
+            Self::Reconcile { .. } => "reconciling with the file",
             Self::ResumeAll => "reading resume points",
             Self::Flush => "flushing",
             Self::Close => "closing",
@@ -71,6 +79,8 @@ enum Reply {
     Recorded(oneshot::Sender<Result<Vec<Recorded>, HistoryError>>),
     Count(oneshot::Sender<Result<u64, HistoryError>>),
     Resume(oneshot::Sender<Result<Vec<ResumePoint>, HistoryError>>),
+    Next(oneshot::Sender<Result<Option<i64>, HistoryError>>),
+    Reconciled(oneshot::Sender<Result<Reconciled, HistoryError>>),
     Done(oneshot::Sender<Result<(), HistoryError>>),
 }
 
@@ -78,6 +88,8 @@ enum Outcome {
     Recorded(Vec<Recorded>),
     Count(u64),
     Resume(Vec<ResumePoint>),
+    Next(Option<i64>),
+    Reconciled(Reconciled),
     Done,
 }
 
@@ -158,9 +170,9 @@ impl HistoryWriter {
         self.send(Op::NotifyFailed(row), Reply::None).await
     }
 
-    /// Queue one decision; see [`HistoryWriter::set_actions`].
-    pub async fn set_action(&self, row: RowId, action: Action) -> Result<(), HistoryError> {
-        self.set_actions(vec![(row, action)]).await
+    /// Queue deleting the rows of events the router dropped (a `drop` rule keeps nothing).
+    pub async fn discard(&self, rows: Vec<RowId>) -> Result<(), HistoryError> {
+        self.send(Op::Discard(rows), Reply::None).await
     }
 
     /// Queue a resume point on its own; a failure is reported by the next flush or close.
@@ -168,7 +180,7 @@ impl HistoryWriter {
         self.send(Op::SaveResume(update), Reply::None).await
     }
 
-    /// Set the retention that automatic pruning and `prune` use for `sub`.
+    /// Set `sub`'s retention; a changed one is applied at once.
     pub async fn set_retention(
         &self,
         sub: impl Into<Arc<str>>,
@@ -178,24 +190,39 @@ impl HistoryWriter {
             .await
     }
 
-    /// Prune `sub` by its retention now; returns how many rows were removed.
-    pub async fn prune(&self, sub: impl Into<Arc<str>>) -> Result<u64, HistoryError> {
-        self.counted(Op::Prune(sub.into())).await
+    /// Age out every subscription's old rows now; returns when the next row is due (unix
+    /// ms), if any row is left.
+    pub async fn expire(&self) -> Result<Option<i64>, HistoryError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Op::Expire, Reply::Next(reply)).await?;
+        answer.await.map_err(|_| self.closed())?
     }
 
-    /// Prune every subscription by its retention now (call daily so idle ones age out).
-    pub async fn prune_all(&self) -> Result<u64, HistoryError> {
-        self.counted(Op::PruneAll).await
+    /// Remove the rows and resume points of subscriptions the user removed; returns the
+    /// rows removed.
+    pub async fn forget(&self, subs: Vec<String>) -> Result<u64, HistoryError> {
+        self.counted(Op::Forget(subs)).await
     }
 
-    /// Remove a removed subscription's rows and resume point; returns the rows removed.
-    pub async fn forget(&self, sub: impl Into<Arc<str>>) -> Result<u64, HistoryError> {
-        self.counted(Op::Forget(sub.into())).await
+    /// Compare history with the subscriptions in the file (`keep`): one missing from it is
+    /// kept for `grace`, then forgotten (see [`Reconciled`]).
+    pub async fn reconcile(
+        &self,
+        keep: Vec<String>,
+        grace: std::time::Duration,
+    ) -> Result<Reconciled, HistoryError> {
+        let (reply, answer) = oneshot::channel();
+        let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+        self.send(Op::Reconcile { keep, grace_ms }, Reply::Reconciled(reply))
+            .await?;
+        answer.await.map_err(|_| self.closed())?
     }
 
-    /// Forget every subscription not in `keep`; returns the rows removed.
-    pub async fn forget_except(&self, keep: Vec<String>) -> Result<u64, HistoryError> {
-        self.counted(Op::ForgetExcept(keep)).await
+    /// Forget the subscriptions missing from the file for longer than `grace`; returns how
+    /// many were forgotten.
+    pub async fn forget_orphans(&self, grace: std::time::Duration) -> Result<u64, HistoryError> {
+        let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+        self.counted(Op::ForgetOrphans { grace_ms }).await
     }
 
     /// Every stored resume point, by subscription id, as committed so far.
@@ -310,6 +337,18 @@ fn apply(
                     _ => unreachable!("a counted request yields a count"),
                 }));
             }
+            Reply::Next(reply) => {
+                let _ = reply.send(outcome.map(|o| match o {
+                    Outcome::Next(next) => next,
+                    _ => unreachable!("an expiry yields the next deadline"),
+                }));
+            }
+            Reply::Reconciled(reply) => {
+                let _ = reply.send(outcome.map(|o| match o {
+                    Outcome::Reconciled(report) => report,
+                    _ => unreachable!("a reconcile yields its report"),
+                }));
+            }
             Reply::Resume(reply) => {
                 let _ = reply.send(outcome.map(|o| match o {
                     Outcome::Resume(points) => points,
@@ -377,6 +416,7 @@ fn execute(conn: &rusqlite::Connection, book: &mut Book, op: &Op) -> rusqlite::R
             }
             Outcome::Done
         }
+        Op::Discard(rows) => Outcome::Count(discard(conn, book, rows)?),
         Op::NotifyFailed(row) => {
             notify_failed(conn, *row)?;
             Outcome::Done
@@ -386,15 +426,23 @@ fn execute(conn: &rusqlite::Connection, book: &mut Book, op: &Op) -> rusqlite::R
             Outcome::Done
         }
         Op::SetRetention(sub, retention) => {
-            book.set_retention(sub.clone(), *retention);
-            Outcome::Done
+            Outcome::Count(set_retention(conn, book, sub, *retention, now_ms())?)
         }
-        Op::Prune(sub) => Outcome::Count(prune_one(conn, book, sub, now_ms())?),
-        Op::PruneAll => Outcome::Count(prune_all(conn, book, now_ms())?),
-        Op::Forget(sub) => Outcome::Count(forget(conn, book, sub)?),
-        Op::ForgetExcept(keep) => Outcome::Count(forget_except(conn, book, |sub| {
-            keep.iter().any(|k| k == sub)
-        })?),
+        Op::Expire => Outcome::Next(expire_all(conn, book, now_ms())?.1),
+        Op::Forget(subs) => {
+            let mut removed = 0;
+            for sub in subs {
+                removed += forget(conn, book, sub)?;
+            }
+            Outcome::Count(removed)
+        }
+        Op::Reconcile { keep, grace_ms } => {
+            Outcome::Reconciled(reconcile(conn, book, keep, *grace_ms, now_ms())?)
+        }
+        Op::ForgetOrphans { grace_ms } => {
+            let forgotten = forget_orphans(conn, book, now_ms().saturating_sub(*grace_ms))?;
+            Outcome::Count(forgotten.len() as u64)
+        }
         Op::ResumeAll => Outcome::Resume(crate::read::resume_all(conn)?),
         Op::Flush | Op::Close => Outcome::Done,
     })
