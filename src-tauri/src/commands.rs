@@ -155,10 +155,14 @@ pub async fn update_subscription(state: State<'_, AppState>, spec: SubscriptionS
     edit(&state, move |paths| edit::update(paths, spec)).await
 }
 
-/// Removes a subscription.
+/// Removes a subscription, and then its history and resume point.
 #[tauri::command]
 pub async fn remove_subscription(state: State<'_, AppState>, id: String) -> Result<()> {
-    edit(&state, move |paths| edit::remove(paths, &id)).await
+    let removed = id.clone();
+    edit(&state, move |paths| edit::remove(paths, &removed)).await?;
+    ops::forget(&state.engine.paths, vec![id])
+        .await
+        .map_err(CommandError::new)
 }
 
 /// Pauses or resumes one subscription.
@@ -228,7 +232,12 @@ pub async fn import_subscriptions(
     let outcome = if dry_run {
         blocking(&state, import).await.map_err(edit_error)?
     } else {
-        edit(&state, import).await?
+        let outcome = edit(&state, import).await?;
+        let removed = outcome.diff.removed.iter().map(|s| s.id.clone()).collect();
+        ops::forget(&state.engine.paths, removed)
+            .await
+            .map_err(CommandError::new)?;
+        outcome
     };
     Ok(ImportResult {
         diff: outcome.diff.summary(),
@@ -369,7 +378,7 @@ pub fn set_autostart(app: AppHandle, enabled: bool) -> Result<AutostartState> {
 /// says goodbye on its watch stream. With no engine answering, the window just closes.
 #[tauri::command]
 pub async fn quit(app: AppHandle, state: State<'_, AppState>) -> Result<()> {
-    match ssenotify_protocol::request(&state.engine.socket(), Request::Quit).await {
+    match ssenotify_protocol::request(&state.engine.socket(), &Request::Quit).await {
         Ok(Reply::Done { .. }) => Ok(()),
         Ok(Reply::Error { message }) => Err(CommandError::new(message)),
         Ok(_) => Err(CommandError::new("unexpected reply from the engine")),

@@ -89,7 +89,7 @@ impl Engine {
 
     /// Makes the daemon apply the subscriptions file now (after an edit).
     pub async fn reload(&self) -> Result<(), String> {
-        match request(&self.socket(), Request::Reload).await {
+        match request(&self.socket(), &Request::Reload).await {
             Ok(Reply::Error { message }) => Err(message),
             Ok(_) => Ok(()),
             // Nothing runs: the edit is in the file, applied when a daemon starts.
@@ -101,7 +101,7 @@ impl Engine {
     /// The live state of every subscription and the daemon's own report (notifier health,
     /// configuration error, tray); nothing when none answers.
     pub async fn status(&self) -> (Vec<SubscriptionStatus>, Option<DaemonInfo>) {
-        match request(&self.socket(), Request::Status).await {
+        match request(&self.socket(), &Request::Status).await {
             Ok(Reply::Status {
                 subscriptions,
                 daemon,
@@ -224,7 +224,7 @@ async fn ensure_daemon(paths: &Paths) -> Link {
 
 /// The daemon's identity, if one answers.
 async fn probe(paths: &Paths) -> Option<Link> {
-    match request(&paths.control_socket(), Request::Status).await {
+    match request(&paths.control_socket(), &Request::Status).await {
         Ok(Reply::Status { daemon, .. }) => Some(Link::Daemon {
             pid: daemon.pid,
             tray: daemon.tray,

@@ -136,7 +136,7 @@ use crate::common::fail;
 /// Ask a running daemon to apply the file now; silent when none runs.
 fn apply_now(paths: &Paths) {
     let reply =
-        crate::common::block_on(protocol::request(&paths.control_socket(), Request::Reload));
+        crate::common::block_on(protocol::request(&paths.control_socket(), &Request::Reload));
     match reply {
         Ok(Reply::Error { message }) => {
             eprintln!("ssenotify: the daemon did not apply it: {message}")
@@ -182,7 +182,20 @@ pub fn add(args: AddArgs, paths: &Paths) -> ExitCode {
 /// `ssenotify remove`.
 pub fn remove(args: IdArgs, paths: &Paths) -> ExitCode {
     let result = ops::remove(paths, &args.id);
-    finish(paths, result, |()| format!("removed {}", args.id))
+    let removed = result.is_ok();
+    let code = finish(paths, result, |()| format!("removed {}", args.id));
+    if removed {
+        forget(paths, vec![args.id]);
+    }
+    code
+}
+
+/// After an explicit removal (applied by the daemon): its history and resume point go too.
+/// Nothing else ever deletes history at once (README, "What ssenotify promises").
+fn forget(paths: &Paths, ids: Vec<String>) {
+    if let Err(error) = crate::common::block_on(ssenotify_daemon::ops::forget(paths, ids)) {
+        eprintln!("ssenotify: warning: history not deleted: {error}");
+    }
 }
 
 /// `ssenotify pause` and `ssenotify resume`.
@@ -210,7 +223,7 @@ pub fn unmute(args: IdArgs, paths: &Paths) -> ExitCode {
 /// sockets closed); exit 0 when it stopped or none ran, 1 when it did not stop in time.
 pub fn quit(paths: &Paths) -> ExitCode {
     let socket = paths.control_socket();
-    match crate::common::block_on(protocol::request(&socket, Request::Quit)) {
+    match crate::common::block_on(protocol::request(&socket, &Request::Quit)) {
         Ok(Reply::Done { .. }) => {}
         Err(ClientError::NotRunning { .. }) => {
             println!("daemon: not running");
@@ -233,7 +246,7 @@ pub fn quit(paths: &Paths) -> ExitCode {
 
 /// The daemon's live status, when one runs: per subscription, and the daemon's own state.
 fn live_status(paths: &Paths) -> Option<(Vec<SubscriptionStatus>, DaemonInfo)> {
-    match crate::common::block_on(protocol::request(&paths.control_socket(), Request::Status)) {
+    match crate::common::block_on(protocol::request(&paths.control_socket(), &Request::Status)) {
         Ok(Reply::Status {
             subscriptions,
             daemon,
@@ -379,6 +392,10 @@ pub fn import(args: ImportArgs, paths: &Paths) -> ExitCode {
     }
     if !args.dry_run {
         apply_now(paths);
+        forget(
+            paths,
+            outcome.diff.removed.iter().map(|s| s.id.clone()).collect(),
+        );
     }
     if args.json {
         println!(

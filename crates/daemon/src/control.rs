@@ -15,12 +15,13 @@ use ssenotify_config::{Paths, Store, SubscriptionSet, SubscriptionSpec};
 use ssenotify_history::{HistoryWriter, Retention};
 use ssenotify_protocol::{DaemonEvent, Done, Reply, SubscriptionStatus};
 use ssenotify_sse::{ApplyReport, Desired, ReadyState, Reason, Supervisor};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::live::{Live, ResumeFrom};
 use crate::ops::blocking;
 use crate::pipeline::Configure;
+use crate::upkeep::FORGET_MISSING_AFTER;
 
 /// How often the control loop checks whether the subscriptions file changed.
 ///
@@ -31,7 +32,7 @@ use crate::pipeline::Configure;
 const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 
 /// What the control loop answers; `watch` never reaches it (the socket streams it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Command {
     /// Who is there.
     Ping,
@@ -41,6 +42,8 @@ pub(crate) enum Command {
     Reload,
     /// Stop the daemon.
     Quit,
+    /// Forget the history of subscriptions the user removed.
+    Forget(Vec<String>),
 }
 
 /// A command waiting for the control loop to answer it.
@@ -60,6 +63,8 @@ pub(crate) struct ControlLoop {
     supervisor: Supervisor,
     history: HistoryWriter,
     configure: mpsc::Sender<Configure>,
+    /// The smallest `max_age` applied, for the upkeep's timer.
+    shortest_max_age: watch::Sender<Duration>,
     /// What the file looked like when last read.
     fingerprint: Option<Fingerprint>,
     /// A change seen at the last check: applied once the file has stopped changing.
@@ -76,6 +81,7 @@ impl ControlLoop {
         supervisor: Supervisor,
         history: HistoryWriter,
         configure: mpsc::Sender<Configure>,
+        shortest_max_age: watch::Sender<Duration>,
     ) -> Self {
         Self {
             live,
@@ -84,6 +90,7 @@ impl ControlLoop {
             supervisor,
             history,
             configure,
+            shortest_max_age,
             fingerprint: None,
             settling: None,
             current: None,
@@ -201,23 +208,47 @@ impl ControlLoop {
         let mut report = self.supervisor.apply(desired).await;
         report.failed.extend(resolve_errors);
 
-        // Removed subscriptions lose their history; the others get their retention.
+        // A subscription missing from the file keeps its history and resume point for a
+        // grace period (never deleted on a guess: see upkeep.rs); the others get their
+        // retention, applied at once when it changed.
         let keep: Vec<String> = set.subscriptions.iter().map(|s| s.id.clone()).collect();
-        self.history.forget_except(keep).await.ok();
+        match self.history.reconcile(keep, FORGET_MISSING_AFTER).await {
+            Ok(report) => {
+                for id in &report.orphaned {
+                    tracing::warn!(subscription = %id, "missing from the subscriptions file: its history is kept for 7 days");
+                }
+                let mut table = self.live.table();
+                for id in &report.forgotten {
+                    table.resume.remove(id);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "history could not be compared with the file"),
+        }
         for spec in &set.subscriptions {
             let retention = Retention {
                 max_events: spec.history.max_events,
                 max_age: spec.history.max_age,
             };
-            self.history
+            if let Err(error) = self
+                .history
                 .set_retention(spec.id.as_str(), retention)
                 .await
-                .ok();
+            {
+                tracing::warn!(%error, "history retention not set");
+            }
         }
+        let shortest = set.subscriptions.iter().map(|s| s.history.max_age).min();
+        self.shortest_max_age
+            .send_if_modified(|now| match shortest {
+                Some(shortest) if shortest != *now => {
+                    *now = shortest;
+                    true
+                }
+                _ => false,
+            });
 
         let mut table = self.live.table();
         table.status.retain(|id, _| set.get(id).is_some());
-        table.resume.retain(|id, _| set.get(id).is_some());
         for spec in &set.subscriptions {
             let entry = table
                 .status
@@ -265,6 +296,38 @@ impl ControlLoop {
                     detail: Done::Quitting { quitting: true },
                 }
             }
+            Command::Forget(ids) => self.forget(ids).await,
+        }
+    }
+}
+
+impl ControlLoop {
+    /// Deletes the history of subscriptions the user removed, once the applied file no
+    /// longer has them.
+    async fn forget(&mut self, ids: Vec<String>) -> Reply {
+        if let Some(set) = &self.current
+            && let Some(still) = ids.iter().find(|id| set.get(id).is_some())
+        {
+            return Reply::Error {
+                message: format!(
+                    "subscription {still:?} is still in the subscriptions file; remove it first"
+                ),
+            };
+        }
+        match self.history.forget(ids.clone()).await {
+            Ok(rows) => {
+                tracing::info!(?ids, rows, "history of removed subscriptions forgotten");
+                let mut table = self.live.table();
+                for id in &ids {
+                    table.resume.remove(id);
+                }
+                Reply::Done {
+                    detail: Done::Forgotten { forgotten: ids },
+                }
+            }
+            Err(error) => Reply::Error {
+                message: error.to_string(),
+            },
         }
     }
 }

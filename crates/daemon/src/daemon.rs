@@ -14,7 +14,7 @@ use ssenotify_config::Paths;
 use ssenotify_history::HistoryWriter;
 use ssenotify_protocol::{DaemonEvent, DaemonInfo, SubscriptionStatus};
 use ssenotify_sse::{ApplyReport, Engine, Supervisor};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -94,12 +94,14 @@ impl Daemon {
 
         let (commands_tx, commands_rx) = mpsc::channel(64);
         let (reload_tx, reload_rx) = mpsc::channel(8);
+        let (max_age_tx, max_age_rx) = watch::channel(Duration::MAX);
         let mut control = ControlLoop::new(
             live.clone(),
             paths.clone(),
             supervisor,
             history.clone(),
             configure_tx,
+            max_age_tx,
         );
         // The demo feed is served by whoever runs the subscriptions, so the demo works the
         // same under the app and `ssenotify run`. Another process may hold the port
@@ -115,6 +117,12 @@ impl Daemon {
         // (with nothing) and applies the file as soon as it is fixed.
         let _ = control.reload(false).await;
         let control_task = tokio::spawn(control.run(commands_rx, reload_rx, cancel.clone()));
+        let upkeep_task = tokio::spawn(crate::upkeep::run(
+            history.clone(),
+            live.clone(),
+            max_age_rx,
+            cancel.clone(),
+        ));
         let socket_task = tokio::spawn(crate::socket::serve(
             listener,
             commands_tx,
@@ -127,7 +135,7 @@ impl Daemon {
             paths,
             cancel,
             reload: reload_tx,
-            tasks: vec![control_task, socket_task, sleep_task],
+            tasks: vec![control_task, socket_task, sleep_task, upkeep_task],
             pipeline,
             history,
             _instance: instance,

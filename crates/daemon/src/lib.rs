@@ -16,6 +16,8 @@
 //!   answers commands; owns the supervisor.
 //! - `pipeline` (private): updates in; history, routing and sinks out.
 //! - `live` (private): the shared live state: status table, resume points, config error.
+//! - `upkeep` (private): history upkeep while running: rows aged out when due, and
+//!   subscriptions missing from the file forgotten after the grace period.
 //! - `socket` (private): the control socket's server side: requests to the control loop,
 //!   `watch` streams (the messages are `ssenotify-protocol`'s).
 //! - `instance` (private): the single-instance lock ([`running_pid`]).
@@ -41,6 +43,7 @@ pub mod ops;
 mod pipeline;
 mod sink;
 mod socket;
+mod upkeep;
 
 pub use companion::companion_program;
 pub use daemon::{Daemon, Options};

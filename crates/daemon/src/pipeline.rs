@@ -234,6 +234,7 @@ impl Pipeline {
         };
         let now = self.now();
         let mut actions = Vec::new();
+        let mut dropped = Vec::new();
         // Rows this batch added: a copy of one of them later in the same batch is a plain
         // duplicate, although its earlier copy is still `pending` (it is routed just below).
         let mut added = HashSet::new();
@@ -259,18 +260,30 @@ impl Pipeline {
                 }
                 None => HistoryAction::History,
             };
-            if let Some(recorded) = &recorded
-                && action != HistoryAction::Duplicate
+            // A dropped event is neither shown nor kept (`drop` promises that); its row
+            // went in only to find duplicates, and goes now.
+            let row = match (recorded.map(Recorded::row), action) {
+                (Some(row), HistoryAction::Dropped) => {
+                    dropped.push(row);
+                    None
+                }
+                (Some(row), HistoryAction::Duplicate) => (!dropped.contains(&row)).then_some(row),
+                (Some(row), action) => {
+                    actions.push((row, action));
+                    Some(row)
+                }
+                (None, _) => None,
+            };
+            // A duplicate was received before and counted then.
+            if action != HistoryAction::Duplicate
+                && let Some(entry) = self.live.table().status.get_mut(id.as_ref())
             {
-                actions.push((recorded.row(), action));
-            }
-            if let Some(entry) = self.live.table().status.get_mut(id.as_ref()) {
                 entry.events += 1;
                 entry.last_event_at = Some(received_at);
             }
             self.live.publish(DaemonEvent::Event(LiveEvent {
                 subscription: id.to_string(),
-                row: recorded.map(Recorded::row),
+                row,
                 event_type: event.event_type.to_string(),
                 data: event.data,
                 last_event_id: event.last_event_id.to_string(),
@@ -280,6 +293,9 @@ impl Pipeline {
         }
         if !actions.is_empty() && self.history.set_actions(actions).await.is_err() {
             tracing::error!("history is closed; actions not stored");
+        }
+        if !dropped.is_empty() && self.history.discard(dropped).await.is_err() {
+            tracing::error!("history is closed; dropped events not discarded");
         }
         self.schedule_tick();
     }
@@ -418,7 +434,8 @@ mod tests {
         let mut published = live.subscribe();
         let set = SubscriptionSet::parse(
             "[[subscription]]\nid = \"a\"\nurl = \"https://a.example/sse\"\n\
-             [[subscription.rules]]\nevent = \"alert\"\ntitle = \"{{ data }}\"\n",
+             [[subscription.rules]]\nevent = \"alert\"\ntitle = \"{{ data }}\"\n\
+             [[subscription.rules]]\nevent = \"noise\"\naction = \"drop\"\n",
             Format::Toml,
             Path::new("t.toml"),
             LiteralSecrets::Reject,
@@ -436,6 +453,7 @@ mod tests {
             event("alert", "1", "disk full"),
             event("alert", "1", "disk full"),
             event("message", "2", "fyi"),
+            event("noise", "3", "ignore me"),
         ] {
             merged.send(tagged(update)).await.unwrap();
         }
@@ -455,7 +473,16 @@ mod tests {
         while let Ok(update) = published.try_recv() {
             seen.push(match update {
                 DaemonEvent::Status(s) => format!("status {}", s.ready_state),
-                DaemonEvent::Event(e) => format!("event {} {}", e.last_event_id, e.action),
+                DaemonEvent::Event(e) => format!(
+                    "event {} {} {}",
+                    e.last_event_id,
+                    e.action,
+                    if e.row.is_some() {
+                        "stored"
+                    } else {
+                        "not stored"
+                    }
+                ),
                 DaemonEvent::Config { .. } => "config".into(),
             });
         }
@@ -463,9 +490,10 @@ mod tests {
             seen,
             [
                 "status OPEN",
-                "event 1 notified",
-                "event 1 duplicate",
-                "event 2 history"
+                "event 1 notified stored",
+                "event 1 duplicate stored",
+                "event 2 history stored",
+                "event 3 dropped not stored"
             ]
         );
         let rows = HistoryReader::open(&db)
@@ -478,12 +506,14 @@ mod tests {
             [
                 ("fyi", HistoryAction::History),
                 ("disk full", HistoryAction::Notified)
-            ]
+            ],
+            "a dropped event is not kept"
         );
         let table = live.table();
         assert_eq!(table.status["a"].ready_state, ReadyState::Open);
+        assert_eq!(table.status["a"].events, 3, "the duplicate is not counted");
         assert_eq!(
-            table.resume["a"].0, "2",
+            table.resume["a"].0, "3",
             "the resume point is the last event's id"
         );
     }

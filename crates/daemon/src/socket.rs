@@ -123,6 +123,7 @@ async fn handle(
                 Ok(Request::Status) => Ok(Command::Status),
                 Ok(Request::Reload) => Ok(Command::Reload),
                 Ok(Request::Quit) => Ok(Command::Quit),
+                Ok(Request::Forget { ids }) => Ok(Command::Forget(ids)),
                 Err(error) => Err(error),
             };
             match command {
@@ -254,7 +255,7 @@ mod tests {
         let mut watcher = watch(&s.socket).await.unwrap();
         // Plain requests still work beside a watcher.
         assert!(matches!(
-            request(&s.socket, Request::Ping).await.unwrap(),
+            request(&s.socket, &Request::Ping).await.unwrap(),
             Reply::Pong { .. }
         ));
         for i in 0..10 {

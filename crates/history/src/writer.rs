@@ -218,11 +218,17 @@ impl HistoryWriter {
         answer.await.map_err(|_| self.closed())?
     }
 
-    /// Forget the subscriptions missing from the file for longer than `grace`; returns how
-    /// many were forgotten.
-    pub async fn forget_orphans(&self, grace: std::time::Duration) -> Result<u64, HistoryError> {
+    /// Forget the subscriptions missing from the file for longer than `grace`; returns
+    /// their ids.
+    pub async fn forget_orphans(
+        &self,
+        grace: std::time::Duration,
+    ) -> Result<Vec<String>, HistoryError> {
         let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
-        self.counted(Op::ForgetOrphans { grace_ms }).await
+        let (reply, answer) = oneshot::channel();
+        self.send(Op::ForgetOrphans { grace_ms }, Reply::Reconciled(reply))
+            .await?;
+        Ok(answer.await.map_err(|_| self.closed())??.forgotten)
     }
 
     /// Every stored resume point, by subscription id, as committed so far.
@@ -439,10 +445,10 @@ fn execute(conn: &rusqlite::Connection, book: &mut Book, op: &Op) -> rusqlite::R
         Op::Reconcile { keep, grace_ms } => {
             Outcome::Reconciled(reconcile(conn, book, keep, *grace_ms, now_ms())?)
         }
-        Op::ForgetOrphans { grace_ms } => {
-            let forgotten = forget_orphans(conn, book, now_ms().saturating_sub(*grace_ms))?;
-            Outcome::Count(forgotten.len() as u64)
-        }
+        Op::ForgetOrphans { grace_ms } => Outcome::Reconciled(Reconciled {
+            forgotten: forget_orphans(conn, book, now_ms().saturating_sub(*grace_ms))?,
+            ..Reconciled::default()
+        }),
         Op::ResumeAll => Outcome::Resume(crate::read::resume_all(conn)?),
         Op::Flush | Op::Close => Outcome::Done,
     })

@@ -35,7 +35,7 @@ pub enum ClientError {
 }
 
 /// Send one request to the daemon at `path` and wait for its reply.
-pub async fn request(path: &Path, request: Request) -> Result<Reply, ClientError> {
+pub async fn request(path: &Path, request: &Request) -> Result<Reply, ClientError> {
     let (reply, ..) = exchange(path, request).await?;
     Ok(reply)
 }
@@ -63,7 +63,7 @@ impl Watcher {
 
 /// Starts watching the daemon at `path`: every update it publishes from now on.
 pub async fn watch(path: &Path) -> Result<Watcher, ClientError> {
-    match exchange(path, Request::Watch).await? {
+    match exchange(path, &Request::Watch).await? {
         (
             Reply::Done {
                 detail: Done::Watching { .. },
@@ -85,7 +85,7 @@ pub async fn watch(path: &Path) -> Result<Watcher, ClientError> {
 /// Connects, sends `request` and reads the first reply line; the connection stays usable.
 async fn exchange(
     path: &Path,
-    request: Request,
+    request: &Request,
 ) -> Result<(Reply, BufReader<OwnedReadHalf>, OwnedWriteHalf), ClientError> {
     let io_error = |source| ClientError::Io {
         path: path.to_path_buf(),
@@ -107,7 +107,7 @@ async fn exchange(
     };
     let exchange = async {
         let (read, mut write) = stream.into_split();
-        write_line(&mut write, &request).await?;
+        write_line(&mut write, request).await?;
         let mut read = BufReader::new(read);
         let mut line = String::new();
         read.read_line(&mut line).await?;

@@ -8,7 +8,7 @@ use ts_rs::TS;
 use crate::status::{DaemonEvent, DaemonInfo, SubscriptionStatus};
 
 /// A request to the daemon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Request {
     /// Is anyone there? Replies with the daemon's pid and version.
@@ -22,6 +22,13 @@ pub enum Request {
     /// Stop the daemon (as SIGTERM does): `ssenotify quit`, and the app's Quit when no tray
     /// icon offers one.
     Quit,
+    /// Delete the history and resume points of subscriptions the user removed (`remove`,
+    /// `import --replace`, the app's Remove), after the file no longer has them. Ids still
+    /// in the file are refused: history is never deleted because of what the file says.
+    Forget {
+        /// The removed subscriptions' ids.
+        ids: Vec<String>,
+    },
 }
 
 /// The daemon's answer to one [`Request`].
@@ -67,6 +74,11 @@ pub enum Done {
     Quitting {
         /// Always true.
         quitting: bool,
+    },
+    /// `forget`: the subscriptions whose history and resume point are gone.
+    Forgotten {
+        /// Their ids.
+        forgotten: Vec<String>,
     },
     /// `reload`: what applying the file did, id by id.
     Applied(ApplyReport),
