@@ -6,7 +6,9 @@
 //! so an async caller (the app's IPC commands, the tray's menu) never stalls its runtime.
 
 use serde::Serialize;
-use ssenotify_config::{SubscriptionSet, SubscriptionSpec};
+use ssenotify_config::{Paths, SubscriptionSet, SubscriptionSpec};
+use ssenotify_history::HistoryWriter;
+use ssenotify_protocol::{ClientError, Done, Reply, Request};
 use ssenotify_router::{Decision, Flags, Millis, Notification, Now, Router, RuleErrors};
 use ssenotify_sse::{Event, Output, Parser};
 
@@ -15,6 +17,40 @@ pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stat
     match tokio::task::spawn_blocking(work).await {
         Ok(value) => value,
         Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}
+
+/// Deletes the history and resume points of subscriptions the user removed (`remove`,
+/// `import --replace`, the app's Remove), once the file no longer has them: through the
+/// running daemon, or directly when none runs.
+pub async fn forget(paths: &Paths, ids: Vec<String>) -> Result<(), String> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let request = Request::Forget { ids: ids.clone() };
+    match ssenotify_protocol::request(&paths.control_socket(), &request).await {
+        Ok(Reply::Done {
+            detail: Done::Forgotten { .. },
+        }) => Ok(()),
+        Ok(Reply::Error { message }) => Err(message),
+        Ok(other) => Err(format!("unexpected reply to forget: {other:?}")),
+        Err(ClientError::NotRunning { .. }) => {
+            let db = paths.history_db();
+            let exists = {
+                let db = db.clone();
+                blocking(move || db.exists()).await
+            };
+            if !exists {
+                return Ok(());
+            }
+            let history = blocking(move || HistoryWriter::open(db))
+                .await
+                .map_err(|e| e.to_string())?;
+            let forgotten = history.forget(ids).await.map_err(|e| e.to_string());
+            history.close().await.map_err(|e| e.to_string())?;
+            forgotten.map(drop)
+        }
+        Err(error) => Err(error.to_string()),
     }
 }
 
@@ -74,10 +110,18 @@ pub fn route_transcript(
         mono: Millis(0),
         local,
     };
+    // As in the daemon, an event whose ID came before is a duplicate: never shown, never
+    // counted in a summary or digest.
+    let mut seen = std::collections::HashSet::new();
     let events = events
         .into_iter()
         .map(|event| {
-            let decision = router.route(&event, Flags::default(), now);
+            let duplicate = event.id.as_ref().is_some_and(|id| !seen.insert(id.clone()));
+            let flags = Flags {
+                duplicate,
+                ..Flags::default()
+            };
+            let decision = router.route(&event, flags, now);
             Routed { event, decision }
         })
         .collect();
@@ -125,6 +169,38 @@ mod tests {
         assert_eq!(
             report.events[1].decision.action,
             ssenotify_router::Action::History
+        );
+    }
+
+    #[test]
+    fn a_repeated_id_in_a_transcript_is_a_duplicate_and_counts_nowhere() {
+        let set = SubscriptionSet::parse(
+            "[notifications]\nrate_limit = { max = 1, per = \"1m\" }\n\
+             [[subscription]]\nid = \"ci\"\nurl = \"https://ci.example/sse\"\n",
+            Format::Toml,
+            Path::new("t.toml"),
+            LiteralSecrets::Reject,
+        )
+        .unwrap();
+        let spec = set.get("ci").unwrap();
+        let body = b"id: 1\ndata: first\n\nid: 1\ndata: again\n\nid: 2\ndata: second\n\n";
+        let report = route_transcript(&set, spec, body).unwrap();
+        let actions: Vec<String> = report
+            .events
+            .iter()
+            .map(|r| match &r.decision.action {
+                ssenotify_router::Action::Notify(_) => "notify".to_owned(),
+                ssenotify_router::Action::Suppressed { why, .. } => format!("{why:?}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(actions, ["notify", "Duplicate", "RateLimited"]);
+        // The summary stands for the one rate-limited event, not the duplicate.
+        assert_eq!(report.summaries.len(), 1);
+        assert!(
+            report.summaries[0].title.contains('1') && !report.summaries[0].body.contains("again"),
+            "{:?}",
+            report.summaries[0]
         );
     }
 }
