@@ -13,6 +13,7 @@
 //! - `http`: a request as the server read it, and a scripted [`Response`] of [`Step`]s.
 //! - `sse`: building event-stream bytes ([`sse_event`], [`http_chunk`]).
 //! - `bin`: where the `ssenotify` binary under test is ([`ssenotify_bin`]).
+//! - [`home`]: one user's XDG directories, commands run in them, a daemon guard.
 //! - [`desktop`]: a private session bus, Xvfb and dunst for the notification tests.
 //! - `bin/es_consumer.rs`: the eventsource-client peer of the benchmarks.
 //!
@@ -37,6 +38,7 @@
 
 mod bin;
 pub mod desktop;
+pub mod home;
 mod http;
 mod server;
 mod sse;

@@ -678,3 +678,96 @@ async fn an_event_knows_whether_its_id_is_its_own_or_inherited() {
     );
     client.close().await;
 }
+
+#[tokio::test]
+async fn reconnect_revives_a_subscription_closed_for_good_with_its_last_event_id() {
+    // 404 after one good stream (an expired token, say), until the server is fixed.
+    let fixed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = TestServer::start({
+        let fixed = fixed.clone();
+        move |_, n| match n {
+            0 => Response::sse_steps(vec![
+                Step::Send(sse_event(None, Some("41"), "before")),
+                Step::Close,
+            ]),
+            _ if fixed.load(std::sync::atomic::Ordering::SeqCst) => {
+                open_then_hold(sse_event(None, Some("42"), "after"))
+            }
+            _ => Response::status(404),
+        }
+    });
+    let mut client = Client::start(settings(server.url("/feed"))).await;
+    client.events(1).await;
+    let closed = client.until_state(ReadyState::Closed).await;
+    assert_eq!(closed.last().unwrap().reason.status(), Some(404));
+    // CLOSED for good makes no request of its own.
+    let requests = server.requests().len();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.requests().len(), requests);
+
+    fixed.store(true, std::sync::atomic::Ordering::SeqCst);
+    client.handle().reconnect();
+    let change = client.next_state().await;
+    assert_eq!(
+        (change.ready_state, change.reason.clone()),
+        (ReadyState::Connecting, Reason::ReconnectRequested)
+    );
+    assert_eq!(change.retry_in, None, "at once");
+    client.until_state(ReadyState::Open).await;
+    assert_eq!(client.events(1).await[0].data, "after");
+    let last = server.requests().last().cloned().unwrap();
+    assert_eq!(last.header("last-event-id"), Some("41"));
+    client.close().await;
+}
+
+#[tokio::test]
+async fn reconnect_reopens_an_open_stream_and_cuts_a_wait_short_but_not_a_pause() {
+    let server = TestServer::start(|_, n| match n {
+        0 | 1 => open_then_hold(sse_event(None, Some(&n.to_string()), "hi")),
+        _ => Response::status(503),
+    });
+    let mut s = settings(server.url("/feed"));
+    s.policy.initial_reconnect = Duration::from_secs(60);
+    let mut client = Client::start(s).await;
+    client.until_state(ReadyState::Open).await;
+    client.events(1).await;
+
+    // OPEN: the socket closes and a new request goes out at once, resuming.
+    client.handle().reconnect();
+    assert!(server.wait_for_client_close(0, WAIT).await.is_some());
+    let states = client.until_state(ReadyState::Open).await;
+    assert_eq!(states[0].reason, Reason::ReconnectRequested);
+    let requests = server.wait_for_requests(2, WAIT).await.unwrap();
+    assert_eq!(requests[1].header("last-event-id"), Some("0"));
+    client.events(1).await;
+
+    // Waiting a minute after a 503: the retry happens now.
+    client.handle().reconnect();
+    loop {
+        let change = client.next_state().await;
+        if change.reason.status() == Some(503) {
+            assert!(change.retry_in >= Some(Duration::from_secs(60)), "{change:?}");
+            break;
+        }
+    }
+    let started = Instant::now();
+    client.handle().reconnect();
+    server
+        .wait_for_requests(4, WAIT)
+        .await
+        .expect("retried at once");
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // Paused: nothing happens until resumed.
+    client.handle().pause();
+    client.until_state(ReadyState::Closed).await;
+    let requests = server.requests().len();
+    client.handle().reconnect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        server.requests().len(),
+        requests,
+        "a paused subscription stays paused"
+    );
+    client.close().await;
+}

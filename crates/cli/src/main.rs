@@ -43,8 +43,11 @@ enum Command {
     Remove(manage::IdArgs),
     /// Pause a subscription: its connection closes until resumed.
     Pause(manage::IdArgs),
-    /// Resume a paused subscription.
+    /// Resume a paused subscription (one CLOSED for good reconnects too).
     Resume(manage::IdArgs),
+    /// Reconnect a subscription now, from any state but paused (after a 404, an expired
+    /// token, a long backoff): `ssenotify reconnect alerts`.
+    Reconnect(manage::IdArgs),
     /// Show no popups from a subscription for a while (events are still recorded).
     Mute(manage::MuteArgs),
     /// End a mute.
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Command::Remove(args) => manage::remove(args, &paths),
         Command::Pause(args) => manage::set_paused(args, &paths, true),
         Command::Resume(args) => manage::set_paused(args, &paths, false),
+        Command::Reconnect(args) => manage::reconnect(args, &paths),
         Command::Mute(args) => manage::mute(args, &paths),
         Command::Unmute(args) => manage::unmute(args, &paths),
         Command::List(args) => manage::list(args, &paths),

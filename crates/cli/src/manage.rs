@@ -15,7 +15,7 @@ use ssenotify_config::edit::{self as ops, EditError};
 use ssenotify_config::{Format, Paths, Store, SubscriptionSpec};
 use ssenotify_history::HistoryReader;
 use ssenotify_protocol::{
-    self as protocol, ClientError, DaemonInfo, Reply, Request, SubscriptionStatus,
+    self as protocol, ClientError, DaemonInfo, ReadyState, Reply, Request, SubscriptionStatus,
 };
 
 /// Arguments of `ssenotify add`.
@@ -200,9 +200,42 @@ fn forget(paths: &Paths, ids: Vec<String>) {
 
 /// `ssenotify pause` and `ssenotify resume`.
 pub fn set_paused(args: IdArgs, paths: &Paths, paused: bool) -> ExitCode {
+    // Resuming a subscription that is not paused but CLOSED for good (a 404, an expired
+    // token) is a request to try again.
+    let closed_for_good = !paused
+        && live_status(paths).is_some_and(|(subs, _)| {
+            subs.iter()
+                .any(|s| s.id == args.id && s.ready_state == ReadyState::Closed && !s.paused)
+        });
     let result = ops::set_paused(paths, &args.id, paused);
     let done = if paused { "paused" } else { "resumed" };
-    finish(paths, result, |()| format!("{done} {}", args.id))
+    let code = finish(paths, result, |()| format!("{done} {}", args.id));
+    if closed_for_good && code == ExitCode::SUCCESS {
+        let request = Request::Reconnect { id: args.id };
+        if let Ok(Reply::Error { message }) =
+            crate::common::block_on(protocol::request(&paths.control_socket(), &request))
+        {
+            eprintln!("ssenotify: warning: not reconnected: {message}");
+        }
+    }
+    code
+}
+
+/// `ssenotify reconnect ID`: exit 0 when the daemon reconnects it, 1 when it cannot (no
+/// daemon, no such subscription, paused or disabled).
+pub fn reconnect(args: IdArgs, paths: &Paths) -> ExitCode {
+    let request = Request::Reconnect {
+        id: args.id.clone(),
+    };
+    match crate::common::block_on(protocol::request(&paths.control_socket(), &request)) {
+        Ok(Reply::Done { .. }) => {
+            println!("reconnecting {}", args.id);
+            ExitCode::SUCCESS
+        }
+        Ok(Reply::Error { message }) => fail(message),
+        Ok(other) => fail(format!("unexpected reply: {other:?}")),
+        Err(error) => fail(error),
+    }
 }
 
 /// `ssenotify mute ID --for D`.

@@ -44,6 +44,8 @@ pub(crate) enum Command {
     Quit,
     /// Forget the history of subscriptions the user removed.
     Forget(Vec<String>),
+    /// Reconnect one subscription now.
+    Reconnect(String),
 }
 
 /// A command waiting for the control loop to answer it.
@@ -297,11 +299,41 @@ impl ControlLoop {
                 }
             }
             Command::Forget(ids) => self.forget(ids).await,
+            Command::Reconnect(id) => self.reconnect(id),
         }
     }
 }
 
 impl ControlLoop {
+    /// Reconnects one running subscription now; a paused or disabled one is refused.
+    fn reconnect(&self, id: String) -> Reply {
+        let spec = self.current.as_ref().and_then(|set| set.get(&id));
+        let refused = match spec {
+            None => Some(format!("no subscription with id {id:?}")),
+            Some(spec) if !spec.enabled => Some(format!("subscription {id:?} is disabled")),
+            Some(spec) if spec.paused => {
+                Some(format!("subscription {id:?} is paused; resume it to reconnect"))
+            }
+            Some(_) if !self.supervisor.reconnect(&id) => {
+                let why = self.live.table().status.get(&id).map(|s| s.reason.clone());
+                Some(format!(
+                    "subscription {id:?} is not running: {}",
+                    why.unwrap_or_default()
+                ))
+            }
+            Some(_) => None,
+        };
+        match refused {
+            Some(message) => Reply::Error { message },
+            None => {
+                tracing::info!(subscription = %id, "reconnect requested");
+                Reply::Done {
+                    detail: Done::Reconnecting { reconnecting: id },
+                }
+            }
+        }
+    }
+
     /// Deletes the history of subscriptions the user removed, once the applied file no
     /// longer has them.
     async fn forget(&mut self, ids: Vec<String>) -> Reply {

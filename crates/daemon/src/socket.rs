@@ -124,6 +124,7 @@ async fn handle(
                 Ok(Request::Reload) => Ok(Command::Reload),
                 Ok(Request::Quit) => Ok(Command::Quit),
                 Ok(Request::Forget { ids }) => Ok(Command::Forget(ids)),
+                Ok(Request::Reconnect { id }) => Ok(Command::Reconnect(id)),
                 Err(error) => Err(error),
             };
             match command {

@@ -22,6 +22,12 @@ pub enum Request {
     /// Stop the daemon (as SIGTERM does): `ssenotify quit`, and the app's Quit when no tray
     /// icon offers one.
     Quit,
+    /// Reconnect one subscription now, from any state but paused (`ssenotify reconnect`,
+    /// the app's "Retry now"): a subscription CLOSED for good tries again.
+    Reconnect {
+        /// The subscription's id.
+        id: String,
+    },
     /// Delete the history and resume points of subscriptions the user removed (`remove`,
     /// `import --replace`, the app's Remove), after the file no longer has them. Ids still
     /// in the file are refused: history is never deleted because of what the file says.
@@ -74,6 +80,11 @@ pub enum Done {
     Quitting {
         /// Always true.
         quitting: bool,
+    },
+    /// `reconnect`: the subscription is reconnecting.
+    Reconnecting {
+        /// Its id.
+        reconnecting: String,
     },
     /// `forget`: the subscriptions whose history and resume point are gone.
     Forgotten {

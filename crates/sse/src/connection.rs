@@ -55,6 +55,8 @@ pub(crate) struct Connection {
     updates: mpsc::Sender<Batch>,
     pool: Arc<BatchPool>,
     paused: watch::Receiver<bool>,
+    /// Reconnect requests from the handle (the value only counts them).
+    kick: watch::Receiver<u64>,
     /// The engine's wake notices (how long the machine slept).
     wake: watch::Receiver<Duration>,
     cancel: CancellationToken,
@@ -77,6 +79,7 @@ impl Connection {
         updates: mpsc::Sender<Batch>,
         pool: Arc<BatchPool>,
         paused: watch::Receiver<bool>,
+        kick: watch::Receiver<u64>,
         wake: watch::Receiver<Duration>,
         cancel: CancellationToken,
     ) -> Self {
@@ -91,6 +94,7 @@ impl Connection {
             updates,
             pool,
             paused,
+            kick,
             wake,
             cancel,
             batch: Vec::new(),
@@ -132,11 +136,22 @@ impl Connection {
 
             let cancel = self.cancel.clone();
             let mut paused = self.paused.clone();
+            // A clone sees what the handle's own receiver has not seen yet.
+            let mut kick = self.kick.clone();
             let end = tokio::select! {
                 _ = cancel.cancelled() => None,
                 _ = wait_paused(&mut paused) => continue,
+                // Asked to reconnect: this attempt ends here, the next starts at once.
+                _ = changed(&mut kick) => Some(End::retry(Reason::ReconnectRequested)),
                 end = self.attempt() => Some(end),
             };
+            if let Some(End::Retry {
+                reason: Reason::ReconnectRequested,
+                ..
+            }) = &end
+            {
+                self.kick.mark_unchanged();
+            }
             let Some(end) = end else {
                 self.closed_by_user().await;
                 return;
@@ -145,8 +160,28 @@ impl Connection {
             let (reason, retry_after, healthy) = match end {
                 End::Abandoned => return,
                 End::Closed(reason) => {
-                    self.emit(ReadyState::Closed, reason, None).await;
-                    return;
+                    if !self.emit(ReadyState::Closed, reason, None).await || !self.policy.reconnect
+                    {
+                        return;
+                    }
+                    // CLOSED for good stays CLOSED until the user asks to reconnect (an
+                    // expired token renewed, a moved feed back) or pauses it.
+                    tokio::select! {
+                        _ = self.cancel.cancelled() => {
+                            self.closed_by_user().await;
+                            return;
+                        }
+                        _ = wait_paused(&mut self.paused) => continue,
+                        _ = changed(&mut self.kick) => {}
+                    }
+                    failures = 0;
+                    if !self
+                        .emit(ReadyState::Connecting, Reason::ReconnectRequested, None)
+                        .await
+                    {
+                        return;
+                    }
+                    continue;
                 }
                 End::Retry {
                     reason,
@@ -157,6 +192,14 @@ impl Connection {
             if !self.policy.reconnect {
                 self.emit(ReadyState::Closed, reason, None).await;
                 return;
+            }
+            if reason == Reason::ReconnectRequested {
+                // At once and with a fresh backoff: the user is waiting for it.
+                failures = 0;
+                if !self.emit(ReadyState::Connecting, reason, None).await {
+                    return;
+                }
+                continue;
             }
             failures = if healthy {
                 0
@@ -182,6 +225,15 @@ impl Connection {
                 _ = wait_paused(&mut self.paused) => {}
                 // Woken from sleep: the wait was for a network that may be back now.
                 _ = woke(&mut self.wake) => {}
+                _ = changed(&mut self.kick) => {
+                    failures = 0;
+                    if !self
+                        .emit(ReadyState::Connecting, Reason::ReconnectRequested, None)
+                        .await
+                    {
+                        return;
+                    }
+                }
                 _ = tokio::time::sleep(delay) => {}
             }
         }
@@ -418,6 +470,14 @@ fn cursor_of(data: &str, pointer: &str) -> Option<SmolStr> {
 /// Resolves once the subscription is paused (never, if the handle is gone: cancel covers that).
 async fn wait_paused(paused: &mut watch::Receiver<bool>) {
     if paused.wait_for(|p| *p).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Resolves at the handle's next reconnect request (never, once the handle is gone: cancel
+/// covers that).
+async fn changed(kick: &mut watch::Receiver<u64>) {
+    if kick.changed().await.is_err() {
         std::future::pending::<()>().await;
     }
 }

@@ -78,6 +78,7 @@ impl Engine {
             Parser::with_last_event_id(settings.policy.max_event_size, &settings.last_event_id);
         let (tx, pool, updates) = crate::event::channel();
         let (paused_tx, paused_rx) = watch::channel(false);
+        let (kick_tx, kick_rx) = watch::channel(0);
         let cancel = self.shutdown.child_token();
         let connection = Connection::new(
             client,
@@ -89,6 +90,7 @@ impl Engine {
             tx,
             pool.clone(),
             paused_rx,
+            kick_rx,
             self.wake.subscribe(),
             cancel.clone(),
         );
@@ -96,6 +98,7 @@ impl Engine {
         Ok((
             Subscription {
                 paused: paused_tx,
+                kick: kick_tx,
                 cancel,
                 task: Some(task),
             },

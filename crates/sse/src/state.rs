@@ -93,6 +93,8 @@ pub enum Reason {
         /// How long the machine slept.
         slept: Duration,
     },
+    /// The user asked to reconnect now (`ssenotify reconnect`, the app's "Retry now").
+    ReconnectRequested,
     /// The user paused the subscription.
     Paused,
     /// The user (or shutdown) closed the subscription.
@@ -141,6 +143,7 @@ impl fmt::Display for Reason {
                 "the system woke after {} asleep; reconnecting",
                 fmt_duration(*slept)
             ),
+            Self::ReconnectRequested => f.write_str("reconnect requested by user"),
             Self::Paused => f.write_str("paused by user"),
             Self::ClosedByUser => f.write_str("closed by user"),
         }

@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 /// The handle of one running subscription. Dropping it closes the subscription.
 pub struct Subscription {
     pub(crate) paused: watch::Sender<bool>,
+    pub(crate) kick: watch::Sender<u64>,
     pub(crate) cancel: CancellationToken,
     pub(crate) task: Option<JoinHandle<()>>,
 }
@@ -20,6 +21,14 @@ impl Subscription {
     /// Reconnect a paused subscription at once, with a fresh backoff.
     pub fn resume(&self) {
         self.paused.send_replace(false);
+    }
+
+    /// Reconnect now, from any state but paused: an OPEN connection is closed and opened
+    /// again, a wait between attempts is cut short, and a subscription CLOSED for good (a
+    /// 404, an expired token) tries again; the backoff starts afresh and the reason says
+    /// "reconnect requested by user".
+    pub fn reconnect(&self) {
+        self.kick.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Whether the subscription is paused.

@@ -168,6 +168,15 @@ impl Supervisor {
             .is_some()
     }
 
+    /// Reconnect one subscription now (see [`Subscription::reconnect`]); false when there is
+    /// no such running subscription.
+    pub fn reconnect(&self, id: &str) -> bool {
+        self.running
+            .get(id)
+            .map(|r| r.subscription.reconnect())
+            .is_some()
+    }
+
     /// Close every subscription and wait until each has reported CLOSED downstream.
     pub async fn shutdown(mut self) {
         let ids: Vec<Arc<str>> = self.running.keys().cloned().collect();
