@@ -89,6 +89,12 @@ pub struct Home {
     dir: TempDir,
 }
 
+impl Default for Home {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Home {
     /// A fresh home with a private runtime directory.
     pub fn new() -> Self {
