@@ -3,7 +3,6 @@
 //! to the control socket, and [`Daemon`], an `ssenotify run` that is killed when the test
 //! ends, however it ends.
 
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};

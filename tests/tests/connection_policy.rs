@@ -746,7 +746,10 @@ async fn reconnect_reopens_an_open_stream_and_cuts_a_wait_short_but_not_a_pause(
     loop {
         let change = client.next_state().await;
         if change.reason.status() == Some(503) {
-            assert!(change.retry_in >= Some(Duration::from_secs(60)), "{change:?}");
+            assert!(
+                change.retry_in >= Some(Duration::from_secs(60)),
+                "{change:?}"
+            );
             break;
         }
     }

@@ -46,6 +46,9 @@ pub(crate) enum Command {
     Forget(Vec<String>),
     /// Reconnect one subscription now.
     Reconnect(String),
+    /// Reconnect one subscription from its last saved resume point (the pipeline, once
+    /// history works again after events could not be saved).
+    ReconnectFrom(String),
 }
 
 /// A command waiting for the control loop to answer it.
@@ -300,6 +303,20 @@ impl ControlLoop {
             }
             Command::Forget(ids) => self.forget(ids).await,
             Command::Reconnect(id) => self.reconnect(id),
+            Command::ReconnectFrom(id) => {
+                let (last_event_id, cursor) = self
+                    .live
+                    .table()
+                    .resume
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_default();
+                self.supervisor
+                    .reconnect_from(&id, &last_event_id, cursor.as_deref());
+                Reply::Done {
+                    detail: Done::Reconnecting { reconnecting: id },
+                }
+            }
         }
     }
 }
@@ -311,9 +328,9 @@ impl ControlLoop {
         let refused = match spec {
             None => Some(format!("no subscription with id {id:?}")),
             Some(spec) if !spec.enabled => Some(format!("subscription {id:?} is disabled")),
-            Some(spec) if spec.paused => {
-                Some(format!("subscription {id:?} is paused; resume it to reconnect"))
-            }
+            Some(spec) if spec.paused => Some(format!(
+                "subscription {id:?} is paused; resume it to reconnect"
+            )),
             Some(_) if !self.supervisor.reconnect(&id) => {
                 let why = self.live.table().status.get(&id).map(|s| s.reason.clone());
                 Some(format!(

@@ -89,10 +89,15 @@ impl Daemon {
         let sleep_task = engine.watch_for_sleep();
         let (supervisor, merged) = Supervisor::new(engine);
         let (configure_tx, configure_rx) = mpsc::channel(16);
-        let pipeline =
-            tokio::spawn(Pipeline::new(live.clone(), history.clone(), configure_rx).run(merged));
-
         let (commands_tx, commands_rx) = mpsc::channel(64);
+        let pipeline = Pipeline::new(
+            live.clone(),
+            history.clone(),
+            configure_rx,
+            commands_tx.clone(),
+        );
+        let pipeline = tokio::spawn(pipeline.run(merged));
+
         let (reload_tx, reload_rx) = mpsc::channel(8);
         let (max_age_tx, max_age_rx) = watch::channel(Duration::MAX);
         let mut control = ControlLoop::new(

@@ -20,9 +20,13 @@ use ssenotify_router::{self as router, Decision, Flags, Millis, Router};
 use ssenotify_sse::{Event, ReadyState, Reason, StateChange, Tagged, Update};
 use tokio::sync::mpsc;
 
+use crate::control::{Command, Pending};
 use crate::live::Live;
 use crate::sink::{Delivery, OnFailure};
 
+/// How a history failure reads in a subscription's `error`, so that it is cleared when
+/// writes work again (and no other error is).
+const HISTORY_ERROR: &str = "history: ";
 /// Events arriving this soon after a resumed connection opened count as catch-up replay.
 const CATCH_UP_WINDOW: Duration = Duration::from_secs(2);
 /// Most events handed to history in one transaction.
@@ -46,6 +50,13 @@ pub(crate) struct Pipeline {
     live: Arc<Live>,
     history: HistoryWriter,
     configure: mpsc::Receiver<Configure>,
+    /// Commands to the control loop (reconnecting what history could not keep).
+    control: mpsc::Sender<Pending>,
+    /// Subscriptions whose events history failed to record: when writes work again, they
+    /// reconnect from the last saved point, so that the server replays what was lost.
+    unsaved: HashSet<Arc<str>>,
+    /// Reconnects from the last saved point not yet handed to the control loop.
+    reconnects: Vec<String>,
     routes: HashMap<Arc<str>, Route>,
     started: Instant,
     /// The next time any router has a summary or digest due.
@@ -58,11 +69,15 @@ impl Pipeline {
         live: Arc<Live>,
         history: HistoryWriter,
         configure: mpsc::Receiver<Configure>,
+        control: mpsc::Sender<Pending>,
     ) -> Self {
         Self {
             live,
             history,
             configure,
+            control,
+            unsaved: HashSet::new(),
+            reconnects: Vec::new(),
             routes: HashMap::new(),
             started: Instant::now(),
             next_tick: None,
@@ -208,27 +223,24 @@ impl Pipeline {
                 )
             })
             .collect();
-        {
-            let mut table = self.live.table();
-            for point in resume_points.values() {
-                table.resume.insert(
-                    point.sub_id.to_string(),
-                    (
-                        point.last_event_id.to_string(),
-                        point.cursor.as_ref().map(|c| c.to_string()),
-                    ),
-                );
+        let points: Vec<ResumeUpdate> = resume_points.into_values().collect();
+        let recorded = match self.history.record(new_events, points.clone()).await {
+            Ok(recorded) => {
+                self.saved(&points).await;
+                recorded.into_iter().map(Some).collect()
             }
-        }
-        let recorded = match self
-            .history
-            .record(new_events, resume_points.into_values().collect())
-            .await
-        {
-            Ok(recorded) => recorded.into_iter().map(Some).collect(),
             Err(error) => {
-                // History is down (disk full?): notifications must still flow.
+                // History is down (disk full, read-only): notifications still flow, but the
+                // resume point stays at the last event saved (see `saved`).
                 tracing::error!(%error, "history could not record events");
+                let mut table = self.live.table();
+                for point in &points {
+                    self.unsaved.insert(point.sub_id.clone());
+                    if let Some(entry) = table.status.get_mut(point.sub_id.as_ref()) {
+                        entry.error = Some(format!("{HISTORY_ERROR}{error}"));
+                        self.live.publish(DaemonEvent::Status(entry.clone()));
+                    }
+                }
                 vec![None; events.len()]
             }
         };
@@ -298,6 +310,59 @@ impl Pipeline {
             tracing::error!("history is closed; dropped events not discarded");
         }
         self.schedule_tick();
+    }
+
+    /// Events up to `points` are saved: they are the resume points now. A subscription
+    /// whose earlier events could not be saved reconnects from its last saved point, so the
+    /// server replays them (they come back as catch-up: deduplicated, rate-limited).
+    async fn saved(&mut self, points: &[ResumeUpdate]) {
+        let mut recovered = Vec::new();
+        {
+            let mut table = self.live.table();
+            for point in points {
+                let id = point.sub_id.as_ref();
+                if self.unsaved.remove(id) {
+                    recovered.push(id.to_owned());
+                    if let Some(entry) = table.status.get_mut(id)
+                        && entry
+                            .error
+                            .as_deref()
+                            .is_some_and(|e| e.starts_with(HISTORY_ERROR))
+                    {
+                        entry.error = None;
+                        self.live.publish(DaemonEvent::Status(entry.clone()));
+                    }
+                    // The point to go back to is the last one saved: keep it.
+                    continue;
+                }
+                table.resume.insert(
+                    id.to_owned(),
+                    (
+                        point.last_event_id.to_string(),
+                        point.cursor.as_ref().map(|c| c.to_string()),
+                    ),
+                );
+            }
+        }
+        for id in recovered {
+            tracing::warn!(subscription = %id, "history works again: reconnecting from the last saved event");
+            self.reconnects.push(id);
+        }
+        // Never waiting on the control loop: it may itself be waiting for this pipeline to
+        // drain (closing a subscription), so a full queue is tried again at the next batch.
+        while let Some(id) = self.reconnects.pop() {
+            let (reply, _) = tokio::sync::oneshot::channel();
+            if let Err(error) = self.control.try_send((Command::ReconnectFrom(id), reply)) {
+                if let tokio::sync::mpsc::error::TrySendError::Full((
+                    Command::ReconnectFrom(id),
+                    _,
+                )) = error
+                {
+                    self.reconnects.push(id);
+                }
+                break;
+            }
+        }
     }
 
     /// Carry out a router decision for the event recorded as `row`; returns what history
@@ -444,7 +509,8 @@ mod tests {
 
         let (configure, configure_rx) = mpsc::channel(1);
         let (merged, merged_rx) = mpsc::channel(16);
-        let pipeline = Pipeline::new(live.clone(), history.clone(), configure_rx);
+        let (control, _commands) = mpsc::channel(4);
+        let pipeline = Pipeline::new(live.clone(), history.clone(), configure_rx, control);
         let task = tokio::spawn(pipeline.run(merged_rx));
         configure.send(Configure::Set(set)).await.unwrap();
         let open = StateChange::now(ReadyState::Open, Reason::Opened { status: 200 }, None);

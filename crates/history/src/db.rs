@@ -18,6 +18,9 @@ use crate::schema;
 pub(crate) struct Db {
     read: HistoryReader,
     book: Book,
+    /// The file opened (device, inode): a file deleted or replaced behind the daemon's back
+    /// is noticed by comparing it with what the path names now.
+    file: Option<(u64, u64)>,
 }
 
 impl std::fmt::Debug for Db {
@@ -64,10 +67,50 @@ impl Db {
     pub(crate) fn open(path: impl AsRef<Path>) -> Result<Self, HistoryError> {
         let path = path.as_ref().to_owned();
         let conn = schema::open_read_write(&path)?;
+        let file = identity(&path);
         Ok(Self {
             read: HistoryReader { conn, path },
             book: Book::default(),
+            file,
         })
+    }
+
+    /// When the file was deleted or replaced since it was opened (a user cleaning up, a
+    /// restore from backup), recreates it with the resume points of the old one (still
+    /// readable through the open connection) and the retention in force; returns whether it
+    /// did. Without this, writes would go on into a deleted file, unseen, and a restart would
+    /// lose every resume point.
+    pub(crate) fn reopen_if_replaced(&mut self) -> Result<bool, HistoryError> {
+        if self.file.is_none() || identity(&self.read.path) == self.file {
+            return Ok(false);
+        }
+        let points = crate::read::resume_all(&self.read.conn)
+            .ctx(&self.read.path, "reading resume points before reopening")?;
+        let mut fresh = Db::open(&self.read.path)?;
+        let retention = std::mem::take(&mut self.book.retention);
+        fresh.book.retention = retention;
+        {
+            let (conn, _) = fresh.parts();
+            for point in &points {
+                save_resume(
+                    conn,
+                    &ResumeUpdate {
+                        sub_id: point.sub_id.as_str().into(),
+                        last_event_id: point.last_event_id.as_str().into(),
+                        cursor: point.cursor.as_deref().map(Arc::from),
+                    },
+                )
+                .ctx(&self.read.path, "restoring resume points")?;
+            }
+        }
+        tracing::warn!(
+            path = %self.read.path.display(),
+            resume_points = points.len(),
+            "the history file was deleted or replaced: recreated it with the resume points"
+        );
+        let old = std::mem::replace(self, fresh);
+        let _ = old.close();
+        Ok(true)
     }
 
     /// The database file.
@@ -89,6 +132,13 @@ impl Db {
             .map_err(|(_, e)| e)
             .ctx(&path, "closing")
     }
+}
+
+/// The (device, inode) of the file at `path`, if there is one.
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.dev(), meta.ino()))
 }
 
 pub(crate) fn insert_events(

@@ -947,3 +947,46 @@ fn a_failed_notification_is_an_error_whichever_write_comes_first() {
         .collect();
     assert_eq!(actions, ["error", "error", "quiet"]);
 }
+
+#[tokio::test]
+async fn a_deleted_history_file_is_recreated_with_its_resume_points() {
+    let (_dir, path) = temp();
+    let writer = HistoryWriter::open(&path).unwrap();
+    writer
+        .record(
+            vec![ev("a", Some("1"), "before")],
+            vec![resume_update("a", "1", None)],
+        )
+        .await
+        .unwrap();
+    writer.flush().await.unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", path.display());
+        let _ = std::fs::remove_file(file);
+    }
+    assert!(!path.exists());
+
+    // The next write notices, recreates the file and goes there.
+    writer
+        .record(
+            vec![ev("b", Some("9"), "after")],
+            vec![resume_update("b", "9", None)],
+        )
+        .await
+        .unwrap();
+    writer.flush().await.unwrap();
+    let reader = HistoryReader::open(&path).unwrap();
+    assert_eq!(datas(&reader.page(None, None, 10).unwrap()), ["after"]);
+    let resumes: Vec<(String, String)> = reader
+        .resume_all()
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.sub_id, p.last_event_id))
+        .collect();
+    assert_eq!(
+        resumes,
+        [("a".into(), "1".into()), ("b".into(), "9".into())],
+        "the resume points of the deleted file are kept"
+    );
+    writer.close().await.unwrap();
+}

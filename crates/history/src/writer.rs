@@ -315,6 +315,9 @@ fn apply(
     unreported: &mut Option<HistoryError>,
     closers: &mut Vec<oneshot::Sender<Result<(), HistoryError>>>,
 ) {
+    if let Err(error) = history.reopen_if_replaced() {
+        tracing::error!(%error, "the history file was replaced and could not be recreated");
+    }
     let path = history.path().to_owned();
     let mut outcomes = Vec::with_capacity(batch.len());
     let (conn, book) = history.parts();

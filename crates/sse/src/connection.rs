@@ -19,6 +19,7 @@ use crate::parse::{Output, Parser};
 use crate::policy::{self, HEALTHY_AFTER, Policy, Verdict};
 use crate::settings::Resume;
 use crate::state::{ReadyState, Reason, StateChange};
+use crate::subscription::Kick;
 
 /// How an attempt (a request and, if good, its stream) ended.
 enum End {
@@ -55,8 +56,8 @@ pub(crate) struct Connection {
     updates: mpsc::Sender<Batch>,
     pool: Arc<BatchPool>,
     paused: watch::Receiver<bool>,
-    /// Reconnect requests from the handle (the value only counts them).
-    kick: watch::Receiver<u64>,
+    /// Reconnect requests from the handle.
+    kick: watch::Receiver<Kick>,
     /// The engine's wake notices (how long the machine slept).
     wake: watch::Receiver<Duration>,
     cancel: CancellationToken,
@@ -79,7 +80,7 @@ impl Connection {
         updates: mpsc::Sender<Batch>,
         pool: Arc<BatchPool>,
         paused: watch::Receiver<bool>,
-        kick: watch::Receiver<u64>,
+        kick: watch::Receiver<Kick>,
         wake: watch::Receiver<Duration>,
         cancel: CancellationToken,
     ) -> Self {
@@ -151,6 +152,7 @@ impl Connection {
             }) = &end
             {
                 self.kick.mark_unchanged();
+                self.kicked();
             }
             let Some(end) = end else {
                 self.closed_by_user().await;
@@ -172,7 +174,7 @@ impl Connection {
                             return;
                         }
                         _ = wait_paused(&mut self.paused) => continue,
-                        _ = changed(&mut self.kick) => {}
+                        _ = changed(&mut self.kick) => self.kicked(),
                     }
                     failures = 0;
                     if !self
@@ -226,6 +228,7 @@ impl Connection {
                 // Woken from sleep: the wait was for a network that may be back now.
                 _ = woke(&mut self.wake) => {}
                 _ = changed(&mut self.kick) => {
+                    self.kicked();
                     failures = 0;
                     if !self
                         .emit(ReadyState::Connecting, Reason::ReconnectRequested, None)
@@ -349,6 +352,18 @@ impl Connection {
             reason,
             retry_after: None,
             healthy: woken || dispatched || opened_at.elapsed() >= HEALTHY_AFTER,
+        }
+    }
+
+    /// Takes the reconnect request's resume point, if it names one.
+    fn kicked(&mut self) {
+        let from = self.kick.borrow().from.clone();
+        if let Some((last_event_id, cursor)) = from {
+            self.parser.resume_from(&last_event_id);
+            self.last_id = SmolStr::new(&last_event_id);
+            if let Some(resume) = &mut self.resume {
+                resume.cursor = cursor;
+            }
         }
     }
 
@@ -476,7 +491,7 @@ async fn wait_paused(paused: &mut watch::Receiver<bool>) {
 
 /// Resolves at the handle's next reconnect request (never, once the handle is gone: cancel
 /// covers that).
-async fn changed(kick: &mut watch::Receiver<u64>) {
+async fn changed(kick: &mut watch::Receiver<Kick>) {
     if kick.changed().await.is_err() {
         std::future::pending::<()>().await;
     }

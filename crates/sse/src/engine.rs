@@ -9,7 +9,7 @@ use crate::connection::Connection;
 use crate::event::Updates;
 use crate::parse::Parser;
 use crate::settings::{Settings, SettingsError, parse_url, request_headers};
-use crate::subscription::Subscription;
+use crate::subscription::{Kick, Subscription};
 use crate::wake::Wakeup;
 
 /// The runtime shared by every subscription: HTTP clients (one per trust, see
@@ -78,7 +78,7 @@ impl Engine {
             Parser::with_last_event_id(settings.policy.max_event_size, &settings.last_event_id);
         let (tx, pool, updates) = crate::event::channel();
         let (paused_tx, paused_rx) = watch::channel(false);
-        let (kick_tx, kick_rx) = watch::channel(0);
+        let (kick_tx, kick_rx) = watch::channel(Kick::default());
         let cancel = self.shutdown.child_token();
         let connection = Connection::new(
             client,

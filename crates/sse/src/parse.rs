@@ -217,6 +217,15 @@ impl Parser {
         parser
     }
 
+    /// Go back to `last_event_id` before the next response: that request sends it as
+    /// `Last-Event-ID` (a client that lost events asks the server to replay them).
+    pub fn resume_from(&mut self, last_event_id: &str) {
+        self.last_event_id.clear();
+        self.last_event_id.push_str(last_event_id);
+        self.id_buffer.clear();
+        self.id_buffer.push_str(last_event_id);
+    }
+
     /// The last event ID string: what the next request sends as `Last-Event-ID`.
     pub fn last_event_id(&self) -> &str {
         &self.last_event_id

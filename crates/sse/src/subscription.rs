@@ -4,10 +4,17 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// A reconnect request: where to resume from, when not from the last event received.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Kick {
+    /// The last event ID and resume cursor to go back to.
+    pub from: Option<(String, Option<String>)>,
+}
+
 /// The handle of one running subscription. Dropping it closes the subscription.
 pub struct Subscription {
     pub(crate) paused: watch::Sender<bool>,
-    pub(crate) kick: watch::Sender<u64>,
+    pub(crate) kick: watch::Sender<Kick>,
     pub(crate) cancel: CancellationToken,
     pub(crate) task: Option<JoinHandle<()>>,
 }
@@ -28,7 +35,16 @@ impl Subscription {
     /// 404, an expired token) tries again; the backoff starts afresh and the reason says
     /// "reconnect requested by user".
     pub fn reconnect(&self) {
-        self.kick.send_modify(|n| *n = n.wrapping_add(1));
+        self.kick.send_replace(Kick { from: None });
+    }
+
+    /// [`Subscription::reconnect`], resuming from an earlier point than the last event
+    /// received: that request sends `last_event_id` (and the resume adapter's `cursor`), so
+    /// the server replays what came after it (events the caller could not keep).
+    pub fn reconnect_from(&self, last_event_id: &str, cursor: Option<&str>) {
+        self.kick.send_replace(Kick {
+            from: Some((last_event_id.to_owned(), cursor.map(str::to_owned))),
+        });
     }
 
     /// Whether the subscription is paused.

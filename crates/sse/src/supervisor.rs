@@ -177,6 +177,15 @@ impl Supervisor {
             .is_some()
     }
 
+    /// Reconnect one subscription now from an earlier resume point (see
+    /// [`Subscription::reconnect_from`]); false when there is no such running subscription.
+    pub fn reconnect_from(&self, id: &str, last_event_id: &str, cursor: Option<&str>) -> bool {
+        self.running
+            .get(id)
+            .map(|r| r.subscription.reconnect_from(last_event_id, cursor))
+            .is_some()
+    }
+
     /// Close every subscription and wait until each has reported CLOSED downstream.
     pub async fn shutdown(mut self) {
         let ids: Vec<Arc<str>> = self.running.keys().cloned().collect();
