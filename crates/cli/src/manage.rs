@@ -288,6 +288,25 @@ fn live_status(paths: &Paths) -> Option<(Vec<SubscriptionStatus>, DaemonInfo)> {
     }
 }
 
+/// One element of `list --json` while the file does not validate: what the daemon runs.
+#[derive(Serialize)]
+struct RunningItem<'a> {
+    id: &'a str,
+    name: &'a str,
+    url: &'a str,
+    live: &'a SubscriptionStatus,
+}
+
+/// A status's reason, with the problem that keeps it from running or recording, if any.
+fn reason_of(status: &SubscriptionStatus) -> String {
+    match &status.error {
+        Some(error) if !status.reason.contains(error.as_str()) => {
+            format!("{} ({error})", status.reason)
+        }
+        _ => status.reason.clone(),
+    }
+}
+
 /// One element of `list --json`: the subscription as in the file, and its live state.
 #[derive(Serialize)]
 struct ListItem<'a> {
@@ -301,14 +320,26 @@ pub fn list(args: ListArgs, paths: &Paths) -> ExitCode {
     let set = match Store::new(paths.clone()).load() {
         Ok(set) => set,
         Err(error) => {
-            // A running daemon keeps its last valid set: show that as well as the error.
-            if !args.json
-                && let Some((subs, daemon)) = live_status(paths)
-            {
-                print_daemon(&daemon);
-                println!("subscriptions file NOT applied; the daemon runs its last valid set:");
-                for s in &subs {
-                    print_row(&s.id, s.ready_state.as_str(), &s.url, &s.reason);
+            // A running daemon keeps its last valid set: show that as well as the error
+            // (exit 1 still says the file is broken).
+            if let Some((subs, daemon)) = live_status(paths) {
+                if args.json {
+                    let items: Vec<RunningItem<'_>> = subs
+                        .iter()
+                        .map(|live| RunningItem {
+                            id: &live.id,
+                            name: &live.name,
+                            url: &live.url,
+                            live,
+                        })
+                        .collect();
+                    println!("{}", serde_json::to_string(&items).unwrap_or_default());
+                } else {
+                    print_daemon(&daemon);
+                    println!("subscriptions file NOT applied; the daemon runs its last valid set:");
+                    for s in &subs {
+                        print_row(&s.id, s.ready_state.as_str(), &s.url, &reason_of(s));
+                    }
                 }
             }
             return fail(error);
@@ -341,12 +372,12 @@ pub fn list(args: ListArgs, paths: &Paths) -> ExitCode {
     }
     for spec in &set.subscriptions {
         let (state, reason) = match live_of(&spec.id) {
-            Some(s) => (s.ready_state.as_str(), s.reason.as_str()),
-            None if !spec.enabled => ("-", "disabled"),
-            None if spec.paused => ("-", "paused"),
-            None => ("-", ""),
+            Some(s) => (s.ready_state.as_str(), reason_of(s)),
+            None if !spec.enabled => ("-", "disabled".into()),
+            None if spec.paused => ("-", "paused".into()),
+            None => ("-", String::new()),
         };
-        print_row(&spec.id, state, &spec.url, reason);
+        print_row(&spec.id, state, &spec.url, &reason);
     }
     ExitCode::SUCCESS
 }

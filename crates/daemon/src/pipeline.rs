@@ -45,6 +45,17 @@ struct Route {
     opened: Option<(Instant, bool)>,
 }
 
+/// Where a subscription with unsaved events is on its way back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recovery {
+    /// History refuses its events.
+    Failing,
+    /// History works again; the reconnect from the last saved point is asked for.
+    Reconnecting,
+    /// That reconnect is under way: the replay starts when it opens.
+    Replaying,
+}
+
 /// The pipeline task: updates in, history + routing + sinks out.
 pub(crate) struct Pipeline {
     live: Arc<Live>,
@@ -52,9 +63,10 @@ pub(crate) struct Pipeline {
     configure: mpsc::Receiver<Configure>,
     /// Commands to the control loop (reconnecting what history could not keep).
     control: mpsc::Sender<Pending>,
-    /// Subscriptions whose events history failed to record: when writes work again, they
-    /// reconnect from the last saved point, so that the server replays what was lost.
-    unsaved: HashSet<Arc<str>>,
+    /// Subscriptions with events history could not record, until the server has replayed
+    /// them: meanwhile their stored resume point stays at the last event saved (so even a
+    /// crash loses nothing for good).
+    unsaved: HashMap<Arc<str>, Recovery>,
     /// Reconnects from the last saved point not yet handed to the control loop.
     reconnects: Vec<String>,
     routes: HashMap<Arc<str>, Route>,
@@ -76,7 +88,7 @@ impl Pipeline {
             history,
             configure,
             control,
-            unsaved: HashSet::new(),
+            unsaved: HashMap::new(),
             reconnects: Vec::new(),
             routes: HashMap::new(),
             started: Instant::now(),
@@ -118,6 +130,7 @@ impl Pipeline {
 
     fn configure_routes(&mut self, set: &SubscriptionSet) {
         self.routes.retain(|id, _| set.get(id).is_some());
+        self.unsaved.retain(|id, _| set.get(id).is_some());
         for spec in &set.subscriptions {
             let route = self.routes.entry(spec.id.as_str().into()).or_insert(Route {
                 router: None,
@@ -176,6 +189,20 @@ impl Pipeline {
     }
 
     fn state(&mut self, id: &Arc<str>, change: &StateChange) {
+        if let Some(recovery) = self.unsaved.get_mut(id) {
+            match (*recovery, change.ready_state) {
+                (Recovery::Reconnecting, ReadyState::Connecting)
+                    if change.reason == Reason::ReconnectRequested =>
+                {
+                    *recovery = Recovery::Replaying;
+                }
+                // The replay starts: from here on its events move the resume point again.
+                (Recovery::Replaying, ReadyState::Open) => {
+                    self.unsaved.remove(id);
+                }
+                _ => {}
+            }
+        }
         if change.ready_state == ReadyState::Open {
             let resumed = self
                 .live
@@ -224,7 +251,12 @@ impl Pipeline {
             })
             .collect();
         let points: Vec<ResumeUpdate> = resume_points.into_values().collect();
-        let recorded = match self.history.record(new_events, points.clone()).await {
+        let stored: Vec<ResumeUpdate> = points
+            .iter()
+            .filter(|p| !self.unsaved.contains_key(&p.sub_id))
+            .cloned()
+            .collect();
+        let recorded = match self.history.record(new_events, stored).await {
             Ok(recorded) => {
                 self.saved(&points).await;
                 recorded.into_iter().map(Some).collect()
@@ -235,7 +267,7 @@ impl Pipeline {
                 tracing::error!(%error, "history could not record events");
                 let mut table = self.live.table();
                 for point in &points {
-                    self.unsaved.insert(point.sub_id.clone());
+                    self.unsaved.insert(point.sub_id.clone(), Recovery::Failing);
                     if let Some(entry) = table.status.get_mut(point.sub_id.as_ref()) {
                         entry.error = Some(format!("{HISTORY_ERROR}{error}"));
                         self.live.publish(DaemonEvent::Status(entry.clone()));
@@ -321,7 +353,12 @@ impl Pipeline {
             let mut table = self.live.table();
             for point in points {
                 let id = point.sub_id.as_ref();
-                if self.unsaved.remove(id) {
+                if let Some(recovery) = self.unsaved.get_mut(id) {
+                    if *recovery != Recovery::Failing {
+                        // Still on its way back: the resume point stays where it was.
+                        continue;
+                    }
+                    *recovery = Recovery::Reconnecting;
                     recovered.push(id.to_owned());
                     if let Some(entry) = table.status.get_mut(id)
                         && entry

@@ -1,0 +1,388 @@
+//! "Nothing lost" (README, "What ssenotify promises"), against the real `ssenotify` binary,
+//! real files and loopback servers: history and resume points survive an emptied, deleted
+//! or truncated subscriptions file and go only on an explicit removal; retention holds
+//! without new events; `drop` keeps nothing; a history that cannot be written, or is
+//! deleted, loses no event for good; `list --json` still shows what runs when the file is
+//! broken; and a subscription CLOSED for good can be revived.
+
+use std::fs;
+use std::time::Duration;
+
+use serde_json::Value;
+use ssenotify_e2e::home::*;
+use ssenotify_e2e::{Request, Response, Step, TestServer, poll, sse_event};
+
+/// A stream of `tick` events, one every `every_ms`, continuing after the request's
+/// `Last-Event-ID` (numeric ids from 1), as a server that honours it does.
+fn ticking(every_ms: u64) -> TestServer {
+    TestServer::start(move |req: &Request, _| {
+        let from = req
+            .header("last-event-id")
+            .and_then(|id| id.parse::<u64>().ok())
+            .map_or(1, |id| id + 1);
+        let mut steps = Vec::new();
+        for id in from..from + 10_000 {
+            steps.push(Step::Send(sse_event(
+                Some("tick"),
+                Some(&id.to_string()),
+                &format!("tick {id}"),
+            )));
+            steps.push(Step::sleep_ms(every_ms));
+        }
+        Response::sse_steps(steps)
+    })
+}
+
+/// A server that sends `ids` (one event each) and holds the stream.
+fn sending(ids: &'static [&'static str]) -> TestServer {
+    TestServer::start(move |_, _| {
+        let mut steps: Vec<Step> = ids
+            .iter()
+            .map(|id| Step::Send(sse_event(None, Some(id), &format!("event {id}"))))
+            .collect();
+        steps.push(Step::Hold);
+        Response::sse_steps(steps)
+    })
+}
+
+/// The `Last-Event-ID` of every request `server` saw, in order.
+fn last_event_ids(server: &TestServer) -> Vec<Option<String>> {
+    server
+        .requests()
+        .iter()
+        .map(|r| r.header("last-event-id").map(str::to_owned))
+        .collect()
+}
+
+fn live_field(home: &Home, id: &str, field: &str) -> Value {
+    home.live(id)
+        .map(|s| s[field].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// Waits until `id` is OPEN in the daemon's status.
+fn until_open(home: &Home, id: &str) {
+    poll(WAIT, || {
+        (live_field(home, id, "ready_state") == "OPEN").then_some(())
+    })
+    .unwrap_or_else(|| panic!("{id} never OPEN: {:?}", home.live(id)));
+}
+
+#[test]
+fn an_emptied_deleted_or_truncated_file_loses_no_history_and_no_resume_point() {
+    let a = sending(&["a1", "a2", "a3"]);
+    let b = sending(&["b1", "b2"]);
+    let home = Home::new();
+    home.ok(&["add", &a.url("/a"), "--id", "a"]);
+    home.ok(&["add", &b.url("/b"), "--id", "b"]);
+    let _daemon = home.start_daemon();
+    poll(WAIT, || {
+        (home.history(&["--limit", "100"]).len() == 5).then_some(())
+    })
+    .expect("both feeds recorded");
+    let before = home.history(&["--limit", "100"]);
+    let file = fs::read(home.subs_file()).unwrap();
+
+    // Emptied for 3 s (an editor that truncates before it writes, a sync tool): the daemon
+    // applies the empty set, and must delete nothing.
+    fs::write(home.subs_file(), "").unwrap();
+    poll(WAIT, || {
+        (a.open_connections() == 0 && b.open_connections() == 0).then_some(())
+    })
+    .expect("the empty set was applied");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(home.history(&["--limit", "100"]), before);
+    fs::write(home.subs_file(), &file).unwrap();
+    poll(WAIT, || {
+        (a.requests().len() == 2 && b.requests().len() == 2).then_some(())
+    })
+    .expect("both reconnect when the file is back");
+    assert_eq!(last_event_ids(&a)[1].as_deref(), Some("a3"));
+    assert_eq!(last_event_ids(&b)[1].as_deref(), Some("b2"));
+
+    // Deleted for a moment, then cut to a valid prefix (only `a`), then whole again.
+    fs::remove_file(home.subs_file()).unwrap();
+    poll(WAIT, || (a.open_connections() == 0).then_some(())).expect("applied");
+    let only_a = String::from_utf8(file.clone()).unwrap();
+    let cut = only_a
+        .find("[[subscription]]\nid = \"b\"")
+        .expect("b's table");
+    fs::write(home.subs_file(), &only_a[..cut]).unwrap();
+    poll(WAIT, || (a.requests().len() == 3).then_some(())).expect("a back");
+    fs::write(home.subs_file(), &file).unwrap();
+    poll(WAIT, || (b.requests().len() == 3).then_some(())).expect("b back");
+    assert_eq!(last_event_ids(&a)[2].as_deref(), Some("a3"));
+    assert_eq!(last_event_ids(&b)[2].as_deref(), Some("b2"));
+    // Replays are duplicates: history holds each event once, nothing lost.
+    let after: Vec<Value> = home.history(&["--limit", "100"]);
+    assert_eq!(after, before);
+}
+
+#[test]
+fn remove_deletes_history_and_resume_point_and_a_re_added_id_starts_afresh() {
+    let a = sending(&["1", "2"]);
+    let home = Home::new();
+    home.ok(&["add", &a.url("/a"), "--id", "a"]);
+    let mut daemon = home.start_daemon();
+    poll(WAIT, || (home.history(&["a"]).len() == 2).then_some(())).expect("recorded");
+    assert_eq!(home.ok(&["remove", "a"]), "removed a\n");
+    assert!(
+        home.history(&["a"]).is_empty(),
+        "remove deletes its history"
+    );
+    home.ok(&["add", &a.url("/a"), "--id", "a"]);
+    poll(WAIT, || (a.requests().len() == 2).then_some(())).expect("re-added");
+    assert_eq!(last_event_ids(&a)[1], None, "no resume point left behind");
+
+    // Without a daemon, remove deletes the history file's rows itself.
+    poll(WAIT, || (home.history(&["a"]).len() == 2).then_some(())).expect("recorded");
+    daemon.signal("TERM");
+    daemon.wait_exit(WAIT).expect("stopped");
+    home.ok(&["remove", "a"]);
+    assert!(home.history(&["a"]).is_empty());
+}
+
+#[test]
+fn retention_holds_after_a_burst_and_for_a_quiet_feed() {
+    let burst: &'static [&'static str] = Box::leak(
+        (1..=400)
+            .map(|i| &*Box::leak(i.to_string().into_boxed_str()))
+            .collect::<Vec<&str>>()
+            .into_boxed_slice(),
+    );
+    let busy = sending(burst);
+    let quiet = sending(&["q1", "q2", "q3"]);
+    let home = Home::new();
+    fs::create_dir_all(home.config_dir()).unwrap();
+    fs::write(
+        home.subs_file(),
+        format!(
+            "[[subscription]]\nid = \"busy\"\nurl = \"{}\"\nhistory = {{ max_events = 5 }}\n\n\
+             [[subscription]]\nid = \"quiet\"\nurl = \"{}\"\nhistory = {{ max_age = \"2s\" }}\n",
+            busy.url("/busy"),
+            quiet.url("/quiet")
+        ),
+    )
+    .unwrap();
+    let _daemon = home.start_daemon();
+    // 400 events, then nothing more: exactly the newest 5 stay.
+    poll(WAIT, || {
+        let ids = home.history(&["busy", "--limit", "1000"]);
+        (ids.first().is_some_and(|e| e["id"] == "400") && ids.len() == 5).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{:?}", home.history(&["busy", "--limit", "1000"]).len()));
+    // A feed that went quiet still ages out, without a new event to trigger it.
+    poll(WAIT, || (home.history(&["quiet"]).len() == 3).then_some(())).expect("recorded");
+    poll(WAIT, || home.history(&["quiet"]).is_empty().then_some(())).expect("aged out after 2 s");
+    // A lower max_events applies as soon as the file says so.
+    let text = fs::read_to_string(home.subs_file())
+        .unwrap()
+        .replace("max_events = 5", "max_events = 2");
+    fs::write(home.subs_file(), text).unwrap();
+    poll(WAIT, || (home.history(&["busy"]).len() == 2).then_some(()))
+        .expect("trimmed to the new limit");
+}
+
+#[test]
+fn a_dropped_event_is_not_kept_but_the_stream_resumes_after_it() {
+    let feed = sending(&["1", "2", "3"]);
+    let home = Home::new();
+    fs::create_dir_all(home.config_dir()).unwrap();
+    fs::write(
+        home.subs_file(),
+        format!(
+            "[[subscription]]\nid = \"f\"\nurl = \"{}\"\n\n\
+             [[subscription.rules]]\nwhen = [{{ equals = \"event 3\" }}]\naction = \"drop\"\n",
+            feed.url("/f")
+        ),
+    )
+    .unwrap();
+    let mut daemon = home.start_daemon();
+    poll(WAIT, || {
+        (home.live("f").is_some_and(|s| s["events"] == 3)).then_some(())
+    })
+    .expect("three events received");
+    let kept: Vec<String> = home
+        .history(&["f"])
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(kept, ["2", "1"], "the dropped event is not stored");
+    daemon.signal("TERM");
+    daemon.wait_exit(WAIT).expect("stopped");
+    let _daemon = home.start_daemon();
+    poll(WAIT, || (feed.requests().len() == 2).then_some(())).expect("restarted");
+    assert_eq!(last_event_ids(&feed)[1].as_deref(), Some("3"));
+}
+
+/// The numeric event ids history holds for `sub`, oldest first.
+fn saved_ids(home: &Home, sub: &str) -> Vec<u64> {
+    home.history_ids(sub)
+}
+
+#[test]
+fn events_history_could_not_save_are_replayed_once_it_can_and_none_is_lost() {
+    let server = ticking(40);
+    let home = Home::new();
+    home.ok(&["add", &server.url("/ticks"), "--id", "ticks"]);
+    let _daemon = home.start_daemon();
+    poll(WAIT, || {
+        (saved_ids(&home, "ticks").len() >= 5).then_some(())
+    })
+    .expect("recording");
+
+    // The database refuses every new row (as a full disk would) for a while.
+    let db = home.path().join("data/ssenotify/history.sqlite3");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+    )
+    .unwrap();
+    poll(WAIT, || {
+        live_field(&home, "ticks", "error")
+            .as_str()
+            .is_some_and(|e| e.contains("history"))
+            .then_some(())
+    })
+    .expect("list shows the history error");
+    let list = home.ok(&["list"]);
+    assert!(list.contains("history"), "{list}");
+    let saved_before = *saved_ids(&home, "ticks").last().unwrap();
+    // Events keep arriving meanwhile and cannot be saved.
+    let requests = server.requests().len();
+    poll(WAIT, || {
+        (live_field(&home, "ticks", "events").as_u64() >= Some(saved_before + 10)).then_some(())
+    })
+    .expect("events keep arriving");
+
+    // Writes work again: the subscription reconnects from the last saved event, and the
+    // server's replay fills the hole.
+    conn.execute_batch("DROP TRIGGER refuse;").unwrap();
+    poll(WAIT, || (server.requests().len() > requests).then_some(()))
+        .expect("reconnected once history works");
+    let resumed_from = server
+        .requests()
+        .last()
+        .unwrap()
+        .header("last-event-id")
+        .map(str::to_owned);
+    assert_eq!(resumed_from, Some(saved_before.to_string()));
+    poll(WAIT, || {
+        let ids = saved_ids(&home, "ticks");
+        (ids.len() as u64 > saved_before + 10).then_some(())
+    })
+    .expect("recording again");
+    // Every event once, none missing (the replayed ones are stored after those that came
+    // on the old connection while it reconnected, hence the sort).
+    let mut ids = saved_ids(&home, "ticks");
+    ids.sort_unstable();
+    let expected: Vec<u64> = (1..=*ids.last().unwrap()).collect();
+    assert_eq!(
+        ids, expected,
+        "every event saved exactly once, none missing"
+    );
+    assert_eq!(live_field(&home, "ticks", "error"), Value::Null);
+}
+
+#[test]
+fn a_deleted_history_file_is_recreated_and_keeps_the_resume_points() {
+    let server = ticking(40);
+    let home = Home::new();
+    home.ok(&["add", &server.url("/ticks"), "--id", "ticks"]);
+    let mut daemon = home.start_daemon();
+    poll(WAIT, || {
+        (saved_ids(&home, "ticks").len() >= 3).then_some(())
+    })
+    .expect("recording");
+    let db = home.path().join("data/ssenotify/history.sqlite3");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    poll(WAIT, || {
+        (db.exists() && saved_ids(&home, "ticks").len() >= 3).then_some(())
+    })
+    .expect("recreated, with new events");
+    daemon.signal("TERM");
+    daemon.wait_exit(WAIT).expect("stopped");
+    let last = *saved_ids(&home, "ticks").last().unwrap();
+    let requests = server.requests().len();
+    let _daemon = home.start_daemon();
+    poll(WAIT, || (server.requests().len() > requests).then_some(())).expect("restarted");
+    assert_eq!(
+        server.requests().last().unwrap().header("last-event-id"),
+        Some(last.to_string().as_str()),
+        "the restart resumes where the recreated file says"
+    );
+}
+
+#[test]
+fn list_json_shows_what_runs_while_the_file_does_not_validate() {
+    let feed = sending(&["1"]);
+    let home = Home::new();
+    home.ok(&["add", &feed.url("/f"), "--id", "f"]);
+    let _daemon = home.start_daemon();
+    until_open(&home, "f");
+    fs::write(home.subs_file(), "[[subscription]]\nid = \"f\"\nurl = 42\n").unwrap();
+    poll(WAIT, || {
+        home.status()["daemon"]["config_error"].as_str().map(drop)
+    })
+    .expect("the daemon saw the broken file");
+    let output = home.run(&["list", "--json"]);
+    assert!(!output.status.success(), "{}", show(&output));
+    assert!(
+        stderr(&output).contains("subscriptions.toml"),
+        "{}",
+        show(&output)
+    );
+    let list: Value = serde_json::from_str(&stdout(&output)).expect("a JSON array");
+    assert_eq!(list[0]["id"], "f");
+    assert_eq!(list[0]["live"]["ready_state"], "OPEN");
+}
+
+#[test]
+fn reconnect_revives_a_subscription_closed_by_a_404() {
+    let fixed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = TestServer::start({
+        let fixed = fixed.clone();
+        move |_, _| {
+            if fixed.load(std::sync::atomic::Ordering::SeqCst) {
+                Response::sse_steps(vec![
+                    Step::Send(sse_event(None, Some("1"), "ok")),
+                    Step::Hold,
+                ])
+            } else {
+                Response::status(404)
+            }
+        }
+    });
+    let home = Home::new();
+    home.ok(&["add", &server.url("/f"), "--id", "f"]);
+    let _daemon = home.start_daemon();
+    poll(WAIT, || {
+        (live_field(&home, "f", "ready_state") == "CLOSED").then_some(())
+    })
+    .expect("closed by the 404");
+    assert_eq!(live_field(&home, "f", "status"), 404);
+
+    // `resume` of a subscription that is not paused but CLOSED tries again.
+    fixed.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(home.ok(&["resume", "f"]), "resumed f\n");
+    until_open(&home, "f");
+
+    // `reconnect` does so from any state; a paused subscription is refused.
+    fixed.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(home.ok(&["reconnect", "f"]), "reconnecting f\n");
+    poll(WAIT, || {
+        (live_field(&home, "f", "status") == 404).then_some(())
+    })
+    .expect("404 again");
+    fixed.store(true, std::sync::atomic::Ordering::SeqCst);
+    home.ok(&["reconnect", "f"]);
+    until_open(&home, "f");
+    assert_eq!(live_field(&home, "f", "reason"), "HTTP 200 OK");
+    home.ok(&["pause", "f"]);
+    let output = home.run(&["reconnect", "f"]);
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    assert!(stderr(&output).contains("paused"), "{}", show(&output));
+}
