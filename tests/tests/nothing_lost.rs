@@ -2,8 +2,8 @@
 //! real files and loopback servers: history and resume points survive an emptied, deleted
 //! or truncated subscriptions file and go only on an explicit removal; retention holds
 //! without new events; `drop` keeps nothing; a history that cannot be written, or is
-//! deleted, loses no event for good; `list --json` still shows what runs when the file is
-//! broken; and a subscription CLOSED for good can be revived.
+//! deleted, loses no event for good; and `list --json` still shows what runs when the file
+//! is broken.
 
 use std::fs;
 use std::time::Duration;
@@ -338,51 +338,4 @@ fn list_json_shows_what_runs_while_the_file_does_not_validate() {
     let list: Value = serde_json::from_str(&stdout(&output)).expect("a JSON array");
     assert_eq!(list[0]["id"], "f");
     assert_eq!(list[0]["live"]["ready_state"], "OPEN");
-}
-
-#[test]
-fn reconnect_revives_a_subscription_closed_by_a_404() {
-    let fixed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let server = TestServer::start({
-        let fixed = fixed.clone();
-        move |_, _| {
-            if fixed.load(std::sync::atomic::Ordering::SeqCst) {
-                Response::sse_steps(vec![
-                    Step::Send(sse_event(None, Some("1"), "ok")),
-                    Step::Hold,
-                ])
-            } else {
-                Response::status(404)
-            }
-        }
-    });
-    let home = Home::new();
-    home.ok(&["add", &server.url("/f"), "--id", "f"]);
-    let _daemon = home.start_daemon();
-    poll(WAIT, || {
-        (live_field(&home, "f", "ready_state") == "CLOSED").then_some(())
-    })
-    .expect("closed by the 404");
-    assert_eq!(live_field(&home, "f", "status"), 404);
-
-    // `resume` of a subscription that is not paused but CLOSED tries again.
-    fixed.store(true, std::sync::atomic::Ordering::SeqCst);
-    assert_eq!(home.ok(&["resume", "f"]), "resumed f\n");
-    until_open(&home, "f");
-
-    // `reconnect` does so from any state; a paused subscription is refused.
-    fixed.store(false, std::sync::atomic::Ordering::SeqCst);
-    assert_eq!(home.ok(&["reconnect", "f"]), "reconnecting f\n");
-    poll(WAIT, || {
-        (live_field(&home, "f", "status") == 404).then_some(())
-    })
-    .expect("404 again");
-    fixed.store(true, std::sync::atomic::Ordering::SeqCst);
-    home.ok(&["reconnect", "f"]);
-    until_open(&home, "f");
-    assert_eq!(live_field(&home, "f", "reason"), "HTTP 200 OK");
-    home.ok(&["pause", "f"]);
-    let output = home.run(&["reconnect", "f"]);
-    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
-    assert!(stderr(&output).contains("paused"), "{}", show(&output));
 }

@@ -277,25 +277,31 @@ impl Sender {
                 })
                 .await;
             if clicked {
-                open_url(&url);
+                open_url(&url).await;
             }
         });
     }
 }
 
-/// Hand an http(s) URL to the desktop's default handler; anything else is refused.
-pub fn open_url(url: &str) {
+/// Hand an http(s) URL to the desktop's default handler and wait for it to return (so
+/// no `xdg-open` is left a zombie); anything else is refused.
+pub async fn open_url(url: &str) {
     // The router already vetted it; checking again here keeps this function safe on its own.
     match vet_click_url(url) {
         Ok(url) => {
-            let spawned = std::process::Command::new("xdg-open")
+            let spawned = tokio::process::Command::new("xdg-open")
                 .arg(&url)
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn();
-            if let Err(error) = spawned {
-                tracing::warn!(%error, "could not run xdg-open");
+            match spawned {
+                Ok(mut child) => {
+                    if let Err(error) = child.wait().await {
+                        tracing::warn!(%error, "xdg-open could not be waited for");
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "could not run xdg-open"),
             }
         }
         Err(reason) => tracing::warn!(%reason, "click URL refused"),

@@ -20,6 +20,7 @@ use ssenotify_router::{self as router, Decision, Flags, Millis, Router};
 use ssenotify_sse::{Event, ReadyState, Reason, StateChange, Tagged, Update};
 use tokio::sync::mpsc;
 
+use crate::command::{Commands, MAX_QUEUED, QueueFull};
 use crate::control::{Command, Pending};
 use crate::live::Live;
 use crate::sink::{Delivery, OnFailure};
@@ -29,6 +30,9 @@ use crate::sink::{Delivery, OnFailure};
 const HISTORY_ERROR: &str = "history: ";
 /// Events arriving this soon after a resumed connection opened count as catch-up replay.
 const CATCH_UP_WINDOW: Duration = Duration::from_secs(2);
+/// How long a stopping daemon lets running commands finish before it kills them (within
+/// the 2 s a shutdown takes at most).
+const COMMAND_GRACE: Duration = Duration::from_millis(1500);
 /// Most events handed to history in one transaction.
 const PIPELINE_BATCH: usize = 512;
 
@@ -63,6 +67,8 @@ pub(crate) struct Pipeline {
     configure: mpsc::Receiver<Configure>,
     /// Commands to the control loop (reconnecting what history could not keep).
     control: mpsc::Sender<Pending>,
+    /// Runs rules' `command` actions.
+    commands: Commands,
     /// Subscriptions with events history could not record, until the server has replayed
     /// them: meanwhile their stored resume point stays at the last event saved (so even a
     /// crash loses nothing for good).
@@ -88,6 +94,7 @@ impl Pipeline {
             history,
             configure,
             control,
+            commands: Commands::start(),
             unsaved: HashMap::new(),
             reconnects: Vec::new(),
             routes: HashMap::new(),
@@ -126,6 +133,7 @@ impl Pipeline {
             }
         }
         tracing::debug!("pipeline drained");
+        self.commands.shutdown(COMMAND_GRACE).await;
     }
 
     fn configure_routes(&mut self, set: &SubscriptionSet) {
@@ -420,11 +428,7 @@ impl Pipeline {
                 let delivery = match row {
                     Some(row) => {
                         let history = self.history.clone();
-                        let failed: OnFailure = Box::new(move || {
-                            tokio::spawn(async move {
-                                let _ = history.notify_failed(row).await;
-                            });
-                        });
+                        let failed: OnFailure = Box::new(move || history.notify_failed_now(row));
                         self.live.sink.deliver_tracked(id, notification, failed)
                     }
                     None => self.live.sink.deliver(id, notification),
@@ -439,8 +443,13 @@ impl Pipeline {
             router::Action::History => HistoryAction::History,
             router::Action::Drop => HistoryAction::Dropped,
             router::Action::Command { argv, env, timeout } => {
-                crate::command::spawn(id, argv, env, timeout);
-                HistoryAction::Command
+                match self.commands.spawn(id, argv, env, timeout) {
+                    Ok(()) => HistoryAction::Command,
+                    Err(QueueFull) => {
+                        tracing::warn!(subscription = %id, "{MAX_QUEUED} commands wait already: this one is not run");
+                        HistoryAction::Error
+                    }
+                }
             }
             router::Action::Suppressed { why, .. } => match why {
                 router::SuppressReason::RateLimited | router::SuppressReason::CatchUp => {

@@ -164,10 +164,20 @@ impl HistoryWriter {
     }
 
     /// Queue marking `row`'s notification as not shown: its action becomes `error` (from
-    /// `pending` or `notified`; any other decision stands). A failure is reported by the
-    /// next flush.
-    pub async fn notify_failed(&self, row: RowId) -> Result<(), HistoryError> {
-        self.send(Op::NotifyFailed(row), Reply::None).await
+    /// `pending` or `notified`; any other decision stands). Never waits (it is called from
+    /// the notifier's task): with the queue full, the mark is logged and dropped. A failure
+    /// is reported by the next flush.
+    pub fn notify_failed_now(&self, row: RowId) {
+        let request = Request {
+            op: Op::NotifyFailed(row),
+            reply: Reply::None,
+        };
+        if self.tx.try_send(request).is_err() {
+            tracing::warn!(
+                row,
+                "history is busy or closed: a failed notification not marked"
+            );
+        }
     }
 
     /// Queue deleting the rows of events the router dropped (a `drop` rule keeps nothing).

@@ -30,13 +30,13 @@ pub(crate) struct Item {
     /// What the item shows now.
     pub view: View,
     icons: Icons,
-    actions: mpsc::UnboundedSender<Action>,
+    actions: mpsc::Sender<Action>,
     /// Whether "no tray host" was logged at warn level already (later ones go to info).
     warned: AtomicBool,
 }
 
 impl Item {
-    pub fn new(view: View, actions: mpsc::UnboundedSender<Action>) -> Self {
+    pub fn new(view: View, actions: mpsc::Sender<Action>) -> Self {
         Self {
             view,
             icons: Icons::load(),
@@ -46,8 +46,12 @@ impl Item {
     }
 
     fn send(&self, action: Action) {
-        // The loop is gone only while the daemon shuts down; nothing is left to do then.
-        let _ = self.actions.send(action);
+        // The host calls in on ksni's own thread, which must never wait: a user cannot click
+        // faster than the loop answers, so a full queue only drops a repeat (and a closed
+        // one means the daemon is shutting down).
+        if self.actions.try_send(action).is_err() {
+            tracing::debug!("tray action dropped: the previous ones are still queued");
+        }
     }
 
     fn entry(label: &str, action: Action) -> MenuItem<Self> {

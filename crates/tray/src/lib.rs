@@ -44,6 +44,9 @@ use crate::state::View;
 pub use crate::launch::APP_ENV;
 pub use crate::state::{TrayState, aggregate};
 
+/// Menu actions queued for the loop; a click while as many wait is dropped.
+const ACTION_QUEUE: usize = 16;
+
 /// How often the notifier's health is looked at: it changes without a daemon event (the
 /// notification server goes away), and a cheap check every few seconds is soon enough.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
@@ -65,7 +68,7 @@ const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
 /// the item off the bus at once would race the reply ("recipient disconnected").
 pub async fn run(daemon: &Daemon) {
     daemon.set_tray(true);
-    let (actions_tx, mut actions) = mpsc::unbounded_channel();
+    let (actions_tx, mut actions) = mpsc::channel(ACTION_QUEUE);
     let mut shown = View::of(&daemon.status(), &daemon.info().notifier);
     // `assume_sni_available`: a missing watcher is reported to `Item::watcher_offline`
     // instead of failing, and ksni registers whenever one appears (a tray host that
