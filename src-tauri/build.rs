@@ -13,6 +13,7 @@ fn main() {
         "set_paused",
         "set_all_paused",
         "mute_subscription",
+        "reconnect_subscription",
         "import_subscriptions",
         "export_subscriptions",
         "history_page",

@@ -183,6 +183,20 @@ pub async fn mute_subscription(state: State<'_, AppState>, id: String, minutes: 
     edit(&state, move |paths| edit::mute_for(paths, &id, minutes)).await
 }
 
+/// Reconnects a subscription now ("Retry now"): from CLOSED, or a wait before the next try.
+#[tauri::command]
+pub async fn reconnect_subscription(state: State<'_, AppState>, id: String) -> Result<()> {
+    let request = Request::Reconnect { id };
+    match ssenotify_protocol::request(&state.engine.socket(), &request).await {
+        Ok(Reply::Done { .. }) => Ok(()),
+        Ok(Reply::Error { message }) => Err(CommandError::new(message)),
+        Ok(_) => Err(CommandError::new("unexpected reply from the engine")),
+        Err(err) => Err(CommandError::new(format!(
+            "the engine did not answer: {err}"
+        ))),
+    }
+}
+
 /// The import formats the UI offers.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -67,6 +67,7 @@ fn main() -> ExitCode {
             commands::set_paused,
             commands::set_all_paused,
             commands::mute_subscription,
+            commands::reconnect_subscription,
             commands::import_subscriptions,
             commands::export_subscriptions,
             commands::history_page,

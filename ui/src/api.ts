@@ -185,6 +185,8 @@ export interface Api {
   setAllPaused(paused: boolean): Promise<void>;
   /** No popups for `minutes` (0 unmutes). */
   muteSubscription(id: string, minutes: number): Promise<void>;
+  /** Reconnects now ("Retry now"): from CLOSED, or a wait before the next try. */
+  reconnectSubscription(id: string): Promise<void>;
   /** Shows a test notification; resolves to the notification server's identity. */
   testNotification(urgency?: Urgency): Promise<NotifierInfo>;
   importSubscriptions(args: {
@@ -218,6 +220,7 @@ export const tauriApi: Api = {
   setPaused: (id, paused) => invoke<void>("set_paused", { id, paused }),
   setAllPaused: (paused) => invoke<void>("set_all_paused", { paused }),
   muteSubscription: (id, minutes) => invoke<void>("mute_subscription", { id, minutes }),
+  reconnectSubscription: (id) => invoke<void>("reconnect_subscription", { id }),
   testNotification: (urgency) =>
     invoke<NotifierInfo>("test_notification", urgency ? { urgency } : {}),
   importSubscriptions: (args) => invoke<ImportResult>("import_subscriptions", { ...args }),

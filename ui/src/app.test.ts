@@ -35,6 +35,7 @@ function fakeApi(opts: { files?: string[]; views?: SubscriptionView[]; notice?: 
     setPaused: vi.fn(async () => {}),
     setAllPaused: vi.fn(async () => {}),
     muteSubscription: vi.fn(async () => {}),
+    reconnectSubscription: vi.fn(async () => {}),
     testNotification: vi.fn(async () => ({ name: "dunst", vendor: "knopwob", version: "1.9", spec_version: "1.2", capabilities: ["body"] })),
     importSubscriptions: vi.fn(async () => ({ added: ["news"], changed: [{ id: "ci", fields: ["url"], reconnect: true }], removed: [], unchanged: [], notifications_changed: false, warnings: [] })),
     exportSubscriptions: vi.fn(async () => "version = 1\n"),
@@ -293,5 +294,19 @@ describe("the app", () => {
     expect(items[0]).toContain("CONNECTING");
     expect(items[0]).toContain("HTTP 503");
     expect(items[1]).toContain("connected");
+  });
+
+  it("offers Retry now on a CLOSED subscription, not on an open or paused one", async () => {
+    const { root, push, api } = await boot({
+      views: [{ spec: { id: "a", url: "http://x" }, status: status("a", { ready_state: "CLOSED", reason: "HTTP 404 Not Found", status: 404 }) }],
+    });
+    q<HTMLElement>(root, "subscription-row")!.click();
+    q<HTMLElement>(root, "detail-retry")!.click();
+    await vi.waitFor(() => expect(api.reconnectSubscription).toHaveBeenCalledWith("a"));
+    push({ statuses: [status("a", { ready_state: "OPEN", reason: "HTTP 200 OK" })] });
+    await vi.waitFor(() => expect(q(root, "detail-retry")).toBeNull());
+    push({ statuses: [status("a", { ready_state: "CLOSED", reason: "paused by user", paused: true })] });
+    await vi.waitFor(() => expect(q(root, "detail-ready-state")!.textContent).toBe("CLOSED"));
+    expect(q(root, "detail-retry")).toBeNull();
   });
 });

@@ -210,6 +210,7 @@ export async function start(root: Element, api: Api): Promise<void> {
     const view = detailView(sub, {
       togglePause: (sid, paused) => void togglePause(sid, paused),
       mute: (sid, minutes) => void run(() => api.muteSubscription(sid, minutes)),
+      retry: (sid) => void run(() => api.reconnectSubscription(sid)),
       edit: (sid) => openForm(sid),
       remove: (sid) => void remove(sid),
       loadOlder: (sid) => void loadOlder(sid),
@@ -336,7 +337,7 @@ export async function start(root: Element, api: Api): Promise<void> {
       await api.removeSubscription(id);
       pendingRemove.delete(id);
       store = removeSub(store, id);
-      setNotice("info", `Removed ${id}. Its history and secret files are kept.`);
+      setNotice("info", `Removed ${id}, with its history.`);
       if ((pane.kind === "detail" && pane.id === id) || (pane.kind === "form" && pane.editing === id)) renderHome();
       await refresh();
     } catch (err) {

@@ -35,6 +35,7 @@ const api: Api = {
   setPaused: async () => {},
   setAllPaused: async () => {},
   muteSubscription: async () => {},
+  reconnectSubscription: async () => {},
   testNotification: async () => ({ name: "mock", vendor: "ssenotify", version: "0", spec_version: "1.2", capabilities: [] }),
   importSubscriptions: async () => ({ added: ["news"], changed: [{ id: "ci", fields: ["url", "rules"], reconnect: true }], removed: [], unchanged: ["demo"], notifications_changed: true, warnings: [] }),
   exportSubscriptions: async () => 'version = 1\n\n[[subscription]]\nid = "demo"\n',

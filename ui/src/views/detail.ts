@@ -16,6 +16,7 @@ const ROW_DATA_CHARS = 300;
 export interface DetailActions {
   togglePause(id: string, paused: boolean): void;
   mute(id: string, minutes: number): void;
+  retry(id: string): void;
   edit(id: string): void;
   remove(id: string): void;
   loadOlder(id: string): void;
@@ -179,6 +180,10 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
         button(r.paused ? "Resume" : "Pause", () => actions.togglePause(id, !r.paused), {
           "data-testid": "detail-pause",
         }),
+        // CLOSED for good, or waiting for the next try: try now.
+        !r.paused && (r.readyState === "CLOSED" || r.readyState === "CONNECTING")
+          ? button("Retry now", () => actions.retry(id), { "data-testid": "detail-retry" })
+          : null,
         muted(sub)
           ? button("Unmute", () => actions.mute(id, 0), { "data-testid": "detail-mute" })
           : button("Mute 1 h", () => actions.mute(id, 60), { "data-testid": "detail-mute" }),
