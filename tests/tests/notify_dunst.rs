@@ -748,3 +748,42 @@ event = "tick"
     }
     assert!(daemon.is_running());
 }
+
+#[test]
+fn a_duplicate_is_not_counted_in_the_quiet_hours_digest() {
+    let desk = Desktop::start();
+    // Two copies of event 1 in one write (a server replaying on reconnect does that), then
+    // event 2: all held by quiet hours that cover the whole day.
+    let mut body = sse_event(None, Some("1"), "dup A");
+    body.extend(sse_event(None, Some("1"), "dup B"));
+    body.extend(sse_event(None, Some("2"), "other"));
+    let server = first_response_plays(vec![Step::Send(body), Step::Hold]);
+    let file = format!(
+        "[notifications]\nquiet_hours = [{{ from = \"00:00\", to = \"23:59\" }}]\n\n\
+         [[subscription]]\nid = \"feed\"\nname = \"Feed\"\nurl = \"{}\"\n",
+        server.url("/events")
+    );
+    desk.write_subscriptions(&file);
+    let _daemon = desk.run_daemon();
+    let events = history_when_routed(&desk, "feed", 2);
+    assert_eq!(
+        count_actions(&events),
+        BTreeMap::from([("quiet".to_owned(), 2)]),
+        "one row per event id: {events:#?}"
+    );
+
+    // Quiet hours end (taken out of the file): the digest is due at once.
+    desk.write_subscriptions(&file.replace(
+        "[notifications]\nquiet_hours = [{ from = \"00:00\", to = \"23:59\" }]\n\n",
+        "",
+    ));
+    let history = desk.wait_for_dunst(WAIT, "the quiet-hours digest", |h| {
+        ours(h).iter().any(|n| n.summary.contains("quiet hours"))
+    });
+    let digest = ours(&history)
+        .into_iter()
+        .find(|n| n.summary.contains("quiet hours"))
+        .unwrap();
+    assert_eq!(digest.summary, "2 events from Feed during quiet hours");
+    assert_eq!(digest.body, "• dup A\n• other");
+}

@@ -174,6 +174,8 @@ impl Pipeline {
                 router.mute_until(until);
             }
         }
+        // A change of quiet hours can make a held digest due now.
+        self.schedule_tick();
     }
 
     async fn handle(&mut self, batch: Vec<Tagged>) {
