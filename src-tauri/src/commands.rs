@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use ssenotify_config::edit::{self, EditError, ImportSource, NewSubscription};
 use ssenotify_config::{Format, Paths, Store, SubscriptionSet, SubscriptionSpec};
-use ssenotify_daemon::demo::{DEMO_PORT, demo_subscription};
+use ssenotify_daemon::demo::demo_subscription;
 use ssenotify_daemon::ops::{self, RouteReport};
 use ssenotify_history::{HistoryReader, StoredEvent};
 use ssenotify_protocol::{
@@ -310,10 +310,7 @@ pub async fn test_notification(urgency: Option<Urgency>) -> Result<ServerInfo> {
 /// Adds the demo subscription (the engine serves its feed on loopback); returns its id.
 #[tauri::command]
 pub async fn add_demo(state: State<'_, AppState>) -> Result<String> {
-    edit(&state, |paths| {
-        edit::add_spec(paths, demo_subscription(DEMO_PORT))
-    })
-    .await
+    edit(&state, |paths| edit::add_spec(paths, demo_subscription())).await
 }
 
 /// The app's settings as the webview sees them.

@@ -18,6 +18,7 @@ use ssenotify_sse::{ApplyReport, Desired, ReadyState, Reason, Supervisor};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::demo::{self, DemoServer};
 use crate::live::{Live, ResumeFrom};
 use crate::ops::blocking;
 use crate::pipeline::Configure;
@@ -30,6 +31,9 @@ use crate::upkeep::FORGET_MISSING_AFTER;
 /// that replace the file by rename. A change is applied once two checks in a row agree
 /// (250 to 500 ms after the save), so a file caught mid-write is never applied.
 const WATCH_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Time between two events of the demo feed.
+const DEMO_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What the control loop answers; `watch` never reaches it (the socket streams it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +80,8 @@ pub(crate) struct ControlLoop {
     settling: Option<Option<Fingerprint>>,
     /// The set currently applied.
     current: Option<SubscriptionSet>,
+    /// The demo feed's server, while a subscription uses it.
+    demo: Option<DemoServer>,
 }
 
 impl ControlLoop {
@@ -99,6 +105,7 @@ impl ControlLoop {
             fingerprint: None,
             settling: None,
             current: None,
+            demo: None,
         }
     }
 
@@ -142,6 +149,9 @@ impl ControlLoop {
             }
         }
         self.supervisor.shutdown().await;
+        if let Some(demo) = self.demo.take() {
+            demo.stop().await;
+        }
     }
 
     /// Load the file and apply it; an invalid file leaves the running set as it was.
@@ -207,9 +217,11 @@ impl ControlLoop {
             }
             table.resume.clone()
         };
+        let demo_url = self.demo_for(set).await;
         let paths = self.paths.clone();
         let specs = set.subscriptions.clone();
-        let (desired, resolve_errors) = blocking(move || resolve(&paths, &specs, &resume)).await;
+        let (desired, resolve_errors) =
+            blocking(move || resolve(&paths, &specs, &resume, demo_url.as_deref())).await;
         let mut report = self.supervisor.apply(desired).await;
         report.failed.extend(resolve_errors);
 
@@ -322,6 +334,25 @@ impl ControlLoop {
 }
 
 impl ControlLoop {
+    /// Starts the demo feed's server when `set` has an enabled subscription that uses it,
+    /// stops it when none does; returns where it is.
+    async fn demo_for(&mut self, set: &SubscriptionSet) -> Option<String> {
+        let wanted = set
+            .subscriptions
+            .iter()
+            .any(|s| s.enabled && demo::is_demo(&s.url));
+        match (wanted, self.demo.take()) {
+            (true, Some(running)) => self.demo = Some(running),
+            (true, None) => match DemoServer::start(DEMO_INTERVAL).await {
+                Ok(started) => self.demo = Some(started),
+                Err(error) => tracing::warn!(%error, "the demo feed cannot be served"),
+            },
+            (false, Some(running)) => running.stop().await,
+            (false, None) => {}
+        }
+        self.demo.as_ref().map(|demo| demo.url().to_owned())
+    }
+
     /// Reconnects one running subscription now; a paused or disabled one is refused.
     fn reconnect(&self, id: String) -> Reply {
         let spec = self.current.as_ref().and_then(|set| set.get(&id));
@@ -387,6 +418,7 @@ fn resolve(
     paths: &Paths,
     specs: &[SubscriptionSpec],
     resume: &HashMap<String, ResumeFrom>,
+    demo_url: Option<&str>,
 ) -> (Vec<Desired>, BTreeMap<String, String>) {
     let mut desired = Vec::new();
     let mut errors = BTreeMap::new();
@@ -397,11 +429,22 @@ fn resolve(
             None => "",
         };
         match spec.to_settings(paths, from) {
-            Ok(settings) => desired.push(Desired {
-                id: spec.id.clone(),
-                settings,
-                paused: spec.paused,
-            }),
+            Ok(mut settings) => {
+                if demo::is_demo(&spec.url) {
+                    match demo_url {
+                        Some(url) => settings.url = url.to_owned(),
+                        None => {
+                            errors.insert(spec.id.clone(), "the demo feed is not served".into());
+                            continue;
+                        }
+                    }
+                }
+                desired.push(Desired {
+                    id: spec.id.clone(),
+                    settings,
+                    paused: spec.paused,
+                })
+            }
             Err(error) => {
                 errors.insert(spec.id.clone(), error.to_string());
             }

@@ -108,15 +108,6 @@ impl Daemon {
             configure_tx,
             max_age_tx,
         );
-        // The demo feed is served by whoever runs the subscriptions, so the demo works the
-        // same under the app and `ssenotify run`. Another process may hold the port
-        // already (it serves the same stream); then there is nothing to do.
-        let demo_addr = std::net::SocketAddr::from(([127, 0, 0, 1], crate::demo::DEMO_PORT));
-        if let Err(error) =
-            crate::demo::serve(demo_addr, Duration::from_secs(1), cancel.clone()).await
-        {
-            tracing::debug!(%error, "demo feed not served here");
-        }
         // The first apply happens before `start` returns, so callers see the set running.
         // An invalid file is reported through the status and the log; the daemon runs on
         // (with nothing) and applies the file as soon as it is fixed.

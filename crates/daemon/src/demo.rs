@@ -6,23 +6,32 @@
 //! for replace-in-place). It honours `Last-Event-ID`, so pausing and resuming the demo
 //! shows resumption at work. [`demo_subscription`] is the subscription (with rules) that
 //! uses it.
+//!
+//! The daemon serves the feed only while a subscription names [`DEMO_URL`], on a port the
+//! kernel picks (so no other user can take it first), to at most a few clients at once.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use ssenotify_config::SubscriptionSpec;
 use ssenotify_router::RuleSpec;
 
-/// The loopback port the demo server prefers (the demo subscription's URL names it).
-pub const DEMO_PORT: u16 = 47_411;
+/// The URL of the demo subscription in the file: a reserved name (RFC 6761's `.invalid`
+/// never resolves) that the daemon replaces with its own loopback server's address.
+pub const DEMO_URL: &str = "http://demo.ssenotify.invalid/";
+/// The URL earlier versions wrote for the demo subscription; still recognised.
+const LEGACY_URL: &str = "http://127.0.0.1:47411/demo";
 /// The demo subscription's id.
 pub const DEMO_ID: &str = "demo";
-/// The path of the demo stream.
-pub const DEMO_PATH: &str = "/demo";
+/// The path of the demo stream on the daemon's server.
+const DEMO_PATH: &str = "/demo";
+/// Most clients the demo server serves at once; more are closed at once.
+const MAX_CONNECTIONS: usize = 8;
 
 const NEWS: [(&str, &str); 4] = [
     (
@@ -68,9 +77,16 @@ pub fn demo_event(n: u64) -> String {
     format!("event: {event}\nid: {n}\ndata: {data}\n\n")
 }
 
+/// Whether `url` names the demo feed (served by the daemon itself).
+pub fn is_demo(url: &str) -> bool {
+    url == LEGACY_URL
+        || ssenotify_sse::http_url(url)
+            .is_ok_and(|url| url.host_str() == Some("demo.ssenotify.invalid"))
+}
+
 /// The demo subscription, with rules that show each kind of event well.
-pub fn demo_subscription(port: u16) -> SubscriptionSpec {
-    let mut spec = SubscriptionSpec::new(DEMO_ID, format!("http://127.0.0.1:{port}{DEMO_PATH}"));
+pub fn demo_subscription() -> SubscriptionSpec {
+    let mut spec = SubscriptionSpec::new(DEMO_ID, DEMO_URL);
     spec.name = Some("Demo feed".into());
     let rules = r#"
 [[rules]]
@@ -102,35 +118,67 @@ urgency = "low"
     spec
 }
 
-/// Serve the demo stream on `addr` until `cancel`; returns the bound address.
-///
-/// `interval` is the time between events (one second in the app; shorter in tests).
-pub async fn serve(
-    addr: SocketAddr,
-    interval: Duration,
+/// The running demo server; [`DemoServer::stop`] closes it and every client.
+pub(crate) struct DemoServer {
+    url: String,
     cancel: CancellationToken,
-) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr).await?;
-    let bound = listener.local_addr()?;
-    tokio::spawn(async move {
-        loop {
-            let stream = tokio::select! {
-                _ = cancel.cancelled() => return,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(_) => continue,
-                },
-            };
-            let cancel = cancel.clone();
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = cancel.cancelled() => {}
-                    _ = connection(stream, interval) => {}
+    task: JoinHandle<()>,
+}
+
+impl DemoServer {
+    /// Serves the demo stream on a loopback port of the kernel's choosing; `interval` is
+    /// the time between events (one second; shorter in tests).
+    pub(crate) async fn start(interval: Duration) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let url = format!("http://{}{DEMO_PATH}", listener.local_addr()?);
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(accept(listener, interval, cancel.clone()));
+        tracing::info!(%url, "demo feed served");
+        Ok(Self { url, cancel, task })
+    }
+
+    /// Where the demo stream is.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Closes the listener and every client, and waits until they are gone.
+    pub(crate) async fn stop(self) {
+        self.cancel.cancel();
+        let _ = self.task.await;
+        tracing::info!("demo feed stopped");
+    }
+}
+
+/// Accepts until `cancel`, at most [`MAX_CONNECTIONS`] clients at once; waits for them.
+async fn accept(listener: TcpListener, interval: Duration, cancel: CancellationToken) {
+    let mut clients = JoinSet::new();
+    loop {
+        let stream = tokio::select! {
+            _ = cancel.cancelled() => break,
+            Some(_) = clients.join_next(), if !clients.is_empty() => continue,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors, say: wait instead of spinning on the error.
+                    tracing::debug!(%error, "demo feed: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
                 }
-            });
+            },
+        };
+        if clients.len() >= MAX_CONNECTIONS {
+            continue;
         }
-    });
-    Ok(bound)
+        let cancel = cancel.clone();
+        clients.spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = connection(stream, interval) => {}
+            }
+        });
+    }
+    clients.shutdown().await;
 }
 
 /// One client: read the request head, answer with the stream from after its last ID.
@@ -182,7 +230,8 @@ mod tests {
 
     #[test]
     fn the_demo_subscription_validates_and_its_rules_compile() {
-        let spec = demo_subscription(DEMO_PORT);
+        let spec = demo_subscription();
+        assert!(is_demo(&spec.url));
         let set = ssenotify_config::SubscriptionSet {
             notifications: Default::default(),
             subscriptions: vec![spec],
@@ -214,15 +263,13 @@ mod tests {
 
     #[tokio::test]
     async fn it_resumes_after_the_last_event_id() {
-        let cancel = CancellationToken::new();
-        let addr = serve(
-            "127.0.0.1:0".parse().unwrap(),
-            Duration::from_millis(10),
-            cancel.clone(),
-        )
-        .await
-        .unwrap();
-        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let server = DemoServer::start(Duration::from_millis(10)).await.unwrap();
+        let addr = server
+            .url()
+            .trim_start_matches("http://")
+            .trim_end_matches(DEMO_PATH)
+            .to_owned();
+        let mut stream = TcpStream::connect(&addr).await.unwrap();
         stream
             .write_all(b"GET /demo HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 41\r\n\r\n")
             .await
@@ -237,6 +284,10 @@ mod tests {
         let text = String::from_utf8_lossy(&got);
         assert!(text.contains("text/event-stream"));
         assert!(text.contains("id: 42\n") && !text.contains("id: 41\n"));
-        cancel.cancel();
+        server.stop().await;
+        assert!(
+            TcpStream::connect(&addr).await.is_err(),
+            "stopped: nothing listens any more"
+        );
     }
 }
