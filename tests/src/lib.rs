@@ -10,7 +10,9 @@
 //! # Layout
 //!
 //! - `server`: [`TestServer`], scripted HTTP/1.1 on loopback, and what it saw.
-//! - `http`: a request as the server read it, and a scripted [`Response`] of [`Step`]s.
+//! - `http`: a request as the server read it, and a scripted [`Response`] of [`Step`]s
+//!   (a [`Gate`] holds a plan until the test has seen what came before).
+//! - `client`: [`Client`], one engine subscription read by a test.
 //! - `sse`: building event-stream bytes ([`sse_event`], [`http_chunk`]).
 //! - `bin`: where the `ssenotify` binary under test is ([`ssenotify_bin`]).
 //! - [`desktop`]: a private session bus, Xvfb and dunst for the notification tests.
@@ -36,13 +38,15 @@
 //! ```
 
 mod bin;
+mod client;
 pub mod desktop;
 mod http;
 mod server;
 mod sse;
 
 pub use bin::ssenotify_bin;
-pub use http::{Request, Response, Step};
+pub use client::{Client, WAIT, fast_settings};
+pub use http::{Gate, Request, Response, Step};
 pub use server::{ConnectionInfo, TestServer};
 pub use sse::{http_chunk, sse_event};
 

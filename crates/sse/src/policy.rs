@@ -73,6 +73,15 @@ pub fn classify(status: u16, content_type: Option<&str>) -> Verdict {
     }
 }
 
+/// The coding of a stream the client cannot read: the `Content-Encoding` still on a response
+/// after the client decoded (and removed) gzip, br and deflate, unless it is `identity`.
+/// Such bytes would parse as nothing, leaving a subscription OPEN and silent.
+pub(crate) fn undecoded_encoding(content_encoding: Option<&str>) -> Option<&str> {
+    content_encoding
+        .map(str::trim)
+        .filter(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))
+}
+
 /// Whether a Content-Type header names `text/event-stream` (parameters allowed).
 pub fn is_event_stream(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or("").trim();
@@ -143,6 +152,16 @@ mod tests {
         for fatal in [201, 206, 304, 400, 401, 403, 404, 410] {
             assert_eq!(classify(fatal, sse), Verdict::Fatal, "{fatal}");
         }
+    }
+
+    #[test]
+    fn a_coding_left_on_a_response_is_one_the_client_cannot_read() {
+        assert_eq!(undecoded_encoding(None), None);
+        assert_eq!(undecoded_encoding(Some("identity")), None);
+        assert_eq!(undecoded_encoding(Some(" Identity ")), None);
+        assert_eq!(undecoded_encoding(Some("")), None);
+        assert_eq!(undecoded_encoding(Some("zstd")), Some("zstd"));
+        assert_eq!(undecoded_encoding(Some("gzip, br")), Some("gzip, br"));
     }
 
     #[test]

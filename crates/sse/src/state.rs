@@ -52,6 +52,15 @@ pub enum Reason {
         /// The HTTP status (200).
         status: u16,
     },
+    /// A good response arrived after redirects that left the subscription's origin.
+    OpenedElsewhere {
+        /// The HTTP status (200).
+        status: u16,
+        /// The origin that answered (`https://host:port`: no user info, path or query).
+        origin: String,
+        /// Secret headers (custom ones, or `auth`'s Authorization) were not sent there.
+        secrets_withheld: bool,
+    },
     /// The server answered with a status that is retried (5xx, 408, 429) or fatal (other).
     HttpStatus {
         /// The HTTP status code.
@@ -63,6 +72,11 @@ pub enum Reason {
     WrongContentType {
         /// What the server sent (empty when the header was missing).
         content_type: String,
+    },
+    /// 200, but compressed with a coding the client cannot decode: fatal.
+    UnsupportedEncoding {
+        /// The `Content-Encoding` the server sent.
+        encoding: String,
     },
     /// The server sent 204 No Content: it asks the client to stop.
     NoContent,
@@ -103,8 +117,10 @@ impl Reason {
     /// The HTTP status this reason carries, when there was a response.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Self::Opened { status } | Self::HttpStatus { status, .. } => Some(*status),
-            Self::WrongContentType { .. } => Some(200),
+            Self::Opened { status }
+            | Self::OpenedElsewhere { status, .. }
+            | Self::HttpStatus { status, .. } => Some(*status),
+            Self::WrongContentType { .. } | Self::UnsupportedEncoding { .. } => Some(200),
             Self::NoContent => Some(204),
             _ => None,
         }
@@ -117,6 +133,17 @@ impl fmt::Display for Reason {
             Self::Started => f.write_str("connecting"),
             Self::Resumed => f.write_str("resumed by user"),
             Self::Opened { status } => write!(f, "HTTP {status} OK"),
+            Self::OpenedElsewhere {
+                status,
+                origin,
+                secrets_withheld,
+            } => {
+                write!(f, "HTTP {status} OK (redirected to {origin}")?;
+                if *secrets_withheld {
+                    f.write_str("; secret headers not sent")?;
+                }
+                f.write_str(")")
+            }
             Self::HttpStatus { status, text } if text.is_empty() => write!(f, "HTTP {status}"),
             Self::HttpStatus { status, text } => write!(f, "HTTP {status} {text}"),
             Self::WrongContentType { content_type } if content_type.is_empty() => {
@@ -125,6 +152,10 @@ impl fmt::Display for Reason {
             Self::WrongContentType { content_type } => write!(
                 f,
                 "wrong content type: {content_type} (expected text/event-stream)"
+            ),
+            Self::UnsupportedEncoding { encoding } => write!(
+                f,
+                "unsupported content encoding: {encoding} (gzip, br and deflate are decoded)"
             ),
             Self::NoContent => f.write_str("stopped by server: HTTP 204 No Content"),
             Self::Network { error } => write!(f, "network error: {error}"),
