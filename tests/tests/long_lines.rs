@@ -74,7 +74,12 @@ fn a_50_mb_field_line_ends_the_connection_at_the_limit() {
     let server = server_with_a_long_line(b"foo: ", 50);
     let mut child = listen(&server, &[]);
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(
@@ -89,5 +94,8 @@ fn a_50_mb_field_line_under_a_raised_limit_shows_in_the_peak() {
     let server = server_with_a_long_line(b"foo: ", 50);
     let limit = (64 * MIB).to_string();
     let peak = peak_mib_once_the_event_arrived(listen(&server, &["--max-event-size", &limit]));
-    assert!(peak >= 50, "peak memory {peak} MiB after a kept 50 MiB line");
+    assert!(
+        peak >= 50,
+        "peak memory {peak} MiB after a kept 50 MiB line"
+    );
 }

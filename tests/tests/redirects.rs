@@ -89,7 +89,6 @@ async fn secrets_stay_behind_on_a_redirect_to_another_origin() {
     assert_eq!(open.reason.status(), Some(200));
     assert_eq!(client.events(1).await[0].data, "from elsewhere");
 
-
     // The reconnect starts again at the subscription's own URL, secrets and all, with the
     // ID the other origin sent.
     client.until_state(ReadyState::Open).await;

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::event::{BATCH_EVENTS, Batch, BatchPool, Event, Update};
 use crate::parse::{Output, Parser};
 use crate::policy::{self, HEALTHY_AFTER, Policy, Verdict};
-use crate::redirect::{Chain, Elsewhere};
+use crate::redirect::Chain;
 use crate::settings::{Resume, redacted};
 use crate::state::{ReadyState, Reason, StateChange};
 
@@ -210,36 +210,9 @@ impl Connection {
                 ),
             }
         }
-        let mut chain = Chain::new(self.request_url());
-        let mut response = loop {
-            let mut hop_headers = headers.clone();
-            chain.withhold(&mut hop_headers);
-            let request = self
-                .client
-                .get(chain.current().clone())
-                .headers(hop_headers);
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(error) if error.is_builder() => {
-                    return End::Closed(Reason::InvalidRequest {
-                        error: error_chain(error),
-                    });
-                }
-                Err(error) => {
-                    return End::retry(Reason::Network {
-                        error: error_chain(error),
-                    });
-                }
-            };
-            match chain.follow(response.status().as_u16(), response.headers().get(LOCATION)) {
-                Ok(true) => {}
-                Ok(false) => break response,
-                Err(error) => {
-                    return End::Closed(Reason::InvalidRequest {
-                        error: error.to_string(),
-                    });
-                }
-            }
+        let (mut response, chain) = match self.send(&headers).await {
+            Ok(answer) => answer,
+            Err(end) => return end,
         };
 
         let status = response.status();
@@ -282,24 +255,7 @@ impl Connection {
         }
 
         let opened_at = Instant::now();
-        let status = status.as_u16();
-        let opened = match chain.elsewhere() {
-            None => Reason::Opened { status },
-            Some(Elsewhere {
-                origin,
-                secrets_withheld,
-            }) => {
-                if secrets_withheld {
-                    tracing::info!(url = %self.url_for_logs(), %origin,
-                        "redirected to another origin; secret headers not sent there");
-                }
-                Reason::OpenedElsewhere {
-                    status,
-                    origin,
-                    secrets_withheld,
-                }
-            }
-        };
+        let opened = chain.opened(status.as_u16());
         if !self.emit(ReadyState::Open, opened, None).await {
             return End::Abandoned;
         }
@@ -333,6 +289,42 @@ impl Connection {
             reason,
             retry_after: None,
             healthy: woken || dispatched || opened_at.elapsed() >= HEALTHY_AFTER,
+        }
+    }
+
+    /// The request and its redirects, up to the response that answers it, with the chain
+    /// that led there (each hop gets the headers its origin may have).
+    async fn send(&self, headers: &HeaderMap) -> Result<(reqwest::Response, Chain), End> {
+        let mut chain = Chain::new(self.request_url());
+        loop {
+            let mut hop_headers = headers.clone();
+            chain.withhold(&mut hop_headers);
+            let request = self
+                .client
+                .get(chain.current().clone())
+                .headers(hop_headers);
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(error) if error.is_builder() => {
+                    return Err(End::Closed(Reason::InvalidRequest {
+                        error: error_chain(error),
+                    }));
+                }
+                Err(error) => {
+                    return Err(End::retry(Reason::Network {
+                        error: error_chain(error),
+                    }));
+                }
+            };
+            match chain.follow(response.status().as_u16(), response.headers().get(LOCATION)) {
+                Ok(true) => {}
+                Ok(false) => return Ok((response, chain)),
+                Err(error) => {
+                    return Err(End::Closed(Reason::InvalidRequest {
+                        error: error.to_string(),
+                    }));
+                }
+            }
         }
     }
 

@@ -107,9 +107,10 @@ impl<'a> Line<'a> {
 /// Buffer capacity kept between events; more is given back once large events stop coming.
 const KEEP_CAPACITY: usize = 64 * 1024;
 
-/// Default cap on one event's buffered size (data + type + the line being read).
+/// Default cap on one event's buffered size (data + type + the field line being read).
 ///
-/// A server can send a line with no end; without a cap that is unbounded memory.
+/// A server can send a line with no end; without a cap that is unbounded memory. Comment
+/// lines are skipped as they arrive, never kept, so they need no cap.
 pub const DEFAULT_MAX_EVENT_SIZE: usize = 4 * 1024 * 1024;
 
 /// One dispatched event, borrowed from the parser's buffers until the callback returns.
@@ -140,7 +141,7 @@ pub enum Output<'a> {
 /// Why the parser refused to go on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
-    /// The event being assembled (or one line of it) passed the configured maximum.
+    /// The event being assembled (or one field line of it) passed the configured maximum.
     #[error("event too large: more than {limit} bytes")]
     EventTooLarge {
         /// The configured maximum, in bytes.
@@ -190,7 +191,7 @@ impl Default for Parser {
 }
 
 impl Parser {
-    /// A parser that refuses events (or lines) larger than `max_event_size` bytes.
+    /// A parser that refuses events (or field lines) larger than `max_event_size` bytes.
     pub fn new(max_event_size: usize) -> Self {
         Self {
             line: Vec::new(),

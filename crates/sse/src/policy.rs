@@ -31,7 +31,8 @@ pub struct Policy {
     pub backoff_cap: Duration,
     /// How long a connection may receive nothing before it is declared dead.
     pub idle_timeout: Duration,
-    /// The largest event (data + type, or one line) accepted, in bytes.
+    /// The largest event (data + type), or field line, accepted, in bytes; comment lines
+    /// are skipped as they arrive, whatever their length.
     pub max_event_size: usize,
 }
 

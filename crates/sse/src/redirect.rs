@@ -12,6 +12,7 @@ use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::settings::{is_secret_header, redacted};
+use crate::state::Reason;
 
 /// Redirects followed per request (browsers allow 20); the 11th ends the attempt.
 pub(crate) const MAX_REDIRECTS: usize = 10;
@@ -31,15 +32,6 @@ pub(crate) enum RedirectError {
     /// A `Location` with another scheme than http or https.
     #[error("redirect to a \"{0}\" URL (only http and https are followed)")]
     BadScheme(String),
-}
-
-/// Where a chain that left the subscription's origin ended up, for the OPEN's reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Elsewhere {
-    /// The origin of the last hop (`https://host:port`, no user info, path or query).
-    pub(crate) origin: String,
-    /// Secret headers (custom ones, or `auth`'s Authorization) were left behind.
-    pub(crate) secrets_withheld: bool,
 }
 
 /// One request's chain of redirects.
@@ -122,12 +114,17 @@ impl Chain {
         }
     }
 
-    /// Where the chain ended, when it left the first origin on the way.
-    pub(crate) fn elsewhere(&self) -> Option<Elsewhere> {
-        self.left_origin.then(|| Elsewhere {
+    /// The reason of the OPEN this chain led to: where it ended and whether secrets stayed
+    /// behind, when it left the first origin on the way.
+    pub(crate) fn opened(&self, status: u16) -> Reason {
+        if !self.left_origin {
+            return Reason::Opened { status };
+        }
+        Reason::OpenedElsewhere {
+            status,
             origin: self.current().origin().ascii_serialization(),
             secrets_withheld: self.withheld,
-        })
+        }
     }
 }
 
@@ -196,7 +193,7 @@ mod tests {
         let mut headers = secrets();
         c.withhold(&mut headers);
         assert_eq!(headers, secrets());
-        assert_eq!(c.elsewhere(), None);
+        assert_eq!(c.opened(200), Reason::Opened { status: 200 });
     }
 
     #[test]
@@ -214,11 +211,12 @@ mod tests {
             c.withhold(&mut headers);
             assert_eq!(names(&headers), ["accept", "last-event-id"], "{elsewhere}");
             assert_eq!(
-                c.elsewhere(),
-                Some(Elsewhere {
+                c.opened(200),
+                Reason::OpenedElsewhere {
+                    status: 200,
                     origin: "https://a.example".into(),
                     secrets_withheld: true
-                })
+                }
             );
         }
     }
@@ -231,11 +229,12 @@ mod tests {
         headers.insert("accept", HeaderValue::from_static("text/event-stream"));
         c.withhold(&mut headers);
         assert_eq!(
-            c.elsewhere(),
-            Some(Elsewhere {
+            c.opened(200),
+            Reason::OpenedElsewhere {
+                status: 200,
                 origin: "http://b.example:81".into(),
                 secrets_withheld: false
-            })
+            }
         );
     }
 

@@ -85,7 +85,8 @@ pub enum Reason {
         /// The error chain as text.
         error: String,
     },
-    /// The request could not even be built (bad header, too many redirects, ...): fatal.
+    /// The request could not even be built (bad header), or its redirects went wrong (a
+    /// loop, more than 10, a non-http(s) `Location`): fatal.
     InvalidRequest {
         /// What was wrong.
         error: String,
@@ -97,7 +98,7 @@ pub enum Reason {
         /// The configured idle timeout.
         after: Duration,
     },
-    /// An event (or one line) grew past the configured maximum.
+    /// An event (or one field line) grew past the configured maximum.
     EventTooLarge {
         /// The configured maximum, in bytes.
         limit: usize,
