@@ -1,6 +1,9 @@
 //! Recorded requests, scripted responses, and the minimal HTTP/1.1 request parser.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
 
 /// Largest request head accepted; anything bigger is answered with 431 and closed.
 pub(crate) const MAX_HEAD: usize = 64 * 1024;
@@ -68,7 +71,48 @@ pub enum Step {
     Close,
     /// Keep the socket open until the client closes it or the server is dropped.
     Hold,
+    /// Wait until the test opens the gate (one [`Gate::open`] lets one wait pass), so the
+    /// rest of the plan follows what the test has already seen arrive.
+    Wait(Gate),
 }
+
+/// What a [`Step::Wait`] waits for: shared between a test and the responses it scripts.
+#[derive(Debug, Clone)]
+pub struct Gate(Arc<Semaphore>);
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Self {
+        Self(Arc::new(Semaphore::new(0)))
+    }
+
+    /// Let one waiting step (or the next one to wait) pass.
+    pub fn open(&self) {
+        self.0.add_permits(1);
+    }
+
+    /// Resolves when the gate lets this wait pass.
+    pub(crate) async fn pass(&self) {
+        if let Ok(permit) = self.0.acquire().await {
+            permit.forget();
+        }
+    }
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Two gates are equal when they are the same gate.
+impl PartialEq for Gate {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Gate {}
 
 impl Step {
     /// Shorthand for [`Step::Send`] from anything byte-like.

@@ -10,7 +10,9 @@
 //! # Layout
 //!
 //! - `server`: [`TestServer`], scripted HTTP/1.1 on loopback, and what it saw.
-//! - `http`: a request as the server read it, and a scripted [`Response`] of [`Step`]s.
+//! - `http`: a request as the server read it, and a scripted [`Response`] of [`Step`]s
+//!   (a [`Gate`] holds a plan until the test has seen what came before).
+//! - `client`: [`Client`], one engine subscription read by a test.
 //! - `sse`: building event-stream bytes ([`sse_event`], [`http_chunk`]).
 //! - `bin`: where the `ssenotify` binary under test is ([`ssenotify_bin`]).
 //! - [`home`]: one user's XDG directories, commands run in them, a daemon guard.
@@ -37,6 +39,7 @@
 //! ```
 
 mod bin;
+mod client;
 pub mod desktop;
 pub mod home;
 mod http;
@@ -44,7 +47,8 @@ mod server;
 mod sse;
 
 pub use bin::ssenotify_bin;
-pub use http::{Request, Response, Step};
+pub use client::{Client, WAIT, fast_settings};
+pub use http::{Gate, Request, Response, Step};
 pub use server::{ConnectionInfo, TestServer};
 pub use sse::{http_chunk, sse_event};
 

@@ -373,6 +373,12 @@ async fn play(stream: &mut TcpStream, response: &Response) -> Outcome {
             }
             Step::Close => return Outcome::ServerClose,
             Step::Hold => return Outcome::ClientClosed(wait_for_eof(stream).await),
+            Step::Wait(gate) => {
+                tokio::select! {
+                    () = gate.pass() => {}
+                    at = wait_for_eof(stream) => return Outcome::ClientClosed(at),
+                }
+            }
         }
     }
     Outcome::ServerClose

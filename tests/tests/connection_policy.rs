@@ -4,90 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use ssenotify_e2e::{Response, Step, TestServer, sse_event};
-use ssenotify_sse::{
-    Engine, Event, Policy, ReadyState, Reason, Resume, Settings, StateChange, Subscription, Update,
+use ssenotify_e2e::{
+    Client, Response, Step, TestServer, WAIT, fast_settings as settings, sse_event,
 };
-
-const WAIT: Duration = Duration::from_secs(10);
-
-/// Settings with fast reconnects so tests do not wait the 3 s default.
-fn settings(url: String) -> Settings {
-    let mut settings = Settings::new(url);
-    settings.policy = Policy {
-        initial_reconnect: Duration::from_millis(50),
-        ..Policy::default()
-    };
-    settings
-}
-
-struct Client {
-    engine: Engine,
-    subscription: Option<Subscription>,
-    updates: ssenotify_sse::Updates,
-}
-
-impl Client {
-    async fn start(settings: Settings) -> Self {
-        let engine = Engine::new();
-        let (subscription, updates) = engine.subscribe(settings).await.expect("valid settings");
-        Self {
-            engine,
-            subscription: Some(subscription),
-            updates,
-        }
-    }
-
-    fn handle(&self) -> &Subscription {
-        self.subscription.as_ref().expect("not closed")
-    }
-
-    async fn next(&mut self) -> Update {
-        tokio::time::timeout(WAIT, self.updates.recv())
-            .await
-            .expect("an update within the wait")
-            .expect("the subscription is still reporting")
-    }
-
-    /// The next state change, skipping events.
-    async fn next_state(&mut self) -> StateChange {
-        loop {
-            if let Update::State(change) = self.next().await {
-                return change;
-            }
-        }
-    }
-
-    /// States up to and including the first one in `state`.
-    async fn until_state(&mut self, state: ReadyState) -> Vec<StateChange> {
-        let mut seen = Vec::new();
-        loop {
-            let change = self.next_state().await;
-            let done = change.ready_state == state;
-            seen.push(change);
-            if done {
-                return seen;
-            }
-        }
-    }
-
-    /// The next `n` events, skipping states.
-    async fn events(&mut self, n: usize) -> Vec<Event> {
-        let mut events = Vec::new();
-        while events.len() < n {
-            if let Update::Event(event) = self.next().await {
-                events.push(event);
-            }
-        }
-        events
-    }
-
-    async fn close(&mut self) {
-        if let Some(subscription) = self.subscription.take() {
-            subscription.close().await;
-        }
-    }
-}
+use ssenotify_sse::{Engine, ReadyState, Reason, Resume, Settings};
 
 fn open_then_hold(body: Vec<u8>) -> Response {
     Response::sse_steps(vec![Step::Send(body), Step::Hold])

@@ -47,8 +47,7 @@ fn the_demo_feed_is_served_only_while_a_subscription_uses_it() {
         home.ok(&["add", "http://demo.ssenotify.invalid/", "--id", "demo"]),
         "added demo\n"
     );
-    poll(WAIT, || (home.history(&["demo"]).len() >= 2).then_some(()))
-        .expect("demo events arrive");
+    poll(WAIT, || (home.history(&["demo"]).len() >= 2).then_some(())).expect("demo events arrive");
     let ports = listening_ports(daemon.pid());
     assert_eq!(ports.len(), 1, "{ports:?}");
     assert_ne!(ports[0], 47411, "a port of the kernel's choosing");
@@ -56,6 +55,8 @@ fn the_demo_feed_is_served_only_while_a_subscription_uses_it() {
     assert_eq!(live["ready_state"], "OPEN", "{live}");
 
     home.ok(&["remove", "demo"]);
-    poll(WAIT, || listening_ports(daemon.pid()).is_empty().then_some(()))
-        .expect("the demo feed stops with its subscription");
+    poll(WAIT, || {
+        listening_ports(daemon.pid()).is_empty().then_some(())
+    })
+    .expect("the demo feed stops with its subscription");
 }

@@ -146,16 +146,9 @@ pub fn validate_id(id: &str) -> Result<(), String> {
     }
 }
 
-/// Whether a header's value is a secret that must not be written in clear.
-///
-/// Stricter than the client's log masking ([`ssenotify_sse::is_sensitive`]): a
-/// literal in a file that is synced, shared and exported leaks more than a log line.
-pub fn is_secret_header(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    HeaderName::from_bytes(lower.as_bytes()).is_ok_and(|h| ssenotify_sse::is_sensitive(&h))
-        || lower.contains("auth")
-        || lower.contains("password")
-}
+/// Whether a header's value is a secret that must not be written in clear: the client's
+/// own rule, so what the file stashes is exactly what never follows a redirect elsewhere.
+pub use ssenotify_sse::is_secret_header;
 
 /// Every problem of `set`; `list_key` names the subscriptions array in the source format.
 pub(crate) fn check(set: &SubscriptionSet, literal: LiteralSecrets, list_key: &str) -> Vec<Found> {

@@ -75,7 +75,9 @@ fn build(extra_ca: Option<&Path>) -> Result<reqwest::Client, SettingsError> {
         // Kernel keep-alive probes notice a peer that vanished without a FIN sooner than
         // the idle timeout would on servers that send no keep-alive comments.
         .tcp_keepalive(Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::limited(10));
+        // The connection follows redirects itself, so that secrets stay on their origin
+        // (redirect.rs says why reqwest's own following is not enough).
+        .redirect(reqwest::redirect::Policy::none());
     if let Some(path) = extra_ca {
         let ca_error = |reason: String| SettingsError::CaFile {
             path: path.to_path_buf(),

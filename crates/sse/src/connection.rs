@@ -7,7 +7,9 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{
+    CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER,
+};
 use std::sync::Arc;
 
 use smol_str::SmolStr;
@@ -17,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 use crate::event::{BATCH_EVENTS, Batch, BatchPool, Event, Update};
 use crate::parse::{Output, Parser};
 use crate::policy::{self, HEALTHY_AFTER, Policy, Verdict};
-use crate::settings::Resume;
+use crate::redirect::Chain;
+use crate::settings::{Resume, redacted};
 use crate::state::{ReadyState, Reason, StateChange};
 use crate::subscription::Kick;
 
@@ -262,19 +265,9 @@ impl Connection {
                 ),
             }
         }
-        let request = self.client.get(self.request_url()).headers(headers);
-        let mut response = match request.send().await {
-            Ok(response) => response,
-            Err(error) if error.is_redirect() || error.is_builder() => {
-                return End::Closed(Reason::InvalidRequest {
-                    error: error_chain(error),
-                });
-            }
-            Err(error) => {
-                return End::retry(Reason::Network {
-                    error: error_chain(error),
-                });
-            }
+        let (mut response, chain) = match self.send(&headers).await {
+            Ok(answer) => answer,
+            Err(end) => return end,
         };
 
         let status = response.status();
@@ -287,7 +280,14 @@ impl Connection {
             text: status.canonical_reason().unwrap_or("").to_owned(),
         };
         match policy::classify(status.as_u16(), content_type.as_deref()) {
-            Verdict::Open => {}
+            Verdict::Open => {
+                let encoding = response.headers().get(CONTENT_ENCODING).map(|v| v.to_str());
+                if let Some(encoding) = policy::undecoded_encoding(encoding.and_then(Result::ok)) {
+                    return End::Closed(Reason::UnsupportedEncoding {
+                        encoding: encoding.to_owned(),
+                    });
+                }
+            }
             Verdict::Stop => return End::Closed(Reason::NoContent),
             Verdict::Fatal => return End::Closed(http_status()),
             Verdict::WrongContentType => {
@@ -310,16 +310,8 @@ impl Connection {
         }
 
         let opened_at = Instant::now();
-        if !self
-            .emit(
-                ReadyState::Open,
-                Reason::Opened {
-                    status: status.as_u16(),
-                },
-                None,
-            )
-            .await
-        {
+        let opened = chain.opened(status.as_u16());
+        if !self.emit(ReadyState::Open, opened, None).await {
             return End::Abandoned;
         }
         let mut dispatched = false;
@@ -363,6 +355,42 @@ impl Connection {
             self.last_id = SmolStr::new(&last_event_id);
             if let Some(resume) = &mut self.resume {
                 resume.cursor = cursor;
+            }
+        }
+    }
+
+    /// The request and its redirects, up to the response that answers it, with the chain
+    /// that led there (each hop gets the headers its origin may have).
+    async fn send(&self, headers: &HeaderMap) -> Result<(reqwest::Response, Chain), End> {
+        let mut chain = Chain::new(self.request_url());
+        loop {
+            let mut hop_headers = headers.clone();
+            chain.withhold(&mut hop_headers);
+            let request = self
+                .client
+                .get(chain.current().clone())
+                .headers(hop_headers);
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(error) if error.is_builder() => {
+                    return Err(End::Closed(Reason::InvalidRequest {
+                        error: error_chain(error),
+                    }));
+                }
+                Err(error) => {
+                    return Err(End::retry(Reason::Network {
+                        error: error_chain(error),
+                    }));
+                }
+            };
+            match chain.follow(response.status().as_u16(), response.headers().get(LOCATION)) {
+                Ok(true) => {}
+                Ok(false) => return Ok((response, chain)),
+                Err(error) => {
+                    return Err(End::Closed(Reason::InvalidRequest {
+                        error: error.to_string(),
+                    }));
+                }
             }
         }
     }
@@ -457,11 +485,7 @@ impl Connection {
 
     /// The URL without user info or query, which may hold credentials.
     fn url_for_logs(&self) -> String {
-        let mut url = self.url.clone();
-        url.set_query(None);
-        let _ = url.set_username("");
-        let _ = url.set_password(None);
-        url.to_string()
+        redacted(&self.url)
     }
 }
 

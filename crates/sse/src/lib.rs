@@ -31,10 +31,15 @@
 //! - `event`: what a subscription reports ([`Update`]: an [`Event`] or a [`StateChange`]),
 //!   batched on a bounded channel read through [`Updates`] (backpressure, not memory).
 //! - `settings`: what one subscription is ([`Settings`]: URL, headers, [`Auth`], resume
-//!   point, [`Policy`]) and the checks that turn it into a request.
-//! - `connection` (private): one subscription's life over HTTP (reqwest): the request, the
-//!   status and Content-Type rules, the idle timeout, the size limit, a reason for every
-//!   change. A thin async shell around [`parse`] and [`policy`].
+//!   point, [`Policy`]), the checks that turn it into a request, and which headers are
+//!   secrets ([`is_secret_header`]).
+//! - `redirect` (private): one request's chain of redirects as pure state: what to request
+//!   next, when to give up, and which secret headers stay behind once it leaves the
+//!   subscription's origin.
+//! - `connection` (private): one subscription's life over HTTP (reqwest): the request and
+//!   its redirects, the status, Content-Type and Content-Encoding rules, the idle timeout,
+//!   the size limit, a reason for every change. A thin async shell around [`parse`],
+//!   [`policy`] and `redirect`.
 //! - `client` (private): the HTTP clients subscriptions share, one per trust; built on a
 //!   blocking thread, since building one reads certificate files.
 //! - `tls` (private): trust for a `ca_file`: the system's roots plus the file's
@@ -54,6 +59,7 @@ mod client;
 mod connection;
 mod engine;
 mod event;
+mod redirect;
 mod settings;
 mod state;
 mod subscription;
@@ -65,7 +71,7 @@ pub use engine::Engine;
 pub use event::{Event, Update, Updates};
 pub use parse::{EventRef, Output, ParseError, Parser};
 pub use policy::Policy;
-pub use settings::{Auth, Resume, Settings, SettingsError, http_url, is_sensitive};
+pub use settings::{Auth, Resume, Settings, SettingsError, http_url, is_secret_header};
 pub use state::{ReadyState, Reason, StateChange, fmt_duration};
 pub use subscription::Subscription;
 pub use supervisor::{ApplyReport, Desired, Supervisor, Tagged};

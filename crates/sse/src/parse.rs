@@ -107,9 +107,10 @@ impl<'a> Line<'a> {
 /// Buffer capacity kept between events; more is given back once large events stop coming.
 const KEEP_CAPACITY: usize = 64 * 1024;
 
-/// Default cap on one event's buffered size (data + type + the line being read).
+/// Default cap on one event's buffered size (data + type + the field line being read).
 ///
-/// A server can send a line with no end; without a cap that is unbounded memory.
+/// A server can send a line with no end; without a cap that is unbounded memory. Comment
+/// lines are skipped as they arrive, never kept, so they need no cap.
 pub const DEFAULT_MAX_EVENT_SIZE: usize = 4 * 1024 * 1024;
 
 /// One dispatched event, borrowed from the parser's buffers until the callback returns.
@@ -140,7 +141,7 @@ pub enum Output<'a> {
 /// Why the parser refused to go on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
-    /// The event being assembled (or one line of it) passed the configured maximum.
+    /// The event being assembled (or one field line of it) passed the configured maximum.
     #[error("event too large: more than {limit} bytes")]
     EventTooLarge {
         /// The configured maximum, in bytes.
@@ -190,7 +191,7 @@ impl Default for Parser {
 }
 
 impl Parser {
-    /// A parser that refuses events (or lines) larger than `max_event_size` bytes.
+    /// A parser that refuses events (or field lines) larger than `max_event_size` bytes.
     pub fn new(max_event_size: usize) -> Self {
         Self {
             line: Vec::new(),
@@ -272,7 +273,11 @@ impl Parser {
         if input.is_empty() {
             return Ok(());
         }
-        // A line begun in an earlier read ends first, from the partial-line buffer.
+        // A line begun in an earlier read ends first, from the partial-line buffer (or, when
+        // this read shows that a buffered BOM began a comment, skipped).
+        if !self.line.is_empty() {
+            self.enter_comment(input);
+        }
         if self.in_comment || !self.line.is_empty() {
             let Some(end) = find_line_end(input) else {
                 return self.buffer_partial_line(input);
@@ -344,7 +349,7 @@ impl Parser {
             let end = start + len;
             // A line that arrived in one read is held to the same cap as one assembled
             // from several, so whether the limit trips does not depend on the chunking.
-            if bytes[start] != b':' {
+            if !self.is_comment(&bytes[start..end]) {
                 self.check_size(len)?;
             }
             self.process_line(lines.slice(start, end), sink)?;
@@ -361,14 +366,51 @@ impl Parser {
         if self.in_comment {
             return Ok(());
         }
-        // A line that starts with `:` is a comment (a BOM would start with 0xEF), so its
-        // bytes are skipped rather than buffered: keep-alive padding costs no memory.
-        if self.line.is_empty() && bytes[0] == b':' {
-            self.in_comment = true;
-            self.at_stream_start = false;
+        if self.enter_comment(bytes) {
+            return Ok(());
+        }
+        // The first bytes of a response's BOM may yet begin a comment: they are held without
+        // the size check until that is known, as they would be in one read.
+        let seen = self.line.len();
+        if self.at_stream_start
+            && BOM.get(seen..seen + bytes.len()) == Some(bytes)
+            && BOM.starts_with(&self.line)
+        {
+            self.line.extend_from_slice(bytes);
             return Ok(());
         }
         self.append_line(bytes)
+    }
+
+    /// When the partial line continued by `bytes` is a comment, skip it from here on.
+    ///
+    /// A comment's bytes are skipped rather than buffered, whatever its length: keep-alive
+    /// padding costs no memory. Its first byte (after a response's BOM) tells, so only a
+    /// line that is still shorter than a BOM and a colon needs looking at.
+    fn enter_comment(&mut self, bytes: &[u8]) -> bool {
+        let seen = self.line.len();
+        if seen > BOM.len() {
+            return false;
+        }
+        let mut head = [0; BOM.len() + 1];
+        let more = bytes.len().min(head.len() - seen);
+        head[..seen].copy_from_slice(&self.line);
+        head[seen..seen + more].copy_from_slice(&bytes[..more]);
+        // A line end inside `head` cannot match: CR and LF are neither `:` nor BOM bytes.
+        if !self.is_comment(&head[..seen + more]) {
+            return false;
+        }
+        self.line.clear();
+        self.in_comment = true;
+        self.at_stream_start = false;
+        true
+    }
+
+    /// Whether a line starting with `line` is a comment: `:` first, after the BOM that
+    /// may open a response.
+    fn is_comment(&self, line: &[u8]) -> bool {
+        line.first() == Some(&b':')
+            || (self.at_stream_start && line.starts_with(BOM) && line.get(BOM.len()) == Some(&b':'))
     }
 
     fn append_line(&mut self, bytes: &[u8]) -> Result<(), ParseError> {

@@ -150,12 +150,18 @@ pub(crate) fn request_headers(settings: &Settings) -> Result<HeaderMap, Settings
         reqwest::header::CACHE_CONTROL,
         HeaderValue::from_static("no-cache"),
     );
+    // Compression middleware tends to hold events back until its buffer fills, so ask for
+    // none; a stream compressed anyway (gzip, br, deflate) is decoded as it arrives.
+    headers.insert(
+        reqwest::header::ACCEPT_ENCODING,
+        HeaderValue::from_static("identity"),
+    );
     for (name, value) in &settings.headers {
         let header = HeaderName::from_bytes(name.trim().as_bytes())
             .map_err(|_| SettingsError::HeaderName { name: name.clone() })?;
         let mut value = HeaderValue::from_str(value.trim())
             .map_err(|_| SettingsError::HeaderValue { name: name.clone() })?;
-        if is_sensitive(&header) {
+        if is_secret_header(header.as_str()) {
             value.set_sensitive(true);
         }
         headers.insert(header, value);
@@ -181,13 +187,64 @@ pub(crate) fn request_headers(settings: &Settings) -> Result<HeaderMap, Settings
     Ok(headers)
 }
 
-/// Headers whose values are secrets: marked so `Debug` output never shows them.
-pub fn is_sensitive(name: &HeaderName) -> bool {
-    let name = name.as_str();
-    matches!(
-        name,
-        "authorization" | "proxy-authorization" | "cookie" | "x-api-key" | "x-auth-token"
-    ) || name.contains("token")
-        || name.contains("secret")
-        || name.contains("key")
+/// Whether a header's value is a secret: `Cookie`, and any name containing `token`,
+/// `secret`, `key`, `password` or `auth` (`Authorization` too), in any case.
+///
+/// The one rule behind everything that treats a header as a secret: its value is masked in
+/// `Debug` output, never follows a redirect to another origin (`redirect`), and the
+/// subscriptions file does not hold it in clear (ssenotify-config).
+pub fn is_secret_header(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower == "cookie"
+        || ["token", "secret", "key", "password", "auth"]
+            .iter()
+            .any(|word| lower.contains(word))
+}
+
+/// The URL without user info, query or fragment, which may hold credentials: what reasons
+/// and logs may show of it.
+pub(crate) fn redacted(url: &reqwest::Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_headers_are_named_like_secrets() {
+        for name in [
+            "Authorization",
+            "proxy-authorization",
+            "Cookie",
+            "X-Api-Key",
+            "X-Auth-Token",
+            "X-Secret",
+            "X-Password",
+            "X-AUTH",
+            "Private-Token",
+        ] {
+            assert!(is_secret_header(name), "{name}");
+        }
+        for name in [
+            "Accept",
+            "Last-Event-ID",
+            "X-Title",
+            "User-Agent",
+            "Set-Cookie",
+        ] {
+            assert!(!is_secret_header(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn redacted_urls_keep_no_credentials() {
+        let url = reqwest::Url::parse("https://alice:pw@example.com:8443/feed?token=t#x").unwrap();
+        assert_eq!(redacted(&url), "https://example.com:8443/feed");
+    }
 }

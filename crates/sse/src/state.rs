@@ -52,6 +52,15 @@ pub enum Reason {
         /// The HTTP status (200).
         status: u16,
     },
+    /// A good response arrived after redirects that left the subscription's origin.
+    OpenedElsewhere {
+        /// The HTTP status (200).
+        status: u16,
+        /// The origin that answered (`https://host:port`: no user info, path or query).
+        origin: String,
+        /// Secret headers (custom ones, or `auth`'s Authorization) were not sent there.
+        secrets_withheld: bool,
+    },
     /// The server answered with a status that is retried (5xx, 408, 429) or fatal (other).
     HttpStatus {
         /// The HTTP status code.
@@ -64,6 +73,11 @@ pub enum Reason {
         /// What the server sent (empty when the header was missing).
         content_type: String,
     },
+    /// 200, but compressed with a coding the client cannot decode: fatal.
+    UnsupportedEncoding {
+        /// The `Content-Encoding` the server sent.
+        encoding: String,
+    },
     /// The server sent 204 No Content: it asks the client to stop.
     NoContent,
     /// Connecting, sending or reading failed (DNS, refused, reset, TLS, ...).
@@ -71,7 +85,8 @@ pub enum Reason {
         /// The error chain as text.
         error: String,
     },
-    /// The request could not even be built (bad header, too many redirects, ...): fatal.
+    /// The request could not even be built (bad header), or its redirects went wrong (a
+    /// loop, more than 10, a non-http(s) `Location`): fatal.
     InvalidRequest {
         /// What was wrong.
         error: String,
@@ -83,7 +98,7 @@ pub enum Reason {
         /// The configured idle timeout.
         after: Duration,
     },
-    /// An event (or one line) grew past the configured maximum.
+    /// An event (or one field line) grew past the configured maximum.
     EventTooLarge {
         /// The configured maximum, in bytes.
         limit: usize,
@@ -105,8 +120,10 @@ impl Reason {
     /// The HTTP status this reason carries, when there was a response.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Self::Opened { status } | Self::HttpStatus { status, .. } => Some(*status),
-            Self::WrongContentType { .. } => Some(200),
+            Self::Opened { status }
+            | Self::OpenedElsewhere { status, .. }
+            | Self::HttpStatus { status, .. } => Some(*status),
+            Self::WrongContentType { .. } | Self::UnsupportedEncoding { .. } => Some(200),
             Self::NoContent => Some(204),
             _ => None,
         }
@@ -119,6 +136,17 @@ impl fmt::Display for Reason {
             Self::Started => f.write_str("connecting"),
             Self::Resumed => f.write_str("resumed by user"),
             Self::Opened { status } => write!(f, "HTTP {status} OK"),
+            Self::OpenedElsewhere {
+                status,
+                origin,
+                secrets_withheld,
+            } => {
+                write!(f, "HTTP {status} OK (redirected to {origin}")?;
+                if *secrets_withheld {
+                    f.write_str("; secret headers not sent")?;
+                }
+                f.write_str(")")
+            }
             Self::HttpStatus { status, text } if text.is_empty() => write!(f, "HTTP {status}"),
             Self::HttpStatus { status, text } => write!(f, "HTTP {status} {text}"),
             Self::WrongContentType { content_type } if content_type.is_empty() => {
@@ -127,6 +155,10 @@ impl fmt::Display for Reason {
             Self::WrongContentType { content_type } => write!(
                 f,
                 "wrong content type: {content_type} (expected text/event-stream)"
+            ),
+            Self::UnsupportedEncoding { encoding } => write!(
+                f,
+                "unsupported content encoding: {encoding} (gzip, br and deflate are decoded)"
             ),
             Self::NoContent => f.write_str("stopped by server: HTTP 204 No Content"),
             Self::Network { error } => write!(f, "network error: {error}"),

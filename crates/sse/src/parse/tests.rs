@@ -346,6 +346,70 @@ fn long_comment_is_neither_an_error_nor_buffered() {
     );
 }
 
+/// Every byte the parser holds on to between reads.
+fn retained(parser: &Parser) -> usize {
+    parser.line.capacity()
+        + parser.data.capacity()
+        + parser.event_type.capacity()
+        + parser.id_buffer.capacity()
+        + parser.last_event_id.capacity()
+}
+
+#[test]
+fn a_50_mb_comment_line_is_accepted_and_kept_nowhere() {
+    // README, Limits: the size limit is on what the parser keeps; a comment is skipped as it
+    // arrives, so it has no limit, after a response's BOM too, however the BOM is cut.
+    const LIMIT: usize = 1024;
+    let body = [
+        b":".as_slice(),
+        &vec![b'x'; 50 * 1024 * 1024],
+        b"
+",
+    ]
+    .concat();
+    for (prefix, first_piece) in [("", 16 * 1024), ("BOM", 2), ("BOM", 3), ("BOM", 16 * 1024)] {
+        let bom: &[u8] = if prefix.is_empty() { b"" } else { BOM };
+        let stream = [bom, &body, b"data: after\n\n"].concat();
+        let (first, rest) = stream.split_at(first_piece);
+        let mut parser = Parser::new(LIMIT);
+        let mut out = feed(&mut parser, first);
+        for piece in rest.chunks(16 * 1024) {
+            out.extend(feed(&mut parser, piece));
+            assert!(
+                retained(&parser) <= 64,
+                "{prefix}: {} bytes kept",
+                retained(&parser)
+            );
+        }
+        assert_eq!(out, [Out::Comment, ev("message", "after", "")], "{prefix}");
+    }
+}
+
+#[test]
+fn a_50_mb_field_line_is_refused_at_the_limit_with_memory_bounded_by_it() {
+    // A field line must be kept until it ends to be understood, so it counts: refused at
+    // the limit, having held at most about the limit.
+    for field in ["data: ", "id: ", "foo: "] {
+        let mut parser = Parser::default();
+        let line = [field.as_bytes(), &vec![b'x'; 50 * 1024 * 1024]].concat();
+        let mut result = Ok(());
+        for piece in line.chunks(16 * 1024) {
+            result = parser.feed(piece, |_| {});
+            assert!(retained(&parser) <= 2 * DEFAULT_MAX_EVENT_SIZE, "{field}");
+            if result.is_err() {
+                break;
+            }
+        }
+        assert_eq!(
+            result,
+            Err(ParseError::EventTooLarge {
+                limit: DEFAULT_MAX_EVENT_SIZE
+            }),
+            "{field}"
+        );
+    }
+}
+
 #[test]
 fn too_large_error_names_the_limit() {
     let body = format!("data: {}", "x".repeat(100));
