@@ -42,7 +42,7 @@ pub struct Args {
     /// Declare the connection dead after this long with no bytes at all.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "2m")]
     idle_timeout: Duration,
-    /// Largest accepted event in bytes (data plus type, or one line).
+    /// Largest accepted event in bytes (data plus type, or one field line; comments are skipped).
     #[arg(long, value_name = "BYTES", default_value_t = ssenotify_sse::parse::DEFAULT_MAX_EVENT_SIZE)]
     max_event_size: usize,
     /// A PEM file of extra CA certificates to trust (self-signed servers).
