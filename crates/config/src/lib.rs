@@ -29,7 +29,8 @@
 //! - `diff`: compares two sets by id ([`diff`]): for `import` (merge or replace, dry run)
 //!   and for the daemon, which restarts only the subscriptions whose connection changed.
 //! - `ntfy`: [`from_ntfy_client_yml`] turns an ntfy `client.yml` into subscriptions.
-//! - `paths`: [`Paths`], where a user's files live (XDG directories).
+//! - `paths`: [`Paths`], where a user's files live (XDG directories), and
+//!   [`create_private_dir`], how its private directories are made (0700 from the start).
 //! - [`edit`]: the edits every face makes (add, update, remove, pause, mute, import,
 //!   export), through the [`Store`].
 
@@ -50,7 +51,7 @@ pub use diff::{Change, ChangeSummary, Diff, DiffSummary, diff, needs_reconnect};
 pub use file::SCHEMA_VERSION;
 pub use locate::PathSegment;
 pub use ntfy::{NtfyImport, from_ntfy_client_yml};
-pub use paths::Paths;
+pub use paths::{Paths, create_private_dir};
 pub use secrets::{ResolveError, StashedSecret};
 pub use set::{Format, SubscriptionSet};
 pub use spec::{

@@ -2,8 +2,7 @@
 //! secrets from `add`/`import` input into files so that the subscriptions file never
 //! holds them.
 
-use std::fs::{self, DirBuilder, Permissions};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::fs;
 use std::path::PathBuf;
 
 use super::validate::{is_secret_header, validate_id};
@@ -288,17 +287,10 @@ fn file_stem(field: &str) -> String {
 }
 
 fn create_private_dir(dir: &std::path::Path) -> Result<(), StoreError> {
-    let fail = |source| StoreError::Write {
+    super::paths::create_private_dir(dir).map_err(|source| StoreError::Write {
         path: dir.to_path_buf(),
         source,
-    };
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(fail)?;
-    // An existing directory may have been created with a looser mode.
-    fs::set_permissions(dir, Permissions::from_mode(0o700)).map_err(fail)
+    })
 }
 
 #[cfg(test)]
