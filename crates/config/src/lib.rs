@@ -22,12 +22,17 @@
 //! - `secrets`: `env:NAME` and `file:PATH` references, resolved only when a connection is
 //!   made ([`SubscriptionSpec::to_settings`]); literal secrets in input to `add`/`import`
 //!   are moved to 0600 files ([`Store::stash_secrets`]).
+//! - `url_secrets` (private): credentials written in a URL (`user:password@`, a query
+//!   parameter named like a secret): refused in the file, lifted into `auth` and `query` by
+//!   `add`/`import` ([`is_secret_query`]), masked in messages.
 //! - `store`: [`Store`] reads and writes the file: atomic replace under an exclusive lock,
 //!   and a read-modify-write [`Store::update`] that never writes a set that does not
 //!   validate.
 //! - `rewrite` (private): edits the existing text in place, so the user's comments survive.
 //! - `diff`: compares two sets by id ([`diff`]): for `import` (merge or replace, dry run)
 //!   and for the daemon, which restarts only the subscriptions whose connection changed.
+//! - `trust`: [`TrustItem`], what an import would newly let run (command rules) or read
+//!   (references outside the secrets dir); `import` refuses it unless trusted.
 //! - `ntfy`: [`from_ntfy_client_yml`] turns an ntfy `client.yml` into subscriptions.
 //! - `paths`: [`Paths`], where a user's files live (XDG directories), and
 //!   [`create_private_dir`], how its private directories are made (0700 from the start).
@@ -45,6 +50,8 @@ mod secrets;
 mod set;
 mod spec;
 mod store;
+mod trust;
+mod url_secrets;
 mod validate;
 
 pub use diff::{Change, ChangeSummary, Diff, DiffSummary, diff, needs_reconnect};
@@ -60,6 +67,8 @@ pub use spec::{
     parse_duration, parse_timestamp,
 };
 pub use store::{Store, StoreError};
+pub use trust::TrustItem;
+pub use url_secrets::is_secret_query;
 pub use validate::{ConfigError, LiteralSecrets, Problem, is_secret_header, validate_id};
 
 #[cfg(test)]

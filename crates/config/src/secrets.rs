@@ -97,6 +97,7 @@ impl SubscriptionSpec {
                 Ok((name.clone(), value))
             })
             .collect::<Result<_, _>>()?;
+        let url = self.url_with_query(paths, &fail)?;
         let auth = match &self.auth {
             None => None,
             Some(AuthSpec::Basic { username, password }) => Some(Auth::Basic {
@@ -124,7 +125,7 @@ impl SubscriptionSpec {
             ),
         };
         Ok(Settings {
-            url: self.url.clone(),
+            url,
             headers,
             auth,
             last_event_id,
@@ -135,11 +136,34 @@ impl SubscriptionSpec {
     }
 }
 
+impl SubscriptionSpec {
+    /// The URL to connect to: `url` with the `query` table's parameters, resolved, appended.
+    fn url_with_query(
+        &self,
+        paths: &Paths,
+        fail: &impl Fn(&str, String) -> ResolveError,
+    ) -> Result<String, ResolveError> {
+        if self.query.is_empty() {
+            return Ok(self.url.clone());
+        }
+        let mut url = ssenotify_sse::http_url(&self.url).map_err(|reason| fail("url", reason))?;
+        let mut resolved = Vec::with_capacity(self.query.len());
+        for (name, value) in &self.query {
+            let value = value
+                .resolve(paths)
+                .map_err(|reason| fail(&format!("query.{name}"), reason))?;
+            resolved.push((name, value));
+        }
+        url.query_pairs_mut().extend_pairs(resolved);
+        Ok(url.into())
+    }
+}
+
 impl Store {
-    /// Move the literal secrets of `spec` (auth password/token, secret-named headers) into
-    /// files under the secrets dir (0700; files 0600) and replace them with `file:`
-    /// references, so that the set can be saved. Files whose content is already right are
-    /// left untouched.
+    /// Move the literal secrets of `spec` (auth password/token, secret-named headers and
+    /// query parameters, credentials written in the URL) into files under the secrets dir
+    /// (0700; files 0600) and replace them with `file:` references, so that the set can be
+    /// saved. Files whose content is already right are left untouched.
     pub fn stash_secrets(
         &self,
         spec: &mut SubscriptionSpec,
@@ -169,6 +193,8 @@ impl Store {
                 format!("subscription: {message}"),
             )
         })?;
+        // `user:pw@` and `?token=` become `auth` and `query` literals, stashed below.
+        super::url_secrets::lift(spec);
         let dir = self.paths().secrets_dir();
         let mut stashed = Vec::new();
         let mut names = Vec::new();
@@ -216,7 +242,7 @@ impl Store {
             .subscriptions
             .iter()
             .flat_map(secret_refs)
-            .filter_map(|secret| match secret {
+            .filter_map(|(_, secret)| match secret {
                 Secret::File(path) => Some(paths.expand(path)),
                 _ => None,
             })
@@ -241,12 +267,19 @@ impl Store {
     }
 }
 
-/// Every secret of `spec` (header values and auth), whatever its form.
-fn secret_refs(spec: &SubscriptionSpec) -> Vec<&Secret> {
-    let mut secrets: Vec<&Secret> = spec.headers.values().collect();
+/// Every value of `spec` that may be a reference (header values, query parameters and
+/// auth), whatever its form, with its field as written in the file (`headers.X-Key`).
+pub(crate) fn secret_refs(spec: &SubscriptionSpec) -> Vec<(String, &Secret)> {
+    let mut secrets: Vec<(String, &Secret)> = Vec::new();
+    for (name, value) in &spec.headers {
+        secrets.push((format!("headers.{name}"), value));
+    }
+    for (name, value) in &spec.query {
+        secrets.push((format!("query.{name}"), value));
+    }
     match &spec.auth {
-        Some(AuthSpec::Basic { password, .. }) => secrets.push(password),
-        Some(AuthSpec::Bearer { token }) => secrets.push(token),
+        Some(AuthSpec::Basic { password, .. }) => secrets.push(("auth.password".into(), password)),
+        Some(AuthSpec::Bearer { token }) => secrets.push(("auth.token".into(), token)),
         None => {}
     }
     secrets
@@ -258,6 +291,11 @@ fn literal_secret_slots(spec: &mut SubscriptionSpec) -> Vec<(String, &mut Secret
     for (name, value) in &mut spec.headers {
         if is_secret_header(name) && value.is_literal() {
             slots.push((format!("headers.{name}"), value));
+        }
+    }
+    for (name, value) in &mut spec.query {
+        if super::is_secret_query(name) && value.is_literal() {
+            slots.push((format!("query.{name}"), value));
         }
     }
     match &mut spec.auth {
@@ -272,7 +310,8 @@ fn literal_secret_slots(spec: &mut SubscriptionSpec) -> Vec<(String, &mut Secret
     slots
 }
 
-/// `headers.X-Api-Key` → `header-x-api-key`, `auth.password` → `auth-password`.
+/// `headers.X-Api-Key` → `header-x-api-key`, `auth.password` → `auth-password`,
+/// `query.token` → `query-token`.
 fn file_stem(field: &str) -> String {
     let field = field
         .strip_prefix("headers.")
@@ -302,5 +341,6 @@ mod tests {
         assert_eq!(file_stem("auth.password"), "auth-password");
         assert_eq!(file_stem("headers.X-Api-Key"), "header-x-api-key");
         assert_eq!(file_stem("headers.X!Key"), "header-x-key");
+        assert_eq!(file_stem("query.access_token"), "query-access_token");
     }
 }
