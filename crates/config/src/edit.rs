@@ -569,10 +569,20 @@ rules = [{ action = "command", command = ["/bin/sh", "-c", "echo hi"] }]
         let EditError::Untrusted(items) = &refused else {
             panic!("{refused}")
         };
-        assert_eq!(items.len(), 2, "the command and the outside file: {items:?}");
+        assert_eq!(
+            items.len(),
+            2,
+            "the command and the outside file: {items:?}"
+        );
         let message = refused.to_string();
-        assert!(message.contains(r#"rules[0]: runs ["/bin/sh", "-c", "echo hi"]"#), "{message}");
-        assert!(message.contains(r#"headers.X-Key: reads file "~/.ssh/id_ed25519""#), "{message}");
+        assert!(
+            message.contains(r#"rules[0]: runs ["/bin/sh", "-c", "echo hi"]"#),
+            "{message}"
+        );
+        assert!(
+            message.contains(r#"headers.X-Key: reads file "~/.ssh/id_ed25519""#),
+            "{message}"
+        );
         assert!(!message.contains("literal-is-fine"), "{message}");
         assert_eq!(std::fs::read(paths.subscriptions_file()).unwrap(), before);
         assert!(!paths.secrets_dir().exists(), "no secret stashed either");
@@ -615,11 +625,20 @@ rules = [{ action = "command", command = ["/bin/sh", "-c", "echo hi"] }]
         for secret in ["pw", "t0k"] {
             assert!(!file.contains(secret), "{file}");
         }
-        assert!(file.contains(r#"url = "https://example.com/sse?topic=a""#), "{file}");
-        assert!(file.contains(r#"access_token = "file:secrets/example.com.query-access_token""#), "{file}");
+        assert!(
+            file.contains(r#"url = "https://example.com/sse?topic=a""#),
+            "{file}"
+        );
+        assert!(
+            file.contains(r#"access_token = "file:secrets/example.com.query-access_token""#),
+            "{file}"
+        );
         let set = Store::new(paths.clone()).load().unwrap();
         let settings = set.get(&id).unwrap().to_settings(&paths, "").unwrap();
-        assert_eq!(settings.url, "https://example.com/sse?topic=a&access_token=t0k");
+        assert_eq!(
+            settings.url,
+            "https://example.com/sse?topic=a&access_token=t0k"
+        );
         assert_eq!(
             settings.auth,
             Some(ssenotify_sse::Auth::Basic {
@@ -631,14 +650,25 @@ rules = [{ action = "command", command = ["/bin/sh", "-c", "echo hi"] }]
         let text = "[[subscription]]\nid = \"example.com\"\n\
                     url = \"https://alice:pw%21@example.com/sse?topic=a&access_token=t0k\"\n";
         let native = ImportSource::Native(None);
-        let again = import(&paths, text, Path::new("in.toml"), native, ImportOptions::default());
+        let again = import(
+            &paths,
+            text,
+            Path::new("in.toml"),
+            native,
+            ImportOptions::default(),
+        );
         assert!(again.unwrap().diff.is_empty());
         // The file itself must not hold them; the error masks them.
-        let hand = "[[subscription]]\nid = \"a\"\nurl = \"https://bob:hunter2@h.example/?key=k3y\"\n";
-        let err = SubscriptionSet::parse(hand, Format::Toml, Path::new("f"), LiteralSecrets::Reject)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("holds credentials") && err.contains("\"key\" looks like a secret"), "{err}");
+        let hand =
+            "[[subscription]]\nid = \"a\"\nurl = \"https://bob:hunter2@h.example/?key=k3y\"\n";
+        let err =
+            SubscriptionSet::parse(hand, Format::Toml, Path::new("f"), LiteralSecrets::Reject)
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("holds credentials") && err.contains("\"key\" looks like a secret"),
+            "{err}"
+        );
         assert!(!err.contains("hunter2") && !err.contains("k3y"), "{err}");
     }
 }

@@ -157,10 +157,8 @@ fn is_inside(path: &Path, dir: &Path) -> bool {
 /// `https://host:port` of a URL (the default port left out), or the text when it does not
 /// parse.
 fn origin(url: &str) -> String {
-    ssenotify_sse::http_url(url).map_or_else(
-        |_| url.to_owned(),
-        |url| url.origin().ascii_serialization(),
-    )
+    ssenotify_sse::http_url(url)
+        .map_or_else(|_| url.to_owned(), |url| url.origin().ascii_serialization())
 }
 
 #[cfg(test)]
@@ -202,9 +200,12 @@ mod tests {
         spec.rules = vec![RuleSpec::default(), command_rule(&["/bin/sh", "-c", "x"])];
         spec.headers
             .insert("X-Key".into(), Secret::parse("file:~/.ssh/id_ed25519"));
-        spec.headers
-            .insert("X-Own".into(), Secret::parse("file:secrets/ci.header-x-own"));
-        spec.query.insert("token".into(), Secret::parse("env:AWS_SECRET"));
+        spec.headers.insert(
+            "X-Own".into(),
+            Secret::parse("file:secrets/ci.header-x-own"),
+        );
+        spec.query
+            .insert("token".into(), Secret::parse("env:AWS_SECRET"));
         spec.auth = Some(AuthSpec::Bearer {
             token: Secret::parse("file:secrets/../../../etc/shadow"),
         });
@@ -222,7 +223,10 @@ mod tests {
                 r#"subscription "ci": auth.token: reads file "secrets/../../../etc/shadow" and sends it to https://evil.example"#,
             ]
         );
-        let item = &new_trust(&paths(), &diff(&set(&[]), &set(&[risky("https://e.x")]), false))[0];
+        let item = &new_trust(
+            &paths(),
+            &diff(&set(&[]), &set(&[risky("https://e.x")]), false),
+        )[0];
         assert_eq!(
             serde_json::to_value(item).unwrap(),
             serde_json::json!({"kind": "command", "subscription": "ci", "server": "https://e.x",
@@ -268,7 +272,8 @@ mod tests {
             username: "u".into(),
             password: Secret::parse("file:/home/u/config/secrets/a.auth-password"),
         });
-        spec.headers.insert("X-Title".into(), Secret::parse("hello"));
+        spec.headers
+            .insert("X-Title".into(), Secret::parse("hello"));
         assert!(trust(&[], &[spec]).is_empty());
     }
 }

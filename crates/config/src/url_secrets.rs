@@ -198,7 +198,8 @@ mod tests {
 
     #[test]
     fn secret_query_parameters_move_to_query_and_the_rest_stays_as_written() {
-        let spec = lifted("https://example.com/sse?topic=a%20b&access_token=t%2Bk&apiKey=k&lang=en");
+        let spec =
+            lifted("https://example.com/sse?topic=a%20b&access_token=t%2Bk&apiKey=k&lang=en");
         assert_eq!(spec.url, "https://example.com/sse?topic=a%20b&lang=en");
         assert_eq!(
             spec.query.into_iter().collect::<Vec<_>>(),
@@ -239,7 +240,15 @@ mod tests {
 
     #[test]
     fn query_names_are_judged_like_header_names() {
-        for secret in ["token", "access_token", "apiKey", "api key", "auth", "password", "SECRET"] {
+        for secret in [
+            "token",
+            "access_token",
+            "apiKey",
+            "api key",
+            "auth",
+            "password",
+            "SECRET",
+        ] {
             assert!(is_secret_query(secret), "{secret}");
         }
         for plain in ["topic", "since", "lang", "x"] {

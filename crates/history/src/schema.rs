@@ -250,7 +250,11 @@ mod tests {
         conn.execute("INSERT INTO resume VALUES ('a', '1', NULL, 0)", [])
             .unwrap();
         assert_eq!(mode(&dir), 0o700);
-        for name in ["history.sqlite3", "history.sqlite3-wal", "history.sqlite3-shm"] {
+        for name in [
+            "history.sqlite3",
+            "history.sqlite3-wal",
+            "history.sqlite3-shm",
+        ] {
             assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
         }
         drop(conn);
