@@ -22,9 +22,11 @@
 //! - `secrets`: `env:NAME` and `file:PATH` references, resolved only when a connection is
 //!   made ([`SubscriptionSpec::to_settings`]); literal secrets in input to `add`/`import`
 //!   are moved to 0600 files ([`Store::stash_secrets`]).
+//! - `secret_names`: which header and query parameter names hold secrets
+//!   ([`is_secret_header`], [`is_secret_query`]).
 //! - `url_secrets` (private): credentials written in a URL (`user:password@`, a query
 //!   parameter named like a secret): refused in the file, lifted into `auth` and `query` by
-//!   `add`/`import` ([`is_secret_query`]), masked in messages.
+//!   `add`/`import`, masked in messages.
 //! - `store`: [`Store`] reads and writes the file: atomic replace under an exclusive lock,
 //!   and a read-modify-write [`Store::update`] that never writes a set that does not
 //!   validate.
@@ -46,6 +48,7 @@ mod locate;
 mod ntfy;
 mod paths;
 mod rewrite;
+mod secret_names;
 mod secrets;
 mod set;
 mod spec;
@@ -59,6 +62,7 @@ pub use file::SCHEMA_VERSION;
 pub use locate::PathSegment;
 pub use ntfy::{NtfyImport, from_ntfy_client_yml};
 pub use paths::{Paths, create_private_dir};
+pub use secret_names::{is_secret_header, is_secret_query};
 pub use secrets::{ResolveError, StashedSecret};
 pub use set::{Format, SubscriptionSet};
 pub use spec::{
@@ -68,8 +72,7 @@ pub use spec::{
 };
 pub use store::{Store, StoreError};
 pub use trust::TrustItem;
-pub use url_secrets::is_secret_query;
-pub use validate::{ConfigError, LiteralSecrets, Problem, is_secret_header, validate_id};
+pub use validate::{ConfigError, LiteralSecrets, Problem, validate_id};
 
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,8 @@
 use std::fs;
 use std::path::PathBuf;
 
-use super::validate::{is_secret_header, validate_id};
+use super::secret_names::{is_secret_header, is_secret_query};
+use super::validate::validate_id;
 use super::{
     AuthSpec, ConfigError, Paths, Secret, Store, StoreError, SubscriptionSet, SubscriptionSpec,
 };
@@ -294,7 +295,7 @@ fn literal_secret_slots(spec: &mut SubscriptionSpec) -> Vec<(String, &mut Secret
         }
     }
     for (name, value) in &mut spec.query {
-        if super::is_secret_query(name) && value.is_literal() {
+        if is_secret_query(name) && value.is_literal() {
             slots.push((format!("query.{name}"), value));
         }
     }

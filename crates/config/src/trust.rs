@@ -3,7 +3,7 @@
 //!
 //! A shared subscriptions file is data from someone else. Imported as it is, it could run a
 //! program on every event its server sends, or send `file:~/.ssh/id_ed25519` as a header to
-//! that server. [`import`](crate::edit::import) lists such items as [`TrustItem`]s and the
+//! that server. `edit::import` lists such items as [`TrustItem`]s and the
 //! faces refuse them unless the user says they trust them (`import --trust`, the app's
 //! confirmation). Only additions and changes count: what the file already allowed, for the
 //! same server, is not asked again, so importing the same input twice is quiet. Hand edits
@@ -237,13 +237,14 @@ mod tests {
     #[test]
     fn what_the_file_allowed_for_the_same_server_is_not_asked_again() {
         let current = risky("https://ci.example/sse");
-        assert!(trust(&[current.clone()], &[current.clone()]).is_empty());
+        let mine = std::slice::from_ref(&current);
+        assert!(trust(mine, mine).is_empty());
         // Another change (and another path on the same server) asks nothing.
         let mut renamed = current.clone();
         renamed.name = Some("CI".into());
         renamed.url = "https://ci.example/other".into();
         renamed.rules.swap(0, 1);
-        assert!(trust(&[current.clone()], &[renamed]).is_empty());
+        assert!(trust(mine, &[renamed]).is_empty());
         // A changed program, a new reference: only those.
         let mut changed = current.clone();
         changed.rules[1] = command_rule(&["/usr/bin/curl", "https://x"]);
@@ -251,7 +252,7 @@ mod tests {
             .headers
             .insert("X-Other".into(), Secret::parse("env:HOME"));
         assert_eq!(
-            trust(&[current.clone()], &[changed]),
+            trust(mine, &[changed]),
             [
                 r#"subscription "ci": rules[1]: runs ["/usr/bin/curl", "https://x"] on events from https://ci.example"#,
                 r#"subscription "ci": headers.X-Other: reads environment variable "HOME" and sends it to https://ci.example"#,
@@ -259,7 +260,7 @@ mod tests {
         );
         // The same file sent to another server is new trust, every item of it.
         assert_eq!(
-            trust(&[current], &[risky("https://ci.example:8443/sse")]).len(),
+            trust(mine, &[risky("https://ci.example:8443/sse")]).len(),
             4
         );
     }

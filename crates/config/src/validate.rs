@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use reqwest::header::{HeaderName, HeaderValue};
 
 use super::locate::{self, DisplayPath, PathSegment};
+use super::secret_names::{is_secret_header, is_secret_query};
 use super::spec::{AuthSpec, Secret, SubscriptionSpec};
-use super::url_secrets::{self, is_secret_query};
+use super::url_secrets;
 use super::{Format, SubscriptionSet};
 
 /// Whether input may hold secrets in clear.
@@ -145,17 +146,6 @@ pub fn validate_id(id: &str) -> Result<(), String> {
             "id {id:?} is not valid: expected 1 to 64 of A-Z a-z 0-9 _ . - (not starting with . or -)"
         ))
     }
-}
-
-/// Whether a header's value is a secret that must not be written in clear.
-///
-/// Stricter than the client's log masking ([`ssenotify_sse::is_sensitive`]): a
-/// literal in a file that is synced, shared and exported leaks more than a log line.
-pub fn is_secret_header(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    HeaderName::from_bytes(lower.as_bytes()).is_ok_and(|h| ssenotify_sse::is_sensitive(&h))
-        || lower.contains("auth")
-        || lower.contains("password")
 }
 
 /// Every problem of `set`; `list_key` names the subscriptions array in the source format.
@@ -496,25 +486,6 @@ mod tests {
         }
         for bad in ["", ".hidden", "-flag", "a b", "a/b", "é", &"x".repeat(65)] {
             assert!(validate_id(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn secret_headers() {
-        for name in [
-            "Authorization",
-            "proxy-authorization",
-            "Cookie",
-            "X-Api-Key",
-            "X-Auth-Token",
-            "X-Secret",
-            "X-Password",
-            "X-AUTH",
-        ] {
-            assert!(is_secret_header(name), "{name}");
-        }
-        for name in ["Accept-Language", "X-Title", "User-Agent"] {
-            assert!(!is_secret_header(name), "{name}");
         }
     }
 
