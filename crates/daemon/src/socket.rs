@@ -281,6 +281,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_socket_is_0600_in_a_0700_dir_and_replaces_a_stale_one() {
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("run/ssenotify");
+        let socket = dir.join("ssenotify.sock");
+        let first = bind(&socket).unwrap();
+        assert_eq!((mode(&dir), mode(&socket)), (0o700, 0o600));
+        // A crashed daemon's socket file stays; the next one takes its name.
+        drop(first);
+        let _second = bind(&socket).unwrap();
+        assert!(UnixStream::connect(&socket).await.is_ok());
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["ssenotify.sock"], "no temporary name left behind");
+    }
+
+    #[tokio::test]
     async fn a_watcher_gets_every_update_in_order_then_a_goodbye() {
         let s = server(64);
         let mut watcher = watch(&s.socket).await.unwrap();
