@@ -16,8 +16,9 @@
 //!   answers commands; owns the supervisor.
 //! - `pipeline` (private): updates in; history, routing and sinks out.
 //! - `live` (private): the shared live state: status table, resume points, config error.
-//! - `socket` (private): the control socket's server side: requests to the control loop,
-//!   `watch` streams (the messages are `ssenotify-protocol`'s).
+//! - `socket` (private): the control socket's server side (0600 in a 0700 directory, peers
+//!   of another uid refused): requests to the control loop, `watch` streams (the messages
+//!   are `ssenotify-protocol`'s).
 //! - `instance` (private): the single-instance lock ([`running_pid`]).
 //! - `sink`: where notifications go: [`NotifySink`], [`Delivery`], [`NoNotifications`].
 //! - `notifier`: [`DesktopNotifier`], the only code that talks to the notification server;
