@@ -374,7 +374,7 @@ fn check_url_secrets(
     literal: LiteralSecrets,
     report: &mut impl FnMut(&[PathSegment], String),
 ) {
-    const MOVED: &str = "(ssenotify add and import move it there for you)";
+    const MOVED: &str = "(ssenotify add and import do this for you)";
     if url_secrets::has_userinfo(url) {
         let sets_authorization = spec.auth.is_some()
             || spec
@@ -385,7 +385,9 @@ fn check_url_secrets(
             report(
                 &keys(&["url"]),
                 format!(
-                    "the URL holds credentials (user:password@), which must not be written in                      clear in this file; use auth = {{ type = \"basic\", username = \"...\",                      password = \"env:NAME\" }} or file:PATH {MOVED}"
+                    "the URL holds credentials (user:password@), which must not be written in \
+                     clear in this file; use auth = {{ type = \"basic\", username = \"...\", \
+                     password = \"env:NAME\" }} or file:PATH {MOVED}"
                 ),
             );
         } else if sets_authorization {
