@@ -605,9 +605,14 @@ rules = [{ action = "command", command = ["/bin/sh", "-c", "echo hi"] }]
         // The same input again is not new trust.
         let again = import(&paths, text, name, native, ImportOptions::default()).unwrap();
         assert!(again.trust.is_empty() && again.diff.is_empty(), "{again:?}");
-        // Nor is an edit by hand: only imports are checked.
+        // A hand edit is the user's own: the file may say what an import had to ask for.
+        let file = paths.subscriptions_file();
+        let edited = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("echo hi", "edited by hand");
+        std::fs::write(&file, edited).unwrap();
         let set = Store::new(paths.clone()).load().unwrap();
-        assert!(set.get("ci").unwrap().rules[0].action == ssenotify_router::ActionKind::Command);
+        assert_eq!(set.get("ci").unwrap().rules[0].command[2], "edited by hand");
     }
 
     #[test]
