@@ -36,8 +36,9 @@ pub(crate) fn bind(path: &Path) -> io::Result<UnixListener> {
     let dir = path.parent().unwrap_or(Path::new("."));
     ssenotify_config::create_private_dir(dir)?;
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    // A crash between bind and rename leaves the temporary name behind.
+    // One name, not one per process: the instance lock lets one daemon bind at a time, and
+    // what a crash between bind and rename left behind is removed here.
+    let tmp = dir.join(format!(".{name}.tmp"));
     match std::fs::remove_file(&tmp) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
