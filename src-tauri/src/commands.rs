@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use ssenotify_config::edit::{self, EditError, ImportSource, NewSubscription};
-use ssenotify_config::{Format, Paths, Store, SubscriptionSet, SubscriptionSpec};
+use ssenotify_config::edit::{self, EditError, ImportOptions, ImportSource, NewSubscription};
+use ssenotify_config::{Format, Paths, Store, SubscriptionSet, SubscriptionSpec, TrustItem};
 use ssenotify_daemon::demo::demo_subscription;
 use ssenotify_daemon::ops::{self, RouteReport};
 use ssenotify_history::{HistoryReader, StoredEvent};
@@ -229,9 +229,14 @@ pub struct ImportResult {
     pub diff: ssenotify_config::DiffSummary,
     /// What the input held that could not be carried over.
     pub warnings: Vec<String>,
+    /// What the import lets run or read that the file did not allow before; a real import
+    /// with any is refused unless `trust` was sent.
+    pub trust: Vec<TrustItem>,
 }
 
-/// Imports subscriptions (merge, or `replace`); with `dry_run` only reports the diff.
+/// Imports subscriptions (merge, or `replace`); with `dry_run` only reports the diff and
+/// what would need trust. `trust` (absent: false) is sent only after the user confirmed
+/// the list the dry run showed.
 #[tauri::command]
 pub async fn import_subscriptions(
     state: State<'_, AppState>,
@@ -239,10 +244,15 @@ pub async fn import_subscriptions(
     format: Option<ImportFormat>,
     replace: bool,
     dry_run: bool,
+    trust: Option<bool>,
 ) -> Result<ImportResult> {
     let (source, name) = ImportFormat::source(format);
-    let import =
-        move |paths: &Paths| edit::import(paths, &text, Path::new(name), source, replace, dry_run);
+    let options = ImportOptions {
+        replace,
+        dry_run,
+        trust: trust.unwrap_or(false),
+    };
+    let import = move |paths: &Paths| edit::import(paths, &text, Path::new(name), source, options);
     let outcome = if dry_run {
         blocking(&state, import).await.map_err(edit_error)?
     } else {
@@ -256,6 +266,7 @@ pub async fn import_subscriptions(
     Ok(ImportResult {
         diff: outcome.diff.summary(),
         warnings: outcome.warnings,
+        trust: outcome.trust,
     })
 }
 

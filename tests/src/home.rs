@@ -128,9 +128,19 @@ impl Home {
         self.config_dir().join("secrets")
     }
 
+    /// ssenotify's data dir (history).
+    pub fn data_dir(&self) -> PathBuf {
+        self.path().join("data/ssenotify")
+    }
+
+    /// ssenotify's runtime dir (socket, instance lock).
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.path().join("run/ssenotify")
+    }
+
     /// The control socket.
     pub fn socket(&self) -> PathBuf {
-        self.path().join("run/ssenotify/ssenotify.sock")
+        self.runtime_dir().join("ssenotify.sock")
     }
 
     /// Write a scratch file (an import input, say) and return its path.
@@ -266,10 +276,14 @@ impl Home {
 
     /// Starts `ssenotify run --no-notify` logging to `log` in this home; returns at once.
     pub fn spawn_daemon(&self, log: &str) -> Daemon {
+        self.spawn_daemon_with(self.command(&["run", "--no-notify"]), log)
+    }
+
+    /// Starts `cmd` (an `ssenotify run` of this home) logging to `log`; returns at once.
+    fn spawn_daemon_with(&self, mut cmd: Command, log: &str) -> Daemon {
         let log = self.path().join(log);
         let file = fs::File::create(&log).unwrap();
-        let child = self
-            .command(&["run", "--no-notify"])
+        let child = cmd
             .env("SSENOTIFY_LOG", "info")
             .stdout(file.try_clone().unwrap())
             .stderr(file)
@@ -280,7 +294,13 @@ impl Home {
 
     /// Start `ssenotify run --no-notify` and wait until its control socket answers.
     pub fn start_daemon(&self) -> Daemon {
-        let mut daemon = self.spawn_daemon("daemon.log");
+        self.start_daemon_with(self.command(&["run", "--no-notify"]))
+    }
+
+    /// Start `cmd` (an `ssenotify run` of this home, `umask` and all) and wait until its
+    /// control socket answers.
+    pub fn start_daemon_with(&self, cmd: Command) -> Daemon {
+        let mut daemon = self.spawn_daemon_with(cmd, "daemon.log");
         let pid = daemon.pid();
         let ready = poll(WAIT, || {
             if let Some(status) = daemon.child.try_wait().unwrap() {
@@ -306,6 +326,11 @@ impl Daemon {
     /// The daemon's pid.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Whether it still runs.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
     }
 
     /// What the daemon logged so far.

@@ -148,7 +148,8 @@ max_event_size = 1024
 fn export_import_export_is_byte_identical_in_toml_and_json() {
     let home = Home::new();
     let rich = home.write("rich.toml", RICH);
-    let output = home.run(&["import", rich.to_str().unwrap()]);
+    // RICH reads `env:CI_API_KEY`: new trust for this home (tests/tests/import_trust.rs).
+    let output = home.run(&["import", "--trust", rich.to_str().unwrap()]);
     assert!(output.status.success(), "{}", show(&output));
     assert_eq!(
         diff_lines(&output),

@@ -13,6 +13,9 @@
 //   [data-testid=event-row]             a message of the detail list, newest first, with
 //   [data-testid=event-type], [data-testid=event-data]
 //   [data-testid=form-cancel]           closes the form
+//   [data-testid=open-import]           the import view: import-text, import-dry-run, diff-view,
+//   [data-testid=import-trust-list]     what the input would run or read, with its checkbox
+//   [data-testid=import-trust]; [data-testid=import-confirm] imports
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
@@ -71,7 +74,7 @@ class SseServer {
 
 let session;
 const sse = new SseServer();
-const { withScreenshot, click, waitForTexts } = helpers(() => session, "app");
+const { withScreenshot, click, waitForTexts, invoke } = helpers(() => session, "app");
 
 before(async () => {
   await sse.start();
@@ -194,6 +197,45 @@ test("a 10,000-event burst leaves the window responsive", { timeout: 120_000 }, 
     await waitForTexts('[data-testid="subscription-form"]', (ts) => ts.length > 0);
     t.diagnostic(`click answered in ${Date.now() - second} ms after the burst`);
     await click('[data-testid="form-cancel"]');
+  }),
+);
+
+test("an import that would run a program needs a confirmation that names it", { timeout: 60_000 }, () =>
+  withScreenshot("import-trust", async () => {
+    const text = [
+      "[[subscription]]",
+      'id = "imported"',
+      `url = "http://127.0.0.1:${sse.port}/imported"`,
+      'rules = [{ action = "command", command = ["/bin/true", "from-import"] }]',
+    ].join("\n");
+    // Through IPC without trust: refused, naming the program, and nothing added.
+    const refused = await invoke("import_subscriptions", { text, replace: false, dryRun: false });
+    assert.match(refused.rejected?.message ?? "", /runs \["\/bin\/true", "from-import"\]/);
+    const ids = (await invoke("list_subscriptions")).map((v) => v.spec.id);
+    assert.ok(!ids.includes("imported"), `refused, yet listed: ${ids}`);
+
+    await click('[data-testid="open-import"]');
+    await waitForTexts('[data-testid="import-text"]', (ts) => ts.length > 0);
+    // As a paste: WebKitWebDriver types no newlines into a textarea.
+    await session.executeAsync(
+      "const [text, done] = arguments; const t = document.querySelector('[data-testid=import-text]');" +
+        "t.value = text; t.dispatchEvent(new Event('input')); done();",
+      [text],
+    );
+    await click('[data-testid="import-dry-run"]');
+    const [list] = await waitForTexts('[data-testid="import-trust-list"]', (ts) => ts.length > 0);
+    assert.match(list, /imported: rule 1 runs \["\/bin\/true","from-import"\]/);
+    assert.match(list, /allow it to run \/bin\/true/);
+    const disabled = () =>
+      session.executeAsync("const [done] = arguments; done(document.querySelector('[data-testid=import-confirm]').disabled);");
+    assert.equal(await disabled(), true, "Import waits for the confirmation");
+    await click('[data-testid="import-trust"]');
+    assert.equal(await disabled(), false);
+    await click('[data-testid="import-confirm"]');
+    await waitForTexts('[data-testid="diff-view"]', (ts) => (ts[0] ?? "").includes("Imported: 1 added"));
+    const after = (await invoke("list_subscriptions")).map((v) => v.spec.id);
+    assert.ok(after.includes("imported"), `imported, yet not listed: ${after}`);
+    await invoke("remove_subscription", { id: "imported" });
   }),
 );
 

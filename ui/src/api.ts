@@ -73,6 +73,7 @@ export interface SubscriptionSpec {
   name?: string;
   url: string;
   headers?: Record<string, string>;
+  query?: Record<string, string>;
   auth?: AuthSpec;
   enabled?: boolean;
   paused?: boolean;
@@ -138,7 +139,14 @@ export interface ImportResult {
   unchanged: string[];
   notifications_changed: boolean;
   warnings: string[];
+  /** What the import would newly run or read; importing it needs `trust: true`. */
+  trust?: TrustItem[];
 }
+
+/** One thing an import would let run (a command rule) or read (a reference outside secrets/). */
+export type TrustItem =
+  | { kind: "command"; subscription: string; server: string; rule: number; argv: string[] }
+  | { kind: "read"; subscription: string; server: string; field: string; reference: string };
 
 export interface RateLimitSpec {
   max?: number;
@@ -194,6 +202,8 @@ export interface Api {
     format?: ImportFormat;
     replace: boolean;
     dryRun: boolean;
+    /** Allow what the dry run listed under `trust`; only after the user confirmed it. */
+    trust?: boolean;
   }): Promise<ImportResult>;
   exportSubscriptions(format: "toml" | "json"): Promise<string>;
   historyPage(args: { subscription?: string; beforeRow?: number; limit: number }): Promise<StoredEvent[]>;

@@ -209,10 +209,53 @@ describe("the app", () => {
     q<HTMLButtonElement>(root, "import-dry-run")!.click();
     await vi.waitFor(() => expect(q(root, "diff-view")?.textContent).toContain("news"));
     expect(q(root, "diff-view")?.textContent).toContain("~ ci (url) — reconnects");
-    expect(api.importSubscriptions).toHaveBeenLastCalledWith({ text: "version = 1", format: "toml", replace: false, dryRun: true });
+    expect(api.importSubscriptions).toHaveBeenLastCalledWith({ text: "version = 1", format: "toml", replace: false, dryRun: true, trust: false });
+    expect(q(root, "import-trust")).toBeNull();
     q<HTMLButtonElement>(root, "import-confirm")!.click();
     await vi.waitFor(() => expect(q(root, "diff-view")?.textContent).toContain("Imported"));
-    expect(api.importSubscriptions).toHaveBeenLastCalledWith({ text: "version = 1", format: "toml", replace: false, dryRun: false });
+    expect(api.importSubscriptions).toHaveBeenLastCalledWith({ text: "version = 1", format: "toml", replace: false, dryRun: false, trust: false });
+  });
+
+  it("imports what would run or read only after a confirmation that names it", async () => {
+    const { root, api } = await boot();
+    const needsTrust = {
+      added: ["ci"], changed: [], removed: [], unchanged: [], notifications_changed: false, warnings: [],
+      trust: [
+        { kind: "command" as const, subscription: "ci", server: "https://evil.example", rule: 0, argv: ["/bin/sh", "-c", "curl x"] },
+        { kind: "read" as const, subscription: "ci", server: "https://evil.example", field: "headers.X-Key", reference: "file:~/.ssh/id_ed25519" },
+      ],
+    };
+    (api.importSubscriptions as ReturnType<typeof vi.fn>).mockResolvedValue(needsTrust);
+    q<HTMLButtonElement>(root, "open-import")!.click();
+    const text = q<HTMLTextAreaElement>(root, "import-text")!;
+    text.value = "shared";
+    q<HTMLButtonElement>(root, "import-dry-run")!.click();
+    await vi.waitFor(() => expect(q(root, "import-trust-list")).not.toBeNull());
+    const list = q(root, "import-trust-list")!.textContent!;
+    expect(list).toContain('ci: rule 1 runs ["/bin/sh","-c","curl x"] on events from https://evil.example');
+    expect(list).toContain("ci: headers.X-Key reads file ~/.ssh/id_ed25519 and sends it to https://evil.example");
+    expect(list).toContain("allow it to run /bin/sh and read file ~/.ssh/id_ed25519");
+    const confirm = q<HTMLButtonElement>(root, "import-confirm")!;
+    const box = q<HTMLInputElement>(root, "import-trust")!;
+    expect(confirm.disabled).toBe(true);
+    box.click();
+    expect(confirm.disabled).toBe(false);
+    box.click();
+    expect(confirm.disabled).toBe(true);
+    // Changing the input after the dry run asks for a new one: the old consent does not carry over.
+    box.click();
+    text.value = "something else";
+    text.dispatchEvent(new Event("input"));
+    expect(confirm.disabled).toBe(true);
+    expect(box.disabled).toBe(true);
+    text.value = "shared";
+    q<HTMLButtonElement>(root, "import-dry-run")!.click();
+    await vi.waitFor(() => expect([null, box]).not.toContain(q<HTMLInputElement>(root, "import-trust")));
+    expect(q<HTMLInputElement>(root, "import-trust")!.checked).toBe(false);
+    q<HTMLInputElement>(root, "import-trust")!.click();
+    q<HTMLButtonElement>(root, "import-confirm")!.click();
+    await vi.waitFor(() => expect(q(root, "diff-view")?.textContent).toContain("Imported"));
+    expect(api.importSubscriptions).toHaveBeenLastCalledWith({ text: "shared", format: "toml", replace: false, dryRun: false, trust: true });
   });
 
   it("saves settings", async () => {

@@ -231,8 +231,8 @@ export async function start(root: Element, api: Api): Promise<void> {
 
   function openImport() {
     show({ kind: "import" }, importView({
-      importText: async (text, format, replaceAll, dryRun) => {
-        const r = await api.importSubscriptions({ text, format, replace: replaceAll, dryRun });
+      importText: async (text, format, replaceAll, dryRun, trust) => {
+        const r = await api.importSubscriptions({ text, format, replace: replaceAll, dryRun, trust });
         if (!dryRun) await refresh();
         return r;
       },

@@ -37,7 +37,7 @@ const api: Api = {
   muteSubscription: async () => {},
   reconnectSubscription: async () => {},
   testNotification: async () => ({ name: "mock", vendor: "ssenotify", version: "0", spec_version: "1.2", capabilities: [] }),
-  importSubscriptions: async () => ({ added: ["news"], changed: [{ id: "ci", fields: ["url", "rules"], reconnect: true }], removed: [], unchanged: ["demo"], notifications_changed: true, warnings: [] }),
+  importSubscriptions: async () => ({ added: ["news"], changed: [{ id: "ci", fields: ["url", "rules"], reconnect: true }], removed: [], unchanged: ["demo"], notifications_changed: true, warnings: [], trust: [] }),
   exportSubscriptions: async () => 'version = 1\n\n[[subscription]]\nid = "demo"\n',
   historyPage: async () => [],
   testRules: async () => ({ events: [{ event: { type: "deploy", data: '{"service":"api"}', last_event_id: "1" }, decision: { rule: 0, action: "notify", title: "api failed", body: "Step &lt;test&gt;", urgency: "critical" } }], summaries: [] }),

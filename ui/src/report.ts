@@ -6,6 +6,7 @@ import type {
   Notification,
   NotificationSettings,
   QuietHoursSpec,
+  TrustItem,
 } from "./api";
 
 export interface DiffLine {
@@ -31,6 +32,32 @@ export function diffLines(r: ImportResult): DiffLine[] {
   if (r.notifications_changed) lines.push({ sign: "~", kind: "changed", text: "[notifications]" });
   for (const w of r.warnings ?? []) lines.push({ sign: "!", kind: "warning", text: w });
   return lines;
+}
+
+/** One line per item an import needs trust for, worded like `ssenotify import`'s list. */
+export function trustLines(items: TrustItem[]): string[] {
+  return items.map((t) =>
+    t.kind === "command"
+      ? `${t.subscription}: rule ${t.rule + 1} runs ${JSON.stringify(t.argv)} on events from ${t.server}`
+      : `${t.subscription}: ${t.field} reads ${readWhat(t.reference)} and sends it to ${t.server}`,
+  );
+}
+
+/** What the confirmation allows, named: "run /bin/sh, read file ~/.ssh/id and environment variable X". */
+export function trustConsent(items: TrustItem[]): string {
+  const unique = (xs: string[]) => [...new Set(xs)];
+  const runs = unique(items.flatMap((t) => (t.kind === "command" ? [t.argv[0] ?? ""] : [])));
+  const reads = unique(items.flatMap((t) => (t.kind === "read" ? [readWhat(t.reference)] : [])));
+  const parts = [];
+  if (runs.length) parts.push(`run ${runs.join(", ")}`);
+  if (reads.length) parts.push(`read ${reads.join(", ")}`);
+  return `I trust this input: allow it to ${parts.join(" and ")}`;
+}
+
+function readWhat(reference: string): string {
+  if (reference.startsWith("env:")) return `environment variable ${reference.slice(4)}`;
+  if (reference.startsWith("file:")) return `file ${reference.slice(5)}`;
+  return reference;
 }
 
 /** Whether confirming the import would change anything. */

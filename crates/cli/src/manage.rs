@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use ssenotify_config::edit::{self as ops, EditError};
-use ssenotify_config::{Format, Paths, Store, SubscriptionSpec};
+use ssenotify_config::{DiffSummary, Format, Paths, Store, SubscriptionSpec, TrustItem};
 use ssenotify_history::HistoryReader;
 use ssenotify_protocol::{
     self as protocol, ClientError, DaemonInfo, ReadyState, Reply, Request, SubscriptionStatus,
@@ -118,6 +118,11 @@ pub struct ImportArgs {
     /// Read another program's file instead.
     #[arg(long, value_enum)]
     from: Option<Source>,
+    /// Allow what the input would newly run or read: rules with `action = "command"`, and
+    /// `env:`/`file:` references outside ssenotify's secrets directory. Without it such an
+    /// import is refused, listing each; `--dry-run` lists them too.
+    #[arg(long)]
+    trust: bool,
     /// Print the diff as JSON.
     #[arg(long)]
     json: bool,
@@ -447,12 +452,34 @@ pub fn import(args: ImportArgs, paths: &Paths) -> ExitCode {
                 .or_else(|| Format::from_path(&args.file)),
         ),
     };
-    let outcome = match ops::import(paths, &text, &name, source, args.replace, args.dry_run) {
+    let options = ops::ImportOptions {
+        replace: args.replace,
+        dry_run: args.dry_run,
+        trust: args.trust,
+    };
+    let outcome = match ops::import(paths, &text, &name, source, options) {
         Ok(outcome) => outcome,
+        Err(error @ EditError::Untrusted(_)) => {
+            return fail(format!(
+                "nothing was imported: {error}\n\
+                 Import it with --trust only if you trust where it came from."
+            ));
+        }
         Err(error) => return fail(format!("nothing was imported:\n{error}")),
     };
     for warning in &outcome.warnings {
         eprintln!("ssenotify: warning: {warning}");
+    }
+    if !outcome.trust.is_empty() {
+        let why = if args.trust {
+            "trusted: this import lets these run or be read"
+        } else {
+            "without --trust this import is refused: it would let these run or be read"
+        };
+        eprintln!("ssenotify: warning: {why}:");
+        for item in &outcome.trust {
+            eprintln!("  {item}");
+        }
     }
     if !args.dry_run {
         apply_now(paths);
@@ -462,10 +489,11 @@ pub fn import(args: ImportArgs, paths: &Paths) -> ExitCode {
         );
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(&outcome.diff.summary()).unwrap_or_default()
-        );
+        let json = ImportJson {
+            diff: outcome.diff.summary(),
+            trust: &outcome.trust,
+        };
+        println!("{}", serde_json::to_string(&json).unwrap_or_default());
     } else {
         print!("{}", outcome.diff.render_text());
     }
@@ -473,6 +501,14 @@ pub fn import(args: ImportArgs, paths: &Paths) -> ExitCode {
         eprintln!("dry run: nothing was changed");
     }
     ExitCode::SUCCESS
+}
+
+/// What `import --json` prints: the diff, and what the import lets run or read.
+#[derive(Serialize)]
+struct ImportJson<'a> {
+    #[serde(flatten)]
+    diff: DiffSummary,
+    trust: &'a [TrustItem],
 }
 
 fn read_input(file: &Path) -> Result<(String, PathBuf), String> {

@@ -140,8 +140,8 @@ impl Diff {
     }
 
     /// Count the secrets of subscription `id` that [`Store::stash_secrets`] wrote (or
-    /// [`Store::plan_secrets`] would write) with new content as changes of `headers` or
-    /// `auth`. The reference in the file stays the same (`file:secrets/<id>.<field>`), so
+    /// [`Store::plan_secrets`] would write) with new content as changes of `headers`,
+    /// `query` or `auth`. The reference in the file stays the same (`file:secrets/<id>.<field>`), so
     /// the specs compare equal, yet the subscription must reconnect with the new value:
     /// an import that rotates a token is a change, in the dry run too.
     ///
@@ -155,10 +155,10 @@ impl Diff {
     ) {
         let mut fields: Vec<Field> = Vec::new();
         for secret in stashed.iter().filter(|s| s.changed) {
-            let field = if secret.field.starts_with("auth.") {
-                Field::Auth
-            } else {
-                Field::Headers
+            let field = match secret.field.split('.').next() {
+                Some("auth") => Field::Auth,
+                Some("query") => Field::Query,
+                _ => Field::Headers,
             };
             if !fields.contains(&field) {
                 fields.push(field);

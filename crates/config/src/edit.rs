@@ -13,6 +13,7 @@ use std::path::Path;
 use chrono::{DateTime, FixedOffset};
 use ssenotify_router::NotificationSettings;
 
+use crate::trust::{TrustItem, new_trust};
 use crate::{
     ConfigError, Diff, Format, LiteralSecrets, Paths, Secret, Store, StoreError, SubscriptionSet,
     SubscriptionSpec,
@@ -38,6 +39,21 @@ pub enum EditError {
     /// Something else is wrong with the request (a header without a colon, ...).
     #[error("{0}")]
     Usage(String),
+    /// An import would run programs, or read files or variables, that the file did not
+    /// allow before, and was not told to trust its input ([`ImportOptions::trust`]).
+    #[error("{}", untrusted_message(.0))]
+    Untrusted(Vec<TrustItem>),
+}
+
+fn untrusted_message(items: &[TrustItem]) -> String {
+    let mut message = String::from(
+        "the input would let these run or be read, which the subscriptions file does not allow yet:",
+    );
+    for item in items {
+        message.push_str("\n  ");
+        message.push_str(&item.to_string());
+    }
+    message
 }
 
 /// A subscription to add, as a person types it.
@@ -223,6 +239,18 @@ pub enum ImportSource {
     Ntfy,
 }
 
+/// How an import applies its input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Also remove the subscriptions that are not in the input.
+    pub replace: bool,
+    /// Only tell what would change; write nothing at all (secret files included).
+    pub dry_run: bool,
+    /// Allow what the input would newly run or read ([`ImportOutcome::trust`]); without
+    /// it such an import is refused with [`EditError::Untrusted`] (a dry run only lists it).
+    pub trust: bool,
+}
+
 /// What an import did (or, dry, would do).
 #[derive(Debug, Clone)]
 pub struct ImportOutcome {
@@ -230,18 +258,21 @@ pub struct ImportOutcome {
     pub diff: Diff,
     /// What the input held that could not be carried over.
     pub warnings: Vec<String>,
+    /// What the import lets run or read that the file did not allow before: programs of
+    /// command rules, references outside ssenotify's secrets directory (see `trust.rs`).
+    pub trust: Vec<TrustItem>,
 }
 
 /// Merge (or with `replace`, replace) the subscriptions in `text`; `name` names the input
 /// in errors. Idempotent: importing the same input twice changes nothing the second time.
-/// With `dry_run`, nothing is written at all (secret files included).
+/// An input that would newly run programs or read files and variables is refused, with
+/// nothing written, unless `options.trust`.
 pub fn import(
     paths: &Paths,
     text: &str,
     name: &Path,
     source: ImportSource,
-    replace: bool,
-    dry_run: bool,
+    options: ImportOptions,
 ) -> Result<ImportOutcome, EditError> {
     let (mut incoming, warnings) = match source {
         ImportSource::Ntfy => {
@@ -263,29 +294,39 @@ pub fn import(
         }
     };
     let store = Store::new(paths.clone());
-    let diff = store.update(|current| {
-        // Secrets first: the incoming spec then holds the same `file:` reference the
-        // current one does, so an unchanged subscription compares equal.
+    let (diff, trust) = store.update(|current| {
+        // Secrets first, planned (nothing is written before the import is allowed): the
+        // incoming spec then holds the same `file:` reference the current one does, so an
+        // unchanged subscription compares equal.
+        let mut planned = incoming.clone();
         let mut stashed = Vec::new();
-        for spec in &mut incoming.subscriptions {
-            let secrets = if dry_run {
-                store.plan_secrets(spec)?
-            } else {
-                store.stash_secrets(spec)?
-            };
-            stashed.push((spec.id.clone(), secrets));
+        for spec in &mut planned.subscriptions {
+            stashed.push((spec.id.clone(), store.plan_secrets(spec)?));
         }
-        let mut diff = crate::diff(current, &incoming, replace);
+        let mut diff = crate::diff(current, &planned, options.replace);
         // A rotated secret keeps its `file:` reference: count it as the change it is.
         for (id, secrets) in &stashed {
             diff.note_stashed_secrets(current, id, secrets);
         }
-        if !dry_run {
-            diff.apply(current);
+        let trust = new_trust(paths, &diff);
+        if options.dry_run {
+            return Ok((diff, trust));
         }
-        Ok::<_, EditError>(diff)
+        if !trust.is_empty() && !options.trust {
+            return Err(EditError::Untrusted(trust));
+        }
+        // Now for real: the same references as planned, and the files written.
+        for spec in &mut incoming.subscriptions {
+            store.stash_secrets(spec)?;
+        }
+        diff.apply(current);
+        Ok::<_, EditError>((diff, trust))
     })?;
-    Ok(ImportOutcome { diff, warnings })
+    Ok(ImportOutcome {
+        diff,
+        warnings,
+        trust,
+    })
 }
 
 /// Every subscription, in `format`, secrets as references.
@@ -470,13 +511,20 @@ mod tests {
         let text = "[[subscription]]\nid = \"a\"\nurl = \"https://a.example/sse\"\n\n\
                     [[subscription]]\nid = \"b\"\nurl = \"https://b.example/sse\"\n";
         let name = Path::new("in.toml");
-        let first = import(&paths, text, name, ImportSource::Native(None), false, false).unwrap();
+        let native = ImportSource::Native(None);
+        let merge = ImportOptions::default();
+        let first = import(&paths, text, name, native, merge).unwrap();
         assert_eq!(first.diff.added.len(), 2);
-        let again = import(&paths, text, name, ImportSource::Native(None), false, false).unwrap();
+        let again = import(&paths, text, name, native, merge).unwrap();
         assert!(again.diff.added.is_empty() && again.diff.changed.is_empty());
         let only_a = "[[subscription]]\nid = \"a\"\nurl = \"https://a.example/sse\"\n";
         let before = std::fs::read(paths.subscriptions_file()).unwrap();
-        let dry = import(&paths, only_a, name, ImportSource::Native(None), true, true).unwrap();
+        let dry_replace = ImportOptions {
+            replace: true,
+            dry_run: true,
+            trust: false,
+        };
+        let dry = import(&paths, only_a, name, native, dry_replace).unwrap();
         assert_eq!(dry.diff.removed.len(), 1);
         assert_eq!(std::fs::read(paths.subscriptions_file()).unwrap(), before);
     }
@@ -493,5 +541,139 @@ mod tests {
         set_notifications(&paths, settings).unwrap();
         let set = Store::new(paths.clone()).load().unwrap();
         assert_eq!(set.subscriptions.len(), 1);
+    }
+
+    #[test]
+    fn an_import_that_runs_or_reads_more_is_refused_unless_trusted() {
+        let (_dir, paths) = paths();
+        add(
+            &paths,
+            NewSubscription {
+                url: "https://mine.example/sse".into(),
+                id: Some("mine".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let text = r#"
+[[subscription]]
+id = "ci"
+url = "https://ci.example/sse"
+headers = { Authorization = "Bearer literal-is-fine", X-Key = "file:~/.ssh/id_ed25519" }
+rules = [{ action = "command", command = ["/bin/sh", "-c", "echo hi"] }]
+"#;
+        let name = Path::new("shared.toml");
+        let native = ImportSource::Native(None);
+        let before = std::fs::read(paths.subscriptions_file()).unwrap();
+        let refused = import(&paths, text, name, native, ImportOptions::default()).unwrap_err();
+        let EditError::Untrusted(items) = &refused else {
+            panic!("{refused}")
+        };
+        assert_eq!(
+            items.len(),
+            2,
+            "the command and the outside file: {items:?}"
+        );
+        let message = refused.to_string();
+        assert!(
+            message.contains(r#"rules[0]: runs ["/bin/sh", "-c", "echo hi"]"#),
+            "{message}"
+        );
+        assert!(
+            message.contains(r#"headers.X-Key: reads file "~/.ssh/id_ed25519""#),
+            "{message}"
+        );
+        assert!(!message.contains("literal-is-fine"), "{message}");
+        assert_eq!(std::fs::read(paths.subscriptions_file()).unwrap(), before);
+        assert!(!paths.secrets_dir().exists(), "no secret stashed either");
+
+        let dry = ImportOptions {
+            dry_run: true,
+            ..Default::default()
+        };
+        let listed = import(&paths, text, name, native, dry).unwrap();
+        assert_eq!(&listed.trust, items);
+        assert_eq!(std::fs::read(paths.subscriptions_file()).unwrap(), before);
+
+        let trusted = ImportOptions {
+            trust: true,
+            ..Default::default()
+        };
+        let done = import(&paths, text, name, native, trusted).unwrap();
+        assert_eq!(done.diff.added.len(), 1);
+        assert_eq!(&done.trust, items);
+        // The same input again is not new trust.
+        let again = import(&paths, text, name, native, ImportOptions::default()).unwrap();
+        assert!(again.trust.is_empty() && again.diff.is_empty(), "{again:?}");
+        // A hand edit is the user's own: the file may say what an import had to ask for.
+        let file = paths.subscriptions_file();
+        let edited = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("echo hi", "edited by hand");
+        std::fs::write(&file, edited).unwrap();
+        let set = Store::new(paths.clone()).load().unwrap();
+        assert_eq!(set.get("ci").unwrap().rules[0].command[2], "edited by hand");
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_stashed_like_secret_headers() {
+        let (_dir, paths) = paths();
+        let id = add(
+            &paths,
+            NewSubscription {
+                url: "https://alice:pw%21@example.com/sse?topic=a&access_token=t0k".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let file = std::fs::read_to_string(paths.subscriptions_file()).unwrap();
+        for secret in ["pw", "t0k"] {
+            assert!(!file.contains(secret), "{file}");
+        }
+        assert!(
+            file.contains(r#"url = "https://example.com/sse?topic=a""#),
+            "{file}"
+        );
+        assert!(
+            file.contains(r#"access_token = "file:secrets/example.com.query-access_token""#),
+            "{file}"
+        );
+        let set = Store::new(paths.clone()).load().unwrap();
+        let settings = set.get(&id).unwrap().to_settings(&paths, "").unwrap();
+        assert_eq!(
+            settings.url,
+            "https://example.com/sse?topic=a&access_token=t0k"
+        );
+        assert_eq!(
+            settings.auth,
+            Some(ssenotify_sse::Auth::Basic {
+                username: "alice".into(),
+                password: "pw!".into(),
+            })
+        );
+        // Importing the same URL again is no change: it is stashed to the same files.
+        let text = "[[subscription]]\nid = \"example.com\"\n\
+                    url = \"https://alice:pw%21@example.com/sse?topic=a&access_token=t0k\"\n";
+        let native = ImportSource::Native(None);
+        let again = import(
+            &paths,
+            text,
+            Path::new("in.toml"),
+            native,
+            ImportOptions::default(),
+        );
+        assert!(again.unwrap().diff.is_empty());
+        // The file itself must not hold them; the error masks them.
+        let hand =
+            "[[subscription]]\nid = \"a\"\nurl = \"https://bob:hunter2@h.example/?key=k3y\"\n";
+        let err =
+            SubscriptionSet::parse(hand, Format::Toml, Path::new("f"), LiteralSecrets::Reject)
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("holds credentials") && err.contains("\"key\" looks like a secret"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2") && !err.contains("k3y"), "{err}");
     }
 }

@@ -22,14 +22,22 @@
 //! - `secrets`: `env:NAME` and `file:PATH` references, resolved only when a connection is
 //!   made ([`SubscriptionSpec::to_settings`]); literal secrets in input to `add`/`import`
 //!   are moved to 0600 files ([`Store::stash_secrets`]).
+//! - `secret_names`: which header and query parameter names hold secrets
+//!   ([`is_secret_header`], [`is_secret_query`]).
+//! - `url_secrets` (private): credentials written in a URL (`user:password@`, a query
+//!   parameter named like a secret): refused in the file, lifted into `auth` and `query` by
+//!   `add`/`import`, masked in messages.
 //! - `store`: [`Store`] reads and writes the file: atomic replace under an exclusive lock,
 //!   and a read-modify-write [`Store::update`] that never writes a set that does not
 //!   validate.
 //! - `rewrite` (private): edits the existing text in place, so the user's comments survive.
 //! - `diff`: compares two sets by id ([`diff`]): for `import` (merge or replace, dry run)
 //!   and for the daemon, which restarts only the subscriptions whose connection changed.
+//! - `trust`: [`TrustItem`], what an import would newly let run (command rules) or read
+//!   (references outside the secrets dir); `import` refuses it unless trusted.
 //! - `ntfy`: [`from_ntfy_client_yml`] turns an ntfy `client.yml` into subscriptions.
-//! - `paths`: [`Paths`], where a user's files live (XDG directories).
+//! - `paths`: [`Paths`], where a user's files live (XDG directories), and
+//!   [`create_private_dir`], how its private directories are made (0700 from the start).
 //! - [`edit`]: the edits every face makes (add, update, remove, pause, mute, import,
 //!   export), through the [`Store`].
 
@@ -40,17 +48,21 @@ mod locate;
 mod ntfy;
 mod paths;
 mod rewrite;
+mod secret_names;
 mod secrets;
 mod set;
 mod spec;
 mod store;
+mod trust;
+mod url_secrets;
 mod validate;
 
 pub use diff::{Change, ChangeSummary, Diff, DiffSummary, diff, needs_reconnect};
 pub use file::SCHEMA_VERSION;
 pub use locate::PathSegment;
 pub use ntfy::{NtfyImport, from_ntfy_client_yml};
-pub use paths::Paths;
+pub use paths::{Paths, create_private_dir};
+pub use secret_names::{is_secret_header, is_secret_query};
 pub use secrets::{ResolveError, StashedSecret};
 pub use set::{Format, SubscriptionSet};
 pub use spec::{
@@ -59,7 +71,8 @@ pub use spec::{
     parse_duration, parse_timestamp,
 };
 pub use store::{Store, StoreError};
-pub use validate::{ConfigError, LiteralSecrets, Problem, is_secret_header, validate_id};
+pub use trust::TrustItem;
+pub use validate::{ConfigError, LiteralSecrets, Problem, validate_id};
 
 #[cfg(test)]
 mod tests;

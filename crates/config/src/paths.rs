@@ -1,5 +1,8 @@
-//! Where ssenotify keeps its files.
+//! Where ssenotify keeps its files, and how its private directories are made.
 
+use std::fs::{self, DirBuilder, Permissions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The directories ssenotify uses, and the files in them.
@@ -85,6 +88,34 @@ impl Paths {
     }
 }
 
+/// Create `dir` with mode 0700 from the moment it exists (missing parents get the usual
+/// mode), or narrow an existing `dir` that others can read to 0700.
+///
+/// `create_dir_all` then `chmod` would leave a moment in which another user can open the
+/// directory, and keep an opened handle; a directory made with its mode has no such moment.
+/// An existing directory is ssenotify's own (an older version made it with the umask), so
+/// narrowing it is safe; one owned by another user fails here, as it should.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)?;
+    }
+    match DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        other => return other,
+    }
+    let meta = fs::metadata(dir)?;
+    if !meta.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            format!("{} exists and is not a directory", dir.display()),
+        ));
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        fs::set_permissions(dir, Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +150,21 @@ mod tests {
             assert!(paths.config_dir.ends_with("ssenotify"), "{paths:?}");
             assert!(paths.data_dir.ends_with("ssenotify"), "{paths:?}");
         }
+    }
+
+    #[test]
+    fn private_dirs_are_made_0700_and_loose_ones_narrowed() {
+        let root = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = root.path().join("a/b/ssenotify");
+        create_private_dir(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        fs::set_permissions(&dir, Permissions::from_mode(0o755)).unwrap();
+        create_private_dir(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        let file = root.path().join("file");
+        fs::write(&file, "").unwrap();
+        let err = create_private_dir(&file).unwrap_err().to_string();
+        assert!(err.contains("not a directory"), "{err}");
     }
 }

@@ -2,11 +2,11 @@
 //! secrets from `add`/`import` input into files so that the subscriptions file never
 //! holds them.
 
-use std::fs::{self, DirBuilder, Permissions};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::fs;
 use std::path::PathBuf;
 
-use super::validate::{is_secret_header, validate_id};
+use super::secret_names::{is_secret_header, is_secret_query};
+use super::validate::validate_id;
 use super::{
     AuthSpec, ConfigError, Paths, Secret, Store, StoreError, SubscriptionSet, SubscriptionSpec,
 };
@@ -98,6 +98,7 @@ impl SubscriptionSpec {
                 Ok((name.clone(), value))
             })
             .collect::<Result<_, _>>()?;
+        let url = self.url_with_query(paths, &fail)?;
         let auth = match &self.auth {
             None => None,
             Some(AuthSpec::Basic { username, password }) => Some(Auth::Basic {
@@ -125,7 +126,7 @@ impl SubscriptionSpec {
             ),
         };
         Ok(Settings {
-            url: self.url.clone(),
+            url,
             headers,
             auth,
             last_event_id,
@@ -136,11 +137,34 @@ impl SubscriptionSpec {
     }
 }
 
+impl SubscriptionSpec {
+    /// The URL to connect to: `url` with the `query` table's parameters, resolved, appended.
+    fn url_with_query(
+        &self,
+        paths: &Paths,
+        fail: &impl Fn(&str, String) -> ResolveError,
+    ) -> Result<String, ResolveError> {
+        if self.query.is_empty() {
+            return Ok(self.url.clone());
+        }
+        let mut url = ssenotify_sse::http_url(&self.url).map_err(|reason| fail("url", reason))?;
+        let mut resolved = Vec::with_capacity(self.query.len());
+        for (name, value) in &self.query {
+            let value = value
+                .resolve(paths)
+                .map_err(|reason| fail(&format!("query.{name}"), reason))?;
+            resolved.push((name, value));
+        }
+        url.query_pairs_mut().extend_pairs(resolved);
+        Ok(url.into())
+    }
+}
+
 impl Store {
-    /// Move the literal secrets of `spec` (auth password/token, secret-named headers) into
-    /// files under the secrets dir (0700; files 0600) and replace them with `file:`
-    /// references, so that the set can be saved. Files whose content is already right are
-    /// left untouched.
+    /// Move the literal secrets of `spec` (auth password/token, secret-named headers and
+    /// query parameters, credentials written in the URL) into files under the secrets dir
+    /// (0700; files 0600) and replace them with `file:` references, so that the set can be
+    /// saved. Files whose content is already right are left untouched.
     pub fn stash_secrets(
         &self,
         spec: &mut SubscriptionSpec,
@@ -170,6 +194,8 @@ impl Store {
                 format!("subscription: {message}"),
             )
         })?;
+        // `user:pw@` and `?token=` become `auth` and `query` literals, stashed below.
+        super::url_secrets::lift(spec);
         let dir = self.paths().secrets_dir();
         let mut stashed = Vec::new();
         let mut names = Vec::new();
@@ -217,7 +243,7 @@ impl Store {
             .subscriptions
             .iter()
             .flat_map(secret_refs)
-            .filter_map(|secret| match secret {
+            .filter_map(|(_, secret)| match secret {
                 Secret::File(path) => Some(paths.expand(path)),
                 _ => None,
             })
@@ -242,12 +268,19 @@ impl Store {
     }
 }
 
-/// Every secret of `spec` (header values and auth), whatever its form.
-fn secret_refs(spec: &SubscriptionSpec) -> Vec<&Secret> {
-    let mut secrets: Vec<&Secret> = spec.headers.values().collect();
+/// Every value of `spec` that may be a reference (header values, query parameters and
+/// auth), whatever its form, with its field as written in the file (`headers.X-Key`).
+pub(crate) fn secret_refs(spec: &SubscriptionSpec) -> Vec<(String, &Secret)> {
+    let mut secrets: Vec<(String, &Secret)> = Vec::new();
+    for (name, value) in &spec.headers {
+        secrets.push((format!("headers.{name}"), value));
+    }
+    for (name, value) in &spec.query {
+        secrets.push((format!("query.{name}"), value));
+    }
     match &spec.auth {
-        Some(AuthSpec::Basic { password, .. }) => secrets.push(password),
-        Some(AuthSpec::Bearer { token }) => secrets.push(token),
+        Some(AuthSpec::Basic { password, .. }) => secrets.push(("auth.password".into(), password)),
+        Some(AuthSpec::Bearer { token }) => secrets.push(("auth.token".into(), token)),
         None => {}
     }
     secrets
@@ -259,6 +292,11 @@ fn literal_secret_slots(spec: &mut SubscriptionSpec) -> Vec<(String, &mut Secret
     for (name, value) in &mut spec.headers {
         if is_secret_header(name) && value.is_literal() {
             slots.push((format!("headers.{name}"), value));
+        }
+    }
+    for (name, value) in &mut spec.query {
+        if is_secret_query(name) && value.is_literal() {
+            slots.push((format!("query.{name}"), value));
         }
     }
     match &mut spec.auth {
@@ -273,7 +311,8 @@ fn literal_secret_slots(spec: &mut SubscriptionSpec) -> Vec<(String, &mut Secret
     slots
 }
 
-/// `headers.X-Api-Key` → `header-x-api-key`, `auth.password` → `auth-password`.
+/// `headers.X-Api-Key` → `header-x-api-key`, `auth.password` → `auth-password`,
+/// `query.token` → `query-token`.
 fn file_stem(field: &str) -> String {
     let field = field
         .strip_prefix("headers.")
@@ -288,17 +327,10 @@ fn file_stem(field: &str) -> String {
 }
 
 fn create_private_dir(dir: &std::path::Path) -> Result<(), StoreError> {
-    let fail = |source| StoreError::Write {
+    super::paths::create_private_dir(dir).map_err(|source| StoreError::Write {
         path: dir.to_path_buf(),
         source,
-    };
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(fail)?;
-    // An existing directory may have been created with a looser mode.
-    fs::set_permissions(dir, Permissions::from_mode(0o700)).map_err(fail)
+    })
 }
 
 #[cfg(test)]
@@ -310,5 +342,6 @@ mod tests {
         assert_eq!(file_stem("auth.password"), "auth-password");
         assert_eq!(file_stem("headers.X-Api-Key"), "header-x-api-key");
         assert_eq!(file_stem("headers.X!Key"), "header-x-key");
+        assert_eq!(file_stem("query.access_token"), "query-access_token");
     }
 }

@@ -42,6 +42,11 @@ pub struct SubscriptionSpec {
     /// Extra request headers: name → literal value or secret reference.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, Secret>,
+    /// Query parameters added to the URL when connecting: name → literal value or secret
+    /// reference (where `add`/`import` put a token found in the URL, so the file never
+    /// holds it in clear).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query: BTreeMap<String, Secret>,
     /// Credentials sent as the `Authorization` header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthSpec>,
@@ -110,6 +115,7 @@ impl SubscriptionSpec {
             name: None,
             url: url.into(),
             headers: BTreeMap::new(),
+            query: BTreeMap::new(),
             auth: None,
             enabled: true,
             paused: false,
@@ -151,6 +157,7 @@ impl SubscriptionSpec {
             name,
             url,
             headers,
+            query,
             auth,
             enabled,
             paused,
@@ -169,6 +176,7 @@ impl SubscriptionSpec {
             (Field::Name, *name == new.name),
             (Field::Url, *url == new.url),
             (Field::Headers, *headers == new.headers),
+            (Field::Query, *query == new.query),
             (Field::Auth, *auth == new.auth),
             (Field::Enabled, *enabled == new.enabled),
             (Field::Paused, *paused == new.paused),
@@ -201,6 +209,8 @@ pub enum Field {
     Url,
     /// `headers`
     Headers,
+    /// `query`
+    Query,
     /// `auth`
     Auth,
     /// `enabled`
@@ -236,6 +246,7 @@ impl Field {
             Self::Name => "name",
             Self::Url => "url",
             Self::Headers => "headers",
+            Self::Query => "query",
             Self::Auth => "auth",
             Self::Enabled => "enabled",
             Self::Paused => "paused",
@@ -258,6 +269,7 @@ impl Field {
         match self {
             Self::Url
             | Self::Headers
+            | Self::Query
             | Self::Auth
             | Self::Enabled
             | Self::Paused

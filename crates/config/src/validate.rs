@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use reqwest::header::{HeaderName, HeaderValue};
 
 use super::locate::{self, DisplayPath, PathSegment};
+use super::secret_names::{is_secret_header, is_secret_query};
 use super::spec::{AuthSpec, Secret, SubscriptionSpec};
+use super::url_secrets;
 use super::{Format, SubscriptionSet};
 
 /// Whether input may hold secrets in clear.
@@ -146,10 +148,6 @@ pub fn validate_id(id: &str) -> Result<(), String> {
     }
 }
 
-/// Whether a header's value is a secret that must not be written in clear: the client's
-/// own rule, so what the file stashes is exactly what never follows a redirect elsewhere.
-pub use ssenotify_sse::is_secret_header;
-
 /// Every problem of `set`; `list_key` names the subscriptions array in the source format.
 pub(crate) fn check(set: &SubscriptionSet, literal: LiteralSecrets, list_key: &str) -> Vec<Found> {
     let mut found = Vec::new();
@@ -205,8 +203,9 @@ fn check_spec(
             "must not be empty (omit it to use the id)".into(),
         );
     }
-    if let Err(message) = check_url(&spec.url) {
-        report(&keys(&["url"]), message);
+    match check_url(&spec.url) {
+        Err(message) => report(&keys(&["url"]), message),
+        Ok(url) => check_url_secrets(spec, &url, literal, report),
     }
     let mut seen: HashMap<String, &str> = HashMap::new();
     for (name, value) in &spec.headers {
@@ -232,6 +231,15 @@ fn check_spec(
             );
         }
         if let Err(message) = check_secret(value, is_secret_header(name), literal) {
+            report(&path, message);
+        }
+    }
+    for (name, value) in &spec.query {
+        let path = keys(&["query", name.as_str()]);
+        if name.is_empty() {
+            report(&path, "a query parameter needs a name".into());
+        }
+        if let Err(message) = check_reference(value, is_secret_query(name), literal) {
             report(&path, message);
         }
     }
@@ -352,12 +360,84 @@ fn parse_path(field: &str) -> Vec<PathSegment> {
     path
 }
 
-/// Check that a URL parses and is `http`/`https`.
+/// Check that a URL parses and is `http`/`https`; the message masks credentials in it.
 pub(crate) fn check_url(url: &str) -> Result<reqwest::Url, String> {
-    ssenotify_sse::http_url(url).map_err(|reason| format!("URL {url:?}: {reason}"))
+    ssenotify_sse::http_url(url)
+        .map_err(|reason| format!("URL {:?}: {reason}", url_secrets::redact(url)))
 }
 
+/// Credentials written in the URL: refused in the file (like a literal secret header);
+/// in input to `add`/`import` only where lifting them out would clash with another field.
+fn check_url_secrets(
+    spec: &SubscriptionSpec,
+    url: &reqwest::Url,
+    literal: LiteralSecrets,
+    report: &mut impl FnMut(&[PathSegment], String),
+) {
+    const MOVED: &str = "(ssenotify add and import do this for you)";
+    if url_secrets::has_userinfo(url) {
+        let sets_authorization = spec.auth.is_some()
+            || spec
+                .headers
+                .keys()
+                .any(|name| name.eq_ignore_ascii_case("authorization"));
+        if literal == LiteralSecrets::Reject {
+            report(
+                &keys(&["url"]),
+                format!(
+                    "the URL holds credentials (user:password@), which must not be written in \
+                     clear in this file; use auth = {{ type = \"basic\", username = \"...\", \
+                     password = \"env:NAME\" }} or file:PATH {MOVED}"
+                ),
+            );
+        } else if sets_authorization {
+            report(
+                &keys(&["url"]),
+                "the URL's credentials (user:password@) and `auth` or an Authorization header \
+                 both set Authorization; keep one"
+                    .into(),
+            );
+        }
+    }
+    for param in url_secrets::query_params(url) {
+        if spec.query.contains_key(&param.name) {
+            report(
+                &keys(&["query", param.name.as_str()]),
+                format!(
+                    "query parameter {:?} is set both here and in the URL; keep one",
+                    param.name
+                ),
+            );
+        } else if param.is_secret() && literal == LiteralSecrets::Reject {
+            report(
+                &keys(&["url"]),
+                format!(
+                    "query parameter {:?} looks like a secret and must not be written in clear \
+                     in the URL; use query = {{ {:?} = \"env:NAME\" }} or file:PATH {MOVED}",
+                    param.name, param.name
+                ),
+            );
+        }
+    }
+}
+
+/// A header value or credential: a well-formed reference, or a literal HTTP can carry.
 fn check_secret(secret: &Secret, sensitive: bool, literal: LiteralSecrets) -> Result<(), String> {
+    check_reference(secret, sensitive, literal)?;
+    match secret {
+        Secret::Literal(value) if HeaderValue::from_str(value).is_err() => Err(
+            "the value contains control characters or a newline, which HTTP cannot carry".into(),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// A value that may be a reference: well-formed, and not a secret in clear where refused.
+fn check_reference(
+    secret: &Secret,
+    sensitive: bool,
+    literal: LiteralSecrets,
+) -> Result<(), String> {
     match secret {
         Secret::Env(name) if !is_env_name(name) => Err(format!(
             "invalid reference \"env:{name}\"; expected env:NAME with NAME of letters, digits and _, not starting with a digit"
@@ -370,9 +450,6 @@ fn check_secret(secret: &Secret, sensitive: bool, literal: LiteralSecrets) -> Re
             "a secret must not be written in clear in this file; use env:NAME or file:PATH \
              (ssenotify add and import store literal secrets under secrets/ for you)"
                 .into(),
-        ),
-        Secret::Literal(value) if HeaderValue::from_str(value).is_err() => Err(
-            "the value contains control characters or a newline, which HTTP cannot carry".into(),
         ),
         _ => Ok(()),
     }
@@ -411,25 +488,6 @@ mod tests {
         }
         for bad in ["", ".hidden", "-flag", "a b", "a/b", "é", &"x".repeat(65)] {
             assert!(validate_id(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn secret_headers() {
-        for name in [
-            "Authorization",
-            "proxy-authorization",
-            "Cookie",
-            "X-Api-Key",
-            "X-Auth-Token",
-            "X-Secret",
-            "X-Password",
-            "X-AUTH",
-        ] {
-            assert!(is_secret_header(name), "{name}");
-        }
-        for name in ["Accept-Language", "X-Title", "User-Agent"] {
-            assert!(!is_secret_header(name), "{name}");
         }
     }
 

@@ -15,13 +15,13 @@ use ssenotify_config::{Paths, Store, SubscriptionSet, SubscriptionSpec};
 use ssenotify_history::{HistoryWriter, Retention};
 use ssenotify_protocol::{DaemonEvent, Done, Reply, SubscriptionStatus};
 use ssenotify_sse::{ApplyReport, Desired, ReadyState, Reason, Supervisor};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::demo::{self, DemoServer};
 use crate::live::{Live, ResumeFrom};
+use crate::messages::{Command, Configure, Pending, ReloadRequest};
 use crate::ops::blocking;
-use crate::pipeline::Configure;
 use crate::upkeep::FORGET_MISSING_AFTER;
 
 /// How often the control loop checks whether the subscriptions file changed.
@@ -34,32 +34,6 @@ const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Time between two events of the demo feed.
 const DEMO_INTERVAL: Duration = Duration::from_secs(1);
-
-/// What the control loop answers; `watch` never reaches it (the socket streams it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Command {
-    /// Who is there.
-    Ping,
-    /// Every status, and the daemon's own.
-    Status,
-    /// Apply the file now.
-    Reload,
-    /// Stop the daemon.
-    Quit,
-    /// Forget the history of subscriptions the user removed.
-    Forget(Vec<String>),
-    /// Reconnect one subscription now.
-    Reconnect(String),
-    /// Reconnect one subscription from its last saved resume point (the pipeline, once
-    /// history works again after events could not be saved).
-    ReconnectFrom(String),
-}
-
-/// A command waiting for the control loop to answer it.
-pub(crate) type Pending = (Command, oneshot::Sender<Reply>);
-
-/// An in-process reload (the handle's [`crate::Daemon::reload`]) and where its answer goes.
-pub(crate) type ReloadRequest = oneshot::Sender<Result<ApplyReport, String>>;
 
 /// What the subscriptions file looked like: (modified, length, inode).
 type Fingerprint = (Option<SystemTime>, u64, u64);

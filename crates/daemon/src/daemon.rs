@@ -18,10 +18,11 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::control::{ControlLoop, ReloadRequest};
+use crate::control::ControlLoop;
 use crate::error::DaemonError;
 use crate::instance::InstanceLock;
 use crate::live::Live;
+use crate::messages::ReloadRequest;
 use crate::pipeline::Pipeline;
 use crate::sink::NotifySink;
 

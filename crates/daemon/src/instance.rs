@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt;
 
 use ssenotify_config::Paths;
 
@@ -25,9 +26,10 @@ impl InstanceLock {
             source,
         };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
+            ssenotify_config::create_private_dir(dir).map_err(io)?;
         }
         let mut file = std::fs::OpenOptions::new()
+            .mode(0o600)
             .read(true)
             .write(true)
             .create(true)

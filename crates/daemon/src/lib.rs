@@ -15,11 +15,14 @@
 //! - `control` (private): the control loop: follows and applies the subscriptions file,
 //!   answers commands; owns the supervisor.
 //! - `pipeline` (private): updates in; history, routing and sinks out.
+//! - `messages` (private): what the tasks tell each other: commands for the control
+//!   loop, the set the pipeline routes for.
 //! - `live` (private): the shared live state: status table, resume points, config error.
 //! - `upkeep` (private): history upkeep while running: rows aged out when due, and
 //!   subscriptions missing from the file forgotten after the grace period.
-//! - `socket` (private): the control socket's server side: requests to the control loop,
-//!   `watch` streams (the messages are `ssenotify-protocol`'s).
+//! - `socket` (private): the control socket's server side (0600 in a 0700 directory, peers
+//!   of another uid refused): requests to the control loop, `watch` streams (the messages
+//!   are `ssenotify-protocol`'s).
 //! - `instance` (private): the single-instance lock ([`running_pid`]).
 //! - `sink`: where notifications go: [`NotifySink`], [`Delivery`], [`NoNotifications`].
 //! - `notifier`: [`DesktopNotifier`], the only code that talks to the notification server;
@@ -38,6 +41,7 @@ pub mod demo;
 mod error;
 mod instance;
 mod live;
+mod messages;
 mod notifier;
 pub mod ops;
 mod pipeline;

@@ -21,8 +21,8 @@ use ssenotify_sse::{Event, ReadyState, Reason, StateChange, Tagged, Update};
 use tokio::sync::mpsc;
 
 use crate::command::{Commands, MAX_QUEUED, QueueFull};
-use crate::control::{Command, Pending};
 use crate::live::Live;
+use crate::messages::{Command, Configure, Pending};
 use crate::sink::{Delivery, OnFailure};
 
 /// How a history failure reads in a subscription's `error`, so that it is cleared when
@@ -35,12 +35,6 @@ const CATCH_UP_WINDOW: Duration = Duration::from_secs(2);
 const COMMAND_GRACE: Duration = Duration::from_millis(1500);
 /// Most events handed to history in one transaction.
 const PIPELINE_BATCH: usize = 512;
-
-/// What the pipeline needs to know of the file: routers per subscription.
-pub(crate) enum Configure {
-    /// The set the control loop is about to apply.
-    Set(SubscriptionSet),
-}
 
 /// Per-subscription routing state in the pipeline.
 struct Route {

@@ -1,10 +1,11 @@
 //! The server side of the control socket: how `ssenotify list`, `reload`, `quit` and the
 //! app's window talk to a running daemon (the messages: `ssenotify-protocol`).
 //!
-//! A Unix socket in the runtime directory, mode 0600, so only the user can reach it. Each
-//! request line is handed to the control loop as a [`Command`]; `watch` is answered here,
-//! by streaming every update the daemon publishes until the client hangs up or the daemon
-//! stops.
+//! A Unix socket in the runtime directory (0700), mode 0600 from the moment it has its
+//! name, and every connection's peer checked (`SO_PEERCRED`): a process of another user is
+//! refused even if someone loosened the modes. Each request line is handed to the control
+//! loop as a [`Command`]; `watch` is answered here, by streaming every update the daemon
+//! publishes until the client hangs up or the daemon stops.
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -19,28 +20,58 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::control::{Command, Pending};
+use crate::messages::{Command, Pending};
 
 /// How long a stopping daemon waits for its watchers to take the `shutdown` line.
 const WATCH_GOODBYE: Duration = Duration::from_millis(500);
 
 /// Bind the control socket at `path` (replacing a stale one) with mode 0600.
 ///
-/// Only call this while holding the single-instance lock: the socket file of a live daemon
-/// would otherwise be stolen.
+/// The directory is made 0700 first; the socket is bound under a temporary name inside it,
+/// given its mode, and only then renamed to `path`: no client can connect to it, by its name
+/// or otherwise, before its mode is 0600 (a bind applies the umask, not a chosen mode). The
+/// rename also replaces a stale socket atomically. Only call this while holding the
+/// single-instance lock: the socket file of a live daemon would otherwise be stolen.
 pub(crate) fn bind(path: &Path) -> io::Result<UnixListener> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    match std::fs::remove_file(path) {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    ssenotify_config::create_private_dir(dir)?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    // One name, not one per process: the instance lock lets one daemon bind at a time, and
+    // what a crash between bind and rename left behind is removed here.
+    let tmp = dir.join(format!(".{name}.tmp"));
+    match std::fs::remove_file(&tmp) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    // Create it under a restrictive umask-equivalent: bind, then chmod before anyone can
-    // be told the path; the parent runtime dir is 0700 as well on a normal login.
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let listener = UnixListener::bind(&tmp)?;
+    let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(error) = placed {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(error);
+    }
     Ok(listener)
+}
+
+/// Whether the process at the other end of `stream` runs as the daemon's own user; a
+/// refusal is logged (the peer's uid and pid, never anything it sent).
+fn same_user(stream: &UnixStream) -> bool {
+    let own = rustix::process::geteuid().as_raw();
+    match stream.peer_cred() {
+        Ok(peer) if peer.uid() == own => true,
+        Ok(peer) => {
+            tracing::warn!(
+                peer_uid = peer.uid(),
+                peer_pid = ?peer.pid(),
+                "control socket: refused a connection from another user"
+            );
+            false
+        }
+        Err(error) => {
+            tracing::warn!(%error, "control socket: refused a connection whose user is unknown");
+            false
+        }
+    }
 }
 
 /// Accept connections until `cancel`; each request line is handed to the control loop, and
@@ -58,6 +89,8 @@ pub(crate) async fn serve(
             // Reap finished connections so the set does not grow with every `list`.
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             accepted = listener.accept() => match accepted {
+                // Dropping the stream closes it: the other user gets no reply at all.
+                Ok((stream, _)) if !same_user(&stream) => continue,
                 Ok((stream, _)) => stream,
                 Err(error) => {
                     tracing::warn!(%error, "control socket accept failed");
@@ -248,6 +281,25 @@ mod tests {
             WatchLine::Update(DaemonEvent::Status(s)) => s.id,
             other => panic!("expected a status, got {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn the_socket_is_0600_in_a_0700_dir_and_replaces_a_stale_one() {
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("run/ssenotify");
+        let socket = dir.join("ssenotify.sock");
+        let first = bind(&socket).unwrap();
+        assert_eq!((mode(&dir), mode(&socket)), (0o700, 0o600));
+        // A crashed daemon's socket file stays; the next one takes its name.
+        drop(first);
+        let _second = bind(&socket).unwrap();
+        assert!(UnixStream::connect(&socket).await.is_ok());
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["ssenotify.sock"], "no temporary name left behind");
     }
 
     #[tokio::test]

@@ -128,13 +128,18 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), HistoryError> {
 /// Open (creating it, its directory and its schema if needed) the database at `path`.
 pub(crate) fn open_read_write(path: &Path) -> Result<Connection, HistoryError> {
     let path = path.to_owned();
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| HistoryError::Io {
-            path: path.clone(),
-            op: "creating its directory",
+    let io = |op| {
+        let path = path.clone();
+        move |e| HistoryError::Io {
+            path,
+            op,
             cause: Arc::new(e),
-        })?;
+        }
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        private::create_dir(dir).map_err(io("creating its directory"))?;
     }
+    private::create_file(&path).map_err(io("creating it with mode 0600"))?;
     let op = "opening";
     let mut conn = Connection::open(&path).ctx(&path, op)?;
     conn.busy_timeout(BUSY_TIMEOUT).ctx(&path, op)?;
@@ -184,4 +189,95 @@ pub(crate) fn open_read_only(path: &Path) -> Result<Connection, HistoryError> {
         });
     }
     Ok(conn)
+}
+
+/// History is private: the directory 0700 and the database 0600 from the moment each
+/// exists. SQLite gives the `-wal` and `-shm` files it creates the database's own mode,
+/// so they are 0600 too.
+mod private {
+    use std::fs::{self, DirBuilder, OpenOptions, Permissions};
+    use std::io;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    use std::path::Path;
+
+    /// `dir` (missing parents get the usual mode) with mode 0700; an existing one that
+    /// others can read is narrowed. (The config crate has the same rule for the other
+    /// directories; this crate depends on none of ssenotify's but the SSE client.)
+    pub(super) fn create_dir(dir: &Path) -> io::Result<()> {
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent)?;
+        }
+        match DirBuilder::new().mode(0o700).create(dir) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => narrow(dir, 0o700),
+            other => other,
+        }
+    }
+
+    /// The database file with mode 0600 before SQLite opens it (SQLite would create it
+    /// with 0644 less the umask); an existing database, WAL or shared-memory file that
+    /// others can read (an older version made it) is narrowed.
+    pub(super) fn create_file(path: &Path) -> io::Result<()> {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        narrow(path, 0o600)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            match narrow(Path::new(&name), 0o600) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
+    fn narrow(path: &Path, mode: u32) -> io::Result<()> {
+        if fs::metadata(path)?.permissions().mode() & 0o077 != 0 {
+            fs::set_permissions(path, Permissions::from_mode(mode))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_database_its_wal_files_and_its_directory_are_private() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("data/ssenotify");
+        let path = dir.join("history.sqlite3");
+        let conn = open_read_write(&path).unwrap();
+        // A write makes SQLite create the WAL (the shared-memory file came with WAL mode).
+        conn.execute("INSERT INTO resume VALUES ('a', '1', NULL, 0)", [])
+            .unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        for name in [
+            "history.sqlite3",
+            "history.sqlite3-wal",
+            "history.sqlite3-shm",
+        ] {
+            assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+        }
+        drop(conn);
+
+        // What an older version left behind (umask modes) is narrowed on the next open.
+        let loose = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(&dir, loose.clone()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let conn = open_read_write(&path).unwrap();
+        assert_eq!((mode(&dir), mode(&path)), (0o700, 0o600));
+        drop(conn);
+    }
 }

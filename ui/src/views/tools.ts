@@ -1,11 +1,11 @@
 // Import/export and settings panes.
 import type { ImportFormat, ImportResult, NotificationSettings, Settings } from "../api";
 import { el, replace } from "../dom";
-import { diffChanges, diffLines, formToSettings, settingsToForm, WEEKDAYS, type SettingsForm } from "../report";
+import { diffChanges, diffLines, formToSettings, settingsToForm, trustConsent, trustLines, WEEKDAYS, type SettingsForm } from "../report";
 import { button, copyText, field, input, section, showErrors } from "./common";
 
 export interface ImportActions {
-  importText(text: string, format: ImportFormat, replace: boolean, dryRun: boolean): Promise<ImportResult>;
+  importText(text: string, format: ImportFormat, replace: boolean, dryRun: boolean, trust: boolean): Promise<ImportResult>;
   exportText(format: "toml" | "json"): Promise<string>;
   errorText(err: unknown): string;
 }
@@ -22,6 +22,10 @@ export function importView(actions: ImportActions, openFiles: string[] = []): HT
   const diff = el("div", { class: "diff", "data-testid": "diff-view", "aria-live": "polite" });
   const confirm = el("button", { type: "button", class: "primary", "data-testid": "import-confirm", disabled: true }, ["Import"]);
   let checked: string | null = null;
+  // What the last dry run said needs trust; the import sends `trust` only once the box
+  // naming all of it is ticked, and any edit of the input asks again.
+  let needsTrust = false;
+  let trustBox: HTMLInputElement | null = null;
 
   file.addEventListener("change", () => {
     const f = file.files?.[0];
@@ -39,7 +43,10 @@ export function importView(actions: ImportActions, openFiles: string[] = []): HT
   });
   const key = () => `${format.value}\u0000${replaceBox.checked}\u0000${text.value}`;
   const invalidate = () => {
-    if (checked !== key()) confirm.disabled = true;
+    if (checked !== key()) {
+      confirm.disabled = true;
+      if (trustBox) trustBox.disabled = true;
+    }
   };
   text.addEventListener("input", invalidate);
   format.addEventListener("change", invalidate);
@@ -50,16 +57,29 @@ export function importView(actions: ImportActions, openFiles: string[] = []): HT
     replace(diff, [el("p", { class: "muted" }, ["Checking…"])]);
     try {
       const k = key();
-      const r = await actions.importText(text.value, format.value as ImportFormat, replaceBox.checked, true);
+      const r = await actions.importText(text.value, format.value as ImportFormat, replaceBox.checked, true, false);
       const lines = diffLines(r);
+      const trust = r.trust ?? [];
+      needsTrust = trust.length > 0;
+      trustBox = needsTrust ? el("input", { type: "checkbox", "data-testid": "import-trust" }) : null;
+      trustBox?.addEventListener("change", () => {
+        confirm.disabled = !trustBox?.checked;
+      });
       replace(diff, [
         el("ul", { class: "diff-lines" }, lines.length
           ? lines.map((l) => el("li", { class: `diff-${l.kind}` }, [el("span", { class: "diff-sign" }, [l.sign]), " ", l.text]))
           : [el("li", { class: "muted" }, ["Nothing to import."])]),
         diffChanges(r) ? null : el("p", { class: "muted" }, ["No changes."]),
+        trustBox
+          ? el("div", { class: "notice notice-error", role: "alert", "data-testid": "import-trust-list" }, [
+              el("p", {}, ["This input would run programs or read files and variables that your subscriptions do not use yet. Import it only if you trust where it came from:"]),
+              el("ul", {}, trustLines(trust).map((line) => el("li", { class: "mono" }, [line]))),
+              el("label", { class: "check" }, [trustBox, " ", trustConsent(trust)]),
+            ])
+          : null,
       ]);
       checked = k;
-      confirm.disabled = !diffChanges(r);
+      confirm.disabled = !diffChanges(r) || needsTrust;
     } catch (err) {
       checked = null;
       replace(diff, [el("pre", { class: "error-text", role: "alert" }, [actions.errorText(err)])]);
@@ -68,11 +88,14 @@ export function importView(actions: ImportActions, openFiles: string[] = []): HT
   confirm.addEventListener("click", async () => {
     confirm.disabled = true;
     try {
-      const r = await actions.importText(text.value, format.value as ImportFormat, replaceBox.checked, false);
+      const trusted = needsTrust && trustBox?.checked === true;
+      const r = await actions.importText(text.value, format.value as ImportFormat, replaceBox.checked, false, trusted);
       replace(diff, [el("p", { class: "ok-text", role: "status" }, [
         `Imported: ${r.added.length} added, ${r.changed.length} changed, ${r.removed.length} removed.`,
       ])]);
       checked = null;
+      needsTrust = false;
+      trustBox = null;
     } catch (err) {
       replace(diff, [el("pre", { class: "error-text", role: "alert" }, [actions.errorText(err)])]);
     }
