@@ -245,7 +245,7 @@ fn spawn_daemon(paths: &Paths) -> Result<std::process::Child, String> {
     let bin = ssenotify_daemon::companion_program(DAEMON_BIN_ENV, "ssenotify");
     let log_path = daemon_log(paths);
     // Private like the rest of the data dir: logs name subscriptions and their hosts.
-    let log = std::fs::create_dir_all(&paths.data_dir)
+    let log = ssenotify_config::create_private_dir(&paths.data_dir)
         .and_then(|()| {
             use std::os::unix::fs::OpenOptionsExt as _;
             std::fs::OpenOptions::new()

@@ -351,5 +351,8 @@ describe("the app", () => {
     push({ statuses: [status("a", { ready_state: "CLOSED", reason: "paused by user", paused: true })] });
     await vi.waitFor(() => expect(q(root, "detail-ready-state")!.textContent).toBe("CLOSED"));
     expect(q(root, "detail-retry")).toBeNull();
+    // Paused is not shown as a failure.
+    expect(q(root, "detail-ready-state")!.className).toContain("badge-paused");
+    expect(q(root, "ready-state")!.className).not.toContain("badge-closed");
   });
 });

@@ -146,7 +146,8 @@ export async function start(root: Element, api: Api): Promise<void> {
             }, [
               el("span", { class: "sub-line" }, [
                 el("span", { class: "sub-name" }, [r.name]),
-                el("span", { class: `badge badge-${badge.toLowerCase()}`, "data-testid": "ready-state" }, [badge]),
+                // Paused is the user's choice, not a failure: no red badge for it.
+                el("span", { class: `badge badge-${r.paused ? "paused" : badge.toLowerCase()}`, "data-testid": "ready-state" }, [badge]),
                 r.paused ? el("span", { class: "badge badge-paused", "data-testid": "paused" }, ["paused"]) : null,
               ]),
               el("span", { class: "sub-url" }, [r.url]),

@@ -162,7 +162,7 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
     replace(head, [
       el("div", { class: "detail-title" }, [
         el("h2", {}, [r.name]),
-        el("span", { class: `badge badge-${r.readyState.toLowerCase()}`, "data-testid": "detail-ready-state" }, [
+        el("span", { class: `badge badge-${r.paused ? "paused" : r.readyState.toLowerCase()}`, "data-testid": "detail-ready-state" }, [
           r.readyState === "UNKNOWN" ? "CONNECTING" : r.readyState,
         ]),
         r.paused ? el("span", { class: "badge badge-paused" }, ["paused"]) : null,
