@@ -12,4 +12,12 @@ watching: boolean, } | {
 /**
  * Always true.
  */
-quitting: boolean, } | ApplyReport;
+quitting: boolean, } | { 
+/**
+ * Its id.
+ */
+reconnecting: string, } | { 
+/**
+ * Their ids.
+ */
+forgotten: Array<string>, } | ApplyReport;

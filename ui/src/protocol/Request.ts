@@ -3,4 +3,12 @@
 /**
  * A request to the daemon.
  */
-export type Request = { "cmd": "ping" } | { "cmd": "status" } | { "cmd": "reload" } | { "cmd": "watch" } | { "cmd": "quit" };
+export type Request = { "cmd": "ping" } | { "cmd": "status" } | { "cmd": "reload" } | { "cmd": "watch" } | { "cmd": "quit" } | { "cmd": "reconnect", 
+/**
+ * The subscription's id.
+ */
+id: string, } | { "cmd": "forget", 
+/**
+ * The removed subscriptions' ids.
+ */
+ids: Array<string>, };
