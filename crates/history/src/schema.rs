@@ -178,9 +178,19 @@ pub(crate) fn open_read_only(path: &Path) -> Result<Connection, HistoryError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(&path, flags).ctx(&path, op)?;
     conn.busy_timeout(BUSY_TIMEOUT).ctx(&path, op)?;
-    let found: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .ctx(&path, op)?;
+    // Version 0 is a file the daemon has just created and not yet given its schema (a
+    // deleted history is recreated while readers poll it): wait for the schema as the busy
+    // timeout would wait for a lock.
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    let found = loop {
+        let found: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .ctx(&path, op)?;
+        if found != 0 || Instant::now() >= deadline {
+            break found;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
     if found != SCHEMA_VERSION {
         return Err(HistoryError::Schema {
             path,

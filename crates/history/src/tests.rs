@@ -627,6 +627,27 @@ fn read_only_open_works_after_the_writer_has_closed() {
 }
 
 #[test]
+fn a_reader_of_a_file_being_created_waits_for_its_schema() {
+    // A deleted history is recreated by the daemon while `history` may be reading: the
+    // reader can open the new file before the writer has given it its schema.
+    for _ in 0..20 {
+        let (_dir, path) = temp();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::File::create(&path).unwrap();
+        let reader = {
+            let path = path.clone();
+            std::thread::spawn(move || HistoryReader::open(&path).map(|r| r.count(None)))
+        };
+        let _writer = Db::open(&path).unwrap();
+        let count = reader
+            .join()
+            .unwrap()
+            .expect("the reader waited for the schema");
+        assert_eq!(count.unwrap(), 0);
+    }
+}
+
+#[test]
 fn two_processes_may_open_the_same_new_file_at_once() {
     let (_dir, path) = temp();
     let threads: Vec<_> = (0..4)
