@@ -22,23 +22,9 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// The eventsource-client consumer, built beside this bench.
+/// The eventsource-client consumer (cargo builds the package's binaries for its benches).
 fn es_consumer() -> PathBuf {
-    let bin = ssenotify_bin();
-    let path = bin.with_file_name("es_consumer");
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "ssenotify-e2e",
-            "--bin",
-            "es_consumer",
-        ])
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building es_consumer failed");
-    path
+    PathBuf::from(env!("CARGO_BIN_EXE_es_consumer"))
 }
 
 /// Events a client printed (counted once per client, to prove both did the whole work).

@@ -146,6 +146,11 @@ impl TestServer {
         self.shared.lock().requests.clone()
     }
 
+    /// How many requests have arrived so far (without copying them).
+    pub fn request_count(&self) -> usize {
+        self.shared.lock().requests.len()
+    }
+
     /// Snapshot of every connection accepted so far, in accept order.
     pub fn connections(&self) -> Vec<ConnectionInfo> {
         self.shared.lock().conns.clone()

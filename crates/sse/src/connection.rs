@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::event::{BATCH_EVENTS, Batch, BatchPool, Event, Update};
+use crate::pace::Origin;
 use crate::parse::{Output, Parser};
 use crate::policy::{self, HEALTHY_AFTER, Policy, Verdict};
 use crate::redirect::Chain;
@@ -64,6 +65,8 @@ pub(crate) struct Connection {
     /// The engine's wake notices (how long the machine slept).
     wake: watch::Receiver<Duration>,
     cancel: CancellationToken,
+    /// The pacing its origin's subscriptions share (see `pace.rs`).
+    origin: Arc<Origin>,
     /// Events parsed from the current chunk, sent as one batch.
     batch: Vec<Update>,
     /// The last type and ID handed out, reused while they do not change.
@@ -86,6 +89,7 @@ impl Connection {
         kick: watch::Receiver<Kick>,
         wake: watch::Receiver<Duration>,
         cancel: CancellationToken,
+        origin: Arc<Origin>,
     ) -> Self {
         let last_id = SmolStr::new(parser.last_event_id());
         Self {
@@ -101,6 +105,7 @@ impl Connection {
             kick,
             wake,
             cancel,
+            origin,
             batch: Vec::new(),
             last_type: SmolStr::new_static("message"),
             last_id,
@@ -114,6 +119,18 @@ impl Connection {
             .await
         {
             return;
+        }
+        // A crowd of subscriptions started together (the daemon starting, an import) does
+        // not all knock at once.
+        let spread = self.origin.jitter(rand::random::<f64>());
+        if !spread.is_zero() {
+            tokio::select! {
+                _ = self.cancel.cancelled() => {
+                    self.closed_by_user().await;
+                    return;
+                }
+                _ = tokio::time::sleep(spread) => {}
+            }
         }
         let mut failures: u32 = 0;
         loop {
@@ -211,13 +228,15 @@ impl Connection {
             } else {
                 failures.saturating_add(1)
             };
+            // The origin's crowd jitter on top: streams dropped by one outage come back
+            // spread out (`pace.rs`).
             let delay = policy::reconnect_delay(
                 self.parser.retry().unwrap_or(self.policy.initial_reconnect),
                 failures,
                 self.policy.backoff_cap,
                 retry_after,
                 rand::random::<f64>(),
-            );
+            ) + self.origin.jitter(rand::random::<f64>());
             tracing::debug!(url = %self.url_for_logs(), %reason, ?delay, failures, "reconnecting");
             if !self.emit(ReadyState::Connecting, reason, Some(delay)).await {
                 return;
@@ -265,7 +284,12 @@ impl Connection {
                 ),
             }
         }
-        let (mut response, chain) = match self.send(&headers).await {
+        // Our turn among the origin's attempts in flight, until the response's headers.
+        let origin = self.origin.clone();
+        let turn = origin.turn().await;
+        let sent = self.send(&headers).await;
+        drop(turn);
+        let (mut response, chain) = match sent {
             Ok(answer) => answer,
             Err(end) => return end,
         };
@@ -309,6 +333,9 @@ impl Connection {
             }
         }
 
+        // Everything needed from the headers has been read, and their values share hyper's
+        // first read buffer (8 KiB): dropping them frees it for the hours a stream lives.
+        *response.headers_mut() = HeaderMap::new();
         let opened_at = Instant::now();
         let opened = chain.opened(status.as_u16());
         if !self.emit(ReadyState::Open, opened, None).await {

@@ -1,12 +1,15 @@
 //! [`Engine`]: what subscriptions share (HTTP clients per trust, the shutdown token, the
 //! wake signal), and where they are started.
 
+use std::sync::Arc;
+
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Clients;
 use crate::connection::Connection;
-use crate::event::Updates;
+use crate::event::{BatchPool, Updates};
+use crate::pace::Pacer;
 use crate::parse::Parser;
 use crate::settings::{Settings, SettingsError, parse_url, request_headers};
 use crate::subscription::{Kick, Subscription};
@@ -19,6 +22,10 @@ pub struct Engine {
     clients: Clients,
     /// Tells every connection that the machine woke from sleep.
     wake: Wakeup,
+    /// Connection attempts paced per origin.
+    pacer: Pacer,
+    /// Emptied update batches, recycled across subscriptions.
+    batches: Arc<BatchPool>,
 }
 
 impl Default for Engine {
@@ -39,6 +46,8 @@ impl Engine {
             shutdown,
             clients: Clients::default(),
             wake: Wakeup::new(),
+            pacer: Pacer::default(),
+            batches: Arc::default(),
         }
     }
 
@@ -72,11 +81,12 @@ impl Engine {
         settings: Settings,
     ) -> Result<(Subscription, Updates), SettingsError> {
         let url = parse_url(&settings.url)?;
+        let origin = self.pacer.origin(&url);
         let headers = request_headers(&settings)?;
         let client = self.clients.get(settings.extra_ca_file.as_deref()).await?;
         let parser =
             Parser::with_last_event_id(settings.policy.max_event_size, &settings.last_event_id);
-        let (tx, pool, updates) = crate::event::channel();
+        let (tx, updates) = crate::event::channel(self.batches.clone());
         let (paused_tx, paused_rx) = watch::channel(false);
         let (kick_tx, kick_rx) = watch::channel(Kick::default());
         let cancel = self.shutdown.child_token();
@@ -88,11 +98,12 @@ impl Engine {
             parser,
             settings.resume,
             tx,
-            pool.clone(),
+            self.batches.clone(),
             paused_rx,
             kick_rx,
             self.wake.subscribe(),
             cancel.clone(),
+            origin,
         );
         let task = tokio::spawn(connection.run());
         Ok((

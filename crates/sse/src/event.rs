@@ -22,29 +22,39 @@ pub(crate) const BATCH_EVENTS: usize = 256;
 /// A batch of updates as it crosses the channel.
 pub(crate) type Batch = VecDeque<Update>;
 
-/// Emptied batches, handed back by the receiver for the connection to fill again.
+/// Emptied batches, handed back by receivers for connections to fill again; one pool per
+/// engine, shared by its subscriptions.
 ///
 /// Allocating a fresh 20 KiB batch per socket read made glibc consolidate its free lists
-/// every time (a tenth of `listen`'s time on a fast stream); recycling them avoids it.
+/// every time (a tenth of `listen`'s time on a fast stream); recycling them avoids it. The
+/// pool is the engine's, not each subscription's, and holds at most [`POOLED`] batches:
+/// batches parked per subscription were 30 KiB of each idle subscription's memory.
 #[derive(Debug, Default)]
 pub(crate) struct BatchPool(Mutex<Vec<Batch>>);
 
+/// The most emptied batches a pool keeps.
+const POOLED: usize = 8;
+
 impl BatchPool {
-    /// An empty batch, recycled when one is available.
+    /// An empty batch, recycled when one is available (a new one allocates only as it is
+    /// filled, so a state change costs a few updates' worth, not a full batch).
     pub(crate) fn take(&self) -> Batch {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop()
-            .unwrap_or_else(|| VecDeque::with_capacity(BATCH_EVENTS))
+        self.lock().pop().unwrap_or_default()
     }
 
-    /// Keep an emptied batch for reuse (a few at most).
+    /// Keep an emptied batch for reuse, if it has room and the pool is not full.
     fn give(&self, batch: Batch) {
-        let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if batch.is_empty() && pool.len() < 4 {
+        if batch.capacity() == 0 || !batch.is_empty() {
+            return;
+        }
+        let mut pool = self.lock();
+        if pool.len() < POOLED {
             pool.push(batch);
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Batch>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -59,40 +69,45 @@ pub struct Updates {
     pool: Arc<BatchPool>,
 }
 
-/// A subscription's update channel: the connection's sending end, the pool of emptied
-/// batches it fills, and the subscriber's receiving end.
-pub(crate) fn channel() -> (mpsc::Sender<Batch>, Arc<BatchPool>, Updates) {
+/// A subscription's update channel: the connection's sending end and the subscriber's
+/// receiving end, recycling batches through the engine's `pool`.
+pub(crate) fn channel(pool: Arc<BatchPool>) -> (mpsc::Sender<Batch>, Updates) {
     let (tx, rx) = mpsc::channel(UPDATE_BUFFER);
-    let pool = Arc::new(BatchPool::default());
     let updates = Updates {
         rx,
         batch: Batch::new(),
-        pool: pool.clone(),
+        pool,
     };
-    (tx, pool, updates)
+    (tx, updates)
 }
 
 impl Updates {
     /// The next update; `None` once the subscription has finished and everything was read.
     pub async fn recv(&mut self) -> Option<Update> {
-        loop {
-            if let Some(update) = self.batch.pop_front() {
-                return Some(update);
-            }
-            let next = self.rx.recv().await?;
-            self.pool.give(std::mem::replace(&mut self.batch, next));
+        if let Some(update) = self.next_in_batch() {
+            return Some(update);
         }
+        self.batch = self.rx.recv().await?;
+        self.next_in_batch()
     }
 
     /// The next update if one is ready now.
     pub fn try_recv(&mut self) -> Option<Update> {
-        loop {
-            if let Some(update) = self.batch.pop_front() {
-                return Some(update);
-            }
-            let next = self.rx.try_recv().ok()?;
-            self.pool.give(std::mem::replace(&mut self.batch, next));
+        if let Some(update) = self.next_in_batch() {
+            return Some(update);
         }
+        self.batch = self.rx.try_recv().ok()?;
+        self.next_in_batch()
+    }
+
+    /// The next update of the current batch; once it is empty, the batch goes back to the
+    /// pool at once (an idle subscription holds none while it waits).
+    fn next_in_batch(&mut self) -> Option<Update> {
+        let update = self.batch.pop_front();
+        if self.batch.is_empty() {
+            self.pool.give(std::mem::take(&mut self.batch));
+        }
+        update
     }
 
     /// Whether no update is ready now.

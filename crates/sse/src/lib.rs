@@ -46,6 +46,8 @@
 //!   certificates, including a server certificate trusted as itself (self-signed).
 //! - `wake`: noticing that the machine slept (boot clock against monotonic clock), so every
 //!   connection reconnects at once on wake ([`Wakeup`]).
+//! - [`pace`]: connection attempts paced per origin: how many may be in flight, and the
+//!   random delay that spreads a crowd of starts or reconnects.
 //! - `engine`: [`Engine`], what subscriptions share (clients, the shutdown
 //!   [`CancellationToken`], the wake signal), and where they start.
 //! - `subscription`: [`Subscription`], the handle of one: pause, resume, close.
@@ -59,6 +61,7 @@ mod client;
 mod connection;
 mod engine;
 mod event;
+pub mod pace;
 mod redirect;
 mod settings;
 mod state;
