@@ -130,9 +130,12 @@ fn commands_run_a_few_at_a_time_and_a_stop_kills_the_rest_within_two_seconds() {
     let run = actions.iter().filter(|a| *a == "command").count();
     let refused = actions.iter().filter(|a| *a == "error").count();
     assert_eq!(run + refused, 100, "{actions:?}");
+    // How many the runner had taken off the queue when the burst arrived depends on the
+    // scheduler (all 100 may come in one read): at least a full queue, at most 8 running, 64
+    // queued and one waiting for its turn in the runner's hand.
     assert!(
-        (72..=74).contains(&run),
-        "8 running and 64 queued (+1 in hand): {run}"
+        (64..=73).contains(&run),
+        "at most 8 running and 64 queued (+1 in hand): {run}"
     );
 
     // SIGTERM: the daemon stops within its 2 s and leaves no command behind.

@@ -68,13 +68,25 @@ impl Clients {
     }
 }
 
+/// The User-Agent of every request.
+const USER_AGENT: &str = concat!("ssenotify/", env!("CARGO_PKG_VERSION"));
+/// The most a TCP connect may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Kernel keep-alive probes notice a peer that vanished without a FIN sooner than the idle
+/// timeout would on servers that send no keep-alive comments.
+const TCP_KEEPALIVE: Duration = Duration::from_secs(30);
+
+/// The lean transport, with the same User-Agent, connect timeout and keep-alive as the
+/// clients.
+pub(crate) fn transport() -> crate::transport::Transport {
+    crate::transport::Transport::new(USER_AGENT, CONNECT_TIMEOUT, TCP_KEEPALIVE)
+}
+
 fn build(extra_ca: Option<&Path>) -> Result<reqwest::Client, SettingsError> {
     let mut builder = reqwest::Client::builder()
-        .user_agent(concat!("ssenotify/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(30))
-        // Kernel keep-alive probes notice a peer that vanished without a FIN sooner than
-        // the idle timeout would on servers that send no keep-alive comments.
-        .tcp_keepalive(Duration::from_secs(30))
+        .user_agent(USER_AGENT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_keepalive(TCP_KEEPALIVE)
         // The connection follows redirects itself, so that secrets stay on their origin
         // (redirect.rs says why reqwest's own following is not enough).
         .redirect(reqwest::redirect::Policy::none());

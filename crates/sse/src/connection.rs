@@ -10,18 +10,21 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::header::{
     CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER,
 };
+
+use crate::decode::Decoder;
+use crate::transport::{Answer, Body, SendError, Transport};
 use std::sync::Arc;
 
 use smol_str::SmolStr;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::event::{BATCH_EVENTS, Batch, BatchPool, Event, Update};
+use crate::event::{Event, Sink, Update};
 use crate::pace::Origin;
 use crate::parse::{Output, Parser};
 use crate::policy::{self, HEALTHY_AFTER, Policy, Verdict};
 use crate::redirect::Chain;
-use crate::settings::{Resume, redacted};
+use crate::settings::{Resume, redacted, standard_headers};
 use crate::state::{ReadyState, Reason, StateChange};
 use crate::subscription::Kick;
 
@@ -52,13 +55,15 @@ impl End {
 /// The state of one running subscription task.
 pub(crate) struct Connection {
     client: reqwest::Client,
+    transport: Arc<Transport>,
     url: reqwest::Url,
+    /// Its own headers and Authorization (the standard ones are added per request).
     headers: HeaderMap,
     policy: Policy,
     parser: Parser,
     resume: Option<Resume>,
-    updates: mpsc::Sender<Batch>,
-    pool: Arc<BatchPool>,
+    /// Where its updates go.
+    sink: Sink,
     paused: watch::Receiver<bool>,
     /// Reconnect requests from the handle.
     kick: watch::Receiver<Kick>,
@@ -78,13 +83,13 @@ impl Connection {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         client: reqwest::Client,
+        transport: Arc<Transport>,
         url: reqwest::Url,
         headers: HeaderMap,
         policy: Policy,
         parser: Parser,
         resume: Option<Resume>,
-        updates: mpsc::Sender<Batch>,
-        pool: Arc<BatchPool>,
+        sink: Sink,
         paused: watch::Receiver<bool>,
         kick: watch::Receiver<Kick>,
         wake: watch::Receiver<Duration>,
@@ -94,13 +99,13 @@ impl Connection {
         let last_id = SmolStr::new(parser.last_event_id());
         Self {
             client,
+            transport,
             url,
             headers,
             policy,
             parser,
             resume,
-            updates,
-            pool,
+            sink,
             paused,
             kick,
             wake,
@@ -113,7 +118,7 @@ impl Connection {
     }
 
     /// Run until closed by the user, shut down, or closed for good by the server.
-    pub(crate) async fn run(mut self) {
+    pub(crate) async fn run(mut self: Box<Self>) {
         if !self
             .emit(ReadyState::Connecting, Reason::Started, None)
             .await
@@ -266,12 +271,25 @@ impl Connection {
 
     /// One request and, when the response is good, its stream until it ends.
     async fn attempt(&mut self) -> End {
+        // Boxed: opening (reqwest's future, or a DNS lookup and a connect; the response's
+        // headers) is large and over in a moment; inline, its room would stay in every
+        // stream's task for the hours the stream lives.
+        match Box::pin(self.open()).await {
+            Ok((body, decoder, opened)) => self.stream(body, decoder, opened).await,
+            Err(end) => end,
+        }
+    }
+
+    /// The request (and its redirects) up to a response that opens a stream: its body, the
+    /// decoder of its content coding, and the reason OPEN gives; or how the attempt ended.
+    async fn open(&mut self) -> Result<(Body, Decoder, Reason), End> {
         self.parser.reset_stream();
-        let mut headers = self.headers.clone();
+        let mut request = standard_headers();
+        request.extend(self.headers.clone());
         if !self.parser.last_event_id().is_empty() {
             match HeaderValue::from_str(self.parser.last_event_id()) {
                 Ok(value) => {
-                    headers.insert("last-event-id", value);
+                    request.insert("last-event-id", value);
                 }
                 // The parser never keeps an ID with NUL, CR or LF, but one with another
                 // control character (U+0001-U+001F but TAB, U+007F) is valid for the spec and a
@@ -287,84 +305,121 @@ impl Connection {
         // Our turn among the origin's attempts in flight, until the response's headers.
         let origin = self.origin.clone();
         let turn = origin.turn().await;
-        let sent = self.send(&headers).await;
+        let sent = self.send(&request).await;
         drop(turn);
-        let (mut response, chain) = match sent {
-            Ok(answer) => answer,
-            Err(end) => return end,
-        };
+        let (
+            Answer {
+                status,
+                headers,
+                body,
+            },
+            chain,
+        ) = sent?;
 
-        let status = response.status();
-        let content_type = response
-            .headers()
+        let content_type = headers
             .get(CONTENT_TYPE)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let http_status = || Reason::HttpStatus {
-            status: status.as_u16(),
-            text: status.canonical_reason().unwrap_or("").to_owned(),
+            status,
+            text: reqwest::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("")
+                .to_owned(),
         };
-        match policy::classify(status.as_u16(), content_type.as_deref()) {
+        let decoder = match policy::classify(status, content_type.as_deref()) {
             Verdict::Open => {
-                let encoding = response.headers().get(CONTENT_ENCODING).map(|v| v.to_str());
-                if let Some(encoding) = policy::undecoded_encoding(encoding.and_then(Result::ok)) {
-                    return End::Closed(Reason::UnsupportedEncoding {
-                        encoding: encoding.to_owned(),
-                    });
-                }
+                let encoding = headers.get(CONTENT_ENCODING).map(|v| v.to_str());
+                Decoder::for_encoding(encoding.and_then(Result::ok))
+                    .map_err(|encoding| End::Closed(Reason::UnsupportedEncoding { encoding }))?
             }
-            Verdict::Stop => return End::Closed(Reason::NoContent),
-            Verdict::Fatal => return End::Closed(http_status()),
+            Verdict::Stop => return Err(End::Closed(Reason::NoContent)),
+            Verdict::Fatal => return Err(End::Closed(http_status())),
             Verdict::WrongContentType => {
-                return End::Closed(Reason::WrongContentType {
+                return Err(End::Closed(Reason::WrongContentType {
                     content_type: content_type.unwrap_or_default(),
-                });
+                }));
             }
             Verdict::Retry => {
-                let retry_after = response
-                    .headers()
+                let retry_after = headers
                     .get(RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| policy::parse_retry_after(v, SystemTime::now()));
-                return End::Retry {
+                return Err(End::Retry {
                     reason: http_status(),
                     retry_after,
                     healthy: false,
-                };
+                });
             }
-        }
+        };
+        Ok((body, decoder, chain.opened(status)))
+    }
 
-        // Everything needed from the headers has been read, and their values share hyper's
-        // first read buffer (8 KiB): dropping them frees it for the hours a stream lives.
-        *response.headers_mut() = HeaderMap::new();
+    /// An open stream, read until it ends.
+    async fn stream(&mut self, mut body: Body, mut decoder: Decoder, opened: Reason) -> End {
         let opened_at = Instant::now();
-        let opened = chain.opened(status.as_u16());
         if !self.emit(ReadyState::Open, opened, None).await {
             return End::Abandoned;
         }
         let mut dispatched = false;
         let idle = tokio::time::sleep(self.policy.idle_timeout);
         tokio::pin!(idle);
+        // The read's callback borrows all of `self`: the wake notices are watched through a
+        // clone (it has seen what the original has), put back once the stream ends.
+        let mut wake = self.wake.clone();
         let reason = loop {
-            tokio::select! {
-                chunk = response.chunk() => match chunk {
-                    Ok(Some(bytes)) => {
-                        idle.as_mut().reset(tokio::time::Instant::now() + self.policy.idle_timeout);
-                        let fed = self.feed(&bytes);
-                        dispatched |= !self.batch.is_empty();
-                        if !self.send_batch().await {
-                            return End::Abandoned;
-                        }
-                        if let Err(crate::parse::ParseError::EventTooLarge { limit }) = fed {
-                            break Reason::EventTooLarge { limit };
-                        }
+            // What one read yields, decoded and parsed into `self.batch`; the first error of
+            // the content coding or the parser ends the stream.
+            let mut fed: Result<(), Reason> = Ok(());
+            let read = {
+                let mut data = |raw: &[u8]| {
+                    if fed.is_err() {
+                        return;
                     }
-                    Ok(None) => break Reason::StreamEnded,
-                    Err(error) => break Reason::Network { error: error_chain(error) },
-                },
-                _ = &mut idle => break Reason::IdleTimeout { after: self.policy.idle_timeout },
-                slept = woke(&mut self.wake) => break Reason::SystemWoke { slept },
+                    let mut parse = |bytes: &[u8]| {
+                        if fed.is_ok()
+                            && let Err(crate::parse::ParseError::EventTooLarge { limit }) =
+                                self.feed(bytes)
+                        {
+                            fed = Err(Reason::EventTooLarge { limit });
+                        }
+                    };
+                    if let Err(error) = decoder.feed(raw, &mut parse) {
+                        fed = Err(Reason::Network {
+                            error: format!("error decoding the response body: {error}"),
+                        });
+                    }
+                };
+                tokio::select! {
+                    read = body.read(&mut data) => Some(read),
+                    _ = &mut idle => None,
+                    slept = woke(&mut wake) => break Reason::SystemWoke { slept },
+                }
+            };
+            let Some(read) = read else {
+                break Reason::IdleTimeout {
+                    after: self.policy.idle_timeout,
+                };
+            };
+            match read {
+                Ok(more) => {
+                    idle.as_mut()
+                        .reset(tokio::time::Instant::now() + self.policy.idle_timeout);
+                    dispatched |= !self.batch.is_empty();
+                    if !self.send_batch().await {
+                        return End::Abandoned;
+                    }
+                    if let Err(reason) = fed {
+                        break reason;
+                    }
+                    if !more {
+                        break Reason::StreamEnded;
+                    }
+                }
+                Err(error) => break Reason::Network { error },
             }
         };
+        self.wake = wake;
         // A wake says nothing about the server: start the backoff afresh.
         let woken = matches!(reason, Reason::SystemWoke { .. });
         End::Retry {
@@ -388,31 +443,27 @@ impl Connection {
 
     /// The request and its redirects, up to the response that answers it, with the chain
     /// that led there (each hop gets the headers its origin may have).
-    async fn send(&self, headers: &HeaderMap) -> Result<(reqwest::Response, Chain), End> {
+    async fn send(&self, headers: &HeaderMap) -> Result<(Answer, Chain), End> {
         let mut chain = Chain::new(self.request_url());
         loop {
             let mut hop_headers = headers.clone();
             chain.withhold(&mut hop_headers);
-            let request = self
-                .client
-                .get(chain.current().clone())
-                .headers(hop_headers);
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(error) if error.is_builder() => {
-                    return Err(End::Closed(Reason::InvalidRequest {
-                        error: error_chain(error),
-                    }));
+            let answer = match self
+                .transport
+                .send(&self.client, chain.current(), hop_headers)
+                .await
+            {
+                Ok(answer) => answer,
+                Err(SendError::Invalid(error)) => {
+                    return Err(End::Closed(Reason::InvalidRequest { error }));
                 }
-                Err(error) => {
-                    return Err(End::retry(Reason::Network {
-                        error: error_chain(error),
-                    }));
+                Err(SendError::Network(error)) => {
+                    return Err(End::retry(Reason::Network { error }));
                 }
             };
-            match chain.follow(response.status().as_u16(), response.headers().get(LOCATION)) {
+            match chain.follow(answer.status, answer.headers.get(LOCATION)) {
                 Ok(true) => {}
-                Ok(false) => return Ok((response, chain)),
+                Ok(false) => return Ok((answer, chain)),
                 Err(error) => {
                     return Err(End::Closed(Reason::InvalidRequest {
                         error: error.to_string(),
@@ -479,22 +530,7 @@ impl Connection {
     }
 
     async fn send_batch(&mut self) -> bool {
-        // One pass over the parsed events (draining chunk by chunk from the front would
-        // move the rest down each time), keeping the parse buffer's capacity.
-        let mut parsed = std::mem::take(&mut self.batch);
-        let mut events = parsed.drain(..);
-        let mut sent = true;
-        while events.len() > 0 {
-            let mut batch = self.pool.take();
-            batch.extend(events.by_ref().take(BATCH_EVENTS));
-            if self.updates.send(batch).await.is_err() {
-                sent = false;
-                break;
-            }
-        }
-        drop(events);
-        self.batch = parsed;
-        sent
+        self.sink.send_all(&mut self.batch).await
     }
 
     async fn closed_by_user(&self) {
@@ -505,9 +541,7 @@ impl Connection {
     /// Report a state; false when nobody listens any more.
     async fn emit(&self, state: ReadyState, reason: Reason, retry_in: Option<Duration>) -> bool {
         let change = StateChange::now(state, reason, retry_in);
-        let mut batch = self.pool.take();
-        batch.push_back(Update::State(change));
-        self.updates.send(batch).await.is_ok()
+        self.sink.send(Update::State(change)).await
     }
 
     /// The URL without user info or query, which may hold credentials.
@@ -555,32 +589,4 @@ async fn woke(wake: &mut watch::Receiver<Duration>) -> Duration {
         Ok(()) => *wake.borrow_and_update(),
         Err(_) => std::future::pending().await,
     }
-}
-
-/// An error and its sources as one line, without the URL (it may carry credentials).
-fn error_chain(error: reqwest::Error) -> String {
-    use std::error::Error as _;
-    let error = error.without_url();
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(err) = source {
-        let msg = err.to_string();
-        // hyper and std often repeat the inner message in the outer one.
-        if !text.contains(&msg) {
-            text.push_str(": ");
-            text.push_str(&msg);
-        }
-        source = err.source();
-    }
-    // rustls names an untrusted issuer in its own terms (UnknownIssuer, or CaUsedAsEndEntity
-    // for a self-signed certificate made by `openssl req -x509`): say what a user of a
-    // self-hosted server can do about it.
-    if text.contains("invalid peer certificate")
-        && (text.contains("UnknownIssuer") || text.contains("CaUsedAsEndEntity"))
-    {
-        text.push_str(
-            " (a server with its own certificate or CA: trust it with ca_file, or listen --ca-file)",
-        );
-    }
-    text
 }

@@ -3,16 +3,17 @@
 
 use std::sync::Arc;
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Clients;
 use crate::connection::Connection;
-use crate::event::{BatchPool, Updates};
+use crate::event::{BatchPool, Sink, Tagged, Updates};
 use crate::pace::Pacer;
 use crate::parse::Parser;
-use crate::settings::{Settings, SettingsError, parse_url, request_headers};
+use crate::settings::{Settings, SettingsError, own_headers, parse_url};
 use crate::subscription::{Kick, Subscription};
+use crate::transport::Transport;
 use crate::wake::Wakeup;
 
 /// The runtime shared by every subscription: HTTP clients (one per trust, see
@@ -26,6 +27,8 @@ pub struct Engine {
     pacer: Pacer,
     /// Emptied update batches, recycled across subscriptions.
     batches: Arc<BatchPool>,
+    /// How requests are sent (the lean transport, or the client's).
+    transport: Arc<Transport>,
 }
 
 impl Default for Engine {
@@ -48,6 +51,7 @@ impl Engine {
             wake: Wakeup::new(),
             pacer: Pacer::default(),
             batches: Arc::default(),
+            transport: Arc::new(crate::client::transport()),
         }
     }
 
@@ -80,40 +84,53 @@ impl Engine {
         &self,
         settings: Settings,
     ) -> Result<(Subscription, Updates), SettingsError> {
+        let (sink, updates) = crate::event::channel(self.batches.clone());
+        Ok((self.start(settings, sink).await?, updates))
+    }
+
+    /// [`Engine::subscribe`], its updates sent to a channel many subscriptions share,
+    /// tagged with `id` (what the [`Supervisor`](crate::Supervisor) merges).
+    pub async fn subscribe_shared(
+        &self,
+        settings: Settings,
+        id: Arc<str>,
+        merged: mpsc::Sender<Tagged>,
+    ) -> Result<Subscription, SettingsError> {
+        self.start(settings, Sink::Shared { tx: merged, id }).await
+    }
+
+    async fn start(&self, settings: Settings, sink: Sink) -> Result<Subscription, SettingsError> {
         let url = parse_url(&settings.url)?;
         let origin = self.pacer.origin(&url);
-        let headers = request_headers(&settings)?;
+        let headers = own_headers(&settings)?;
         let client = self.clients.get(settings.extra_ca_file.as_deref()).await?;
         let parser =
             Parser::with_last_event_id(settings.policy.max_event_size, &settings.last_event_id);
-        let (tx, updates) = crate::event::channel(self.batches.clone());
         let (paused_tx, paused_rx) = watch::channel(false);
         let (kick_tx, kick_rx) = watch::channel(Kick::default());
         let cancel = self.shutdown.child_token();
-        let connection = Connection::new(
+        // Boxed: moved into its task by value, it would be stored there twice.
+        let connection = Box::new(Connection::new(
             client,
+            self.transport.clone(),
             url,
             headers,
             settings.policy,
             parser,
             settings.resume,
-            tx,
-            self.batches.clone(),
+            sink,
             paused_rx,
             kick_rx,
             self.wake.subscribe(),
             cancel.clone(),
             origin,
-        );
+        ));
         let task = tokio::spawn(connection.run());
-        Ok((
-            Subscription {
-                paused: paused_tx,
-                kick: kick_tx,
-                cancel,
-                task: Some(task),
-            },
-            updates,
-        ))
+        Ok(Subscription {
+            paused: paused_tx,
+            kick: kick_tx,
+            cancel,
+            task: Some(task),
+        })
     }
 }

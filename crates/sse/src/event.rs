@@ -69,16 +69,102 @@ pub struct Updates {
     pool: Arc<BatchPool>,
 }
 
-/// A subscription's update channel: the connection's sending end and the subscriber's
+/// A subscription's own update channel: the connection's sink and the subscriber's
 /// receiving end, recycling batches through the engine's `pool`.
-pub(crate) fn channel(pool: Arc<BatchPool>) -> (mpsc::Sender<Batch>, Updates) {
+pub(crate) fn channel(pool: Arc<BatchPool>) -> (Sink, Updates) {
     let (tx, rx) = mpsc::channel(UPDATE_BUFFER);
     let updates = Updates {
         rx,
         batch: Batch::new(),
-        pool,
+        pool: pool.clone(),
     };
-    (tx, updates)
+    (Sink::Own { tx, pool }, updates)
+}
+
+/// An update from one subscription, tagged with its id: what a channel shared by many
+/// subscriptions carries (the [`Supervisor`](crate::Supervisor)'s merged stream).
+#[derive(Debug, Clone)]
+pub struct Tagged {
+    /// The subscription's id.
+    pub id: Arc<str>,
+    /// What happened.
+    pub update: Update,
+}
+
+/// Where a connection sends what it reports.
+#[derive(Debug)]
+pub(crate) enum Sink {
+    /// Its own channel, in batches, read through [`Updates`] (one subscription's reader).
+    Own {
+        tx: mpsc::Sender<Batch>,
+        pool: Arc<BatchPool>,
+    },
+    /// A channel many subscriptions share, each update tagged with the subscription's id.
+    /// No channel and no task of its own: at ten thousand subscriptions, those were 2 KiB
+    /// of each one's memory.
+    Shared {
+        tx: mpsc::Sender<Tagged>,
+        id: Arc<str>,
+    },
+}
+
+impl Sink {
+    /// Sends one update; false once nobody receives them.
+    pub(crate) async fn send(&self, update: Update) -> bool {
+        match self {
+            Self::Own { tx, pool } => {
+                let mut batch = pool.take();
+                batch.push_back(update);
+                tx.send(batch).await.is_ok()
+            }
+            // A place first, then the value: waiting with the value inside the future would
+            // make every stream's task hold room for it.
+            Self::Shared { tx, id } => match tx.reserve().await {
+                Ok(place) => {
+                    place.send(Tagged {
+                        id: id.clone(),
+                        update,
+                    });
+                    true
+                }
+                Err(_) => false,
+            },
+        }
+    }
+
+    /// Sends every update of `updates` in order, leaving it empty; false once nobody
+    /// receives them.
+    pub(crate) async fn send_all(&self, updates: &mut Vec<Update>) -> bool {
+        match self {
+            Self::Own { tx, pool } => {
+                // One pass (draining chunk by chunk from the front would move the rest down
+                // each time), keeping the vector's capacity for the next read.
+                let mut events = updates.drain(..);
+                while events.len() > 0 {
+                    let mut batch = pool.take();
+                    batch.extend(events.by_ref().take(BATCH_EVENTS));
+                    if tx.send(batch).await.is_err() {
+                        return false;
+                    }
+                }
+                true
+            }
+            Self::Shared { tx, id } => {
+                for update in std::mem::take(updates) {
+                    let Ok(place) = tx.reserve().await else {
+                        return false;
+                    };
+                    place.send(Tagged {
+                        id: id.clone(),
+                        update,
+                    });
+                }
+                // The vector's room is given up with it: kept, it would be a few hundred
+                // bytes (after a burst, tens of KiB) in each of thousands of idle streams.
+                true
+            }
+        }
+    }
 }
 
 impl Updates {

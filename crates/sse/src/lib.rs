@@ -36,9 +36,16 @@
 //! - `redirect` (private): one request's chain of redirects as pure state: what to request
 //!   next, when to give up, and which secret headers stay behind once it leaves the
 //!   subscription's origin.
-//! - `connection` (private): one subscription's life over HTTP (reqwest): the request and
-//!   its redirects, the status, Content-Type and Content-Encoding rules, the idle timeout,
-//!   the size limit, a reason for every change. A thin async shell around [`parse`],
+//! - `h1` (private): a sans-IO HTTP/1.1 client core: the request's bytes, the response head,
+//!   the body's framing (length, chunked, until close).
+//! - `lean` (private): the I/O shell around `h1` for plain `http://`: a TCP connection of
+//!   its own per stream and no buffer held while idle (hyper keeps ~25 KiB).
+//! - `decode` (private): content codings (gzip, deflate, br) decoded as pieces arrive.
+//! - `transport` (private): one request and its answer, on the lean transport or reqwest
+//!   (TLS, HTTP/2, proxies), the same [`Answer`](transport) for both.
+//! - `connection` (private): one subscription's life over HTTP: the request and its
+//!   redirects, the status, Content-Type and Content-Encoding rules, the idle timeout, the
+//!   size limit, a reason for every change. A thin async shell around [`parse`],
 //!   [`policy`] and `redirect`.
 //! - `client` (private): the HTTP clients subscriptions share, one per trust; built on a
 //!   blocking thread, since building one reads certificate files.
@@ -59,8 +66,11 @@ pub mod policy;
 
 mod client;
 mod connection;
+mod decode;
 mod engine;
 mod event;
+mod h1;
+mod lean;
 pub mod pace;
 mod redirect;
 mod settings;
@@ -68,16 +78,17 @@ mod state;
 mod subscription;
 mod supervisor;
 mod tls;
+mod transport;
 mod wake;
 
 pub use engine::Engine;
-pub use event::{Event, Update, Updates};
+pub use event::{Event, Tagged, Update, Updates};
 pub use parse::{EventRef, Output, ParseError, Parser};
 pub use policy::Policy;
 pub use settings::{Auth, Resume, Settings, SettingsError, http_url, is_secret_header};
 pub use state::{ReadyState, Reason, StateChange, fmt_duration};
 pub use subscription::Subscription;
-pub use supervisor::{ApplyReport, Desired, Supervisor, Tagged};
+pub use supervisor::{ApplyReport, Desired, Supervisor};
 /// Re-exported so callers can share one shutdown token with the engine.
 pub use tokio_util::sync::CancellationToken;
 pub use wake::{SleepDetector, Wakeup};

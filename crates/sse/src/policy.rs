@@ -21,7 +21,7 @@ pub(crate) const HEALTHY_AFTER: Duration = Duration::from_secs(30);
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// The reconnect and limit settings of one subscription.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Policy {
     /// Reconnect at all; `false` is `listen --once`: the first end or failure is final.
     pub reconnect: bool,
@@ -72,15 +72,6 @@ pub fn classify(status: u16, content_type: Option<&str>) -> Verdict {
         408 | 429 | 500..=599 => Verdict::Retry,
         _ => Verdict::Fatal,
     }
-}
-
-/// The coding of a stream the client cannot read: the `Content-Encoding` still on a response
-/// after the client decoded (and removed) gzip, br and deflate, unless it is `identity`.
-/// Such bytes would parse as nothing, leaving a subscription OPEN and silent.
-pub(crate) fn undecoded_encoding(content_encoding: Option<&str>) -> Option<&str> {
-    content_encoding
-        .map(str::trim)
-        .filter(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"))
 }
 
 /// Whether a Content-Type header names `text/event-stream` (parameters allowed).
@@ -153,16 +144,6 @@ mod tests {
         for fatal in [201, 206, 304, 400, 401, 403, 404, 410] {
             assert_eq!(classify(fatal, sse), Verdict::Fatal, "{fatal}");
         }
-    }
-
-    #[test]
-    fn a_coding_left_on_a_response_is_one_the_client_cannot_read() {
-        assert_eq!(undecoded_encoding(None), None);
-        assert_eq!(undecoded_encoding(Some("identity")), None);
-        assert_eq!(undecoded_encoding(Some(" Identity ")), None);
-        assert_eq!(undecoded_encoding(Some("")), None);
-        assert_eq!(undecoded_encoding(Some("zstd")), Some("zstd"));
-        assert_eq!(undecoded_encoding(Some("gzip, br")), Some("gzip, br"));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use crate::policy::Policy;
 
 /// Everything needed to run one subscription.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Settings {
     /// The `http` or `https` URL of the event stream.
     pub url: String,
@@ -31,7 +31,7 @@ pub struct Settings {
 /// `Last-Event-ID` only works when the server sends `id:`. Some servers (ntfy) put a
 /// message ID in the JSON data instead and accept it back as a query parameter; the
 /// adapter takes the cursor from each event's data and sends it on every reconnect.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Resume {
     /// JSON pointer (RFC 6901) to the cursor in the event data, e.g. `/id`.
     pub pointer: String,
@@ -57,7 +57,7 @@ impl Settings {
 }
 
 /// Credentials for the `Authorization` header.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Auth {
     /// HTTP Basic: `user:password`, base64-encoded on the wire.
     Basic {
@@ -139,9 +139,9 @@ pub fn http_url(url: &str) -> Result<reqwest::Url, String> {
     }
 }
 
-/// The headers every request of this subscription carries (all but `Last-Event-ID`).
-pub(crate) fn request_headers(settings: &Settings) -> Result<HeaderMap, SettingsError> {
-    let mut headers = HeaderMap::new();
+/// The headers every request carries, whatever the subscription (its own may replace them).
+pub(crate) fn standard_headers() -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(4);
     headers.insert(
         reqwest::header::ACCEPT,
         HeaderValue::from_static("text/event-stream"),
@@ -156,6 +156,14 @@ pub(crate) fn request_headers(settings: &Settings) -> Result<HeaderMap, Settings
         reqwest::header::ACCEPT_ENCODING,
         HeaderValue::from_static("identity"),
     );
+    headers
+}
+
+/// The subscription's own headers and its `Authorization`, checked; added to
+/// [`standard_headers`] on every request. Empty, and so holding no memory, for most
+/// subscriptions: a connection keeps this for its whole life.
+pub(crate) fn own_headers(settings: &Settings) -> Result<HeaderMap, SettingsError> {
+    let mut headers = HeaderMap::new();
     for (name, value) in &settings.headers {
         let header = HeaderName::from_bytes(name.trim().as_bytes())
             .map_err(|_| SettingsError::HeaderName { name: name.clone() })?;
