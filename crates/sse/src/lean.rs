@@ -109,20 +109,25 @@ impl Lean {
             .await
             .map_err(LeanError::Dns)?
             .collect();
-        let attempt = async {
-            let mut last = io::Error::new(io::ErrorKind::NotFound, "no address for the host");
-            for addr in addrs {
-                match TcpStream::connect(addr).await {
-                    Ok(stream) => return Ok(stream),
-                    Err(error) => last = error,
+        // Each address gets its share of the timeout (as hyper's connector gives it), so a
+        // host whose first address swallows packets is still reached on the next.
+        let share = self.connect_timeout / (addrs.len().max(1) as u32);
+        let mut last = LeanError::Connect(io::Error::new(
+            io::ErrorKind::NotFound,
+            "no address for the host",
+        ));
+        let mut connected = None;
+        for addr in addrs {
+            match tokio::time::timeout(share, TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => {
+                    connected = Some(stream);
+                    break;
                 }
+                Ok(Err(error)) => last = LeanError::Connect(error),
+                Err(_) => last = LeanError::ConnectTimeout(share),
             }
-            Err(last)
-        };
-        let stream = tokio::time::timeout(self.connect_timeout, attempt)
-            .await
-            .map_err(|_| LeanError::ConnectTimeout(self.connect_timeout))?
-            .map_err(LeanError::Connect)?;
+        }
+        let stream = connected.ok_or(last)?;
         // Events are small and must not wait for more; keep-alive probes notice a peer
         // that vanished without a FIN sooner than the idle timeout would (as reqwest's).
         stream.set_nodelay(true).map_err(LeanError::Io)?;
