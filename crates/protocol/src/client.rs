@@ -1,5 +1,5 @@
 //! The client side of the control socket: one request and its reply ([`request`]), or a
-//! `watch` stream ([`watch`], [`Watcher`]).
+//! `watch` stream ([`watch`], [`watch_snapshot`], [`Watcher`]).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -10,6 +10,7 @@ use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::message::{Done, Reply, Request, WatchLine};
+use crate::status::StatusReport;
 use crate::wire::write_line;
 
 /// How long a client waits for the daemon's reply before giving up.
@@ -63,18 +64,41 @@ impl Watcher {
 
 /// Starts watching the daemon at `path`: every update it publishes from now on.
 pub async fn watch(path: &Path) -> Result<Watcher, ClientError> {
-    match exchange(path, &Request::Watch).await? {
+    start_watch(path, false).await.map(|(watcher, _)| watcher)
+}
+
+/// Starts watching the daemon at `path` from a snapshot: the status of every subscription
+/// now, then every update published after it (an update may repeat what the snapshot
+/// already shows; none is missed).
+pub async fn watch_snapshot(path: &Path) -> Result<(Watcher, StatusReport), ClientError> {
+    match start_watch(path, true).await? {
+        (watcher, Some(snapshot)) => Ok((watcher, *snapshot)),
+        (_, None) => Err(ClientError::Io {
+            path: path.to_path_buf(),
+            source: io::Error::other("the daemon sent no snapshot (is it older than this client?)"),
+        }),
+    }
+}
+
+async fn start_watch(
+    path: &Path,
+    snapshot: bool,
+) -> Result<(Watcher, Option<Box<StatusReport>>), ClientError> {
+    match exchange(path, &Request::Watch { snapshot }).await? {
         (
             Reply::Done {
-                detail: Done::Watching { .. },
+                detail: Done::Watching { snapshot, .. },
             },
             read,
             write,
-        ) => Ok(Watcher {
-            read,
-            _write: write,
-            line: String::new(),
-        }),
+        ) => Ok((
+            Watcher {
+                read,
+                _write: write,
+                line: String::new(),
+            },
+            snapshot,
+        )),
         (other, ..) => Err(ClientError::Io {
             path: path.to_path_buf(),
             source: io::Error::other(format!("watch refused: {other:?}")),
