@@ -61,6 +61,7 @@ fn main() -> ExitCode {
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::list_subscriptions,
+            commands::list_changes,
             commands::add_subscription,
             commands::update_subscription,
             commands::remove_subscription,
@@ -96,6 +97,7 @@ fn main() -> ExitCode {
             app.manage(commands::AppState {
                 engine,
                 open_files: Default::default(),
+                sent: Default::default(),
             });
             events::start_forwarders(handle);
             window::show(handle);

@@ -320,19 +320,24 @@ struct ListItem<'a> {
 /// `ssenotify list`: the file's subscriptions joined with the daemon's statuses by id
 /// (linear: 10,000 subscriptions print as fast as the file reads).
 pub fn list(args: ListArgs, paths: &Paths) -> ExitCode {
+    // The daemon builds its answer while this process reads the file.
+    let (loaded, live) = std::thread::scope(|scope| {
+        let live = scope.spawn(|| live_status(paths));
+        let loaded = Store::new(paths.clone()).load();
+        (loaded, live.join().ok().flatten())
+    });
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let set = match Store::new(paths.clone()).load() {
+    let set = match loaded {
         Ok(set) => set,
         Err(error) => {
             // A running daemon keeps its last valid set: show that as well as the error
             // (exit 1 still says the file is broken).
-            if let Some(report) = live_status(paths) {
-                let _ = list_running(&mut out, &report, args.json).and_then(|()| out.flush());
+            if let Some(report) = &live {
+                let _ = list_running(&mut out, report, args.json).and_then(|()| out.flush());
             }
             return fail(error);
         }
     };
-    let live = live_status(paths);
     let statuses = live.as_ref().map(by_id).unwrap_or_default();
     let written = if args.json {
         let items: Vec<ListItem<'_>> = set

@@ -11,7 +11,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::message::{Done, Reply, Request, WatchLine};
 use crate::status::StatusReport;
-use crate::wire::write_line;
+use crate::wire::{parse_reply, write_line};
 
 /// How long a client waits for the daemon's reply before giving up.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -46,17 +46,23 @@ pub struct Watcher {
     read: BufReader<OwnedReadHalf>,
     /// Kept open: the daemon takes a closed write half as the watcher hanging up.
     _write: OwnedWriteHalf,
-    line: String,
+    /// The line being read.
+    line: Vec<u8>,
 }
 
 impl Watcher {
     /// The next line; `Ok(None)` when the daemon closed the stream.
+    ///
+    /// Cancel-safe (a `select!` may drop it mid-line): the part of a line read so far stays
+    /// in the buffer, and the next call reads on from there. (`read_until` keeps what it
+    /// read when cancelled; `read_line` would lose it.)
     pub async fn next(&mut self) -> io::Result<Option<WatchLine>> {
-        self.line.clear();
-        if self.read.read_line(&mut self.line).await? == 0 {
+        if self.read.read_until(b'\n', &mut self.line).await? == 0 && self.line.is_empty() {
             return Ok(None);
         }
-        serde_json::from_str(&self.line)
+        let parsed = serde_json::from_slice(&self.line);
+        self.line.clear();
+        parsed
             .map(Some)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
@@ -95,7 +101,7 @@ async fn start_watch(
             Watcher {
                 read,
                 _write: write,
-                line: String::new(),
+                line: Vec::new(),
             },
             snapshot,
         )),
@@ -135,7 +141,7 @@ async fn exchange(
         let mut read = BufReader::new(read);
         let mut line = String::new();
         read.read_line(&mut line).await?;
-        let reply = serde_json::from_str::<Reply>(&line).map_err(io::Error::other)?;
+        let reply = parse_reply(&line).map_err(io::Error::other)?;
         Ok((reply, read, write))
     };
     match tokio::time::timeout(REPLY_TIMEOUT, exchange).await {
@@ -144,5 +150,65 @@ async fn exchange(
             io::ErrorKind::TimedOut,
             "no reply in time",
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::UnixListener;
+
+    use super::*;
+    use crate::{DaemonEvent, WatchNotice};
+
+    /// A watcher's read may be dropped by a `select!` between two halves of a line (the app's
+    /// batcher does this whenever its flush timer wins); the line must still arrive whole.
+    #[tokio::test]
+    async fn a_line_split_across_a_cancelled_read_arrives_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let line = r#"{"kind":"removed","ids":["a"]}"#;
+        let (first, rest) = line.split_at(12);
+        let (halfway_tx, halfway) = tokio::sync::oneshot::channel();
+        let (go_on_tx, go_on) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 64];
+            let _ = tokio::io::AsyncReadExt::read(&mut stream, &mut request).await;
+            stream
+                .write_all(b"{\"reply\":\"done\",\"detail\":{\"watching\":true}}\n")
+                .await
+                .unwrap();
+            stream.write_all(first.as_bytes()).await.unwrap();
+            let _ = halfway_tx.send(());
+            go_on.await.unwrap();
+            stream
+                .write_all(format!("{rest}\n{{\"kind\":\"shutdown\"}}\n").as_bytes())
+                .await
+                .unwrap();
+            stream
+        });
+        let mut watcher = watch(&path).await.unwrap();
+        halfway.await.unwrap();
+        tokio::select! {
+            line = watcher.next() => panic!("half a line was taken for a line: {line:?}"),
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+        go_on_tx.send(()).unwrap();
+        assert_eq!(
+            watcher.next().await.unwrap(),
+            Some(WatchLine::Update(DaemonEvent::Removed {
+                ids: vec!["a".into()]
+            }))
+        );
+        assert_eq!(
+            watcher.next().await.unwrap(),
+            Some(WatchLine::Notice(WatchNotice::Shutdown))
+        );
+        drop(server.await.unwrap());
+        assert_eq!(watcher.next().await.unwrap(), None);
     }
 }

@@ -24,7 +24,8 @@
 //! - `status`: what the daemon reports: [`SubscriptionStatus`], [`StatusReport`] (a
 //!   `status` reply: all of them or a delta), [`DaemonEvent`] (with [`LiveEvent`]),
 //!   [`DaemonInfo`], [`NotifierHealth`], [`ServerInfo`].
-//! - `wire`: the framing both ends share (one JSON value per line, [`MAX_REQUEST`]).
+//! - `wire`: the framing both ends share (one JSON value per line, [`MAX_REQUEST`]), and
+//!   [`parse_reply`], which reads large replies without serde's buffering of tagged enums.
 //! - `client`: [`request`], [`watch`] and [`watch_snapshot`], the client side
 //!   ([`ClientError`]).
 //! - `app`: the desktop app's contract with its web UI (Tauri IPC): [`AppInfo`],
@@ -49,4 +50,4 @@ pub use status::{
     DaemonEvent, DaemonInfo, LiveEvent, NotifierHealth, NotifierState, ServerInfo, StatusReport,
     SubscriptionStatus,
 };
-pub use wire::{MAX_REQUEST, push_line, write_line};
+pub use wire::{MAX_REQUEST, parse_reply, push_line, write_line};

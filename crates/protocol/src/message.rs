@@ -154,6 +154,13 @@ mod tests {
         text
     }
 
+    /// A reply read back by the client's reader, fast path or not, as serde reads it.
+    fn reply_round_trip(reply: Reply) -> String {
+        let text = round_trip(reply.clone());
+        assert_eq!(crate::parse_reply(&text).unwrap(), reply, "{text}");
+        text
+    }
+
     #[test]
     fn watch_lines_round_trip_through_json() {
         for line in [
@@ -182,7 +189,7 @@ mod tests {
             Reply::Status(report) => assert!(report.full && report.version == 0),
             other => panic!("{other:?}"),
         }
-        let delta = round_trip(Reply::Status(StatusReport {
+        let delta = reply_round_trip(Reply::Status(StatusReport {
             version: 9,
             full: false,
             subscriptions: vec![SubscriptionStatus::new("a", ReadyState::Open, "x")],
@@ -237,7 +244,7 @@ mod tests {
         );
         assert_eq!(round_trip(Request::Reload), r#"{"cmd":"reload"}"#);
         assert_eq!(
-            round_trip(Reply::Done {
+            reply_round_trip(Reply::Done {
                 detail: Done::Watching {
                     watching: true,
                     snapshot: None
@@ -245,6 +252,24 @@ mod tests {
             }),
             r#"{"reply":"done","detail":{"watching":true}}"#
         );
+        reply_round_trip(Reply::Done {
+            detail: Done::Watching {
+                watching: true,
+                snapshot: Some(Box::new(StatusReport {
+                    version: 3,
+                    full: true,
+                    subscriptions: vec![SubscriptionStatus::new("a", ReadyState::Open, "x")],
+                    removed: Vec::new(),
+                    daemon: crate::DaemonInfo {
+                        pid: 1,
+                        notifier: Default::default(),
+                        config_error: None,
+                        tray: true,
+                        tray_host: false,
+                    },
+                })),
+            },
+        });
         assert_eq!(
             round_trip(Reply::Done {
                 detail: Done::Quitting { quitting: true }
