@@ -200,10 +200,13 @@ async fn ask(
     let (tx, rx) = oneshot::channel();
     requests.send((command, tx)).await.ok()?;
     tokio::select! {
-        _ = cancel.cancelled() => None,
+        // A reply that is there goes out even if the daemon stops meanwhile: `quit` itself
+        // is answered just before the stop, and its client must hear that it worked.
+        biased;
         reply = rx => Some(reply.unwrap_or(Reply::Error {
             message: "the daemon is shutting down".into(),
         })),
+        _ = cancel.cancelled() => None,
     }
 }
 
