@@ -12,12 +12,12 @@
 //! A command this binary does not have (an older build) is shown as `-`.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use ssenotify_e2e::home::{Daemon, Home};
-use ssenotify_e2e::{Response, Step, TestServer, poll};
+use ssenotify_e2e::{Response, Step, TestServer, poll, ssenotify_bin};
 
 /// How long a set may take to be all OPEN.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -169,6 +169,8 @@ fn main() {
         .split(',')
         .filter_map(|n| n.trim().parse().ok())
         .collect();
+    // Built (if needed) before anything is timed.
+    ssenotify_bin();
     // Every connection gets one comment and is then held open: idle, as between events.
     let server = TestServer::start(|_, _| {
         Response::sse_steps(vec![Step::send(b": welcome\n\n"), Step::Hold])
