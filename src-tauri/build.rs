@@ -7,6 +7,7 @@ fn main() {
     let manifest = tauri_build::AppManifest::new().commands(&[
         "app_info",
         "list_subscriptions",
+        "list_changes",
         "add_subscription",
         "update_subscription",
         "remove_subscription",

@@ -5,6 +5,7 @@
 //! `ssenotify_config::edit` on a blocking thread ([`edit`]), then the daemon applies them;
 //! reads of the file and of history go through `ssenotify_daemon::ops::blocking` too.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -15,7 +16,7 @@ use ssenotify_daemon::demo::demo_subscription;
 use ssenotify_daemon::ops::{self, RouteReport};
 use ssenotify_history::{HistoryReader, StoredEvent};
 use ssenotify_protocol::{
-    AppInfo, ClientError, CommandError, FieldProblem, Reply, Request, ServerInfo,
+    AppInfo, ClientError, CommandError, FieldProblem, Reply, Request, ServerInfo, StatusReport,
     SubscriptionStatus,
 };
 use ssenotify_router::{NotificationSettings, Urgency};
@@ -31,6 +32,16 @@ pub struct AppState {
     /// Files from the command line that the UI has not taken yet: a window created for a
     /// second launch loads after the launch's event was sent, so the files wait here.
     pub open_files: Mutex<Vec<String>>,
+    /// The list [`list_changes`] last answered with, so that the next answer is the
+    /// difference.
+    pub sent: Mutex<Sent>,
+}
+
+/// What [`list_changes`] last sent the UI.
+#[derive(Debug, Default)]
+pub struct Sent {
+    version: u64,
+    set: Option<SubscriptionSet>,
 }
 
 type Result<T, E = CommandError> = std::result::Result<T, E>;
@@ -107,18 +118,124 @@ pub struct SubscriptionView {
 #[tauri::command]
 pub async fn list_subscriptions(state: State<'_, AppState>) -> Result<Vec<SubscriptionView>> {
     let set = load(&state).await?;
-    let (mut statuses, _) = state.engine.status().await;
-    Ok(set
+    let statuses = state.engine.report(None, None).await;
+    Ok(join(set.subscriptions, statuses))
+}
+
+/// The subscriptions as the file has them now, either all of them or, when `since` is the
+/// `version` of the previous answer, only what changed after it.
+#[derive(Debug, Serialize)]
+pub struct SubscriptionChanges {
+    /// Pass it as `since` next time to get only what changes after this answer.
+    pub version: u64,
+    /// Whether `views` is every subscription (the list is replaced) or only those added or
+    /// changed since (the list is patched; new ones go last, as in the file).
+    pub full: bool,
+    /// In file order, each with its live state.
+    pub views: Vec<SubscriptionView>,
+    /// Ids no longer in the file (only in a patch).
+    pub removed: Vec<String>,
+}
+
+/// The list as [`list_subscriptions`] has it, or only what changed since the answer of
+/// version `since`: after one edit of a 10,000-subscription file, one view crosses IPC, not
+/// 10,000 (the file is still read whole; the engine is asked only about what changed).
+#[tauri::command]
+pub async fn list_changes(
+    state: State<'_, AppState>,
+    since: Option<u64>,
+) -> Result<SubscriptionChanges> {
+    let set = load(&state).await?;
+    let (version, patch) = {
+        let mut sent = state.sent.lock().unwrap_or_else(|e| e.into_inner());
+        let patch = match (&sent.set, since) {
+            (Some(previous), Some(since)) if since == sent.version => patch(previous, &set),
+            _ => None,
+        };
+        sent.version += 1;
+        sent.set = Some(set.clone());
+        (sent.version, patch)
+    };
+    let Some((changed, removed)) = patch else {
+        let statuses = state.engine.report(None, None).await;
+        return Ok(SubscriptionChanges {
+            version,
+            full: true,
+            views: join(set.subscriptions, statuses),
+            removed: Vec::new(),
+        });
+    };
+    let statuses = match changed.is_empty() {
+        true => None,
+        false => {
+            let ids = changed.iter().map(|s| s.id.clone()).collect();
+            state.engine.report(None, Some(ids)).await
+        }
+    };
+    Ok(SubscriptionChanges {
+        version,
+        full: false,
+        views: join(changed, statuses),
+        removed,
+    })
+}
+
+/// What changed from `previous` to `next`: the added or changed specs (in file order) and
+/// the removed ids; `None` when the order of the kept ones changed or new ones are not last
+/// (the UI then takes the whole list).
+fn patch(
+    previous: &SubscriptionSet,
+    next: &SubscriptionSet,
+) -> Option<(Vec<SubscriptionSpec>, Vec<String>)> {
+    let before: HashMap<&str, &SubscriptionSpec> = previous
         .subscriptions
+        .iter()
+        .map(|s| (s.id.as_str(), s))
+        .collect();
+    let after = next.positions();
+    let kept_before = previous
+        .subscriptions
+        .iter()
+        .filter(|s| after.contains_key(s.id.as_str()))
+        .map(|s| s.id.as_str());
+    let kept_after = next
+        .subscriptions
+        .iter()
+        .take_while(|s| before.contains_key(s.id.as_str()))
+        .map(|s| s.id.as_str());
+    if !kept_before.eq(kept_after) {
+        return None;
+    }
+    let changed = next
+        .subscriptions
+        .iter()
+        .filter(|s| before.get(s.id.as_str()) != Some(s))
+        .cloned()
+        .collect();
+    let removed = previous
+        .subscriptions
+        .iter()
+        .filter(|s| !after.contains_key(s.id.as_str()))
+        .map(|s| s.id.clone())
+        .collect();
+    Some((changed, removed))
+}
+
+/// Each spec with its live status from `report`, joined by id.
+fn join(specs: Vec<SubscriptionSpec>, report: Option<StatusReport>) -> Vec<SubscriptionView> {
+    let mut statuses: HashMap<String, SubscriptionStatus> = report
+        .map(|r| r.subscriptions)
+        .unwrap_or_default()
         .into_iter()
-        .map(|spec| {
-            let status = statuses
-                .iter()
-                .position(|s| s.id == spec.id)
-                .map(|i| statuses.swap_remove(i));
-            SubscriptionView { spec, status }
+        .map(|s| (s.id.clone(), s))
+        .collect();
+    specs
+        .into_iter()
+        .map(|spec| SubscriptionView {
+            status: statuses.remove(&spec.id),
+            spec,
         })
-        .collect())
+        .collect()
 }
 
 /// The add form's input.
@@ -418,4 +535,43 @@ pub async fn quit(app: AppHandle, state: State<'_, AppState>) -> Result<()> {
 #[tauri::command]
 pub fn take_open_files(state: State<'_, AppState>) -> Vec<String> {
     std::mem::take(&mut *state.open_files.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(specs: &[(&str, &str)]) -> SubscriptionSet {
+        SubscriptionSet {
+            subscriptions: specs
+                .iter()
+                .map(|&(id, url)| SubscriptionSpec::new(id, url))
+                .collect(),
+            ..SubscriptionSet::default()
+        }
+    }
+
+    fn ids(specs: &[SubscriptionSpec]) -> Vec<&str> {
+        specs.iter().map(|s| s.id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_patch_holds_what_was_added_changed_or_removed() {
+        let before = set(&[("a", "http://a/"), ("b", "http://b/"), ("c", "http://c/")]);
+        let after = set(&[("a", "http://a/"), ("c", "http://c2/"), ("d", "http://d/")]);
+        let (changed, removed) = patch(&before, &after).unwrap();
+        assert_eq!(ids(&changed), ["c", "d"]);
+        assert_eq!(removed, ["b"]);
+        let (changed, removed) = patch(&after, &after).unwrap();
+        assert!(changed.is_empty() && removed.is_empty());
+    }
+
+    #[test]
+    fn a_new_order_is_sent_whole() {
+        let before = set(&[("a", "http://a/"), ("b", "http://b/")]);
+        assert!(patch(&before, &set(&[("b", "http://b/"), ("a", "http://a/")])).is_none());
+        // A new one anywhere but last cannot be patched in either.
+        let inserted = set(&[("a", "http://a/"), ("n", "http://n/"), ("b", "http://b/")]);
+        assert!(patch(&before, &inserted).is_none());
+    }
 }

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use ssenotify_config::Paths;
 use ssenotify_protocol::{
-    AppInfo, ClientError, DaemonInfo, EngineKind, Reply, Request, SubscriptionStatus, request,
+    AppInfo, ClientError, DaemonInfo, EngineKind, Reply, Request, StatusReport, SubscriptionStatus,
+    request,
 };
 use tauri::AppHandle;
 use tokio::sync::RwLock;
@@ -98,22 +99,29 @@ impl Engine {
         }
     }
 
-    /// The live state of every subscription and the daemon's own report (notifier health,
-    /// configuration error, tray); nothing when none answers.
-    pub async fn status(&self) -> (Vec<SubscriptionStatus>, Option<DaemonInfo>) {
-        match request(&self.socket(), &Request::Status).await {
-            Ok(Reply::Status {
-                subscriptions,
-                daemon,
-            }) => (subscriptions, Some(daemon)),
-            _ => (Vec::new(), None),
+    /// The daemon's status reply (every subscription, or what changed after `since`, of
+    /// every one or of `ids`, and its own report: notifier health, configuration error,
+    /// tray); nothing when none answers.
+    pub async fn report(
+        &self,
+        since: Option<u64>,
+        ids: Option<Vec<String>>,
+    ) -> Option<StatusReport> {
+        match request(&self.socket(), &Request::Status { since, ids }).await {
+            Ok(Reply::Status(report)) => Some(report),
+            _ => None,
         }
     }
 
     /// [`AppInfo`] for the current link and the daemon's report now.
     pub async fn describe(&self, app: &AppHandle) -> AppInfo {
-        let (statuses, daemon) = self.status().await;
-        self.describe_with(app, &statuses, daemon.as_ref()).await
+        match self.report(None, None).await {
+            Some(report) => {
+                self.describe_with(app, &report.subscriptions, Some(&report.daemon))
+                    .await
+            }
+            None => self.describe_with(app, &[], None).await,
+        }
     }
 
     /// [`AppInfo`] for the current link, the statuses and the daemon's report (also sent
@@ -224,10 +232,15 @@ async fn ensure_daemon(paths: &Paths) -> Link {
 
 /// The daemon's identity, if one answers.
 async fn probe(paths: &Paths) -> Option<Link> {
-    match request(&paths.control_socket(), &Request::Status).await {
-        Ok(Reply::Status { daemon, .. }) => Some(Link::Daemon {
-            pid: daemon.pid,
-            tray: daemon.tray,
+    // No subscription asked for: only the daemon's own report, whatever the set's size.
+    let who = Request::Status {
+        since: None,
+        ids: Some(Vec::new()),
+    };
+    match request(&paths.control_socket(), &who).await {
+        Ok(Reply::Status(report)) => Some(Link::Daemon {
+            pid: report.daemon.pid,
+            tray: report.daemon.tray,
         }),
         _ => None,
     }

@@ -5,12 +5,14 @@
 //! [`Source`]: the daemon's watch stream in the app, a broadcast channel in tests; both are
 //! generic so the engine's real types slot in unchanged.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::Hash;
 use std::time::Duration;
 
 use serde::Serialize;
 use ssenotify_protocol::{
-    DaemonEvent, LiveEvent, SubscriptionStatus, UpdateBatch, WatchLine, WatchNotice, Watcher,
+    DaemonEvent, LiveEvent, StatusReport, SubscriptionStatus, UpdateBatch, WatchLine, WatchNotice,
+    Watcher,
 };
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::broadcast;
@@ -22,9 +24,6 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// Most events kept between two emits; older ones are counted in [`Batch::dropped`] (the
 /// UI fetches history pages for anything it missed).
 pub const MAX_EVENTS_PER_BATCH: usize = 500;
-
-/// Most state changes kept between two emits: one per subscription after coalescing.
-pub const MAX_STATES_PER_BATCH: usize = 4096;
 
 /// What one emit carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,11 +37,17 @@ pub struct Batch<T> {
 /// Collects items and releases them at most once per interval.
 ///
 /// With a key function, a new item replaces a pending one with the same key (state changes:
-/// only the latest per subscription matters); without, items queue and the oldest are dropped
-/// past the cap (events: the newest are what the user sees).
+/// only the latest per subscription matters, so a batch holds at most one per subscription
+/// and needs no cap); without, items queue and the oldest are dropped past the cap (events:
+/// the newest are what the user sees). Either way a push costs the same whatever is
+/// pending: 10,000 subscriptions changing at once coalesce in linear time.
 pub struct Batcher<T, K = ()> {
-    pending: VecDeque<T>,
+    /// Pending items by arrival number: in order, and removable from the middle.
+    pending: BTreeMap<u64, T>,
+    /// The arrival number of the pending item of each key (coalescing only).
+    keys: HashMap<K, u64>,
     key: Option<fn(&T) -> K>,
+    arrivals: u64,
     cap: usize,
     dropped: u64,
     interval: Duration,
@@ -56,16 +61,18 @@ impl<T> Batcher<T> {
     }
 }
 
-impl<T, K: PartialEq> Batcher<T, K> {
+impl<T, K: Hash + Eq> Batcher<T, K> {
     /// A coalescing batcher: a new item replaces the pending one with the same key.
-    pub fn coalescing(interval: Duration, cap: usize, key: fn(&T) -> K) -> Self {
-        Self::build(interval, cap, Some(key))
+    pub fn coalescing(interval: Duration, key: fn(&T) -> K) -> Self {
+        Self::build(interval, usize::MAX, Some(key))
     }
 
     fn build(interval: Duration, cap: usize, key: Option<fn(&T) -> K>) -> Self {
         Self {
-            pending: VecDeque::new(),
+            pending: BTreeMap::new(),
+            keys: HashMap::new(),
             key,
+            arrivals: 0,
             cap: cap.max(1),
             dropped: 0,
             interval,
@@ -75,22 +82,24 @@ impl<T, K: PartialEq> Batcher<T, K> {
 
     /// Adds an item.
     pub fn push(&mut self, item: T) {
+        self.arrivals += 1;
         if let Some(key) = self.key {
-            let k = key(&item);
-            // Linear scan: pending holds at most one item per subscription and is emptied
-            // every interval, so this stays small.
-            if let Some(pos) = self.pending.iter().position(|p| key(p) == k) {
-                // Move it to the back: the batch stays in order of last change.
-                self.pending.remove(pos);
-                self.pending.push_back(item);
-                return;
+            // It goes to the back: the batch stays in order of last change.
+            if let Some(previous) = self.keys.insert(key(&item), self.arrivals) {
+                self.pending.remove(&previous);
             }
-        }
-        if self.pending.len() == self.cap {
-            self.pending.pop_front();
+        } else if self.pending.len() == self.cap {
+            self.pending.pop_first();
             self.dropped += 1;
         }
-        self.pending.push_back(item);
+        self.pending.insert(self.arrivals, item);
+    }
+
+    /// Forgets the pending item with this key, if any (its subscription is gone).
+    pub fn discard(&mut self, key: &K) {
+        if let Some(arrival) = self.keys.remove(key) {
+            self.pending.remove(&arrival);
+        }
     }
 
     /// Records items that never reached the batcher (a lagging broadcast receiver).
@@ -118,8 +127,9 @@ impl<T, K: PartialEq> Batcher<T, K> {
     /// Releases whatever is pending now, due or not (the channel closed).
     pub fn take(&mut self, now: Instant) -> Batch<T> {
         self.last_flush = Some(now);
+        self.keys.clear();
         Batch {
-            items: self.pending.drain(..).collect(),
+            items: std::mem::take(&mut self.pending).into_values().collect(),
             dropped: std::mem::take(&mut self.dropped),
         }
     }
@@ -149,7 +159,7 @@ pub trait Collect {
     }
 }
 
-impl<T, K: PartialEq> Collect for Batcher<T, K> {
+impl<T, K: Hash + Eq> Collect for Batcher<T, K> {
     type Item = T;
     type Out = Batch<T>;
     fn push(&mut self, item: T) {
@@ -266,12 +276,15 @@ async fn sleep_until_some(deadline: Option<Instant>) {
 }
 
 /// Batches [`DaemonEvent`]s into [`UpdateBatch`]es (docs/ipc.md): statuses coalesced per
-/// subscription, events capped at [`MAX_EVENTS_PER_BATCH`], all released together at most
-/// once per interval.
+/// subscription, removals collected, events capped at [`MAX_EVENTS_PER_BATCH`], all
+/// released together at most once per interval.
 pub struct UpdateBatcher {
     statuses: Batcher<SubscriptionStatus, String>,
+    removed: BTreeSet<String>,
     events: Batcher<LiveEvent>,
     config: Option<DaemonEvent>,
+    /// The stream lagged since the last batch: statuses may have been missed.
+    resync: bool,
     interval: Duration,
     last_flush: Option<Instant>,
 }
@@ -280,9 +293,11 @@ impl UpdateBatcher {
     /// An empty batcher releasing at most once per `interval`.
     pub fn new(interval: Duration) -> Self {
         Self {
-            statuses: Batcher::coalescing(interval, MAX_STATES_PER_BATCH, |s| s.id.clone()),
+            statuses: Batcher::coalescing(interval, |s| s.id.clone()),
+            removed: BTreeSet::new(),
             events: Batcher::new(interval, MAX_EVENTS_PER_BATCH),
             config: None,
+            resync: false,
             interval,
             last_flush: None,
         }
@@ -295,18 +310,34 @@ impl Collect for UpdateBatcher {
 
     fn push(&mut self, item: DaemonEvent) {
         match item {
-            DaemonEvent::Status(status) => self.statuses.push(status),
+            DaemonEvent::Status(status) => {
+                self.removed.remove(&status.id);
+                self.statuses.push(status);
+            }
+            DaemonEvent::Removed { ids } => {
+                for id in ids {
+                    self.statuses.discard(&id);
+                    self.removed.insert(id);
+                }
+            }
             DaemonEvent::Event(event) => self.events.push(event),
             config @ DaemonEvent::Config { .. } => self.config = Some(config),
         }
     }
 
     fn note_dropped(&mut self, n: u64) {
+        // What was skipped may have been events (the UI pages history for those) or status
+        // changes (the UI refetches the list).
         self.events.note_dropped(n);
+        self.resync = true;
     }
 
     fn is_empty(&self) -> bool {
-        self.statuses.is_empty() && self.events.is_empty() && self.config.is_none()
+        self.statuses.is_empty()
+            && self.removed.is_empty()
+            && self.events.is_empty()
+            && self.config.is_none()
+            && !self.resync
     }
 
     fn deadline(&self) -> Option<Instant> {
@@ -329,6 +360,8 @@ impl Collect for UpdateBatcher {
         let events = self.events.take(now);
         UpdateBatch {
             statuses: self.statuses.take(now).items,
+            removed: std::mem::take(&mut self.removed).into_iter().collect(),
+            resync: std::mem::take(&mut self.resync),
             events: events.items,
             dropped: events.dropped,
             config: self.config.take(),
@@ -351,10 +384,11 @@ pub fn start_forwarders(app: &AppHandle) {
         let state = app.state::<crate::commands::AppState>();
         let engine = &state.engine;
         loop {
-            match ssenotify_protocol::watch(&engine.socket()).await {
-                Ok(watcher) => {
-                    // The list may have changed while nobody watched: send it whole.
-                    announce(&app).await;
+            match ssenotify_protocol::watch_snapshot(&engine.socket()).await {
+                Ok((watcher, snapshot)) => {
+                    // The list may have changed while nobody watched: send it whole, from
+                    // the snapshot the stream starts at (every line after it is a change).
+                    announce(&app, Some(snapshot)).await;
                     let mut source = WatchSource {
                         watcher,
                         said_goodbye: false,
@@ -376,7 +410,7 @@ pub fn start_forwarders(app: &AppHandle) {
                         return;
                     }
                     engine.lost("the engine stopped unexpectedly").await;
-                    announce(&app).await;
+                    announce(&app, None).await;
                 }
                 Err(err) => tracing::debug!(%err, "no engine to watch"),
             }
@@ -389,16 +423,22 @@ pub fn start_forwarders(app: &AppHandle) {
 /// How often the window tries to bring a dead engine back.
 pub const RECONNECT_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Tells the webview the engine link changed, with every status (none while it is down).
-async fn announce(app: &AppHandle) {
+/// Tells the webview the engine link changed, with every status of `snapshot` (none while
+/// the engine is down).
+async fn announce(app: &AppHandle, snapshot: Option<StatusReport>) {
     let state = app.state::<crate::commands::AppState>();
-    let (statuses, daemon) = state.engine.status().await;
+    let (statuses, daemon) = match snapshot {
+        Some(report) => (report.subscriptions, Some(report.daemon)),
+        None => (Vec::new(), None),
+    };
     let info = state
         .engine
         .describe_with(app, &statuses, daemon.as_ref())
         .await;
     let payload = UpdateBatch {
         statuses,
+        removed: Vec::new(),
+        resync: false,
         events: Vec::new(),
         dropped: 0,
         config: None,
@@ -452,7 +492,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn coalescing_keeps_the_latest_per_key_in_order_of_last_change() {
-        let mut b = Batcher::coalescing(100 * MS, 10, |s: &(char, u32)| s.0);
+        let mut b = Batcher::coalescing(100 * MS, |s: &(char, u32)| s.0);
         for item in [('a', 1), ('b', 1), ('a', 2), ('c', 1), ('b', 2)] {
             b.push(item);
         }
@@ -569,5 +609,68 @@ mod tests {
         let delivered: usize = out.iter().map(|b| b.items.len()).sum();
         let dropped: u64 = out.iter().map(|b| b.dropped).sum();
         assert_eq!((delivered, dropped), (4, 6));
+    }
+
+    fn status(id: &str, ready: ssenotify_protocol::ReadyState) -> DaemonEvent {
+        DaemonEvent::Status(SubscriptionStatus::new(id, ready, ""))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ten_thousand_subscriptions_changing_at_once_all_reach_the_ui() {
+        use ssenotify_protocol::ReadyState::{Connecting, Open};
+        let mut b = UpdateBatcher::new(100 * MS);
+        // A start (or a wake) changes every subscription twice within one interval.
+        for state in [Connecting, Open] {
+            for i in 0..10_000 {
+                b.push(status(&format!("s{i}"), state));
+            }
+        }
+        let update = b.take(Instant::now());
+        assert_eq!(
+            update.statuses.len(),
+            10_000,
+            "one per subscription, none dropped"
+        );
+        assert!(update.statuses.iter().all(|s| s.ready_state == Open));
+        assert_eq!(update.statuses[0].id, "s0", "in order of last change");
+        assert_eq!(update.statuses[9_999].id, "s9999");
+        assert!(!update.resync);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_removal_travels_and_takes_the_pending_status_with_it() {
+        use ssenotify_protocol::ReadyState::Open;
+        let mut b = UpdateBatcher::new(100 * MS);
+        b.push(status("a", Open));
+        b.push(status("b", Open));
+        b.push(DaemonEvent::Removed {
+            ids: vec!["b".into(), "c".into()],
+        });
+        let update = b.take(Instant::now());
+        let ids: Vec<&str> = update.statuses.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["a"]);
+        assert_eq!(update.removed, ["b", "c"]);
+        // Back again before the next batch: a status, not a removal.
+        b.push(DaemonEvent::Removed {
+            ids: vec!["a".into()],
+        });
+        b.push(status("a", Open));
+        let update = b.take(Instant::now());
+        assert_eq!((update.statuses.len(), update.removed.len()), (1, 0));
+        assert!(b.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lagging_stream_asks_the_ui_to_refetch_the_list() {
+        let mut b = UpdateBatcher::new(100 * MS);
+        b.note_dropped(3);
+        assert!(!b.is_empty(), "a lag alone is worth a batch");
+        let update = b.take(Instant::now());
+        assert!(update.resync);
+        assert_eq!(update.dropped, 3);
+        let json = serde_json::to_value(&update).unwrap();
+        assert_eq!(json["resync"], true);
+        let quiet = serde_json::to_value(b.take(Instant::now())).unwrap();
+        assert!(quiet.get("resync").is_none() && quiet.get("removed").is_none());
     }
 }

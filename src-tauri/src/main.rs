@@ -8,8 +8,10 @@
 //! - `main.rs`: start-up: the engine first, then Tauri (plugins, commands, the window).
 //! - `engine`: the link to the daemon: starts it when none runs, reconnects, describes it
 //!   to the UI (`AppInfo`).
-//! - `commands`: the IPC commands, each a line or two over the engine's crates.
-//! - `events`: the daemon's `watch` stream, batched into `ssenotify://update` events.
+//! - `commands`: the IPC commands, each a line or two over the engine's crates (the list
+//!   whole, or only what changed since the UI's last copy: `list_changes`).
+//! - `events`: the daemon's `watch` stream (from a snapshot), batched into
+//!   `ssenotify://update` events that carry only what changed.
 //! - `window`: the main window (and WebKit's compositing setting).
 //! - `args`: the command line of a first or second launch (`--hidden`, files to import).
 
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::list_subscriptions,
+            commands::list_changes,
             commands::add_subscription,
             commands::update_subscription,
             commands::remove_subscription,
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
             app.manage(commands::AppState {
                 engine,
                 open_files: Default::default(),
+                sent: Default::default(),
             });
             events::start_forwarders(handle);
             window::show(handle);

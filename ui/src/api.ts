@@ -95,6 +95,18 @@ export interface SubscriptionView {
   status: SubscriptionStatus | null;
 }
 
+/** What list_changes answers: the whole list, or only what changed since `since`. */
+export interface SubscriptionChanges {
+  /** Pass it as `since` next time. */
+  version: number;
+  /** true: `views` is every subscription; false: only the added or changed ones. */
+  full: boolean;
+  /** In file order. */
+  views: SubscriptionView[];
+  /** Ids no longer in the file (only when not full). */
+  removed: string[];
+}
+
 export interface Notification {
   title: string;
   body: string;
@@ -186,6 +198,8 @@ export type ImportFormat = "toml" | "json" | "ntfy";
 export interface Api {
   appInfo(): Promise<AppInfo>;
   listSubscriptions(): Promise<SubscriptionView[]>;
+  /** The list, or only what changed after the answer of version `since`. */
+  listChanges(since: number | null): Promise<SubscriptionChanges>;
   addSubscription(input: AddInput): Promise<string>;
   updateSubscription(spec: SubscriptionSpec): Promise<void>;
   removeSubscription(id: string): Promise<void>;
@@ -224,6 +238,7 @@ export interface Api {
 export const tauriApi: Api = {
   appInfo: () => invoke<AppInfo>("app_info"),
   listSubscriptions: () => invoke<SubscriptionView[]>("list_subscriptions"),
+  listChanges: (since) => invoke<SubscriptionChanges>("list_changes", since === null ? {} : { since }),
   addSubscription: (input) => invoke<string>("add_subscription", { input }),
   updateSubscription: (spec) => invoke<void>("update_subscription", { spec }),
   removeSubscription: (id) => invoke<void>("remove_subscription", { id }),

@@ -18,10 +18,12 @@ const live = (sub: string, over: Partial<LiveEvent> = {}): LiveEvent => {
 function fakeApi(opts: { files?: string[]; views?: SubscriptionView[]; notice?: string } = {}) {
   let onUpdate: ((p: UpdatePayload) => void) | undefined;
   let views: SubscriptionView[] = opts.views ?? [];
+  let listed = 0;
   const files = [...(opts.files ?? [])];
   const api: Api = {
     appInfo: vi.fn(async (): Promise<AppInfo> => ({ version: "0.1.0", configDir: "/c", dataDir: "/d", engine: "running", notice: opts.notice ?? null, status: "ok" })),
     listSubscriptions: vi.fn(async () => views),
+    listChanges: vi.fn(async () => ({ version: ++listed, full: true, views, removed: [] })),
     addSubscription: vi.fn(async (input) => {
       if (input.url === "ftp://bad") throw { message: 'url: scheme "ftp" is not allowed', field: "url" };
       const id = input.id || "new";
@@ -95,7 +97,7 @@ describe("the app", () => {
 
   it("follows the engine link: a notice when it stops, gone when it is back", async () => {
     const { root, push, api } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a") }] });
-    const calls = (api.listSubscriptions as ReturnType<typeof vi.fn>).mock.calls.length;
+    const calls = (api.listChanges as ReturnType<typeof vi.fn>).mock.calls.length;
     push({ statuses: [], events: [], dropped: 0, config: null,
       engine: { version: "0.1.0", configDir: "/c", dataDir: "/d", engine: "error", notice: "the engine is not running: the engine stopped unexpectedly", status: "engine not running" } });
     await vi.waitFor(() => expect(q(root, "engine-notice")!.hidden).toBe(false));
@@ -106,7 +108,7 @@ describe("the app", () => {
     await vi.waitFor(() => expect(q(root, "engine-notice")!.hidden).toBe(true));
     expect(root.querySelector("#status")?.textContent).toContain("engine running");
     // Each link change refetches the list: it may have changed while nobody watched.
-    await vi.waitFor(() => expect((api.listSubscriptions as ReturnType<typeof vi.fn>).mock.calls.length).toBeGreaterThan(calls));
+    await vi.waitFor(() => expect((api.listChanges as ReturnType<typeof vi.fn>).mock.calls.length).toBeGreaterThan(calls));
   });
 
   it("updates the badge and reason live", async () => {
@@ -354,5 +356,49 @@ describe("the app", () => {
     // Paused is not shown as a failure.
     expect(q(root, "detail-ready-state")!.className).toContain("badge-paused");
     expect(q(root, "ready-state")!.className).not.toContain("badge-closed");
+  });
+
+  it("keeps the subscription list virtual with 10,000 subscriptions, filterable, each update cheap", async () => {
+    const views = Array.from({ length: 10_000 }, (_, i) => ({ spec: { id: `s${i}`, url: `http://x/${i}` }, status: status(`s${i}`) }));
+    const { root, push } = await boot({ views });
+    const rows = () => root.querySelectorAll('[data-testid="subscription-row"]');
+    expect(rows().length).toBeGreaterThan(3);
+    expect(rows().length).toBeLessThan(40);
+    expect(root.querySelector("#status")?.textContent).toContain("10000 subscriptions");
+    // One status of a row in view changes: the row shows it, at the cost of the window.
+    const t0 = performance.now();
+    push({ statuses: [status("s1", { ready_state: "OPEN", reason: "HTTP 200 OK" })] });
+    const took = performance.now() - t0;
+    const s1 = root.querySelector('[data-testid="subscription-row"][data-id="s1"]')!;
+    expect(q(s1, "ready-state")?.textContent).toBe("OPEN");
+    expect(took).toBeLessThan(200);
+    // Scrolled to the end, the last one is there.
+    const scroller = q<HTMLElement>(root, "subscription-list")!;
+    scroller.scrollTop = 92 * 10_000;
+    scroller.dispatchEvent(new Event("scroll"));
+    await vi.waitFor(() => expect(root.querySelector('[data-testid="subscription-row"][data-id="s9999"]')).not.toBeNull());
+    expect(rows().length).toBeLessThan(40);
+    // The filter narrows it to what matches; clearing it brings all back.
+    const filter = q<HTMLInputElement>(root, "subscription-filter")!;
+    filter.value = "S9998";
+    filter.dispatchEvent(new Event("input"));
+    expect([...rows()].map((r) => r.getAttribute("data-id"))).toEqual(["s9998"]);
+    expect(q(root, "subscription-count")?.textContent).toBe("1 of 10000 match");
+    q<HTMLElement>(root, "subscription-row")!.click();
+    expect(q(root, "subscription-detail")?.getAttribute("data-id")).toBe("s9998");
+    filter.value = "";
+    filter.dispatchEvent(new Event("input"));
+    expect(rows().length).toBeGreaterThan(3);
+  });
+
+  it("patches the list after an edit instead of fetching it whole", async () => {
+    const { root, api } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a") }] });
+    const listChanges = api.listChanges as ReturnType<typeof vi.fn>;
+    expect(listChanges).toHaveBeenLastCalledWith(null);
+    q<HTMLButtonElement>(root, "row-pause")!.click();
+    await vi.waitFor(() => expect(api.setPaused).toHaveBeenCalledWith("a", true));
+    await vi.waitFor(() => expect(listChanges.mock.calls.length).toBeGreaterThan(1));
+    // Asked for what changed since the answer it holds.
+    expect(listChanges.mock.calls[listChanges.mock.calls.length - 1]![0]).toBe(listChanges.mock.calls.length - 1);
   });
 });

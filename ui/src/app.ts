@@ -1,24 +1,24 @@
 // Wires an Api to the store and the panes. The shell (header, toolbar, sidebar list) is built
-// once; the sidebar re-renders on every batch (~10 a second at most), the open pane is told
-// about changes (the detail view patches itself; forms are never rebuilt under the user).
+// once; the sidebar repaints the rows in view on every batch (~10 a second at most), the
+// open pane is told about changes (the detail view patches itself; forms are never rebuilt
+// under the user). The list is fetched whole once, then as changes (list_changes).
 import { errorText, toCommandError, type Api, type AppInfo, type SubscriptionSpec } from "./api";
 import { el, replace, type Child } from "./dom";
 import { addInput } from "./form";
 import {
+  applyChanges,
   applyHistory,
   applyHistoryAll,
-  applyList,
   applyUpdate,
   emptyStore,
-  formatTime,
   removeSub,
-  rowView,
   summary,
   type Store,
 } from "./store";
-import { button, keepFocus } from "./views/common";
+import { button } from "./views/common";
 import { detailView, type DetailView } from "./views/detail";
 import { formView } from "./views/form";
+import { subList } from "./views/sublist";
 import { importView, settingsView } from "./views/tools";
 
 /** Rows per history page. */
@@ -42,7 +42,12 @@ export async function start(root: Element, api: Api): Promise<void> {
   const version = el("span", { class: "version" });
   const engineNotice = el("p", { class: "notice notice-error", "data-testid": "engine-notice", role: "alert", hidden: true });
   const notice = el("div", { class: "notice-slot" });
-  const list = el("ul", { class: "subscriptions", id: "subscriptions", "aria-label": "Subscriptions" });
+  const sidebar = subList({
+    open: (id) => openDetail(id),
+    togglePause: (id, paused) => void togglePause(id, paused),
+    edit: (id) => openForm(id),
+    remove: (id, name) => void confirmRemove(id, name),
+  });
   const paneBox = el("section", { class: "pane", id: "pane", "aria-live": "off" });
   const nav = el("nav", { class: "toolbar", "aria-label": "Main" }, [
     button("+ Add subscription", () => openForm(null), { class: "primary", "data-testid": "add-subscription" }),
@@ -58,7 +63,7 @@ export async function start(root: Element, api: Api): Promise<void> {
     engineNotice,
     notice,
     nav,
-    el("div", { class: "layout" }, [el("aside", { class: "sidebar" }, [list]), paneBox]),
+    el("div", { class: "layout" }, [el("aside", { class: "sidebar" }, [sidebar.root]), paneBox]),
   ]);
 
   // --- notices ---
@@ -91,86 +96,9 @@ export async function start(root: Element, api: Api): Promise<void> {
   }
 
   // --- sidebar ---
-  // A click is a press and a release on the same element. Re-rendering the list between
-  // the two (up to 10 times a second during a burst) would replace that element and lose
-  // the click, so while a pointer is down on the list, renders wait for its release (and
-  // for the click that follows it, hence the timeout).
-  let pressing = false;
-  let renderDeferred = false;
-  list.addEventListener("pointerdown", () => {
-    pressing = true;
-  });
-  const release = () => {
-    if (!pressing) return;
-    pressing = false;
-    if (renderDeferred) {
-      renderDeferred = false;
-      setTimeout(renderList, 0);
-    }
-  };
-  window.addEventListener("pointerup", release);
-  window.addEventListener("pointercancel", release);
-
   function renderList() {
-    if (pressing) {
-      renderDeferred = true;
-      return;
-    }
-    const now = Date.now();
     const selectedId = pane.kind === "detail" ? pane.id : pane.kind === "form" ? pane.editing : null;
-    keepFocus(list, () =>
-      replace(
-        list,
-        [...store.subs.values()].map((sub) => {
-          const r = rowView(sub, now);
-          const badge = r.readyState === "UNKNOWN" ? "CONNECTING" : r.readyState;
-          return el("li", {
-            class: `subscription${r.id === selectedId ? " selected" : ""}`,
-            "data-testid": "subscription-row",
-            "data-id": r.id,
-            // The whole row opens the detail (WebDriver clicks its middle); the action
-            // buttons handle their own clicks.
-            on: {
-              click: (ev) => {
-                const target = ev.target as Element | null;
-                if (!target?.closest(".row-actions") && !target?.closest(".sub-open")) openDetail(r.id);
-              },
-            },
-          }, [
-            el("button", {
-              type: "button",
-              class: "sub-open",
-              "data-focus": `open:${r.id}`,
-              "aria-current": r.id === selectedId ? "true" : false,
-              on: { click: () => openDetail(r.id) },
-            }, [
-              el("span", { class: "sub-line" }, [
-                el("span", { class: "sub-name" }, [r.name]),
-                // Paused is the user's choice, not a failure: no red badge for it.
-                el("span", { class: `badge badge-${r.paused ? "paused" : badge.toLowerCase()}`, "data-testid": "ready-state" }, [badge]),
-                r.paused ? el("span", { class: "badge badge-paused", "data-testid": "paused" }, ["paused"]) : null,
-              ]),
-              el("span", { class: "sub-url" }, [r.url]),
-              el("span", { class: "sub-meta" }, [
-                el("span", { class: "sub-reason", "data-testid": "state-reason" }, [r.reason]),
-                r.since ? el("span", { class: "sub-time" }, [` · ${formatTime(r.since, now)}`]) : null,
-                el("span", { class: "sub-count", "data-testid": "events-today" }, [` · ${r.eventsToday} today`]),
-              ]),
-              r.error ? el("span", { class: "sub-error" }, [r.error]) : null,
-            ]),
-            el("div", { class: "row-actions" }, [
-              button(r.paused ? "Resume" : "Pause", () => void togglePause(r.id, !r.paused), {
-                "data-focus": `pause:${r.id}`,
-                "data-testid": "row-pause",
-                "aria-label": `${r.paused ? "Resume" : "Pause"} ${r.name}`,
-              }),
-              button("Edit", () => openForm(r.id), { "data-focus": `edit:${r.id}`, "data-testid": "row-edit", "aria-label": `Edit ${r.name}` }),
-              button("Remove", () => void confirmRemove(r.id, r.name), { "data-focus": `remove:${r.id}`, "data-testid": "row-remove", "aria-label": `Remove ${r.name}` }),
-            ]),
-          ]);
-        }),
-      ),
-    );
+    sidebar.render(store, selectedId);
   }
 
   // --- panes ---
@@ -282,11 +210,12 @@ export async function start(root: Element, api: Api): Promise<void> {
 
   // --- commands ---
   let refreshing: Promise<void> | null = null;
-  async function refresh() {
-    // One list_subscriptions at a time; a call during one waits for it and then asks again.
+  /** Fetches what changed in the list (all of it with `whole`, or when nothing was yet). */
+  async function refresh(whole = false) {
+    // One list_changes at a time; a call during one waits for it and then asks again.
     while (refreshing) await refreshing;
     refreshing = (async () => {
-      store = applyList(store, await api.listSubscriptions());
+      store = applyChanges(store, await api.listChanges(whole ? null : store.listVersion));
       changed();
     })();
     try {
@@ -436,15 +365,18 @@ export async function start(root: Element, api: Api): Promise<void> {
   renderHeader();
   renderHome();
   await api.onUpdate((payload) => {
+    // A new link (the list may have changed while nobody watched) or a lagging stream
+    // (statuses were missed): the whole list again.
+    const whole = !!payload.engine || !!payload.resync;
     if (payload.engine) {
       info = payload.engine;
       renderHeader();
-      if (!refreshing) void refresh().catch(() => {});
     }
     store = applyUpdate(store, payload);
     // A subscription the list does not know yet (added by the CLI): fetch its spec.
     const unknown = payload.statuses?.some((s) => !store.subs.get(s.id)?.spec);
-    if ((payload.config || unknown) && !refreshing) void refresh().catch(() => {});
+    if (whole) void refresh(true).catch(() => {});
+    else if ((payload.config || unknown) && !refreshing) void refresh().catch(() => {});
     if (payload.dropped) void catchUpDropped();
     changed();
   });

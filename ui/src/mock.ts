@@ -23,6 +23,7 @@ const ev = (sub: string, type: string, data: string): LiveEvent => ({
 const api: Api = {
   appInfo: async () => ({ version: "0.1.0", configDir: "/c", dataDir: "/d", engine: "running", notice: null, status: "mock" }),
   listSubscriptions: async () => views,
+  listChanges: async () => ({ version: 1, full: true, views, removed: [] }),
   addSubscription: async (input) => {
     const id = input.id || "new";
     views = [...views, { spec: { id, url: input.url }, status: st(id, { ready_state: "CONNECTING", reason: "connecting" }) }];

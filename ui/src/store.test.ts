@@ -1,11 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { LiveEvent, StoredEvent, SubscriptionStatus, UpdatePayload } from "./api";
 import {
+  applyChanges,
   applyHistory,
   applyHistoryAll,
   applyList,
   applyUpdate,
+  category,
   emptyStore,
+  matchingIds,
+  removeSub,
   eventsToday,
   mergeEvents,
   pushTimeline,
@@ -142,5 +146,64 @@ describe("views of a subscription", () => {
     let t = pushTimeline([], status("a"), 3);
     for (let i = 0; i < 10; i++) t = pushTimeline(t, status("a", { reason: `r${i}` }), 3);
     expect(t.map((e) => e.reason)).toEqual(["r9", "r8", "r7"]);
+  });
+});
+
+describe("a store of many subscriptions", () => {
+  const view = (id: string, over: Partial<SubscriptionStatus> = {}) => ({ spec: { id, url: `http://x/${id}` }, status: status(id, over) });
+
+  it("patches the list with what changed: new ones last, removed ones gone, events kept", () => {
+    let s = applyChanges(emptyStore(), { version: 1, full: true, views: [view("a"), view("b"), view("c")], removed: [] });
+    s = applyUpdate(s, batch({ events: [live("b", 1)] }));
+    const shape = s.shape;
+    s = applyChanges(s, {
+      version: 2,
+      full: false,
+      views: [{ spec: { id: "b", url: "http://x/b", name: "Bee" }, status: null }, view("d")],
+      removed: ["a"],
+    });
+    expect([...s.subs.keys()]).toEqual(["b", "c", "d"]);
+    expect(s.subs.get("b")!.spec?.name).toBe("Bee");
+    expect(s.subs.get("b")!.status?.id).toBe("b");
+    expect(s.subs.get("b")!.events).toHaveLength(1);
+    expect(s.listVersion).toBe(2);
+    expect(s.shape).toBeGreaterThan(shape);
+    // A whole list replaces it.
+    s = applyChanges(s, { version: 3, full: true, views: [view("c")], removed: [] });
+    expect([...s.subs.keys()]).toEqual(["c"]);
+  });
+
+  it("changes the map in place: a batch costs what it carries", () => {
+    const views = Array.from({ length: 10_000 }, (_, i) => view(`s${i}`));
+    const s = applyList(emptyStore(), views);
+    const next = applyUpdate(s, batch({ statuses: [status("s5", { ready_state: "OPEN" })] }));
+    expect(next.subs).toBe(s.subs);
+    expect(next.shape).toBe(s.shape);
+    expect(summary(next)).toBe("10000 subscriptions, 1 open, 9999 connecting");
+  });
+
+  it("keeps the header's counts equal to a count of every subscription", () => {
+    let s = applyList(emptyStore(), ["a", "b", "c", "d"].map((id) => view(id)));
+    s = applyUpdate(s, batch({ statuses: [status("a", { ready_state: "OPEN" }), status("e", { paused: true })] }));
+    s = applyUpdate(s, batch({ statuses: [status("b", { ready_state: "CLOSED" })], removed: ["c"] }));
+    s = removeSub(s, "d");
+    s = applyChanges(s, { version: 9, full: false, views: [view("f", { ready_state: "OPEN" })], removed: ["a"] });
+    const recount = { open: 0, connecting: 0, closed: 0, paused: 0 };
+    for (const sub of s.subs.values()) recount[category(sub)]++;
+    expect(s.counts).toEqual(recount);
+    expect(summary(s)).toBe("3 subscriptions, 1 open, 1 closed, 1 paused");
+  });
+
+  it("filters by id, name or URL, ignoring case", () => {
+    const s = applyList(emptyStore(), [
+      { spec: { id: "ci", url: "https://ci.example/events", name: "Builds" }, status: null },
+      { spec: { id: "news", url: "https://news.example/sse" }, status: null },
+      { spec: { id: "alerts", url: "https://ntfy.sh/alerts/sse" }, status: null },
+    ]);
+    expect(matchingIds(s, "")).toEqual(["ci", "news", "alerts"]);
+    expect(matchingIds(s, "BUILD")).toEqual(["ci"]);
+    expect(matchingIds(s, "example")).toEqual(["ci", "news"]);
+    expect(matchingIds(s, " alerts ")).toEqual(["alerts"]);
+    expect(matchingIds(s, "nothing")).toEqual([]);
   });
 });

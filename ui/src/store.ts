@@ -1,10 +1,17 @@
-// The UI's live state and the pure functions that change it: subscription specs and
-// statuses, each subscription's recent events (newest first, capped), and its readyState
-// timeline, all fed from list_subscriptions, history_page and `ssenotify://update`.
+// The UI's live state and the functions that change it: subscription specs and statuses,
+// each subscription's recent events (newest first, capped), and its readyState timeline,
+// all fed from list_changes, history_page and `ssenotify://update`.
+//
+// With 10,000 subscriptions nothing here may cost the whole set per update: the map of
+// subscriptions is changed in place (an update costs what it carries), the header's counts
+// are kept up to date as subscriptions change, and `shape` tells the list when the set of
+// ids (or what a filter matches) changed, so it recomputes its rows only then. Each
+// SubState is replaced, never changed, so a view can tell a change by identity.
 import type {
   LiveEvent,
   ReadyState,
   StoredEvent,
+  SubscriptionChanges,
   SubscriptionSpec,
   SubscriptionStatus,
   SubscriptionView,
@@ -50,9 +57,18 @@ export interface SubState {
   historyDone: boolean;
 }
 
+/** How the header counts a subscription. */
+export type Category = "open" | "connecting" | "closed" | "paused";
+
 export interface Store {
-  /** By id, in list order. */
+  /** By id, in list order; changed in place (see the top of this file). */
   subs: Map<string, SubState>;
+  /** How many subscriptions are in each category, kept as they change. */
+  counts: Record<Category, number>;
+  /** Bumped whenever ids come or go, or a spec changes: what a list shows may differ. */
+  shape: number;
+  /** The `version` of the last list_changes answer, to ask for what changed after it. */
+  listVersion: number | null;
   /** Events the app left out of batches since the last refetch. */
   dropped: number;
   configError: string | null;
@@ -61,7 +77,41 @@ export interface Store {
 }
 
 export function emptyStore(): Store {
-  return { subs: new Map(), dropped: 0, configError: null, seq: 0 };
+  return {
+    subs: new Map(),
+    counts: { open: 0, connecting: 0, closed: 0, paused: 0 },
+    shape: 0,
+    listVersion: null,
+    dropped: 0,
+    configError: null,
+    seq: 0,
+  };
+}
+
+/** The header's category of a subscription. */
+export function category(sub: SubState): Category {
+  if (sub.status?.paused ?? sub.spec?.paused) return "paused";
+  if (sub.status?.ready_state === "OPEN") return "open";
+  if (sub.status?.ready_state === "CONNECTING") return "connecting";
+  return "closed";
+}
+
+/** Puts `sub` in place of the subscription with its id (or last), keeping the counts. */
+function put(store: Store, sub: SubState): void {
+  const prev = store.subs.get(sub.id);
+  if (prev) store.counts[category(prev)]--;
+  else store.shape++;
+  store.counts[category(sub)]++;
+  store.subs.set(sub.id, sub);
+}
+
+/** Drops the subscription `id`, keeping the counts. */
+function drop(store: Store, id: string): void {
+  const prev = store.subs.get(id);
+  if (!prev) return;
+  store.counts[category(prev)]--;
+  store.subs.delete(id);
+  store.shape++;
 }
 
 function blank(id: string): SubState {
@@ -81,20 +131,33 @@ export function pushTimeline(
   return [entry, ...timeline].slice(0, max);
 }
 
-/** The full list from list_subscriptions: keeps events and timelines, drops removed ids. */
+/** The view's subscription, keeping what the UI already knew (events, timeline). */
+function fromView(prev: SubState | undefined, view: SubscriptionView): SubState {
+  const base = prev ?? blank(view.spec.id);
+  return {
+    ...base,
+    spec: view.spec,
+    status: view.status ?? base.status,
+    timeline: view.status ? pushTimeline(base.timeline, view.status) : base.timeline,
+  };
+}
+
+/** The full list: keeps events and timelines, drops removed ids. */
 export function applyList(store: Store, views: SubscriptionView[]): Store {
-  const subs = new Map<string, SubState>();
-  for (const view of views) {
-    const prev = store.subs.get(view.spec.id) ?? blank(view.spec.id);
-    const status = view.status ?? prev.status;
-    subs.set(view.spec.id, {
-      ...prev,
-      spec: view.spec,
-      status,
-      timeline: view.status ? pushTimeline(prev.timeline, view.status) : prev.timeline,
-    });
-  }
-  return { ...store, subs };
+  const next: Store = { ...store, subs: new Map(), counts: { open: 0, connecting: 0, closed: 0, paused: 0 } };
+  for (const view of views) put(next, fromView(store.subs.get(view.spec.id), view));
+  next.shape = store.shape + 1;
+  return next;
+}
+
+/** A list_changes answer: the whole list, or a patch (changed and new views, removed ids). */
+export function applyChanges(store: Store, changes: SubscriptionChanges): Store {
+  if (changes.full) return { ...applyList(store, changes.views), listVersion: changes.version };
+  for (const id of changes.removed) drop(store, id);
+  for (const view of changes.views) put(store, fromView(store.subs.get(view.spec.id), view));
+  // A changed spec may change what a filter matches.
+  if (changes.views.length) store.shape++;
+  return { ...store, listVersion: changes.version };
 }
 
 /** A history row as a UiEvent. */
@@ -154,11 +217,12 @@ export function mergeEvents(existing: UiEvent[], incoming: UiEvent[], max = MAX_
 
 /** Applies one `ssenotify://update` batch. */
 export function applyUpdate(store: Store, payload: UpdatePayload, max = MAX_EVENTS): Store {
-  const subs = new Map(store.subs);
+  const subs = store.subs;
   for (const status of payload.statuses ?? []) {
     const prev = subs.get(status.id) ?? blank(status.id);
-    subs.set(status.id, { ...prev, status, timeline: pushTimeline(prev.timeline, status) });
+    put(store, { ...prev, status, timeline: pushTimeline(prev.timeline, status) });
   }
+  for (const id of payload.removed ?? []) drop(store, id);
   let seq = store.seq;
   const bySub = new Map<string, UiEvent[]>();
   for (const e of payload.events ?? []) {
@@ -171,11 +235,11 @@ export function applyUpdate(store: Store, payload: UpdatePayload, max = MAX_EVEN
     // are left to history; the list refetch brings it in.
     const prev = subs.get(id);
     if (!prev) continue;
-    subs.set(id, { ...prev, events: mergeEvents(prev.events, events, max) });
+    put(store, { ...prev, events: mergeEvents(prev.events, events, max) });
   }
   let configError = store.configError;
   if (payload.config?.kind === "config") configError = payload.config.error ?? null;
-  return { subs, seq, dropped: store.dropped + (payload.dropped ?? 0), configError };
+  return { ...store, seq, dropped: store.dropped + (payload.dropped ?? 0), configError };
 }
 
 /** Adds a page of history (newest first) for one subscription. */
@@ -186,17 +250,20 @@ export function applyHistory(
   requested: number,
   max = MAX_EVENTS,
 ): Store {
-  const subs = new Map(store.subs);
-  const prev = subs.get(id) ?? blank(id);
+  const prev = store.subs.get(id) ?? blank(id);
   const events = mergeEvents(prev.events, page.map(fromStored), max);
-  subs.set(id, { ...prev, events, historyDone: prev.historyDone || (Number.isFinite(requested) && page.length < requested) });
-  return { ...store, subs };
+  put(store, { ...prev, events, historyDone: prev.historyDone || (Number.isFinite(requested) && page.length < requested) });
+  return { ...store };
 }
 
 /** Adds a page of history across subscriptions (startup seeding). */
 export function applyHistoryAll(store: Store, page: StoredEvent[], max = MAX_EVENTS): Store {
   const bySub = new Map<string, StoredEvent[]>();
-  for (const e of page) bySub.set(e.subscription, [...(bySub.get(e.subscription) ?? []), e]);
+  for (const e of page) {
+    const rows = bySub.get(e.subscription);
+    if (rows) rows.push(e);
+    else bySub.set(e.subscription, [e]);
+  }
   let next = store;
   // A global page cannot tell whether a subscription's history is done: requested = Infinity.
   for (const [id, rows] of bySub) {
@@ -207,9 +274,8 @@ export function applyHistoryAll(store: Store, page: StoredEvent[], max = MAX_EVE
 
 /** Removes a subscription right away (before the next list arrives). */
 export function removeSub(store: Store, id: string): Store {
-  const subs = new Map(store.subs);
-  subs.delete(id);
-  return { ...store, subs };
+  drop(store, id);
+  return { ...store };
 }
 
 /** Start of the local day containing `now` (ms). */
@@ -266,24 +332,34 @@ export function rowView(sub: SubState, now: number): RowView {
   };
 }
 
-/** The header's one-line summary of all subscriptions. */
+/** The header's one-line summary of all subscriptions (from the kept counts: no loop). */
 export function summary(store: Store): string {
-  let open = 0;
-  let connecting = 0;
-  let closed = 0;
-  let paused = 0;
-  for (const sub of store.subs.values()) {
-    if (sub.status?.paused ?? sub.spec?.paused) paused++;
-    else if (sub.status?.ready_state === "OPEN") open++;
-    else if (sub.status?.ready_state === "CONNECTING") connecting++;
-    else closed++;
-  }
+  const { open, connecting, closed, paused } = store.counts;
   const parts = [`${store.subs.size} subscription${store.subs.size === 1 ? "" : "s"}`];
   if (open) parts.push(`${open} open`);
   if (connecting) parts.push(`${connecting} connecting`);
   if (closed) parts.push(`${closed} closed`);
   if (paused) parts.push(`${paused} paused`);
   return parts.join(", ");
+}
+
+/**
+ * The ids, in list order, whose id, name or URL contains `text` (case-insensitive); all of
+ * them for an empty filter. One pass over plain strings: no DOM is touched.
+ */
+export function matchingIds(store: Store, text: string): string[] {
+  const needle = text.trim().toLowerCase();
+  const ids: string[] = [];
+  for (const sub of store.subs.values()) {
+    if (!needle) {
+      ids.push(sub.id);
+      continue;
+    }
+    const name = sub.spec?.name ?? sub.status?.name ?? "";
+    const url = sub.spec?.url ?? sub.status?.url ?? "";
+    if ([sub.id, name, url].some((t) => t.toLowerCase().includes(needle))) ids.push(sub.id);
+  }
+  return ids;
 }
 
 /** "14:03:07" today, else "2025-06-01 14:03". */

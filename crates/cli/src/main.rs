@@ -8,6 +8,9 @@
 //! - [`run`]: `ssenotify run`, the daemon (headless, or with its tray icon).
 //! - [`manage`]: the commands that read and edit subscriptions and history, through the
 //!   subscriptions file and the daemon's control socket.
+//! - [`status`]: `ssenotify status` and `watch`, the running daemon's live state alone (a
+//!   delta since a version, or a snapshot and then each change), and the rows `list`
+//!   prints from it.
 //!
 //! The binary holds no SSE logic of its own: `listen` prints `ssenotify_sse` updates,
 //! `run` is `ssenotify_daemon`, and the management commands edit through
@@ -18,6 +21,7 @@ mod listen;
 mod manage;
 mod route;
 mod run;
+mod status;
 
 use std::process::ExitCode;
 
@@ -54,6 +58,11 @@ enum Command {
     Unmute(manage::IdArgs),
     /// List subscriptions with their live state when the daemon runs.
     List(manage::ListArgs),
+    /// The running daemon's live state of its subscriptions (all, some ids, or what changed
+    /// after a version), without reading the subscriptions file.
+    Status(status::StatusArgs),
+    /// Print the daemon's live state, then every change and event as it happens.
+    Watch(status::WatchArgs),
     /// Show recorded events, newest first.
     History(manage::HistoryArgs),
     /// Merge subscriptions from a file or stdin (idempotent; --dry-run shows the diff).
@@ -97,6 +106,8 @@ fn main() -> ExitCode {
         Command::Mute(args) => manage::mute(args, &paths),
         Command::Unmute(args) => manage::unmute(args, &paths),
         Command::List(args) => manage::list(args, &paths),
+        Command::Status(args) => status::status(args, &paths),
+        Command::Watch(args) => status::watch(args, &paths),
         Command::History(args) => manage::history(args, &paths),
         Command::Import(args) => manage::import(args, &paths),
         Command::Export(args) => manage::export(args, &paths),

@@ -15,8 +15,10 @@ use ssenotify_config::edit::{self as ops, EditError};
 use ssenotify_config::{DiffSummary, Format, Paths, Store, SubscriptionSpec, TrustItem};
 use ssenotify_history::HistoryReader;
 use ssenotify_protocol::{
-    self as protocol, ClientError, DaemonInfo, ReadyState, Reply, Request, SubscriptionStatus,
+    self as protocol, ClientError, ReadyState, Reply, Request, StatusReport, SubscriptionStatus,
 };
+
+use crate::status::{by_id, print_daemon, print_row, print_status, reason_of};
 
 /// Arguments of `ssenotify add`.
 #[derive(Debug, clap::Args)]
@@ -207,11 +209,18 @@ fn forget(paths: &Paths, ids: Vec<String>) {
 pub fn set_paused(args: IdArgs, paths: &Paths, paused: bool) -> ExitCode {
     // Resuming a subscription that is not paused but CLOSED for good (a 404, an expired
     // token) is a request to try again.
-    let closed_for_good = !paused
-        && live_status(paths).is_some_and(|(subs, _)| {
-            subs.iter()
-                .any(|s| s.id == args.id && s.ready_state == ReadyState::Closed && !s.paused)
-        });
+    let closed_for_good = !paused && {
+        let this = Request::Status {
+            since: None,
+            ids: Some(vec![args.id.clone()]),
+        };
+        crate::status::ask(paths, &this).is_ok_and(|report| {
+            report
+                .subscriptions
+                .iter()
+                .any(|s| s.ready_state == ReadyState::Closed && !s.paused)
+        })
+    };
     let result = ops::set_paused(paths, &args.id, paused);
     let done = if paused { "paused" } else { "resumed" };
     let code = finish(paths, result, |()| format!("{done} {}", args.id));
@@ -282,15 +291,13 @@ pub fn quit(paths: &Paths) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The daemon's live status, when one runs: per subscription, and the daemon's own state.
-fn live_status(paths: &Paths) -> Option<(Vec<SubscriptionStatus>, DaemonInfo)> {
-    match crate::common::block_on(protocol::request(&paths.control_socket(), &Request::Status)) {
-        Ok(Reply::Status {
-            subscriptions,
-            daemon,
-        }) => Some((subscriptions, daemon)),
-        _ => None,
-    }
+/// The daemon's live status of every subscription and its own, when one runs.
+fn live_status(paths: &Paths) -> Option<StatusReport> {
+    let every = Request::Status {
+        since: None,
+        ids: None,
+    };
+    crate::status::ask(paths, &every).ok()
 }
 
 /// One element of `list --json` while the file does not validate: what the daemon runs.
@@ -302,16 +309,6 @@ struct RunningItem<'a> {
     live: &'a SubscriptionStatus,
 }
 
-/// A status's reason, with the problem that keeps it from running or recording, if any.
-fn reason_of(status: &SubscriptionStatus) -> String {
-    match &status.error {
-        Some(error) if !status.reason.contains(error.as_str()) => {
-            format!("{} ({error})", status.reason)
-        }
-        _ => status.reason.clone(),
-    }
-}
-
 /// One element of `list --json`: the subscription as in the file, and its live state.
 #[derive(Serialize)]
 struct ListItem<'a> {
@@ -320,84 +317,110 @@ struct ListItem<'a> {
     live: Option<&'a SubscriptionStatus>,
 }
 
-/// `ssenotify list`.
+/// `ssenotify list`: the file's subscriptions joined with the daemon's statuses by id
+/// (linear: 10,000 subscriptions print as fast as the file reads).
 pub fn list(args: ListArgs, paths: &Paths) -> ExitCode {
-    let set = match Store::new(paths.clone()).load() {
+    // The daemon builds its answer while this process reads the file.
+    let (loaded, live) = std::thread::scope(|scope| {
+        let live = scope.spawn(|| live_status(paths));
+        let loaded = Store::new(paths.clone()).load();
+        (loaded, live.join().ok().flatten())
+    });
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let set = match loaded {
         Ok(set) => set,
         Err(error) => {
             // A running daemon keeps its last valid set: show that as well as the error
             // (exit 1 still says the file is broken).
-            if let Some((subs, daemon)) = live_status(paths) {
-                if args.json {
-                    let items: Vec<RunningItem<'_>> = subs
-                        .iter()
-                        .map(|live| RunningItem {
-                            id: &live.id,
-                            name: &live.name,
-                            url: &live.url,
-                            live,
-                        })
-                        .collect();
-                    println!("{}", serde_json::to_string(&items).unwrap_or_default());
-                } else {
-                    print_daemon(&daemon);
-                    println!("subscriptions file NOT applied; the daemon runs its last valid set:");
-                    for s in &subs {
-                        print_row(&s.id, s.ready_state.as_str(), &s.url, &reason_of(s));
-                    }
-                }
+            if let Some(report) = &live {
+                let _ = list_running(&mut out, report, args.json).and_then(|()| out.flush());
             }
             return fail(error);
         }
     };
-    let live = live_status(paths);
-    let live_of = |id: &str| -> Option<&SubscriptionStatus> {
-        let (subs, _) = live.as_ref()?;
-        subs.iter().find(|s| s.id == id)
-    };
-    if args.json {
+    let statuses = live.as_ref().map(by_id).unwrap_or_default();
+    let written = if args.json {
         let items: Vec<ListItem<'_>> = set
             .subscriptions
             .iter()
             .map(|spec| ListItem {
                 spec,
-                live: live_of(&spec.id),
+                live: statuses.get(spec.id.as_str()).copied(),
             })
             .collect();
-        println!("{}", serde_json::to_string(&items).unwrap_or_default());
-        return ExitCode::SUCCESS;
-    }
-    if let Some((_, daemon)) = &live {
-        print_daemon(daemon);
-        if let Some(error) = &daemon.config_error {
-            println!("subscriptions file NOT applied:\n{error}");
-        }
+        write_json(&mut out, &items)
     } else {
-        println!("daemon: not running");
+        list_text(
+            &mut out,
+            &set.subscriptions,
+            live.as_ref().map(|r| &r.daemon),
+            &statuses,
+        )
+    };
+    if let Err(error) = written.and_then(|()| out.flush()) {
+        return fail(format!("cannot write the list: {error}"));
     }
-    for spec in &set.subscriptions {
-        let (state, reason) = match live_of(&spec.id) {
+    ExitCode::SUCCESS
+}
+
+/// `list` in text: the daemon's line (or that none runs), then a row per subscription.
+fn list_text(
+    out: &mut impl Write,
+    specs: &[SubscriptionSpec],
+    daemon: Option<&protocol::DaemonInfo>,
+    statuses: &std::collections::HashMap<&str, &SubscriptionStatus>,
+) -> std::io::Result<()> {
+    match daemon {
+        Some(daemon) => {
+            print_daemon(out, daemon)?;
+            if let Some(error) = &daemon.config_error {
+                writeln!(out, "subscriptions file NOT applied:\n{error}")?;
+            }
+        }
+        None => writeln!(out, "daemon: not running")?,
+    }
+    for spec in specs {
+        let (state, reason) = match statuses.get(spec.id.as_str()) {
             Some(s) => (s.ready_state.as_str(), reason_of(s)),
             None if !spec.enabled => ("-", "disabled".into()),
             None if spec.paused => ("-", "paused".into()),
             None => ("-", String::new()),
         };
-        print_row(&spec.id, state, &spec.url, &reason);
+        print_row(out, &spec.id, state, &spec.url, &reason)?;
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
-fn print_row(id: &str, state: &str, url: &str, reason: &str) {
-    println!("{id:<24} {state:<10} {url:<40} {reason}");
+/// `list` while the file does not validate: what the daemon runs, its last valid set.
+fn list_running(out: &mut impl Write, report: &StatusReport, json: bool) -> std::io::Result<()> {
+    if json {
+        let items: Vec<RunningItem<'_>> = report
+            .subscriptions
+            .iter()
+            .map(|live| RunningItem {
+                id: &live.id,
+                name: &live.name,
+                url: &live.url,
+                live,
+            })
+            .collect();
+        return write_json(out, &items);
+    }
+    print_daemon(out, &report.daemon)?;
+    writeln!(
+        out,
+        "subscriptions file NOT applied; the daemon runs its last valid set:"
+    )?;
+    for s in &report.subscriptions {
+        print_status(out, s)?;
+    }
+    Ok(())
 }
 
-fn print_daemon(daemon: &DaemonInfo) {
-    let tray = if daemon.tray { ", tray icon" } else { "" };
-    println!(
-        "daemon: running (pid {}{tray}), notifications: {}",
-        daemon.pid,
-        daemon.notifier.state.as_str()
-    );
+/// `value` as one line of JSON.
+fn write_json(out: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, value).map_err(std::io::Error::other)?;
+    writeln!(out)
 }
 
 /// `ssenotify history`.

@@ -1,5 +1,6 @@
 //! Comparing two sets by id: what an import would do, and what the daemon must restart.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -88,8 +89,13 @@ pub fn needs_reconnect(old: &SubscriptionSpec, new: &SubscriptionSpec) -> bool {
 /// `diff(&running, &loaded, true)`.
 pub fn diff(current: &SubscriptionSet, incoming: &SubscriptionSet, replace: bool) -> Diff {
     let mut out = Diff::default();
+    let incoming_at = incoming.positions();
+    let current_at = current.positions();
     for old in &current.subscriptions {
-        match incoming.get(&old.id) {
+        match incoming_at
+            .get(old.id.as_str())
+            .map(|&i| &incoming.subscriptions[i])
+        {
             Some(new) if new == old => out.unchanged.push(old.id.clone()),
             Some(new) => out.changed.push(Change {
                 old: old.clone(),
@@ -103,7 +109,7 @@ pub fn diff(current: &SubscriptionSet, incoming: &SubscriptionSet, replace: bool
     out.added = incoming
         .subscriptions
         .iter()
-        .filter(|s| current.get(&s.id).is_none())
+        .filter(|s| !current_at.contains_key(s.id.as_str()))
         .cloned()
         .collect();
     let takes_notifications = replace || !is_default(&incoming.notifications);
@@ -125,14 +131,27 @@ impl Diff {
     /// Apply to `set` (the `current` it was computed from): changed subscriptions are
     /// replaced in place, removed ones dropped, added ones appended.
     pub fn apply(&self, set: &mut SubscriptionSet) {
+        let at: HashMap<String, usize> = set
+            .positions()
+            .into_iter()
+            .map(|(id, i)| (id.to_owned(), i))
+            .collect();
         for change in &self.changed {
-            set.upsert(change.new.clone());
+            match at.get(change.id()) {
+                Some(&i) => set.subscriptions[i] = change.new.clone(),
+                None => set.subscriptions.push(change.new.clone()),
+            }
         }
-        for removed in &self.removed {
-            set.remove(&removed.id);
-        }
+        let removed: HashSet<&str> = self.removed.iter().map(|s| s.id.as_str()).collect();
+        set.subscriptions
+            .retain(|s| !removed.contains(s.id.as_str()));
+        let present: HashSet<String> = set.subscriptions.iter().map(|s| s.id.clone()).collect();
         for added in &self.added {
-            set.upsert(added.clone());
+            if present.contains(&added.id) {
+                set.upsert(added.clone());
+            } else {
+                set.subscriptions.push(added.clone());
+            }
         }
         if let Some(notifications) = &self.notifications {
             set.notifications = notifications.clone();
@@ -183,8 +202,8 @@ impl Diff {
                 fields,
             });
             // `changed` keeps the current set's order.
-            let position = |id: &str| current.subscriptions.iter().position(|s| s.id == id);
-            self.changed.sort_by_key(|c| position(c.id()));
+            let at = current.positions();
+            self.changed.sort_by_key(|c| at.get(c.id()).copied());
         }
     }
 

@@ -163,16 +163,19 @@ fn merge_subscriptions(
     current: &SubscriptionSet,
     next: &SubscriptionSet,
 ) -> Result<(), String> {
+    // Ids looked up by position: one edit of a 10,000-subscription file stays linear.
+    let next_at = next.positions();
+    let current_at = current.positions();
     // Kept entries stay where they are and new ones go last: a set in another order
     // (file order is the order people see) cannot be reached by editing.
     let kept = current
         .subscriptions
         .iter()
-        .filter(|s| next.get(&s.id).is_some())
+        .filter(|s| next_at.contains_key(s.id.as_str()))
         .chain(
             next.subscriptions
                 .iter()
-                .filter(|s| current.get(&s.id).is_none()),
+                .filter(|s| !current_at.contains_key(s.id.as_str())),
         )
         .map(|s| &s.id);
     if !kept.eq(next.subscriptions.iter().map(|s| &s.id)) {
@@ -196,7 +199,7 @@ fn merge_subscriptions(
         }
         // Back to front, so that comments a removed entry passes on reach an entry that stays.
         for (index, spec) in current.subscriptions.iter().enumerate().rev() {
-            if next.get(&spec.id).is_some() {
+            if next_at.contains_key(spec.id.as_str()) {
                 continue;
             }
             let removed = tables.remove(index);
@@ -216,12 +219,10 @@ fn merge_subscriptions(
         let staying = current
             .subscriptions
             .iter()
-            .filter(|s| next.get(&s.id).is_some());
+            .filter(|s| next_at.contains_key(s.id.as_str()));
         for (table, old) in tables.iter_mut().zip(staying) {
-            let index = next
-                .subscriptions
-                .iter()
-                .position(|s| s.id == old.id)
+            let index = *next_at
+                .get(old.id.as_str())
                 .ok_or("a kept subscription is not in the new set")?;
             let fresh = fresh_entry(index)?;
             for field in old.changed_fields(&next.subscriptions[index]) {
@@ -235,7 +236,7 @@ fn merge_subscriptions(
     }
 
     let added: Vec<usize> = (0..next.subscriptions.len())
-        .filter(|&i| current.get(&next.subscriptions[i].id).is_none())
+        .filter(|&i| !current_at.contains_key(next.subscriptions[i].id.as_str()))
         .collect();
     if !added.is_empty() {
         // Comments at the end of the file stay at the end of what was there (they may

@@ -2,6 +2,7 @@
 //! secrets from `add`/`import` input into files so that the subscriptions file never
 //! holds them.
 
+use std::collections::HashSet;
 use std::fs;
 use std::path::PathBuf;
 
@@ -239,7 +240,7 @@ impl Store {
     /// the subscriptions file is already written.
     pub(super) fn prune_secrets(&self, set: &SubscriptionSet) -> Vec<PathBuf> {
         let paths = self.paths();
-        let referenced: Vec<PathBuf> = set
+        let referenced: HashSet<PathBuf> = set
             .subscriptions
             .iter()
             .flat_map(secret_refs)

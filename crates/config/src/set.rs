@@ -1,5 +1,6 @@
 //! The file's content as a value: [`SubscriptionSet`], and the [`Format`]s it is written in.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -68,6 +69,16 @@ pub struct SubscriptionSet {
 }
 
 impl SubscriptionSet {
+    /// Each subscription's position by id, for looking up many: [`get`](Self::get) scans
+    /// the list, so a loop of them over 10,000 subscriptions would be quadratic.
+    pub fn positions(&self) -> HashMap<&str, usize> {
+        self.subscriptions
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect()
+    }
+
     /// The subscription with this id.
     pub fn get(&self, id: &str) -> Option<&SubscriptionSpec> {
         self.subscriptions.iter().find(|s| s.id == id)

@@ -6,7 +6,7 @@
 //! keeps the old set when the file does not validate. Reading the file and resolving its
 //! secret references happen on a blocking thread.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -56,6 +56,8 @@ pub(crate) struct ControlLoop {
     current: Option<SubscriptionSet>,
     /// The demo feed's server, while a subscription uses it.
     demo: Option<DemoServer>,
+    /// The retention history was last given per subscription: only a change is sent again.
+    retention: HashMap<String, Retention>,
 }
 
 impl ControlLoop {
@@ -80,6 +82,7 @@ impl ControlLoop {
             settling: None,
             current: None,
             demo: None,
+            retention: HashMap::new(),
         }
     }
 
@@ -170,8 +173,12 @@ impl ControlLoop {
             failed = report.failed.len(),
             "subscriptions applied"
         );
+        // Watchers hear what changed; `unchanged` would name every subscription each time.
         self.live.publish(DaemonEvent::Config {
-            applied: Some(report.clone()),
+            applied: Some(ApplyReport {
+                unchanged: Vec::new(),
+                ..report.clone()
+            }),
             error: None,
         });
         Ok(report)
@@ -181,13 +188,15 @@ impl ControlLoop {
         // Every status entry exists before a connection starts: the pipeline only updates
         // existing entries, so a state change that raced ahead of the entry (a fast OPEN,
         // a 404's CLOSED) would be lost and `list` would show "connecting" for good.
+        let ids: HashSet<&str> = set.subscriptions.iter().map(|s| s.id.as_str()).collect();
+        let mut added = HashSet::new();
         let resume = {
             let mut table = self.live.table();
             for spec in &set.subscriptions {
-                table
-                    .status
-                    .entry(spec.id.clone())
-                    .or_insert_with(|| initial_status(spec));
+                if table.status.get(&spec.id).is_none() {
+                    table.status.insert(spec.id.clone(), initial_status(spec));
+                    added.insert(spec.id.as_str());
+                }
             }
             table.resume.clone()
         };
@@ -215,17 +224,24 @@ impl ControlLoop {
             }
             Err(error) => tracing::warn!(%error, "history could not be compared with the file"),
         }
+        self.retention.retain(|id, _| ids.contains(id.as_str()));
         for spec in &set.subscriptions {
             let retention = Retention {
                 max_events: spec.history.max_events,
                 max_age: spec.history.max_age,
             };
-            if let Err(error) = self
+            if self.retention.get(&spec.id) == Some(&retention) {
+                continue;
+            }
+            match self
                 .history
                 .set_retention(spec.id.as_str(), retention)
                 .await
             {
-                tracing::warn!(%error, "history retention not set");
+                Ok(()) => {
+                    self.retention.insert(spec.id.clone(), retention);
+                }
+                Err(error) => tracing::warn!(%error, "history retention not set"),
             }
         }
         let shortest = set.subscriptions.iter().map(|s| s.history.max_age).min();
@@ -239,27 +255,43 @@ impl ControlLoop {
             });
 
         let mut table = self.live.table();
-        table.status.retain(|id, _| set.get(id).is_some());
+        let removed = table.status.retain(|id| ids.contains(id));
+        if !removed.is_empty() {
+            self.live.publish(DaemonEvent::Removed { ids: removed });
+        }
+        // Only what this apply changed is published: a reload after one edit costs the
+        // watchers one line, not one per subscription.
         for spec in &set.subscriptions {
-            let entry = table
-                .status
-                .entry(spec.id.clone())
-                .or_insert_with(|| initial_status(spec));
-            entry.name = spec.display_name().to_owned();
-            entry.url = spec.url.clone();
-            entry.enabled = spec.enabled;
-            entry.paused = spec.paused;
-            entry.error = report.failed.get(&spec.id).cloned();
-            if !spec.enabled {
-                entry.ready_state = ReadyState::Closed;
-                entry.reason = "disabled".into();
-                entry.status = None;
-            } else if let Some(error) = &entry.error {
-                entry.ready_state = ReadyState::Closed;
-                entry.reason = format!("not started: {error}");
-                entry.status = None;
+            let error = report.failed.get(&spec.id).cloned();
+            let changed = table.status.update(
+                &spec.id,
+                || initial_status(spec),
+                |entry| {
+                    entry.name = spec.display_name().to_owned();
+                    entry.url = spec.url.clone();
+                    entry.enabled = spec.enabled;
+                    entry.paused = spec.paused;
+                    entry.error = error;
+                    if !spec.enabled {
+                        entry.ready_state = ReadyState::Closed;
+                        entry.reason = "disabled".into();
+                        entry.status = None;
+                    } else if let Some(error) = &entry.error {
+                        entry.ready_state = ReadyState::Closed;
+                        entry.reason = format!("not started: {error}");
+                        entry.status = None;
+                    }
+                },
+            );
+            let status = match changed {
+                Some(status) => Some(status),
+                // New in this apply: already in the table, but no watcher has heard of it.
+                None if added.contains(spec.id.as_str()) => table.status.get(&spec.id),
+                None => None,
+            };
+            if let Some(status) = status {
+                self.live.publish(DaemonEvent::Status(status.clone()));
             }
-            self.live.publish(DaemonEvent::Status(entry.clone()));
         }
         report
     }
@@ -270,10 +302,9 @@ impl ControlLoop {
                 pid: std::process::id(),
                 version: env!("CARGO_PKG_VERSION").into(),
             },
-            Command::Status => Reply::Status {
-                subscriptions: self.live.statuses(),
-                daemon: self.live.info(),
-            },
+            Command::Status { since, ids } => {
+                Reply::Status(self.live.report(since, ids.as_deref()))
+            }
             Command::Reload => match self.reload(true).await {
                 Ok(report) => Reply::Done {
                     detail: Done::Applied(report),
@@ -359,9 +390,13 @@ impl ControlLoop {
     /// Deletes the history of subscriptions the user removed, once the applied file no
     /// longer has them.
     async fn forget(&mut self, ids: Vec<String>) -> Reply {
-        if let Some(set) = &self.current
-            && let Some(still) = ids.iter().find(|id| set.get(id).is_some())
-        {
+        let running: HashSet<&str> = self
+            .current
+            .iter()
+            .flat_map(|set| &set.subscriptions)
+            .map(|s| s.id.as_str())
+            .collect();
+        if let Some(still) = ids.iter().find(|id| running.contains(id.as_str())) {
             return Reply::Error {
                 message: format!(
                     "subscription {still:?} is still in the subscriptions file; remove it first"

@@ -17,7 +17,8 @@
 //! - `pipeline` (private): updates in; history, routing and sinks out.
 //! - `messages` (private): what the tasks tell each other: commands for the control
 //!   loop, the set the pipeline routes for.
-//! - `live` (private): the shared live state: status table, resume points, config error.
+//! - `live` (private): the shared live state: status table (every change versioned, so a
+//!   client asks for what changed since a version it saw), resume points, config error.
 //! - `upkeep` (private): history upkeep while running: rows aged out when due, and
 //!   subscriptions missing from the file forgotten after the grace period.
 //! - `socket` (private): the control socket's server side (0600 in a 0700 directory, peers

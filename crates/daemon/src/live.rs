@@ -3,13 +3,18 @@
 //! (one lock for all three, never held across an `await`), and the broadcast every face
 //! hears updates on.
 //!
+//! The status table gives every change a version, so that a client that saw version V asks
+//! for what changed after it (`status --since V`) and gets just that: its index of the
+//! latest change per subscription is kept in version order, and a delta is a range of it.
+//!
 //! [`Daemon`]: crate::Daemon
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
-use ssenotify_protocol::{DaemonEvent, DaemonInfo, SubscriptionStatus};
+use ssenotify_protocol::{DaemonEvent, DaemonInfo, StatusReport, SubscriptionStatus};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -18,11 +23,213 @@ use crate::sink::NotifySink;
 /// A subscription's resume point: the last event ID, and the cursor of a resume adapter.
 pub(crate) type ResumeFrom = (String, Option<String>);
 
+/// How many removed subscriptions the status table remembers for deltas; a client that
+/// last looked before the oldest of them is sent everything again.
+const REMEMBERED_REMOVALS: usize = 10_000;
+
+/// The live status of every subscription, in id order, with the version of its last change.
+pub(crate) struct StatusTable {
+    entries: BTreeMap<String, Versioned>,
+    /// Each present id by the version of its last change: what a delta reads.
+    changes: BTreeMap<u64, String>,
+    /// Each removed id by the version of its removal, and the other way round.
+    removals: BTreeMap<u64, String>,
+    removed: HashMap<String, u64>,
+    /// The last version given out.
+    version: u64,
+    /// The oldest version a delta can start from.
+    horizon: u64,
+}
+
+struct Versioned {
+    status: SubscriptionStatus,
+    version: u64,
+}
+
+/// What a `status` request gets from the table (the daemon's own report aside).
+pub(crate) struct Slice {
+    pub version: u64,
+    pub full: bool,
+    pub subscriptions: Vec<SubscriptionStatus>,
+    pub removed: Vec<String>,
+}
+
+/// Gives `id` (whose last change, if any, was `old`) the next version in `changes`;
+/// returns it.
+fn bump(version: &mut u64, changes: &mut BTreeMap<u64, String>, old: Option<u64>, id: &str) -> u64 {
+    *version += 1;
+    // The id's string moves from its old version to the new one: no allocation per change.
+    let id = old
+        .and_then(|old| changes.remove(&old))
+        .unwrap_or_else(|| id.to_owned());
+    changes.insert(*version, id);
+    *version
+}
+
+impl StatusTable {
+    /// An empty table whose versions start above `base`.
+    fn new(base: u64) -> Self {
+        Self {
+            entries: BTreeMap::new(),
+            changes: BTreeMap::new(),
+            removals: BTreeMap::new(),
+            removed: HashMap::new(),
+            version: base,
+            horizon: base,
+        }
+    }
+
+    /// The status of `id`.
+    pub fn get(&self, id: &str) -> Option<&SubscriptionStatus> {
+        self.entries.get(id).map(|e| &e.status)
+    }
+
+    /// The status of `id`, to change it: it counts as changed.
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut SubscriptionStatus> {
+        let entry = self.entries.get_mut(id)?;
+        entry.version = bump(
+            &mut self.version,
+            &mut self.changes,
+            Some(entry.version),
+            id,
+        );
+        Some(&mut entry.status)
+    }
+
+    /// Adds or replaces the status of `id`.
+    pub fn insert(&mut self, id: String, status: SubscriptionStatus) {
+        let old = self.entries.get(&id).map(|entry| entry.version);
+        if old.is_none()
+            && let Some(removal) = self.removed.remove(&id)
+        {
+            // Back after a removal: it is no longer one.
+            self.removals.remove(&removal);
+        }
+        let version = bump(&mut self.version, &mut self.changes, old, &id);
+        self.entries.insert(id, Versioned { status, version });
+    }
+
+    /// Changes the status of `id` with `change` (starting from `initial()` if it has none);
+    /// returns it when that changed anything, or when it is new.
+    pub fn update(
+        &mut self,
+        id: &str,
+        initial: impl FnOnce() -> SubscriptionStatus,
+        change: impl FnOnce(&mut SubscriptionStatus),
+    ) -> Option<&SubscriptionStatus> {
+        let Some(entry) = self.entries.get(id) else {
+            let mut status = initial();
+            change(&mut status);
+            self.insert(id.to_owned(), status);
+            return self.get(id);
+        };
+        let mut next = entry.status.clone();
+        change(&mut next);
+        if next == entry.status {
+            return None;
+        }
+        let status = self.get_mut(id)?;
+        *status = next;
+        Some(status)
+    }
+
+    /// Removes every status whose id `keep` refuses; returns their ids.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) -> Vec<String> {
+        let gone: Vec<String> = self
+            .entries
+            .keys()
+            .filter(|id| !keep(id))
+            .cloned()
+            .collect();
+        for id in &gone {
+            if let Some(entry) = self.entries.remove(id) {
+                self.changes.remove(&entry.version);
+                self.version += 1;
+                self.removals.insert(self.version, id.clone());
+                self.removed.insert(id.clone(), self.version);
+            }
+        }
+        while self.removals.len() > REMEMBERED_REMOVALS {
+            if let Some((version, id)) = self.removals.pop_first() {
+                self.removed.remove(&id);
+                self.horizon = self.horizon.max(version);
+            }
+        }
+        gone
+    }
+
+    /// Every status, in id order.
+    pub fn values(&self) -> impl Iterator<Item = &SubscriptionStatus> {
+        self.entries.values().map(|e| &e.status)
+    }
+
+    /// What a `status` request asked for: every status (or those of `ids`), or only what
+    /// changed after `since` when the table can tell (otherwise all of it, `full`).
+    pub fn slice(&self, since: Option<u64>, ids: Option<&[String]>) -> Slice {
+        let since = since.filter(|&v| (self.horizon..=self.version).contains(&v));
+        let changed = |e: &Versioned| since.is_none_or(|v| e.version > v);
+        let (subscriptions, removed) = match (ids, since) {
+            (Some(ids), _) => {
+                let mut found = Vec::new();
+                let mut missing = Vec::new();
+                for id in ids {
+                    match self.entries.get(id) {
+                        Some(e) if changed(e) => found.push(e.status.clone()),
+                        Some(_) => {}
+                        None => missing.push(id.clone()),
+                    }
+                }
+                found.sort_by(|a, b| a.id.cmp(&b.id));
+                (found, missing)
+            }
+            (None, None) => (self.values().cloned().collect(), Vec::new()),
+            (None, Some(v)) => {
+                // The index holds one version per id: a range of it is what changed.
+                let mut ids: Vec<&String> = self.changes.range(v + 1..).map(|(_, id)| id).collect();
+                ids.sort_unstable();
+                let found = ids
+                    .iter()
+                    .map(|id| self.entries[*id].status.clone())
+                    .collect();
+                let mut removed: Vec<String> = self
+                    .removals
+                    .range(v + 1..)
+                    .map(|(_, id)| id.clone())
+                    .collect();
+                removed.sort_unstable();
+                (found, removed)
+            }
+        };
+        Slice {
+            version: self.version,
+            full: since.is_none(),
+            subscriptions,
+            removed,
+        }
+    }
+}
+
+impl std::ops::Index<&str> for StatusTable {
+    type Output = SubscriptionStatus;
+
+    fn index(&self, id: &str) -> &SubscriptionStatus {
+        self.get(id).expect("no status for this id")
+    }
+}
+
+/// Microseconds since the Unix epoch: where a daemon's versions start, so that a later
+/// daemon's versions are above every version an earlier one gave out (it would take a
+/// million changes a second to catch up with the clock).
+fn start_version() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
 /// What one lock guards.
-#[derive(Default)]
 pub(crate) struct Table {
     /// Live status per subscription id, in id order.
-    pub status: BTreeMap<String, SubscriptionStatus>,
+    pub status: StatusTable,
     /// The resume point each subscription reached.
     pub resume: HashMap<String, ResumeFrom>,
     /// Why the subscriptions file is not applied, if it does not validate.
@@ -56,8 +263,9 @@ impl Live {
     ) -> Self {
         Self {
             table: Mutex::new(Table {
+                status: StatusTable::new(start_version()),
                 resume,
-                ..Table::default()
+                config_error: None,
             }),
             ui: broadcast::channel(ui_buffer).0,
             sink,
@@ -95,6 +303,19 @@ impl Live {
         self.table().status.values().cloned().collect()
     }
 
+    /// The answer to a `status` request: every status or what changed after `since`, of
+    /// every subscription or of `ids`, and the daemon's report on itself.
+    pub fn report(&self, since: Option<u64>, ids: Option<&[String]>) -> StatusReport {
+        let slice = self.table().status.slice(since, ids);
+        StatusReport {
+            version: slice.version,
+            full: slice.full,
+            subscriptions: slice.subscriptions,
+            removed: slice.removed,
+            daemon: self.info(),
+        }
+    }
+
     /// The daemon's report on itself.
     pub fn info(&self) -> DaemonInfo {
         DaemonInfo {
@@ -114,5 +335,129 @@ impl Live {
     /// Records whether a tray host shows the icon now.
     pub fn set_tray_host(&self, shown: bool) {
         self.tray_host.store(shown, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ssenotify_sse::ReadyState;
+
+    use super::*;
+
+    fn table(ids: &[&str]) -> StatusTable {
+        let mut table = StatusTable::new(1000);
+        for id in ids {
+            table.insert(
+                (*id).into(),
+                SubscriptionStatus::new(id, ReadyState::Connecting, "started"),
+            );
+        }
+        table
+    }
+
+    fn ids(statuses: &[SubscriptionStatus]) -> Vec<&str> {
+        statuses.iter().map(|s| s.id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_delta_holds_what_changed_after_the_version_seen_and_nothing_else() {
+        let mut t = table(&["a", "b", "c", "d"]);
+        let seen = t.slice(None, None);
+        assert!(seen.full);
+        assert_eq!(ids(&seen.subscriptions), ["a", "b", "c", "d"]);
+        assert!(t.slice(Some(seen.version), None).subscriptions.is_empty());
+
+        t.get_mut("c").unwrap().ready_state = ReadyState::Open;
+        t.get_mut("a").unwrap().events += 1;
+        t.get_mut("c").unwrap().events += 1;
+        let delta = t.slice(Some(seen.version), None);
+        assert!(!delta.full);
+        assert_eq!(
+            ids(&delta.subscriptions),
+            ["a", "c"],
+            "once each, in id order"
+        );
+        assert_eq!(delta.subscriptions[1].ready_state, ReadyState::Open);
+        assert!(delta.version > seen.version);
+        // From the version of that delta on, nothing more.
+        assert!(t.slice(Some(delta.version), None).subscriptions.is_empty());
+    }
+
+    #[test]
+    fn removals_are_part_of_a_delta_until_the_id_comes_back() {
+        let mut t = table(&["a", "b", "c"]);
+        let seen = t.slice(None, None).version;
+        assert_eq!(t.retain(|id| id != "b"), ["b"]);
+        let delta = t.slice(Some(seen), None);
+        assert_eq!(
+            (delta.subscriptions.len(), delta.removed),
+            (0, vec!["b".to_owned()])
+        );
+        t.insert(
+            "b".into(),
+            SubscriptionStatus::new("b", ReadyState::Open, "back"),
+        );
+        let delta = t.slice(Some(seen), None);
+        assert_eq!(ids(&delta.subscriptions), ["b"]);
+        assert!(delta.removed.is_empty());
+    }
+
+    #[test]
+    fn a_version_the_table_cannot_answer_for_gets_everything() {
+        let mut t = table(&["a", "b"]);
+        let now = t.slice(None, None).version;
+        // Before this table's start (an earlier daemon), or one it never gave out.
+        for since in [1, 999, now + 1] {
+            let slice = t.slice(Some(since), None);
+            assert!(slice.full, "since {since}");
+            assert_eq!(ids(&slice.subscriptions), ["a", "b"]);
+        }
+        // Removals it no longer remembers: a client that looked before them starts over.
+        let before = t.slice(None, None).version;
+        for i in 0..=REMEMBERED_REMOVALS {
+            t.insert(
+                format!("x{i}"),
+                SubscriptionStatus::new("x", ReadyState::Open, ""),
+            );
+        }
+        t.retain(|id| !id.starts_with('x'));
+        assert!(t.slice(Some(before), None).full);
+    }
+
+    #[test]
+    fn an_update_that_changes_nothing_is_not_a_change() {
+        let mut t = table(&["a"]);
+        let seen = t.slice(None, None).version;
+        let initial = || unreachable!("a exists");
+        assert!(
+            t.update("a", initial, |s| s.reason = "started".into())
+                .is_none()
+        );
+        assert!(t.slice(Some(seen), None).subscriptions.is_empty());
+        let changed = t.update("a", initial, |s| s.reason = "other".into());
+        assert_eq!(changed.map(|s| s.reason.as_str()), Some("other"));
+        let new = t.update(
+            "n",
+            || SubscriptionStatus::new("n", ReadyState::Connecting, ""),
+            |_| {},
+        );
+        assert!(new.is_some(), "a new entry is a change");
+        assert_eq!(ids(&t.slice(Some(seen), None).subscriptions), ["a", "n"]);
+    }
+
+    #[test]
+    fn asking_for_ids_gets_those_and_names_the_missing_ones() {
+        let mut t = table(&["a", "b", "c"]);
+        let seen = t.slice(None, None).version;
+        t.get_mut("c").unwrap().events = 3;
+        let asked = ["c".to_owned(), "zz".to_owned(), "a".to_owned()];
+        let all = t.slice(None, Some(&asked));
+        assert!(all.full);
+        assert_eq!(ids(&all.subscriptions), ["a", "c"]);
+        assert_eq!(all.removed, ["zz"]);
+        let changed = t.slice(Some(seen), Some(&asked));
+        assert_eq!(ids(&changed.subscriptions), ["c"]);
+        let none = t.slice(None, Some(&[]));
+        assert!(none.subscriptions.is_empty() && none.removed.is_empty());
     }
 }

@@ -11,8 +11,14 @@ use tokio::sync::oneshot;
 pub(crate) enum Command {
     /// Who is there.
     Ping,
-    /// Every status, and the daemon's own.
-    Status,
+    /// The statuses asked for (every one, or what changed after a version, of every
+    /// subscription or of some ids), and the daemon's own.
+    Status {
+        /// Only what changed after this version.
+        since: Option<u64>,
+        /// Only these ids.
+        ids: Option<Vec<String>>,
+    },
     /// Apply the file now.
     Reload,
     /// Stop the daemon.

@@ -592,6 +592,7 @@ mod tests {
                     }
                 ),
                 DaemonEvent::Config { .. } => "config".into(),
+                DaemonEvent::Removed { .. } => "removed".into(),
             });
         }
         assert_eq!(

@@ -5,7 +5,8 @@
 //! name, and every connection's peer checked (`SO_PEERCRED`): a process of another user is
 //! refused even if someone loosened the modes. Each request line is handed to the control
 //! loop as a [`Command`]; `watch` is answered here, by streaming every update the daemon
-//! publishes until the client hangs up or the daemon stops.
+//! publishes until the client hangs up or the daemon stops (after a snapshot of every
+//! status, taken once the stream is subscribed, when asked for one).
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -139,21 +140,36 @@ async fn handle(
             }
         } else {
             let command = match serde_json::from_str::<Request>(line.trim_end()) {
-                Ok(Request::Watch) => {
-                    // Subscribe before answering, so nothing published after the client
-                    // reads the reply (and then asks for the current state) is missed.
+                Ok(Request::Watch { snapshot }) => {
+                    // Subscribe before the snapshot and the reply, so nothing published
+                    // after them is missed (a change between the two is in both).
                     let feed = updates.subscribe();
+                    let every = Command::Status {
+                        since: None,
+                        ids: None,
+                    };
+                    let snapshot = if snapshot {
+                        match ask(&requests, every, cancel).await {
+                            Some(Reply::Status(report)) => Some(Box::new(report)),
+                            _ => return Ok(()),
+                        }
+                    } else {
+                        None
+                    };
                     write_line(
                         &mut write,
                         &Reply::Done {
-                            detail: Done::Watching { watching: true },
+                            detail: Done::Watching {
+                                watching: true,
+                                snapshot,
+                            },
                         },
                     )
                     .await?;
                     return stream_updates(feed, lines, write, cancel).await;
                 }
                 Ok(Request::Ping) => Ok(Command::Ping),
-                Ok(Request::Status) => Ok(Command::Status),
+                Ok(Request::Status { since, ids }) => Ok(Command::Status { since, ids }),
                 Ok(Request::Reload) => Ok(Command::Reload),
                 Ok(Request::Quit) => Ok(Command::Quit),
                 Ok(Request::Forget { ids }) => Ok(Command::Forget(ids)),
@@ -161,24 +177,36 @@ async fn handle(
                 Err(error) => Err(error),
             };
             match command {
-                Ok(command) => {
-                    let (tx, rx) = oneshot::channel();
-                    if requests.send((command, tx)).await.is_err() {
-                        return Ok(());
-                    }
-                    tokio::select! {
-                        _ = cancel.cancelled() => return Ok(()),
-                        reply = rx => reply.unwrap_or(Reply::Error {
-                            message: "the daemon is shutting down".into(),
-                        }),
-                    }
-                }
+                Ok(command) => match ask(&requests, command, cancel).await {
+                    Some(reply) => reply,
+                    None => return Ok(()),
+                },
                 Err(error) => Reply::Error {
                     message: format!("bad request: {error}"),
                 },
             }
         };
         write_line(&mut write, &reply).await?;
+    }
+}
+
+/// Hands `command` to the control loop and waits for its answer; `None` when the daemon
+/// stops meanwhile.
+async fn ask(
+    requests: &mpsc::Sender<Pending>,
+    command: Command,
+    cancel: &CancellationToken,
+) -> Option<Reply> {
+    let (tx, rx) = oneshot::channel();
+    requests.send((command, tx)).await.ok()?;
+    tokio::select! {
+        // A reply that is there goes out even if the daemon stops meanwhile: `quit` itself
+        // is answered just before the stop, and its client must hear that it worked.
+        biased;
+        reply = rx => Some(reply.unwrap_or(Reply::Error {
+            message: "the daemon is shutting down".into(),
+        })),
+        _ = cancel.cancelled() => None,
     }
 }
 

@@ -89,12 +89,20 @@ impl CommandError {
     }
 }
 
-/// The payload of `ssenotify://update`, at most ~10 a second.
+/// The payload of `ssenotify://update`, at most ~10 a second. It carries what changed since
+/// the last batch, so its size follows the changes, not the number of subscriptions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct UpdateBatch {
     /// The latest status of each subscription that changed since the last batch (every
     /// subscription when `engine` is set).
     pub statuses: Vec<SubscriptionStatus>,
+    /// Subscriptions that left the engine's set (removed from the file) since the last batch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
+    /// Updates were skipped on the way (the engine's stream lagged): statuses may be stale,
+    /// and the UI refetches the whole list.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resync: bool,
     /// New events, oldest first.
     pub events: Vec<LiveEvent>,
     /// Events left out of this batch (over the cap, or lagged on the channel); the UI

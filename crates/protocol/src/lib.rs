@@ -8,6 +8,10 @@
 //! answered once but streamed: `watch` turns the connection into a feed of [`WatchLine`]s
 //! (every status change and event) until the client hangs up or the daemon stops.
 //!
+//! Nothing a client asks for again costs the whole set when little changed: `status` can be
+//! asked for what changed after a version it saw ([`StatusReport::version`]), and `watch`
+//! can start with one snapshot, after which its lines are the changes.
+//!
 //! Nothing crosses the socket as untyped JSON: every message is a type here, and the UI's
 //! TypeScript definitions of them (`ui/src/protocol/`) are generated from these types by
 //! this crate's tests (`cargo test -p ssenotify-protocol`), which fail when the committed
@@ -17,10 +21,13 @@
 //!
 //! - `message`: the socket's messages: [`Request`], [`Reply`] (with [`Done`]),
 //!   [`WatchLine`], [`WatchNotice`].
-//! - `status`: what the daemon reports: [`SubscriptionStatus`], [`DaemonEvent`] (with
-//!   [`LiveEvent`]), [`DaemonInfo`], [`NotifierHealth`], [`ServerInfo`].
-//! - `wire`: the framing both ends share (one JSON value per line, [`MAX_REQUEST`]).
-//! - `client`: [`request`] and [`watch`], the client side ([`ClientError`]).
+//! - `status`: what the daemon reports: [`SubscriptionStatus`], [`StatusReport`] (a
+//!   `status` reply: all of them or a delta), [`DaemonEvent`] (with [`LiveEvent`]),
+//!   [`DaemonInfo`], [`NotifierHealth`], [`ServerInfo`].
+//! - `wire`: the framing both ends share (one JSON value per line, [`MAX_REQUEST`]), and
+//!   [`parse_reply`], which reads large replies without serde's buffering of tagged enums.
+//! - `client`: [`request`], [`watch`] and [`watch_snapshot`], the client side
+//!   ([`ClientError`]).
 //! - `app`: the desktop app's contract with its web UI (Tauri IPC): [`AppInfo`],
 //!   [`CommandError`], [`UpdateBatch`].
 //!
@@ -33,14 +40,14 @@ mod status;
 mod wire;
 
 pub use app::{AppInfo, CommandError, EngineKind, FieldProblem, UpdateBatch};
-pub use client::{ClientError, Watcher, request, watch};
+pub use client::{ClientError, Watcher, request, watch, watch_snapshot};
 pub use message::{Done, Reply, Request, WatchLine, WatchNotice};
 /// Re-exported: the wire types of the layers below that messages carry.
 pub use ssenotify_history::{Action, StoredEvent};
 /// Re-exported: the wire types of the layers below that messages carry.
 pub use ssenotify_sse::{ApplyReport, ReadyState};
 pub use status::{
-    DaemonEvent, DaemonInfo, LiveEvent, NotifierHealth, NotifierState, ServerInfo,
+    DaemonEvent, DaemonInfo, LiveEvent, NotifierHealth, NotifierState, ServerInfo, StatusReport,
     SubscriptionStatus,
 };
-pub use wire::{MAX_REQUEST, push_line, write_line};
+pub use wire::{MAX_REQUEST, parse_reply, push_line, write_line};

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use ssenotify_sse::ApplyReport;
 use ts_rs::TS;
 
-use crate::status::{DaemonEvent, DaemonInfo, SubscriptionStatus};
+use crate::status::{DaemonEvent, StatusReport};
 
 /// A request to the daemon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -13,12 +13,28 @@ use crate::status::{DaemonEvent, DaemonInfo, SubscriptionStatus};
 pub enum Request {
     /// Is anyone there? Replies with the daemon's pid and version.
     Ping,
-    /// The live state of every subscription, and the daemon's own.
-    Status,
+    /// The live state of the subscriptions, and the daemon's own. `{"cmd":"status"}` asks
+    /// for every subscription; `since` and `ids` narrow it down (both at once: the changes of
+    /// those ids).
+    Status {
+        /// Only what changed after this version (the [`StatusReport::version`] of an earlier
+        /// reply of the same daemon): a delta. A version the daemon cannot answer for (from
+        /// before its start, or too old) gets every subscription, with `full` set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<u64>,
+        /// Only these subscriptions; an empty list asks for the daemon's own report alone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ids: Option<Vec<String>>,
+    },
     /// Re-read the subscriptions file and apply it now.
     Reload,
     /// Stream every status change and event as [`WatchLine`]s until either side closes.
-    Watch,
+    Watch {
+        /// Answer with the status of every subscription first ([`Done::Watching`]'s
+        /// `snapshot`): the stream then carries only what changes after it.
+        #[serde(default, skip_serializing_if = "is_false")]
+        snapshot: bool,
+    },
     /// Stop the daemon (as SIGTERM does): `ssenotify quit`, and the app's Quit when no tray
     /// icon offers one.
     Quit,
@@ -49,12 +65,7 @@ pub enum Reply {
         version: String,
     },
     /// Answer to [`Request::Status`].
-    Status {
-        /// Live state per subscription.
-        subscriptions: Vec<SubscriptionStatus>,
-        /// The daemon's own state.
-        daemon: DaemonInfo,
-    },
+    Status(StatusReport),
     /// The request was carried out; `detail` says what happened.
     Done {
         /// What happened.
@@ -75,6 +86,10 @@ pub enum Done {
     Watching {
         /// Always true.
         watching: bool,
+        /// With `{"cmd":"watch","snapshot":true}`: every subscription's status when the
+        /// stream started; every line after it is a change since.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshot: Option<Box<StatusReport>>,
     },
     /// `quit`: the daemon is stopping.
     Quitting {
@@ -93,6 +108,10 @@ pub enum Done {
     },
     /// `reload`: what applying the file did, id by id.
     Applied(ApplyReport),
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 /// One line of a `watch` stream.
@@ -135,6 +154,13 @@ mod tests {
         text
     }
 
+    /// A reply read back by the client's reader, fast path or not, as serde reads it.
+    fn reply_round_trip(reply: Reply) -> String {
+        let text = round_trip(reply.clone());
+        assert_eq!(crate::parse_reply(&text).unwrap(), reply, "{text}");
+        text
+    }
+
     #[test]
     fn watch_lines_round_trip_through_json() {
         for line in [
@@ -154,17 +180,96 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_status_reply_is_whole_unless_it_says_it_is_a_delta() {
+        // A daemon from before versions answers without `version` and `full`: all of it.
+        let old = r#"{"reply":"status","subscriptions":[],"daemon":{"pid":1,
+            "notifier":{"state":"up"},"config_error":null,"tray":false,"tray_host":false}}"#;
+        match serde_json::from_str::<Reply>(old).unwrap() {
+            Reply::Status(report) => assert!(report.full && report.version == 0),
+            other => panic!("{other:?}"),
+        }
+        let delta = reply_round_trip(Reply::Status(StatusReport {
+            version: 9,
+            full: false,
+            subscriptions: vec![SubscriptionStatus::new("a", ReadyState::Open, "x")],
+            removed: vec!["b".into()],
+            daemon: crate::DaemonInfo {
+                pid: 1,
+                notifier: Default::default(),
+                config_error: None,
+                tray: false,
+                tray_host: false,
+            },
+        }));
+        assert!(
+            delta.starts_with(
+                r#"{"reply":"status","version":9,"full":false,"subscriptions":[{"id":"a""#
+            ),
+            "{delta}"
+        );
+        assert!(delta.contains(r#""removed":["b"],"daemon":"#), "{delta}");
+        assert_eq!(
+            round_trip(WatchLine::Update(DaemonEvent::Removed {
+                ids: vec!["a".into()]
+            })),
+            r#"{"kind":"removed","ids":["a"]}"#
+        );
+    }
+
     /// The lines docs/ipc.md and docs/cli.md show, byte for byte.
     #[test]
     fn the_documented_wire_shapes_hold() {
-        assert_eq!(round_trip(Request::Watch), r#"{"cmd":"watch"}"#);
+        assert_eq!(
+            round_trip(Request::Watch { snapshot: false }),
+            r#"{"cmd":"watch"}"#
+        );
+        assert_eq!(
+            round_trip(Request::Watch { snapshot: true }),
+            r#"{"cmd":"watch","snapshot":true}"#
+        );
+        assert_eq!(
+            round_trip(Request::Status {
+                since: None,
+                ids: None
+            }),
+            r#"{"cmd":"status"}"#
+        );
+        assert_eq!(
+            round_trip(Request::Status {
+                since: Some(7),
+                ids: Some(vec!["a".into()])
+            }),
+            r#"{"cmd":"status","since":7,"ids":["a"]}"#
+        );
         assert_eq!(round_trip(Request::Reload), r#"{"cmd":"reload"}"#);
         assert_eq!(
-            round_trip(Reply::Done {
-                detail: Done::Watching { watching: true }
+            reply_round_trip(Reply::Done {
+                detail: Done::Watching {
+                    watching: true,
+                    snapshot: None
+                }
             }),
             r#"{"reply":"done","detail":{"watching":true}}"#
         );
+        reply_round_trip(Reply::Done {
+            detail: Done::Watching {
+                watching: true,
+                snapshot: Some(Box::new(StatusReport {
+                    version: 3,
+                    full: true,
+                    subscriptions: vec![SubscriptionStatus::new("a", ReadyState::Open, "x")],
+                    removed: Vec::new(),
+                    daemon: crate::DaemonInfo {
+                        pid: 1,
+                        notifier: Default::default(),
+                        config_error: None,
+                        tray: true,
+                        tray_host: false,
+                    },
+                })),
+            },
+        });
         assert_eq!(
             round_trip(Reply::Done {
                 detail: Done::Quitting { quitting: true }

@@ -73,6 +73,11 @@ pub enum DaemonEvent {
     Status(SubscriptionStatus),
     /// A subscription received an event (after history and routing).
     Event(LiveEvent),
+    /// Subscriptions left the daemon's set (removed from the file): their statuses are gone.
+    Removed {
+        /// Their ids.
+        ids: Vec<String>,
+    },
     /// The subscriptions file was applied, or failed to validate (`error`).
     Config {
         /// The apply report, when it was applied.
@@ -163,6 +168,36 @@ pub struct ServerInfo {
     pub spec_version: String,
     /// Its capabilities (`body`, `body-markup`, `actions`, ...).
     pub capabilities: Vec<String>,
+}
+
+/// The daemon's answer to a `status` request: the live state of its subscriptions (all of
+/// them, or what changed after a version the client saw), and its own.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, TS)]
+pub struct StatusReport {
+    /// The version of the daemon's status table this answer reflects; ask with it as
+    /// `since` to get only what changes after it. Versions only grow, also across daemon
+    /// restarts (they start at the daemon's start time in microseconds), so a version of an
+    /// earlier daemon is never mistaken for one of this daemon. 0 from a daemon that
+    /// predates versions.
+    #[serde(default)]
+    pub version: u64,
+    /// Whether `subscriptions` holds every subscription asked for (true), or only those
+    /// that changed after `since` (false): a client keeping a copy replaces it when true
+    /// and patches it when false.
+    #[serde(default = "every_subscription")]
+    pub full: bool,
+    /// Live state per subscription, in id order.
+    pub subscriptions: Vec<SubscriptionStatus>,
+    /// Subscriptions to drop from a copy: in a delta, those removed after `since`; with
+    /// `ids`, those asked for that the daemon does not have.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
+    /// The daemon's own state.
+    pub daemon: DaemonInfo,
+}
+
+fn every_subscription() -> bool {
+    true
 }
 
 /// The daemon's report on itself, with every `status` reply.

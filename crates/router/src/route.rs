@@ -21,6 +21,11 @@ pub(crate) const MAX_COMMAND_DATA_BYTES: usize = 128_000;
 
 /// Checks a subscription's rules the way [`Router::new`] would, reporting every problem.
 pub fn validate_rules(rules: &[RuleSpec]) -> Result<(), RuleErrors> {
+    // No rules is the implicit default, which always compiles; skipping its template
+    // environment keeps validating 10,000 subscriptions without rules cheap.
+    if rules.is_empty() {
+        return Ok(());
+    }
     Rules::compile(rules).map(drop)
 }
 

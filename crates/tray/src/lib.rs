@@ -47,6 +47,12 @@ pub use crate::state::{TrayState, aggregate};
 /// Menu actions queued for the loop; a click while as many wait is dropped.
 const ACTION_QUEUE: usize = 16;
 
+/// How long status changes gather before the tray looks at every subscription again: the
+/// view is computed from all of them, so at 10,000 subscriptions starting (two changes
+/// each) looking once per change would be quadratic; five times a second is soon enough
+/// for an icon.
+const SETTLE: Duration = Duration::from_millis(200);
+
 /// How often the notifier's health is looked at: it changes without a daemon event (the
 /// notification server goes away), and a cheap check every few seconds is soon enough.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
@@ -90,16 +96,27 @@ pub async fn run(daemon: &Daemon) {
     let mut following = true;
     let mut health = tokio::time::interval(HEALTH_INTERVAL);
     health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let settled = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(settled);
+    let mut changed = false;
     loop {
         tokio::select! {
             received = updates.recv(), if following => match received {
                 // Events do not change what the tray shows; skip them cheaply.
                 Ok(DaemonEvent::Event(_)) => continue,
-                // Missed some: recomputing from the status table catches up.
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                // A change (or missed ones: recomputing from the status table catches up):
+                // looked at once the changes around it have settled.
+                Ok(_) | Err(RecvError::Lagged(_)) => {
+                    if !changed {
+                        changed = true;
+                        settled.as_mut().reset(tokio::time::Instant::now() + SETTLE);
+                    }
+                    continue;
+                }
                 // Only once the daemon is gone; the timer still runs until the caller stops.
                 Err(RecvError::Closed) => following = false,
             },
+            () = &mut settled, if changed => changed = false,
             _ = health.tick() => {}
             Some(action) = actions.recv() => match action {
                 Action::Quit => break,

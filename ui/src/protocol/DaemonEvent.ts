@@ -6,7 +6,11 @@ import type { SubscriptionStatus } from "./SubscriptionStatus";
 /**
  * What the daemon publishes: to a `watch` stream, the tray and the app's window.
  */
-export type DaemonEvent = { "kind": "status" } & SubscriptionStatus | { "kind": "event" } & LiveEvent | { "kind": "config", 
+export type DaemonEvent = { "kind": "status" } & SubscriptionStatus | { "kind": "event" } & LiveEvent | { "kind": "removed", 
+/**
+ * Their ids.
+ */
+ids: Array<string>, } | { "kind": "config", 
 /**
  * The apply report, when it was applied.
  */

@@ -3,7 +3,22 @@
 /**
  * A request to the daemon.
  */
-export type Request = { "cmd": "ping" } | { "cmd": "status" } | { "cmd": "reload" } | { "cmd": "watch" } | { "cmd": "quit" } | { "cmd": "reconnect", 
+export type Request = { "cmd": "ping" } | { "cmd": "status", 
+/**
+ * Only what changed after this version (the [`StatusReport::version`] of an earlier
+ * reply of the same daemon): a delta. A version the daemon cannot answer for (from
+ * before its start, or too old) gets every subscription, with `full` set.
+ */
+since?: number | null, 
+/**
+ * Only these subscriptions; an empty list asks for the daemon's own report alone.
+ */
+ids?: Array<string> | null, } | { "cmd": "reload" } | { "cmd": "watch", 
+/**
+ * Answer with the status of every subscription first ([`Done::Watching`]'s
+ * `snapshot`): the stream then carries only what changes after it.
+ */
+snapshot?: boolean, } | { "cmd": "quit" } | { "cmd": "reconnect", 
 /**
  * The subscription's id.
  */

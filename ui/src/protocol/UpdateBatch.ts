@@ -5,7 +5,8 @@ import type { LiveEvent } from "./LiveEvent";
 import type { SubscriptionStatus } from "./SubscriptionStatus";
 
 /**
- * The payload of `ssenotify://update`, at most ~10 a second.
+ * The payload of `ssenotify://update`, at most ~10 a second. It carries what changed since
+ * the last batch, so its size follows the changes, not the number of subscriptions.
  */
 export type UpdateBatch = { 
 /**
@@ -13,6 +14,15 @@ export type UpdateBatch = {
  * subscription when `engine` is set).
  */
 statuses: Array<SubscriptionStatus>, 
+/**
+ * Subscriptions that left the engine's set (removed from the file) since the last batch.
+ */
+removed?: Array<string>, 
+/**
+ * Updates were skipped on the way (the engine's stream lagged): statuses may be stale,
+ * and the UI refetches the whole list.
+ */
+resync?: boolean, 
 /**
  * New events, oldest first.
  */

@@ -15,6 +15,7 @@ export type { ReadyState } from "./ReadyState";
 export type { Reply } from "./Reply";
 export type { Request } from "./Request";
 export type { ServerInfo } from "./ServerInfo";
+export type { StatusReport } from "./StatusReport";
 export type { StoredEvent } from "./StoredEvent";
 export type { SubscriptionStatus } from "./SubscriptionStatus";
 export type { UpdateBatch } from "./UpdateBatch";
