@@ -16,6 +16,7 @@ use smol_str::SmolStr;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::client::{Lease, Trust};
 use crate::event::{BATCH_EVENTS, Batch, BatchPool, Event, Update};
 use crate::parse::{Output, Parser};
 use crate::policy::{self, HEALTHY_AFTER, Policy, Verdict};
@@ -50,7 +51,7 @@ impl End {
 
 /// The state of one running subscription task.
 pub(crate) struct Connection {
-    client: reqwest::Client,
+    client: Trust,
     url: reqwest::Url,
     headers: HeaderMap,
     policy: Policy,
@@ -74,7 +75,7 @@ pub(crate) struct Connection {
 impl Connection {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        client: reqwest::Client,
+        client: Trust,
         url: reqwest::Url,
         headers: HeaderMap,
         policy: Policy,
@@ -265,7 +266,8 @@ impl Connection {
                 ),
             }
         }
-        let (mut response, chain) = match self.send(&headers).await {
+        // The lease counts this stream on its HTTP/2 connection until the attempt ends.
+        let (mut response, chain, _lease) = match self.send(&headers).await {
             Ok(answer) => answer,
             Err(end) => return end,
         };
@@ -360,24 +362,33 @@ impl Connection {
     }
 
     /// The request and its redirects, up to the response that answers it, with the chain
-    /// that led there (each hop gets the headers its origin may have).
-    async fn send(&self, headers: &HeaderMap) -> Result<(reqwest::Response, Chain), End> {
+    /// that led there (each hop gets the headers its origin may have) and the lease of the
+    /// client that sent it.
+    async fn send(&self, headers: &HeaderMap) -> Result<(reqwest::Response, Chain, Lease), End> {
         let mut chain = Chain::new(self.request_url());
         loop {
             let mut hop_headers = headers.clone();
             chain.withhold(&mut hop_headers);
-            let request = self
-                .client
+            let lease = self.client.lease(chain.current());
+            let request = lease
+                .client()
                 .get(chain.current().clone())
                 .headers(hop_headers);
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(error) if error.is_builder() => {
+            // A response's head counts as bytes for the idle timeout too: a server that never
+            // answers, or an HTTP/2 request waiting for a free stream on a connection whose
+            // server allows fewer than the client assumes, tries again instead of waiting
+            // for ever.
+            let idle = self.policy.idle_timeout;
+            let sent = tokio::time::timeout(idle, request.send()).await;
+            let response = match sent {
+                Err(_) => return Err(End::retry(Reason::IdleTimeout { after: idle })),
+                Ok(Ok(response)) => response,
+                Ok(Err(error)) if error.is_builder() => {
                     return Err(End::Closed(Reason::InvalidRequest {
                         error: error_chain(error),
                     }));
                 }
-                Err(error) => {
+                Ok(Err(error)) => {
                     return Err(End::retry(Reason::Network {
                         error: error_chain(error),
                     }));
@@ -385,7 +396,7 @@ impl Connection {
             };
             match chain.follow(response.status().as_u16(), response.headers().get(LOCATION)) {
                 Ok(true) => {}
-                Ok(false) => return Ok((response, chain)),
+                Ok(false) => return Ok((response, chain, lease)),
                 Err(error) => {
                     return Err(End::Closed(Reason::InvalidRequest {
                         error: error.to_string(),
