@@ -74,10 +74,14 @@ fn run(server: &TestServer, ca: &TestCa, n: usize) -> Figures {
     let accepted_before = server.connections().len();
     let started = Instant::now();
     let daemon = home.start_daemon();
-    poll(Duration::from_secs(120), || (open_in_daemon(&home) == n).then_some(()))
-        .unwrap_or_else(|| panic!("only {} of {n} OPEN", open_in_daemon(&home)));
+    poll(Duration::from_secs(120), || {
+        (open_in_daemon(&home) == n).then_some(())
+    })
+    .unwrap_or_else(|| panic!("only {} of {n} OPEN", open_in_daemon(&home)));
     let open_after = started.elapsed();
-    assert!(block_on(server.wait_for_open_streams(n, Duration::from_secs(10))));
+    assert!(block_on(
+        server.wait_for_open_streams(n, Duration::from_secs(10))
+    ));
     std::thread::sleep(Duration::from_secs(2));
     let figures = Figures {
         open_after,
@@ -116,11 +120,7 @@ fn main() {
     let idle = |_: &ssenotify_e2e::Request, _| {
         Response::sse_steps(vec![Step::send(b": welcome\n\n"), Step::Hold])
     };
-    let servers = [
-        ("HTTP/2", Alpn::H2),
-        ("HTTP/1.1", Alpn::Http1),
-    ]
-    .map(|(name, alpn)| {
+    let servers = [("HTTP/2", Alpn::H2), ("HTTP/1.1", Alpn::Http1)].map(|(name, alpn)| {
         let options = TlsOptions {
             alpn,
             ..TlsOptions::default()

@@ -208,9 +208,17 @@ fn three_hundred_subscriptions_to_a_server_allowing_100_streams_all_open() {
     );
     until_all_open(&home, 300);
     let conns = server.connections();
-    let carrying: Vec<_> = conns.iter().filter(|c| c.open_streams > 0).collect();
-    assert!(carrying.len() >= 3, "{conns:?}");
     assert!(conns.iter().all(|c| c.peak_streams <= 100), "{conns:?}");
+    // One TLS handshake per connection needed, not one per subscription: the first request
+    // of each hundred opens the connection the others share (a few more if a loaded machine
+    // made them give up waiting for it).
+    let carrying = conns.iter().filter(|c| c.open_streams > 0).count();
+    assert!(carrying >= 3, "{conns:?}");
+    assert!(
+        conns.len() <= 6,
+        "{} connections for 300 streams",
+        conns.len()
+    );
     assert_all_h2(&server);
 }
 

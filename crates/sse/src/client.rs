@@ -7,26 +7,17 @@
 //! blocking thread, never on the async runtime and never under the cache's lock.
 //!
 //! HTTP/2 is used wherever a server offers it in ALPN (plain http stays HTTP/1.1: no h2c,
-//! which a server that does not speak it would answer with garbage). A client's pool puts
-//! every request to one h2 origin on one connection, and an event stream never ends; a
-//! server allows only so many streams on a connection (SETTINGS_MAX_CONCURRENT_STREAMS:
-//! HAProxy, Apache and h2o 100, nginx 128, hyper 200, Go 250), and a request past that
-//! limit waits for a free stream for ever. So every request holds a [`Lease`]: a client on
-//! which fewer than [`STREAMS_PER_CONNECTION`] requests to its origin are in flight or
-//! streaming, and a trust grows another client (its own pool, so its own connection) when
-//! all of them are full. 1,000 subscriptions to one h2 origin share 10 connections.
+//! which a server that does not speak it would answer with garbage); a trust holds as many
+//! clients as its busiest h2 origin needs so that no connection carries more streams than
+//! servers allow (`lease.rs`): 1,000 subscriptions to one h2 origin share 10 connections.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::lease::{Lease, STREAMS_PER_CONNECTION, Shares, lock};
 use crate::settings::SettingsError;
-
-/// The most requests to one origin that one client (so one HTTP/2 connection) carries at
-/// once: RFC 9113 (6.5.2) asks servers to allow at least 100, and the common servers and
-/// proxies allow 100 or more.
-pub(crate) const STREAMS_PER_CONNECTION: usize = 100;
 
 /// The HTTP/2 receive window of one stream: what the client buffers for a subscription
 /// whose consumer has stopped reading (hyper's default, 2 MiB, would let a slow consumer
@@ -91,122 +82,39 @@ impl Clients {
 
 /// The clients of one trust, cheap to clone; [`Trust::lease`] hands them out.
 #[derive(Clone)]
-pub(crate) struct Trust(Arc<Shares>);
-
-struct Shares {
-    tls: rustls::ClientConfig,
-    /// Never shrinks, so a [`Lease`] names its client by index; an unused client keeps no
-    /// connection once its pool's idle timeout has passed.
-    clients: Mutex<Vec<Share>>,
+pub(crate) struct Trust {
+    tls: Arc<rustls::ClientConfig>,
+    shares: Arc<Shares<reqwest::Client>>,
 }
-
-/// One client and the requests in flight on it, per https origin.
-struct Share {
-    client: reqwest::Client,
-    streams: HashMap<Origin, usize>,
-}
-
-/// An https origin: host and port (the scheme is always https here).
-type Origin = (String, u16);
 
 impl Trust {
     fn new(tls: rustls::ClientConfig) -> Result<Self, SettingsError> {
         let client = build(&tls).map_err(|e| SettingsError::Client(e.to_string()))?;
-        Ok(Self(Arc::new(Shares {
-            tls,
-            clients: Mutex::new(vec![Share {
-                client,
-                streams: HashMap::new(),
-            }]),
-        })))
+        Ok(Self {
+            tls: Arc::new(tls),
+            shares: Shares::new(client),
+        })
     }
 
-    /// A client for one request to `url`, on which it is one of at most
-    /// [`STREAMS_PER_CONNECTION`] to its origin; hold the lease as long as the response.
-    pub(crate) fn lease(&self, url: &reqwest::Url) -> Lease {
+    /// A client for one request to `url` (see `lease.rs`); hold the lease as long as the
+    /// response.
+    pub(crate) async fn lease(&self, url: &reqwest::Url) -> Lease<reqwest::Client> {
         let origin = match (url.scheme(), url.host_str(), url.port_or_known_default()) {
-            ("https", Some(host), Some(port)) => (host.to_owned(), port),
-            // HTTP/1.1 in clear: one connection per request anyway, nothing to share.
-            _ => {
-                return Lease {
-                    client: lock(&self.0.clients)[0].client.clone(),
-                    _slot: None,
-                };
-            }
+            ("https", Some(host), Some(port)) => Some((host.to_owned(), port)),
+            _ => None,
         };
-        let mut clients = lock(&self.0.clients);
-        let free = clients.iter().position(|share| {
-            share.streams.get(&origin).copied().unwrap_or(0) < STREAMS_PER_CONNECTION
-        });
-        let index = match free {
-            Some(index) => index,
-            None => match build(&self.0.tls) {
-                Ok(client) => {
-                    clients.push(Share {
-                        client,
-                        streams: HashMap::new(),
-                    });
-                    clients.len() - 1
-                }
+        self.shares
+            .lease(origin, || {
                 // The same settings built the first client; should that ever fail, the
-                // request queues on the least busy connection rather than not being made.
-                Err(error) => {
-                    tracing::warn!(%error, "could not build another HTTP client");
-                    (0..clients.len())
-                        .min_by_key(|&i| clients[i].streams.get(&origin).copied())
-                        .unwrap_or(0)
-                }
-            },
-        };
-        let share = &mut clients[index];
-        *share.streams.entry(origin.clone()).or_default() += 1;
-        Lease {
-            client: share.client.clone(),
-            _slot: Some(Slot {
-                shares: Arc::clone(&self.0),
-                index,
-                origin,
-            }),
-        }
+                // request shares the least busy connection rather than not being made.
+                build(&self.tls)
+                    .inspect_err(|error| {
+                        tracing::warn!(%error, "could not build another HTTP client");
+                    })
+                    .ok()
+            })
+            .await
     }
-}
-
-/// A client for one request, counted against its connection's streams until dropped.
-pub(crate) struct Lease {
-    client: reqwest::Client,
-    /// Held for its `Drop`, which gives the stream back.
-    _slot: Option<Slot>,
-}
-
-impl Lease {
-    /// The client to send the request with.
-    pub(crate) fn client(&self) -> &reqwest::Client {
-        &self.client
-    }
-}
-
-/// The stream a [`Lease`] counts, given back when it goes.
-struct Slot {
-    shares: Arc<Shares>,
-    index: usize,
-    origin: Origin,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut clients = lock(&self.shares.clients);
-        let streams = &mut clients[self.index].streams;
-        if let Some(count) = streams.get_mut(&self.origin) {
-            *count -= 1;
-            if *count == 0 {
-                streams.remove(&self.origin);
-            }
-        }
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The TLS setup for `extra_ca` (`None`: the system's roots only).

@@ -16,8 +16,9 @@ use smol_str::SmolStr;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{Lease, Trust};
+use crate::client::Trust;
 use crate::event::{BATCH_EVENTS, Batch, BatchPool, Event, Update};
+use crate::lease::Lease;
 use crate::parse::{Output, Parser};
 use crate::policy::{self, HEALTHY_AFTER, Policy, Verdict};
 use crate::redirect::Chain;
@@ -364,12 +365,15 @@ impl Connection {
     /// The request and its redirects, up to the response that answers it, with the chain
     /// that led there (each hop gets the headers its origin may have) and the lease of the
     /// client that sent it.
-    async fn send(&self, headers: &HeaderMap) -> Result<(reqwest::Response, Chain, Lease), End> {
+    async fn send(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<(reqwest::Response, Chain, Lease<reqwest::Client>), End> {
         let mut chain = Chain::new(self.request_url());
         loop {
             let mut hop_headers = headers.clone();
             chain.withhold(&mut hop_headers);
-            let lease = self.client.lease(chain.current());
+            let mut lease = self.client.lease(chain.current()).await;
             let request = lease
                 .client()
                 .get(chain.current().clone())
@@ -379,7 +383,7 @@ impl Connection {
             // server allows fewer than the client assumes, tries again instead of waiting
             // for ever.
             let idle = self.policy.idle_timeout;
-            let sent = tokio::time::timeout(idle, request.send()).await;
+            let sent = tokio::time::timeout(idle, lease.send(request)).await;
             let response = match sent {
                 Err(_) => return Err(End::retry(Reason::IdleTimeout { after: idle })),
                 Ok(Ok(response)) => response,
