@@ -297,6 +297,51 @@ fn a_half_open_h2_connection_is_found_by_its_pings_and_every_stream_reconnects()
 }
 
 #[tokio::test]
+async fn a_request_waiting_for_a_stream_the_server_does_not_allow_gives_up_at_the_idle_timeout() {
+    let ca = TestCa::new();
+    // One stream per connection, kept busy: a comment every 100 ms.
+    let mut keep_alive = vec![Step::send(b": first\n\n")];
+    for _ in 0..600 {
+        keep_alive.extend([Step::sleep_ms(100), Step::send(b":\n")]);
+    }
+    let server = TestServer::start_tls(&ca, h2_limit(1), move |_, _| {
+        Response::sse_steps(keep_alive.clone())
+    });
+    let engine = ssenotify_sse::Engine::new();
+    let settings = |path: &str| {
+        let mut settings = ssenotify_e2e::fast_settings(server.url(path));
+        settings.extra_ca_file = Some(ca.ca_file());
+        settings.policy.idle_timeout = Duration::from_millis(500);
+        settings
+    };
+    let (_first, mut first) = engine.subscribe(settings("/first")).await.unwrap();
+    let opened = |update: Option<Update>| matches!(update, Some(Update::State(change)) if change.ready_state == ReadyState::Open);
+    while !opened(tokio::time::timeout(WAIT, first.recv()).await.unwrap()) {}
+    // The second shares the connection (a client assumes 100 streams) and waits for a stream.
+    let (_second, mut second) = engine.subscribe(settings("/second")).await.unwrap();
+    let reason = loop {
+        match tokio::time::timeout(WAIT, second.recv()).await {
+            Ok(Some(Update::State(change))) if change.reason != ssenotify_sse::Reason::Started => {
+                break change.reason;
+            }
+            Ok(Some(_)) => {}
+            other => panic!("no second state change: {other:?}"),
+        }
+    };
+    assert_eq!(
+        reason,
+        ssenotify_sse::Reason::IdleTimeout {
+            after: Duration::from_millis(500)
+        }
+    );
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "the server never saw the second"
+    );
+}
+
+#[tokio::test]
 async fn a_consumer_that_stops_reading_holds_the_server_back_within_one_stream_window() {
     let ca = TestCa::new();
     // About 10 MB of 100-byte events, as fast as the client's window lets them through.
