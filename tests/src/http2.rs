@@ -28,17 +28,28 @@ const CONNECTION_SPECIFIC: [&str; 5] = [
 ];
 
 /// Serves HTTP/2 on `io` (TLS has negotiated `h2`) until the client closes the connection or
-/// breaks the protocol; returns when that was noticed. At most `max_streams` streams are
+/// breaks the protocol, and records when that was noticed. At most `max_streams` streams are
 /// open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
-pub(crate) async fn serve<S>(io: S, conn: usize, shared: &Arc<Shared>, max_streams: u32) -> Instant
+pub(crate) async fn serve<S>(io: S, conn: usize, shared: &Arc<Shared>, max_streams: u32)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut builder = h2::server::Builder::new();
     builder.max_concurrent_streams(max_streams);
-    let Ok(mut connection) = builder.handshake::<_, Bytes>(io).await else {
-        return Instant::now();
-    };
+    if let Ok(mut connection) = builder.handshake::<_, Bytes>(io).await {
+        accept(&mut connection, conn, shared).await;
+    }
+    shared.update(|s| s.conns[conn].closed_by_client_at = Some(Instant::now()));
+}
+
+/// Answers each stream the client opens on its own task.
+async fn accept<S>(
+    connection: &mut h2::server::Connection<S, Bytes>,
+    conn: usize,
+    shared: &Arc<Shared>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     while let Some(Ok((request, respond))) = connection.accept().await {
         let (_, response) = shared.respond(recorded(&request, conn));
         let open = shared.open_stream(conn);
@@ -50,7 +61,6 @@ where
             drop(open);
         });
     }
-    Instant::now()
 }
 
 /// The request as the tests see it: the regular header fields, `HTTP/2` as its version.

@@ -11,8 +11,9 @@
 //!
 //! # Layout
 //!
-//! - `server`: [`TestServer`], scripted HTTP/1.1 on loopback (TLS optional), and the test's
-//!   orders to its connections (kill, freeze).
+//! - `server`: [`TestServer`], scripted responses on loopback (TLS optional), and the
+//!   test's orders to its connections (kill, freeze).
+//! - `http1`: one HTTP/1.1 request per connection, its response written byte for byte.
 //! - `record`: what it saw ([`ConnectionInfo`], requests, open streams, bytes sent).
 //! - `http2`: the HTTP/2 side of a TLS server: scripted responses on streams, sent as the
 //!   client's flow-control window allows.
@@ -50,6 +51,7 @@ mod client;
 pub mod desktop;
 pub mod home;
 mod http;
+mod http1;
 mod http2;
 mod record;
 mod server;
