@@ -6,8 +6,8 @@
 //! a trust reads certificate files (the system's roots, the `ca_file`), so it runs on a
 //! blocking thread, never on the async runtime and never under the cache's lock.
 //!
-//! HTTP/2 is used wherever a server offers it in ALPN (plain http stays HTTP/1.1: no h2c,
-//! which a server that does not speak it would answer with garbage); a trust holds as many
+//! HTTP/2 is used wherever a server offers it in ALPN (plain http stays HTTP/1.1: no h2c
+//! with prior knowledge, which a server that does not speak it refuses); a trust holds as many
 //! clients as its busiest h2 origin needs so that no connection carries more streams than
 //! servers allow (`lease.rs`): 1,000 subscriptions to one h2 origin share 10 connections.
 
