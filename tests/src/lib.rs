@@ -5,11 +5,19 @@
 //! headers, then a plan of [`Step`]s). The HTTP is written by hand on a raw
 //! `TcpListener` rather than with hyper/axum so that every byte on the wire is
 //! exactly what the test asked for: split UTF-8 sequences, odd line endings,
-//! missing headers and abrupt closes are all expressible.
+//! missing headers and abrupt closes are all expressible. Over TLS
+//! ([`TestServer::start_tls`], certificates from a [`TestCa`] made at run time) it also
+//! speaks HTTP/2 (the `h2` crate, with a chosen stream limit) to a client that asks for it.
 //!
 //! # Layout
 //!
-//! - `server`: [`TestServer`], scripted HTTP/1.1 on loopback, and what it saw.
+//! - `server`: [`TestServer`], scripted responses on loopback (TLS optional), and the
+//!   test's orders to its connections (kill, freeze).
+//! - `http1`: one HTTP/1.1 request per connection, its response written byte for byte.
+//! - `record`: what it saw ([`ConnectionInfo`], requests, open streams, bytes sent).
+//! - `http2`: the HTTP/2 side of a TLS server: scripted responses on streams, sent as the
+//!   client's flow-control window allows.
+//! - `tls`: [`TestCa`], a CA and a server certificate made at run time, and [`Alpn`].
 //! - `http`: a request as the server read it, and a scripted [`Response`] of [`Step`]s
 //!   (a [`Gate`] holds a plan until the test has seen what came before).
 //! - `client`: [`Client`], one engine subscription read by a test.
@@ -43,14 +51,20 @@ mod client;
 pub mod desktop;
 pub mod home;
 mod http;
+mod http1;
+mod http2;
+mod record;
 mod server;
 mod sse;
+mod tls;
 
 pub use bin::ssenotify_bin;
 pub use client::{Client, WAIT, fast_settings};
 pub use http::{Gate, Request, Response, Step};
-pub use server::{ConnectionInfo, TestServer};
+pub use record::ConnectionInfo;
+pub use server::{TestServer, TlsOptions};
 pub use sse::{http_chunk, sse_event};
+pub use tls::{Alpn, TestCa};
 
 use std::time::{Duration, Instant};
 

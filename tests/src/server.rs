@@ -1,71 +1,50 @@
-//! The scriptable HTTP/1.1 server: accept loop, per-connection script runner, recording.
+//! [`TestServer`]: the accept loop, TLS and ALPN (HTTP/2 goes to `http2`, the rest to
+//! `http1`), what the tests ask of it, and their orders to its connections.
 
 use std::net::SocketAddr;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
+use tokio_rustls::TlsAcceptor;
 
-use crate::http::{MAX_BODY, MAX_HEAD, Request, Response, Step, head_end, parse_head};
+use crate::http::{Request, Response};
+use crate::record::{ConnectionInfo, Orders, OrdersSince, Shared, State};
+use crate::tls::{Alpn, TestCa};
 
-/// How long a server-side close waits for the client's FIN before dropping the socket.
-const LINGER: Duration = Duration::from_secs(1);
+/// How long a kill or freeze may take (a connection in its TLS handshake obeys after it).
+const ORDERS_OBEYED: Duration = Duration::from_secs(10);
 
-type Handler = dyn Fn(&Request, usize) -> Response + Send + Sync;
-
-/// What the server knows about one accepted TCP connection.
-#[derive(Debug, Clone)]
-pub struct ConnectionInfo {
-    /// 0-based accept order; matches [`Request::conn`].
-    pub index: usize,
-    /// Client address (its ephemeral port distinguishes reconnects).
-    pub peer: SocketAddr,
-    /// When the connection was accepted.
-    pub opened_at: Instant,
-    /// When the server saw the client close (EOF, reset, or a failed write) before the server closed.
-    pub closed_by_client_at: Option<Instant>,
-    /// When the server ended the response by closing its side.
-    pub closed_by_server_at: Option<Instant>,
+/// How a [`TestServer`] speaks TLS.
+#[derive(Debug, Clone, Copy)]
+pub struct TlsOptions {
+    /// What it offers in ALPN: HTTP/2 and HTTP/1.1, or HTTP/1.1 only.
+    pub alpn: Alpn,
+    /// SETTINGS_MAX_CONCURRENT_STREAMS of its HTTP/2 connections (hyper's server: 200).
+    pub max_concurrent_streams: u32,
 }
 
-impl ConnectionInfo {
-    /// Whether neither side has closed the connection yet.
-    pub fn is_open(&self) -> bool {
-        self.closed_by_client_at.is_none() && self.closed_by_server_at.is_none()
+impl Default for TlsOptions {
+    fn default() -> Self {
+        Self {
+            alpn: Alpn::H2,
+            max_concurrent_streams: 200,
+        }
     }
 }
 
-#[derive(Default)]
-struct State {
-    requests: Vec<Request>,
-    conns: Vec<ConnectionInfo>,
+/// What every connection task needs: the recording, and TLS when the server has it.
+struct Serving {
+    shared: Arc<Shared>,
+    tls: Option<(TlsAcceptor, TlsOptions)>,
 }
 
-struct Shared {
-    state: Mutex<State>,
-    /// Bumped after every state change so waiters on any runtime can re-check.
-    changed: watch::Sender<u64>,
-    handler: Box<Handler>,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panicking test thread must not take every later assertion down with it.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn update<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        let result = f(&mut self.lock());
-        self.changed.send_modify(|v| *v += 1);
-        result
-    }
-}
-
-/// A real HTTP/1.1 server on `127.0.0.1:<ephemeral>` that answers each request with a scripted [`Response`].
+/// A real server on `127.0.0.1:<ephemeral>` that answers each request with a scripted
+/// [`Response`]: HTTP/1.1 in clear ([`TestServer::start`]), or over TLS with HTTP/2 when the
+/// client's ALPN asks for it ([`TestServer::start_tls`]).
 ///
 /// It runs on its own thread with its own single-threaded tokio runtime, so it
 /// keeps serving even while the test blocks its own thread (e.g. waiting on a
@@ -74,6 +53,7 @@ impl Shared {
 /// before `drop` returns.
 pub struct TestServer {
     addr: SocketAddr,
+    tls: bool,
     shared: Arc<Shared>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
@@ -87,22 +67,39 @@ impl TestServer {
     where
         H: Fn(&Request, usize) -> Response + Send + Sync + 'static,
     {
+        Self::launch(None, Box::new(handler))
+    }
+
+    /// [`TestServer::start`] over TLS with `ca`'s server certificate; HTTP/2 for a client
+    /// that chooses `h2` in ALPN (when `options` offer it), HTTP/1.1 otherwise.
+    pub fn start_tls<H>(ca: &TestCa, options: TlsOptions, handler: H) -> TestServer
+    where
+        H: Fn(&Request, usize) -> Response + Send + Sync + 'static,
+    {
+        let acceptor = TlsAcceptor::from(ca.server_config(options.alpn));
+        Self::launch(Some((acceptor, options)), Box::new(handler))
+    }
+
+    fn launch(
+        tls: Option<(TlsAcceptor, TlsOptions)>,
+        handler: Box<crate::record::Handler>,
+    ) -> TestServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener
             .set_nonblocking(true)
             .expect("set listener non-blocking");
         let addr = listener.local_addr().expect("listener address");
-        let shared = Arc::new(Shared {
-            state: Mutex::default(),
-            changed: watch::Sender::new(0),
-            handler: Box::new(handler),
-        });
+        let shared = Arc::new(Shared::new(handler));
         let (shutdown, shutdown_rx) = oneshot::channel::<()>();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("test server runtime");
-        let task_shared = Arc::clone(&shared);
+        let has_tls = tls.is_some();
+        let serving = Arc::new(Serving {
+            shared: Arc::clone(&shared),
+            tls,
+        });
         let thread = thread::Builder::new()
             .name(format!("test-server-{}", addr.port()))
             .spawn(move || {
@@ -110,7 +107,7 @@ impl TestServer {
                     let listener = TcpListener::from_std(listener).expect("register listener");
                     tokio::select! {
                         _ = shutdown_rx => {}
-                        () = accept_loop(listener, task_shared) => {}
+                        () = accept_loop(listener, serving) => {}
                     }
                 });
                 // Dropping the runtime drops the connection tasks, closing their sockets.
@@ -119,6 +116,7 @@ impl TestServer {
             .expect("spawn test server thread");
         TestServer {
             addr,
+            tls: has_tls,
             shared,
             shutdown: Some(shutdown),
             thread: Some(thread),
@@ -135,10 +133,12 @@ impl TestServer {
         self.addr.port()
     }
 
-    /// `http://127.0.0.1:PORT` followed by `path` (a leading `/` is added if missing).
+    /// `http://127.0.0.1:PORT` (`https://` over TLS) followed by `path` (a leading `/` is
+    /// added if missing).
     pub fn url(&self, path: &str) -> String {
         let slash = if path.starts_with('/') { "" } else { "/" };
-        format!("http://{}{slash}{path}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{slash}{path}", self.addr)
     }
 
     /// Snapshot of every request received so far, in arrival order.
@@ -200,26 +200,74 @@ impl TestServer {
         .is_some()
     }
 
+    /// Responses being played now, over all open connections but frozen ones (HTTP/2
+    /// streams, and one per HTTP/1.1 connection answering a request).
+    pub fn open_streams(&self) -> usize {
+        open_streams(&self.shared.lock())
+    }
+
+    /// Waits until exactly `n` responses are being played (see [`TestServer::open_streams`]);
+    /// returns whether that happened in time.
+    pub async fn wait_for_open_streams(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_until(timeout, |s| (open_streams(s) == n).then_some(()))
+            .await
+            .is_some()
+    }
+
+    /// Bytes of response bodies sent so far, over all connections (HTTP/2: only what the
+    /// client's flow-control windows let through).
+    pub fn body_bytes(&self) -> u64 {
+        self.shared.lock().body_bytes
+    }
+
+    /// Waits until an HTTP/2 stream has data to send and the client's window is closed
+    /// (backpressure); returns whether that happened in time.
+    pub async fn wait_for_blocked_stream(&self, timeout: Duration) -> bool {
+        self.wait_until(timeout, |s| (s.blocked_streams > 0).then_some(()))
+            .await
+            .is_some()
+    }
+
+    /// Drops every connection open now without a goodbye (no TLS close_notify, no GOAWAY),
+    /// as a crashed server or a dead link would; later connections are served as usual.
+    /// Returns once the server has closed them.
+    pub fn kill_connections(&self) {
+        let killed = self.shared.order(|o| o.kills += 1);
+        self.shared.block_until(ORDERS_OBEYED, "kill", |s| {
+            killed.iter().all(|&i| !s.conns[i].is_open())
+        });
+    }
+
+    /// Makes every connection open now go silent: nothing read, nothing written (HTTP/2
+    /// PINGs unanswered), the socket kept: a half-open connection. Later connections are
+    /// served as usual; [`TestServer::kill_connections`] closes the frozen ones. Returns once
+    /// the server has stopped serving them (their streams are no longer counted open).
+    pub fn freeze_connections(&self) {
+        let frozen = self.shared.order(|o| o.freezes += 1);
+        self.shared.block_until(ORDERS_OBEYED, "freeze", |s| {
+            frozen
+                .iter()
+                .all(|&i| s.conns[i].frozen || !s.conns[i].is_open())
+        });
+    }
+
     async fn wait_until<T>(
         &self,
         timeout: Duration,
-        mut check: impl FnMut(&State) -> Option<T>,
+        check: impl FnMut(&State) -> Option<T>,
     ) -> Option<T> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        // Subscribe before checking so a change between the check and the wait is not missed.
-        let mut changed = self.shared.changed.subscribe();
-        loop {
-            if let Some(found) = check(&self.shared.lock()) {
-                return Some(found);
-            }
-            if tokio::time::timeout_at(deadline, changed.changed())
-                .await
-                .is_err()
-            {
-                return check(&self.shared.lock());
-            }
-        }
+        self.shared.wait_until(timeout, check).await
     }
+}
+
+/// A frozen connection plays nothing, whatever its streams were.
+fn open_streams(state: &State) -> usize {
+    state
+        .conns
+        .iter()
+        .filter(|c| c.is_open() && !c.frozen)
+        .map(|c| c.open_streams)
+        .sum()
 }
 
 impl Drop for TestServer {
@@ -240,22 +288,13 @@ impl std::fmt::Debug for TestServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+async fn accept_loop(listener: TcpListener, serving: Arc<Serving>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                let conn = shared.update(|s| {
-                    let index = s.conns.len();
-                    s.conns.push(ConnectionInfo {
-                        index,
-                        peer,
-                        opened_at: Instant::now(),
-                        closed_by_client_at: None,
-                        closed_by_server_at: None,
-                    });
-                    index
-                });
-                tokio::spawn(serve_connection(stream, conn, Arc::clone(&shared)));
+                let (conn, orders) = serving.shared.accepted(peer);
+                let serving = Arc::clone(&serving);
+                tokio::spawn(serve_connection(stream, conn, orders, serving));
             }
             Err(err) => {
                 // Transient (e.g. EMFILE under a parallel test run): back off instead of spinning.
@@ -266,152 +305,84 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// How a connection's script ended.
-enum Outcome {
-    /// The client went away first (EOF, reset, or write failure), noticed at this instant.
-    ClientClosed(Instant),
-    /// The script ran out or hit [`Step::Close`]: the server closes.
-    ServerClose,
+/// What the test ordered a connection to do (see [`Orders`]).
+#[derive(PartialEq, Eq)]
+enum Order {
+    Kill,
+    Freeze,
 }
 
-async fn serve_connection(mut stream: TcpStream, conn: usize, shared: Arc<Shared>) {
+async fn serve_connection(
+    stream: TcpStream,
+    conn: usize,
+    orders: OrdersSince,
+    serving: Arc<Serving>,
+) {
     // Each Send step must leave as its own write, not be coalesced by Nagle.
     let _ = stream.set_nodelay(true);
-    match exchange(&mut stream, conn, &shared).await {
-        Outcome::ClientClosed(at) => {
-            shared.update(|s| s.conns[conn].closed_by_client_at = Some(at));
-        }
-        Outcome::ServerClose => {
-            // Recorded before the FIN goes out: a client that has just seen the end of the
-            // stream must find it recorded (it raced the other way on a loaded machine).
-            shared.update(|s| s.conns[conn].closed_by_server_at = Some(Instant::now()));
-            let _ = stream.shutdown().await;
-            // Closing with unread input makes the kernel send RST, which can discard
-            // response bytes the client has not read yet; drain until its FIN instead.
-            let _ = tokio::time::timeout(LINGER, wait_for_eof(&mut stream)).await;
+    let shared = &serving.shared;
+    match &serving.tls {
+        None => obey(stream, conn, shared, None, orders).await,
+        Some((acceptor, options)) => {
+            // A client that refuses the certificate ends the handshake: nothing to serve.
+            let Ok(stream) = acceptor.accept(stream).await else {
+                shared.update(|s| s.conns[conn].closed_by_client_at = Some(Instant::now()));
+                return;
+            };
+            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+            let max_streams = h2.then_some(options.max_concurrent_streams);
+            shared.update(|s| s.conns[conn].h2 = h2);
+            obey(stream, conn, shared, max_streams, orders).await;
         }
     }
 }
 
-/// Reads one request, records it, and plays the handler's scripted response.
-async fn exchange(stream: &mut TcpStream, conn: usize, shared: &Shared) -> Outcome {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 4096];
-    let end = loop {
-        if let Some(end) = head_end(&buf).filter(|&end| end <= MAX_HEAD) {
-            break end;
-        }
-        if buf.len() >= MAX_HEAD {
-            return play(stream, &Response::status(431)).await;
-        }
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return Outcome::ClientClosed(Instant::now()),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
+/// Serves `io` (HTTP/2 with at most `h2_streams` streams when given, HTTP/1.1 otherwise)
+/// until it ends or the test orders it killed or frozen.
+async fn obey<S: AsyncRead + AsyncWrite + Unpin>(
+    mut io: S,
+    conn: usize,
+    shared: &Arc<Shared>,
+    h2_streams: Option<u32>,
+    OrdersSince { mut orders, given }: OrdersSince,
+) {
+    let order = tokio::select! {
+        () = serve(&mut io, conn, shared, h2_streams) => return,
+        order = next_order(&mut orders, given) => order,
     };
-    let at = Instant::now();
-    let Some(head) = parse_head(&buf[..end - 4]) else {
-        return play(stream, &Response::status(400)).await;
-    };
-
-    let len = head.content_length();
-    if len > MAX_BODY {
-        return play(stream, &Response::status(413).reason("Content Too Large")).await;
+    if order == Order::Freeze {
+        // Dropping the server's side of the protocol ends its streams; the socket stays.
+        shared.update(|s| s.conns[conn].frozen = true);
+        let _ = orders.wait_for(|o| o.kills > given.kills).await;
     }
-    let mut body = buf.split_off(end);
-    while body.len() < len {
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return Outcome::ClientClosed(Instant::now()),
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
-        }
-    }
-    body.truncate(len);
-
-    let request = shared.update(|s| {
-        let request = Request {
-            index: s.requests.len(),
-            conn,
-            method: head.method,
-            path: head.path,
-            version: head.version,
-            headers: head.headers,
-            body,
-            at,
-        };
-        s.requests.push(request.clone());
-        request
-    });
-    let response = catch_unwind(AssertUnwindSafe(|| {
-        (shared.handler)(&request, request.index)
-    }))
-    .unwrap_or_else(|_| {
-        Response::body(
-            500,
-            "text/plain",
-            "ssenotify-e2e: test server handler panicked",
-        )
-    });
-    play(stream, &response).await
+    shared.update(|s| s.conns[conn].closed_by_server_at = Some(Instant::now()));
+    drop(io);
 }
 
-async fn play(stream: &mut TcpStream, response: &Response) -> Outcome {
-    if !response.head_delay.is_zero()
-        && let Some(at) = pause(stream, response.head_delay).await
-    {
-        return Outcome::ClientClosed(at);
-    }
-    let head = response.head_bytes();
-    if !head.is_empty() && send(stream, &head).await.is_err() {
-        return Outcome::ClientClosed(Instant::now());
-    }
-    for step in &response.steps {
-        match step {
-            Step::Send(bytes) => {
-                if send(stream, bytes).await.is_err() {
-                    return Outcome::ClientClosed(Instant::now());
-                }
-            }
-            Step::Sleep(duration) => {
-                if let Some(at) = pause(stream, *duration).await {
-                    return Outcome::ClientClosed(at);
-                }
-            }
-            Step::Close => return Outcome::ServerClose,
-            Step::Hold => return Outcome::ClientClosed(wait_for_eof(stream).await),
-            Step::Wait(gate) => {
-                tokio::select! {
-                    () = gate.pass() => {}
-                    at = wait_for_eof(stream) => return Outcome::ClientClosed(at),
-                }
-            }
-        }
-    }
-    Outcome::ServerClose
-}
-
-async fn send(stream: &mut TcpStream, bytes: &[u8]) -> std::io::Result<()> {
-    stream.write_all(bytes).await?;
-    stream.flush().await
-}
-
-/// Sleeps for `duration` unless the client closes first; returns when it did.
-async fn pause(stream: &mut TcpStream, duration: Duration) -> Option<Instant> {
-    tokio::select! {
-        () = tokio::time::sleep(duration) => None,
-        at = wait_for_eof(stream) => Some(at),
-    }
-}
-
-/// Reads (and discards) until EOF or an error, i.e. until the client has closed.
-///
-/// A half-close by the client counts as a close: HTTP clients do not half-close
-/// a request they still want the answer to.
-async fn wait_for_eof(stream: &mut TcpStream) -> Instant {
-    let mut scratch = [0u8; 1024];
+async fn next_order(orders: &mut watch::Receiver<Orders>, given: Orders) -> Order {
     loop {
-        match stream.read(&mut scratch).await {
-            Ok(0) | Err(_) => return Instant::now(),
-            Ok(_) => {}
+        let now = *orders.borrow_and_update();
+        if now.kills > given.kills {
+            return Order::Kill;
         }
+        if now.freezes > given.freezes {
+            return Order::Freeze;
+        }
+        if orders.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Plays the protocol on `io` until the connection ends, and records how it ended.
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut S,
+    conn: usize,
+    shared: &Arc<Shared>,
+    h2_streams: Option<u32>,
+) {
+    match h2_streams {
+        Some(max) => crate::http2::serve(io, conn, shared, max).await,
+        None => crate::http1::serve(io, conn, shared).await,
     }
 }

@@ -19,6 +19,7 @@ use smol_str::SmolStr;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::client::Trust;
 use crate::event::{Event, Sink, Update};
 use crate::pace::Origin;
 use crate::parse::{Output, Parser};
@@ -54,7 +55,7 @@ impl End {
 
 /// The state of one running subscription task.
 pub(crate) struct Connection {
-    client: reqwest::Client,
+    client: Trust,
     transport: Arc<Transport>,
     url: reqwest::Url,
     /// Its own headers and Authorization (the standard ones are added per request).
@@ -82,7 +83,7 @@ pub(crate) struct Connection {
 impl Connection {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        client: reqwest::Client,
+        client: Trust,
         transport: Arc<Transport>,
         url: reqwest::Url,
         headers: HeaderMap,
@@ -448,16 +449,24 @@ impl Connection {
         loop {
             let mut hop_headers = headers.clone();
             chain.withhold(&mut hop_headers);
-            let answer = match self
-                .transport
-                .send(&self.client, chain.current(), hop_headers)
-                .await
-            {
-                Ok(answer) => answer,
-                Err(SendError::Invalid(error)) => {
+            // A response's head counts as bytes for the idle timeout too: a server that never
+            // answers, or an HTTP/2 request waiting for a free stream on a connection whose
+            // server allows fewer than the client assumes, tries again instead of waiting
+            // for ever.
+            let idle = self.policy.idle_timeout;
+            let sent = tokio::time::timeout(
+                idle,
+                self.transport
+                    .send(&self.client, chain.current(), hop_headers),
+            )
+            .await;
+            let answer = match sent {
+                Err(_) => return Err(End::retry(Reason::IdleTimeout { after: idle })),
+                Ok(Ok(answer)) => answer,
+                Ok(Err(SendError::Invalid(error))) => {
                     return Err(End::Closed(Reason::InvalidRequest { error }));
                 }
-                Err(SendError::Network(error)) => {
+                Ok(Err(SendError::Network(error))) => {
                     return Err(End::retry(Reason::Network { error }));
                 }
             };

@@ -47,10 +47,15 @@
 //!   redirects, the status, Content-Type and Content-Encoding rules, the idle timeout, the
 //!   size limit, a reason for every change. A thin async shell around [`parse`],
 //!   [`policy`] and `redirect`.
-//! - `client` (private): the HTTP clients subscriptions share, one per trust; built on a
-//!   blocking thread, since building one reads certificate files.
-//! - `tls` (private): trust for a `ca_file`: the system's roots plus the file's
-//!   certificates, including a server certificate trusted as itself (self-signed).
+//! - `lease` (private): which of a trust's clients carries a request, so that HTTP/2 streams
+//!   share connections without ever waiting for a free stream (at most 100 per connection
+//!   to one origin), and the first request to an origin opens the connection for the rest.
+//! - `client` (private): the HTTP clients subscriptions share, per trust, and their HTTP/2
+//!   settings (windows, PINGs); a trust is built on a blocking thread, since that reads
+//!   certificate files.
+//! - `tls` (private): the TLS setups, offering HTTP/2 in ALPN: the system's roots, and trust
+//!   for a `ca_file` (the system's roots plus the file's certificates, including a server
+//!   certificate trusted as itself, self-signed).
 //! - `wake`: noticing that the machine slept (boot clock against monotonic clock), so every
 //!   connection reconnects at once on wake ([`Wakeup`]).
 //! - [`pace`]: connection attempts paced per origin: how many may be in flight, and the
@@ -71,6 +76,7 @@ mod engine;
 mod event;
 mod h1;
 mod lean;
+mod lease;
 pub mod pace;
 mod redirect;
 mod settings;

@@ -1,4 +1,10 @@
-//! TLS trust for a subscription with a `ca_file` (self-hosted servers).
+//! TLS setups: the system's roots, and trust for a subscription with a `ca_file`
+//! (self-hosted servers). Both offer HTTP/2 and HTTP/1.1 in ALPN.
+//!
+//! The setup is built here rather than by reqwest because one trust has several clients
+//! (`client.rs`, one per share of HTTP/2 streams): each client gets a clone of one setup,
+//! whose root store sits behind an `Arc`, instead of reading and parsing the system's roots
+//! again.
 //!
 //! reqwest's own rustls setup (`add_root_certificate`) covers a private CA that signed the
 //! server's certificate. It cannot cover the most common self-hosted case: a self-signed
@@ -16,6 +22,19 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
 
+/// The client configuration trusting the system's roots, as reqwest's own would be.
+pub(crate) fn system_config() -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // No root at all (a container without ca-certificates) is not an error, as with reqwest:
+    // plain http still works, and https says which certificate it could not trust.
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(system_roots())
+        .with_no_client_auth();
+    Ok(with_alpn(config))
+}
+
 /// The client configuration for a subscription that trusts `file_certs` (the certificates of
 /// its `ca_file`, DER) besides the system's roots. The error says what is wrong, for the
 /// `ca_file` error message.
@@ -23,11 +42,7 @@ pub(crate) fn client_config(
     file_certs: Vec<CertificateDer<'static>>,
 ) -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    // As reqwest does: a system certificate that does not parse is skipped, not fatal.
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
+    let mut roots = system_roots();
     for (n, cert) in file_certs.iter().enumerate() {
         roots
             .add(cert.clone())
@@ -37,15 +52,29 @@ pub(crate) fn client_config(
         .build()
         .map_err(|e| e.to_string())?;
     let verifier = Arc::new(FileTrust { webpki, file_certs });
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(rustls::ALL_VERSIONS)
         .map_err(|e| e.to_string())?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
-    // reqwest leaves a preconfigured TLS setup's ALPN alone: offer HTTP/2 as its own does.
+    Ok(with_alpn(config))
+}
+
+/// The system's roots; as reqwest does, a certificate that does not parse is skipped.
+fn system_roots() -> RootCertStore {
+    let mut roots = RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    roots
+}
+
+/// reqwest leaves a preconfigured setup's ALPN alone, and without ALPN a server never
+/// chooses HTTP/2: offer it first, as reqwest's own setup does, with HTTP/1.1 for the rest.
+fn with_alpn(mut config: rustls::ClientConfig) -> rustls::ClientConfig {
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
+    config
 }
 
 /// webpki's verification, plus: a server certificate that is exactly one of the `ca_file`'s.

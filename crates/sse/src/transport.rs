@@ -11,7 +11,9 @@ use hyper_util::client::proxy::matcher::Matcher;
 use reqwest::Url;
 use reqwest::header::HeaderMap;
 
+use crate::client::Trust;
 use crate::lean::{self, Lean};
+use crate::lease::Lease;
 
 /// How requests are sent: the lean transport, and the proxy rules that keep a request off it.
 pub(crate) struct Transport {
@@ -38,11 +40,11 @@ impl Transport {
         }
     }
 
-    /// Sends a `GET` for `url` with `headers`, through `client` unless the lean transport
-    /// takes it, and waits for the response's head.
+    /// Sends a `GET` for `url` with `headers`, through a client leased from `trust` unless
+    /// the lean transport takes it, and waits for the response's head.
     pub(crate) async fn send(
         &self,
-        client: &reqwest::Client,
+        trust: &Trust,
         url: &Url,
         headers: HeaderMap,
     ) -> Result<Answer, SendError> {
@@ -56,11 +58,16 @@ impl Transport {
                 Err(error) => Err(SendError::Network(error.to_string())),
             };
         }
-        match client.get(url.clone()).headers(headers).send().await {
+        let mut lease = trust.lease(url).await;
+        let request = lease.client().get(url.clone()).headers(headers);
+        match lease.send(request).await {
             Ok(mut response) => Ok(Answer {
                 status: response.status().as_u16(),
                 headers: std::mem::take(response.headers_mut()),
-                body: Body::Reqwest(Box::new(response)),
+                body: Body::Reqwest(Box::new(Leased {
+                    response,
+                    _lease: lease,
+                })),
             }),
             Err(error) if error.is_builder() => Err(SendError::Invalid(error_chain(error))),
             Err(error) => Err(SendError::Network(error_chain(error))),
@@ -101,7 +108,14 @@ pub(crate) enum Body {
     /// The lean transport's.
     Lean(lean::Response),
     /// reqwest's (boxed: it is four times the lean one, and each stream holds one).
-    Reqwest(Box<reqwest::Response>),
+    Reqwest(Box<Leased>),
+}
+
+/// A reqwest response and the lease that counts its stream on its HTTP/2 connection for as
+/// long as the body is read.
+pub(crate) struct Leased {
+    response: reqwest::Response,
+    _lease: Lease<reqwest::Client>,
 }
 
 impl Body {
@@ -113,7 +127,7 @@ impl Body {
     ) -> Result<bool, String> {
         match self {
             Self::Lean(body) => body.read(data).await.map_err(|e| e.to_string()),
-            Self::Reqwest(response) => match response.chunk().await {
+            Self::Reqwest(leased) => match leased.response.chunk().await {
                 Ok(Some(bytes)) => {
                     data(&bytes);
                     Ok(true)
