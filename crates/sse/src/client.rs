@@ -140,18 +140,12 @@ fn tls_config(extra_ca: Option<&Path>) -> Result<rustls::ClientConfig, SettingsE
 }
 
 /// The User-Agent of every request.
-const USER_AGENT: &str = concat!("ssenotify/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("ssenotify/", env!("CARGO_PKG_VERSION"));
 /// The most a TCP connect may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Kernel keep-alive probes notice a peer that vanished without a FIN sooner than the idle
 /// timeout would on servers that send no keep-alive comments.
-const TCP_KEEPALIVE: Duration = Duration::from_secs(30);
-
-/// The lean transport, with the same User-Agent, connect timeout and keep-alive as the
-/// clients.
-pub(crate) fn transport() -> crate::transport::Transport {
-    crate::transport::Transport::new(USER_AGENT, CONNECT_TIMEOUT, TCP_KEEPALIVE)
-}
+pub(crate) const TCP_KEEPALIVE: Duration = Duration::from_secs(30);
 
 /// One client (one connection pool) over `tls`.
 fn build(tls: &rustls::ClientConfig) -> Result<reqwest::Client, reqwest::Error> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::client::Clients;
+use crate::client::{self, Clients};
 use crate::connection::Connection;
 use crate::event::{BatchPool, Sink, Tagged, Updates};
 use crate::pace::Pacer;
@@ -51,7 +51,12 @@ impl Engine {
             wake: Wakeup::new(),
             pacer: Pacer::default(),
             batches: Arc::default(),
-            transport: Arc::new(crate::client::transport()),
+            // The lean transport sends as the clients do.
+            transport: Arc::new(Transport::new(
+                client::USER_AGENT,
+                client::CONNECT_TIMEOUT,
+                client::TCP_KEEPALIVE,
+            )),
         }
     }
 
