@@ -543,6 +543,7 @@ async fn the_resume_adapter_sends_the_cursor_for_servers_without_ids() {
     s.resume = Some(Resume {
         pointer: "/id".into(),
         query: "since".into(),
+        events: Vec::new(),
         cursor: Some("start".into()),
     });
     let mut client = Client::start(s).await;

@@ -11,11 +11,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 use serde_yaml_ng::Value;
+use ssenotify_router::Preset;
 
 use super::validate::{self, validate_id};
-use super::{
-    AuthSpec, ConfigError, LiteralSecrets, ResumeSpec, Secret, SubscriptionSet, SubscriptionSpec,
-};
+use super::{AuthSpec, ConfigError, LiteralSecrets, Secret, SubscriptionSet, SubscriptionSpec};
 
 /// ntfy's own default server.
 const NTFY_DEFAULT_HOST: &str = "https://ntfy.sh";
@@ -158,7 +157,8 @@ pub fn from_ntfy_client_yml(text: &str, file: &Path) -> Result<NtfyImport, Confi
             spec.name = Some(topic.clone());
         }
         spec.auth = auth;
-        spec.resume = Some(ResumeSpec::ntfy());
+        // The preset brings the resume adapter (`?since=` the last message's id) too.
+        spec.preset = Some(Preset::Ntfy);
         if entry.command.as_ref().is_some_and(|c| !c.is_null()) {
             warnings.push(format!(
                 "topic {topic:?}: command is not imported: ssenotify runs commands through routing rules"

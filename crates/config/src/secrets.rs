@@ -115,13 +115,14 @@ impl SubscriptionSpec {
             }),
         };
         // A resume adapter replaces Last-Event-ID: its server sends no `id:` to resume from.
-        let (last_event_id, resume) = match &self.resume {
+        let (last_event_id, resume) = match self.resume_adapter() {
             None => (resume_from.to_owned(), None),
             Some(spec) => (
                 String::new(),
                 Some(Resume {
-                    pointer: spec.cursor.clone(),
-                    query: spec.query.clone(),
+                    events: spec.counted_events(),
+                    pointer: spec.cursor,
+                    query: spec.query,
                     cursor: (!resume_from.is_empty()).then(|| resume_from.to_owned()),
                 }),
             ),

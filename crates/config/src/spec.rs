@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use ssenotify_router::{RateLimitSpec, RuleSpec};
+use ssenotify_router::{Preset, RateLimitSpec, RuleSpec};
 use ssenotify_sse::policy::{DEFAULT_BACKOFF_CAP, DEFAULT_IDLE_TIMEOUT, DEFAULT_RECONNECT, Policy};
 
 pub use ssenotify_router::duration::{format_duration, parse_duration};
@@ -86,6 +86,10 @@ pub struct SubscriptionSpec {
     /// A PEM file of extra CA certificates (absolute, `~/`, or relative to the config dir).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// The kind of server, shown as its own apps show it (`ntfy`): which events notify,
+    /// how their JSON reads, and (ntfy) the resume adapter when `resume` is not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<Preset>,
     /// The resume adapter for servers that send no `id:` (ntfy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<ResumeSpec>,
@@ -124,6 +128,7 @@ impl SubscriptionSpec {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_event_size: DEFAULT_MAX_EVENT_SIZE,
             ca_file: None,
+            preset: None,
             resume: None,
             history: HistorySpec::default(),
             rules: Vec::new(),
@@ -135,6 +140,15 @@ impl SubscriptionSpec {
     /// The name shown to people: `name`, or the id when there is none.
     pub fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id)
+    }
+
+    /// The resume adapter in force: `resume`, or the preset's (ntfy: `/id` as `?since=`).
+    pub fn resume_adapter(&self) -> Option<ResumeSpec> {
+        match (&self.resume, self.preset) {
+            (Some(resume), _) => Some(resume.clone()),
+            (None, Some(Preset::Ntfy)) => Some(ResumeSpec::ntfy()),
+            (None, None) => None,
+        }
     }
 
     /// The engine's reconnect and limit settings for this subscription.
@@ -166,6 +180,7 @@ impl SubscriptionSpec {
             idle_timeout,
             max_event_size,
             ca_file,
+            preset,
             resume,
             history,
             rules,
@@ -185,6 +200,7 @@ impl SubscriptionSpec {
             (Field::IdleTimeout, *idle_timeout == new.idle_timeout),
             (Field::MaxEventSize, *max_event_size == new.max_event_size),
             (Field::CaFile, *ca_file == new.ca_file),
+            (Field::Preset, *preset == new.preset),
             (Field::Resume, *resume == new.resume),
             (Field::History, *history == new.history),
             (Field::Rules, *rules == new.rules),
@@ -227,6 +243,8 @@ pub enum Field {
     MaxEventSize,
     /// `ca_file`
     CaFile,
+    /// `preset`
+    Preset,
     /// `resume`
     Resume,
     /// `history`
@@ -255,6 +273,7 @@ impl Field {
             Self::IdleTimeout => "idle_timeout",
             Self::MaxEventSize => "max_event_size",
             Self::CaFile => "ca_file",
+            Self::Preset => "preset",
             Self::Resume => "resume",
             Self::History => "history",
             Self::Rules => "rules",
@@ -278,6 +297,7 @@ impl Field {
             | Self::IdleTimeout
             | Self::MaxEventSize
             | Self::CaFile
+            | Self::Preset
             | Self::Resume => true,
             Self::Name | Self::History | Self::Rules | Self::RateLimit | Self::MuteUntil => false,
         }
@@ -390,14 +410,40 @@ pub struct ResumeSpec {
     pub cursor: String,
     /// The query parameter that carries the cursor on reconnect, e.g. `since`.
     pub query: String,
+    /// The event types whose cursor counts: `message` (the type of events sent without
+    /// `event:`) unless given; `["*"]` for every type.
+    #[serde(
+        default = "default_resume_events",
+        skip_serializing_if = "is_default_resume_events"
+    )]
+    pub events: Vec<String>,
+}
+
+fn default_resume_events() -> Vec<String> {
+    vec!["message".into()]
+}
+
+fn is_default_resume_events(events: &Vec<String>) -> bool {
+    *events == default_resume_events()
 }
 
 impl ResumeSpec {
-    /// The ntfy adapter: `/id` of each message, sent back as `?since=`.
+    /// The ntfy adapter: `/id` of each message, sent back as `?since=` (its `open` and
+    /// `keepalive` events carry ids the server does not keep).
     pub fn ntfy() -> Self {
         Self {
             cursor: "/id".into(),
             query: "since".into(),
+            events: default_resume_events(),
+        }
+    }
+
+    /// The event types whose cursor counts, as the engine takes them (empty: every type).
+    pub fn counted_events(&self) -> Vec<String> {
+        if self.events.iter().any(|t| t == "*") {
+            Vec::new()
+        } else {
+            self.events.clone()
         }
     }
 }

@@ -1035,7 +1035,14 @@ fn ntfy_client_yml_becomes_resumable_subscriptions() {
             ),
         ]
     );
-    assert!(subs.iter().all(|s| s.resume == Some(ResumeSpec::ntfy())));
+    assert!(
+        subs.iter()
+            .all(|s| s.preset == Some(ssenotify_router::Preset::Ntfy))
+    );
+    assert!(
+        subs.iter()
+            .all(|s| s.resume_adapter() == Some(ResumeSpec::ntfy()))
+    );
     let basic = |user: &str, password: &str| {
         Some(AuthSpec::Basic {
             username: user.into(),

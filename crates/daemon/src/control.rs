@@ -433,7 +433,7 @@ fn resolve(
     let mut errors = BTreeMap::new();
     for spec in specs.iter().filter(|s| s.enabled) {
         let from = match resume.get(&spec.id) {
-            Some((_, Some(cursor))) if spec.resume.is_some() => cursor.as_str(),
+            Some((_, Some(cursor))) if spec.resume_adapter().is_some() => cursor.as_str(),
             Some((last_id, _)) => last_id.as_str(),
             None => "",
         };

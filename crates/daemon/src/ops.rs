@@ -84,6 +84,7 @@ pub fn route_transcript(
 ) -> Result<RouteReport, RuleErrors> {
     let mut router = Router::new(
         spec.display_name(),
+        spec.preset,
         &spec.rules,
         spec.rate_limit.as_ref(),
         &set.notifications,

@@ -141,12 +141,14 @@ impl Pipeline {
             let result = match &mut route.router {
                 Some(router) => router.reconfigure(
                     spec.display_name(),
+                    spec.preset,
                     &spec.rules,
                     spec.rate_limit.as_ref(),
                     &set.notifications,
                 ),
                 None => Router::new(
                     spec.display_name(),
+                    spec.preset,
                     &spec.rules,
                     spec.rate_limit.as_ref(),
                     &set.notifications,
@@ -238,12 +240,19 @@ impl Pipeline {
         let new_events: Vec<NewEvent> = events
             .iter()
             .map(|(id, event, _)| {
+                // An event without a cursor of its own (one the resume adapter does not
+                // count, such as ntfy's keepalives) leaves the cursor where it was.
+                let cursor = event.cursor.as_deref().map(Arc::from).or_else(|| {
+                    resume_points
+                        .get(id)
+                        .and_then(|point: &ResumeUpdate| point.cursor.clone())
+                });
                 resume_points.insert(
                     id.clone(),
                     ResumeUpdate {
                         sub_id: id.clone(),
                         last_event_id: event.last_event_id.as_str().into(),
-                        cursor: event.cursor.as_deref().map(Arc::from),
+                        cursor,
                     },
                 );
                 NewEvent::new(
@@ -254,6 +263,15 @@ impl Pipeline {
                 )
             })
             .collect();
+        {
+            let table = self.live.table();
+            for point in resume_points.values_mut().filter(|p| p.cursor.is_none()) {
+                point.cursor = table
+                    .resume
+                    .get(point.sub_id.as_ref())
+                    .and_then(|(_, cursor)| cursor.as_deref().map(Arc::from));
+            }
+        }
         let points: Vec<ResumeUpdate> = resume_points.into_values().collect();
         let stored: Vec<ResumeUpdate> = points
             .iter()

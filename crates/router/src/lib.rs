@@ -29,6 +29,8 @@
 //! - `error`: problems found in rules ([`RuleError`]), collected per subscription.
 //! - `template` (private): minijinja templates for titles and bodies, with fuel limits.
 //! - `urgency` (private): urgency from a JSON field through a preset or a table.
+//! - `wellknown` (private): the notification an event's JSON asks for when no template
+//!   says otherwise (`title`, `message`, `priority`, `click`, `tags`), as ntfy shows it.
 //! - `text` (private): markup escaping, truncation, click-URL vetting.
 //! - `storm` (private): rate limits, catch-up limits, summaries.
 //! - `quiet` (private): quiet hours and the digest held through them.
@@ -47,6 +49,7 @@ mod template;
 mod text;
 mod urgency;
 mod view;
+mod wellknown;
 
 #[cfg(test)]
 mod tests;
@@ -56,8 +59,8 @@ pub use error::{RuleError, RuleErrors};
 pub use input::{Flags, Millis, Now};
 pub use route::{Router, validate_rules};
 pub use spec::{
-    ActionKind, ConditionSpec, NotificationSettings, QuietHoursSpec, RateLimitSpec, RuleSpec,
-    TimeOfDay, Timeout, Urgency, UrgencyMapSpec, UrgencyPreset,
+    ActionKind, ConditionSpec, NotificationSettings, Preset, QuietHoursSpec, RateLimitSpec,
+    RuleSpec, TimeOfDay, Timeout, Urgency, UrgencyMapSpec, UrgencyPreset,
 };
 pub use text::vet_click_url;
 pub use text::{escape_markup, unescape_markup};

@@ -11,7 +11,7 @@ use crate::error::RuleErrors;
 use crate::input::{Flags, Millis, Now};
 use crate::quiet::QuietHours;
 use crate::rule::{RuleAction, Rules};
-use crate::spec::{NotificationSettings, RateLimitSpec, RuleSpec};
+use crate::spec::{NotificationSettings, Preset, RateLimitSpec, RuleSpec};
 use crate::storm::{Limits, Storm};
 use crate::view::EventView;
 
@@ -26,12 +26,13 @@ pub fn validate_rules(rules: &[RuleSpec]) -> Result<(), RuleErrors> {
     if rules.is_empty() {
         return Ok(());
     }
-    Rules::compile(rules).map(drop)
+    Rules::compile(rules, None).map(drop)
 }
 
 /// Routes the events of one subscription.
 pub struct Router {
     name: String,
+    preset: Option<Preset>,
     rules: Rules,
     limits: Limits,
     quiet: QuietHours,
@@ -50,17 +51,19 @@ impl std::fmt::Debug for Router {
 }
 
 impl Router {
-    /// A router for the subscription `name` with its rules and rate limit, under the
-    /// file-wide `settings`; fails if any rule does not compile.
+    /// A router for the subscription `name` with its preset, rules and rate limit, under
+    /// the file-wide `settings`; fails if any rule does not compile.
     pub fn new(
         name: &str,
+        preset: Option<Preset>,
         rules: &[RuleSpec],
         rate_limit: Option<&RateLimitSpec>,
         settings: &NotificationSettings,
     ) -> Result<Self, RuleErrors> {
         Ok(Self {
             name: name.to_owned(),
-            rules: Rules::compile(rules)?,
+            preset,
+            rules: Rules::compile(rules, preset)?,
             limits: Limits::resolve(rate_limit, &settings.rate_limit),
             quiet: QuietHours::new(&settings.quiet_hours),
             storm: Storm::default(),
@@ -72,11 +75,12 @@ impl Router {
     pub fn reconfigure(
         &mut self,
         name: &str,
+        preset: Option<Preset>,
         rules: &[RuleSpec],
         rate_limit: Option<&RateLimitSpec>,
         settings: &NotificationSettings,
     ) -> Result<(), RuleErrors> {
-        let next = Self::new(name, rules, rate_limit, settings)?;
+        let next = Self::new(name, preset, rules, rate_limit, settings)?;
         let quiet_changed = next.quiet != self.quiet;
         let storm = std::mem::take(&mut self.storm);
         *self = Self { storm, ..next };
@@ -117,7 +121,8 @@ impl Router {
                 decision(index, action)
             }
             RuleAction::Notify(notify) => {
-                let rendered = notify.render(&self.rules.env, &view, &self.name);
+                let rendered =
+                    notify.render(self.rules.env.as_deref(), &view, &self.name, self.preset);
                 let admitted = self
                     .storm
                     .admit(&rendered, flags, now, &self.limits, &self.quiet);

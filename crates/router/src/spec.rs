@@ -167,6 +167,16 @@ pub enum UrgencyPreset {
     Gotify,
 }
 
+/// A kind of server whose messages a subscription shows as that server's own apps do
+/// (`preset = "ntfy"`): which events notify, and how their JSON becomes a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    /// ntfy: only `message` events notify (not `open`, `keepalive`, `poll_request`), titled
+    /// with the topic when they have no title.
+    Ntfy,
+}
+
 impl Serialize for UrgencyMapSpec {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {

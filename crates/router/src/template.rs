@@ -11,12 +11,13 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
 use super::decision::{Notification, RefusedUrl};
 use super::error::Errors;
-use super::spec::{RuleSpec, Timeout, Urgency};
+use super::spec::{Preset, RuleSpec, Timeout, Urgency};
 use super::text::{
     MAX_BODY_CHARS, MAX_FIELD_CHARS, escape_markup, first_line, multi_line, one_line, vet_click_url,
 };
 use super::urgency::UrgencyMap;
 use super::view::{EventView, check_pointer};
+use super::wellknown::known;
 
 /// Fuel per render. Plenty for any sensible template (they use tens to hundreds); a loop
 /// bomb stops within a millisecond or so, and allocation stays below a few megabytes.
@@ -115,7 +116,8 @@ impl Field {
 pub(crate) struct NotifyRule {
     /// Template name per [`Field`] (indexed by `Field as usize`); `None` uses the default.
     templates: [Option<Box<str>>; Field::ALL.len()],
-    urgency: Urgency,
+    /// The rule's fixed urgency; `None` lets the event's own priority decide.
+    urgency: Option<Urgency>,
     urgency_from: Option<(String, UrgencyMap)>,
     timeout: Timeout,
     break_quiet: Option<bool>,
@@ -171,7 +173,7 @@ impl NotifyRule {
         };
         (errs.list.len() == before).then(|| Self {
             templates,
-            urgency: spec.urgency.unwrap_or_default(),
+            urgency: spec.urgency,
             urgency_from,
             timeout: spec.timeout.unwrap_or_default(),
             break_quiet: spec.break_quiet,
@@ -179,11 +181,15 @@ impl NotifyRule {
     }
 
     /// Renders the notification for `view`; never fails (errors fall back to defaults).
+    /// A field without a template takes what the event's JSON says (`wellknown.rs`), or
+    /// the default: the subscription's name (and the event's type, unless `message`) as
+    /// the title, the data as the body.
     pub(crate) fn render(
         &self,
-        env: &Environment<'static>,
+        env: Option<&Environment<'static>>,
         view: &EventView<'_>,
         subscription: &str,
+        preset: Option<Preset>,
     ) -> Rendered {
         let ctx = self
             .templates
@@ -194,19 +200,29 @@ impl NotifyRule {
         let mut render = |field: Field| -> Option<String> {
             let name = self.templates[field as usize].as_deref()?;
             let ctx = ctx.as_ref()?;
-            env.get_template(name)
+            env?.get_template(name)
                 .and_then(|t| t.render(ctx))
                 .map_err(|e| errors.push(e.to_string()))
                 .ok()
         };
         let short = |s: String| Some(one_line(&s, MAX_FIELD_CHARS)).filter(|s| !s.is_empty());
 
-        let default_title = one_line(subscription, MAX_FIELD_CHARS);
+        let mut known = view.json().and_then(|json| known(json, preset));
+        let event_type = &*view.event.event_type;
+        let default_title = if event_type == "message" {
+            one_line(subscription, MAX_FIELD_CHARS)
+        } else {
+            one_line(&format!("{subscription} · {event_type}"), MAX_FIELD_CHARS)
+        };
         let title = render(Field::Title)
+            .or_else(|| known.as_mut()?.title.take())
             .and_then(short)
             .unwrap_or_else(|| default_title.clone());
         let body = multi_line(
-            render(Field::Body).as_deref().unwrap_or(&view.event.data),
+            render(Field::Body)
+                .or_else(|| known.as_mut().map(|k| std::mem::take(&mut k.body)))
+                .as_deref()
+                .unwrap_or(&view.event.data),
             MAX_BODY_CHARS,
         );
         let icon = render(Field::Icon).and_then(short);
@@ -215,16 +231,16 @@ impl NotifyRule {
         let replace_key = render(Field::ReplaceKey).and_then(short);
         let app_name = render(Field::AppName).and_then(short);
         let mut refused_click_url = None;
-        let click_url =
-            render(Field::ClickUrl)
-                .and_then(short)
-                .and_then(|url| match vet_click_url(&url) {
-                    Ok(ok) => Some(ok),
-                    Err(reason) => {
-                        refused_click_url = Some(RefusedUrl { url, reason });
-                        None
-                    }
-                });
+        let click_url = render(Field::ClickUrl)
+            .or_else(|| known.as_mut()?.click.take())
+            .and_then(short)
+            .and_then(|url| match vet_click_url(&url) {
+                Ok(ok) => Some(ok),
+                Err(reason) => {
+                    refused_click_url = Some(RefusedUrl { url, reason });
+                    None
+                }
+            });
         let progress_name = self.templates[Field::Progress as usize].as_deref();
         let progress = render(Field::Progress).and_then(short).and_then(|p| {
             match p.parse::<f64>().ok().filter(|n| n.is_finite()) {
@@ -239,11 +255,14 @@ impl NotifyRule {
                 }
             }
         });
-        let urgency = self
+        let configured = self
             .urgency_from
             .as_ref()
             .and_then(|(pointer, map)| map.lookup(view.json()?.pointer(pointer)?))
-            .unwrap_or(self.urgency);
+            .or(self.urgency);
+        let urgency = configured
+            .or(known.and_then(|k| k.urgency))
+            .unwrap_or_default();
 
         let line = first_line(&body);
         // The default title is the subscription name, which the summary already says.
@@ -268,7 +287,12 @@ impl NotifyRule {
             },
             template_error: (!errors.is_empty()).then(|| errors.join("; ")),
             refused_click_url,
-            break_quiet: self.break_quiet.unwrap_or(urgency == Urgency::Critical),
+            // An urgency the rule asked for breaks quiet hours when critical; one a server
+            // gave itself does not (as in ntfy's apps, where even priority 5 waits for the
+            // user's do-not-disturb unless told otherwise).
+            break_quiet: self
+                .break_quiet
+                .unwrap_or(configured == Some(Urgency::Critical)),
             sample: one_line(&sample, SAMPLE_CHARS),
         }
     }

@@ -32,6 +32,7 @@ fn router(toml_text: &str) -> Router {
     let sub = parse(toml_text);
     Router::new(
         "CI",
+        None,
         &sub.rules,
         sub.rate_limit.as_ref(),
         &sub.notifications,
@@ -127,7 +128,7 @@ mod matching {
     use super::*;
 
     #[test]
-    fn no_rules_notify_message_events_with_data_as_body() {
+    fn no_rules_notify_every_event_but_housekeeping() {
         let mut r = router("");
         let d = route(&mut r, &msg("hello"));
         assert_eq!(d.rule, None);
@@ -135,9 +136,14 @@ mod matching {
         assert_eq!(n.title, "CI");
         assert_eq!(n.body, "hello");
         assert_eq!(n.urgency, Urgency::Normal);
-        // Other event types are kept but not shown.
-        let d = route(&mut r, &event("ping", "x"));
-        assert_eq!((d.rule, &d.action), (None, &Action::History));
+        // Other event types notify too, their type in the title; housekeeping ones are
+        // neither shown nor kept.
+        let d = route(&mut r, &event("deploy", "x"));
+        assert_eq!(notified(&d).title, "CI · deploy");
+        for housekeeping in ["ping", "keepalive", "heartbeat", "open", "poll_request"] {
+            let d = route(&mut r, &event(housekeeping, "x"));
+            assert_eq!((d.rule, &d.action), (None, &Action::Drop), "{housekeeping}");
+        }
     }
 
     #[test]
@@ -339,6 +345,161 @@ mod matching {
     }
 }
 
+mod defaults {
+    use super::*;
+
+    fn ntfy_router(toml_text: &str) -> Router {
+        let sub = parse(toml_text);
+        Router::new(
+            "Alerts",
+            Some(Preset::Ntfy),
+            &sub.rules,
+            sub.rate_limit.as_ref(),
+            &sub.notifications,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn well_known_fields_make_the_popup_not_the_raw_object() {
+        let mut r = router("");
+        let data = r#"{"title":"Disk <full>","message":"sda1 at 99%","priority":5,
+            "click":"https://status.example/disk","tags":["warning","db","skull"]}"#;
+        let d = route(&mut r, &msg(data));
+        let n = notified(&d);
+        assert_eq!(n.title, "⚠️ 💀 Disk <full>");
+        assert_eq!(n.body, "sda1 at 99%\nTags: db");
+        assert_eq!(n.urgency, Urgency::Critical);
+        assert_eq!(n.click_url.as_deref(), Some("https://status.example/disk"));
+
+        // Without a title, the emoji go in front of the message, as ntfy shows it.
+        let d = route(&mut r, &msg(r#"{"message":"shipped","tags":["tada"]}"#));
+        let n = notified(&d);
+        assert_eq!((n.title.as_str(), n.body.as_str()), ("CI", "🎉 shipped"));
+
+        // `body` and `text` are messages too; `urgency` by name.
+        let d = route(&mut r, &msg(r#"{"body":"b <i>x</i>","urgency":"low"}"#));
+        let n = notified(&d);
+        assert_eq!(n.body, "b &lt;i&gt;x&lt;/i&gt;", "escaped as any body");
+        assert_eq!(n.urgency, Urgency::Low);
+        let d = route(&mut r, &msg(r#"{"text":"t","url":"https://x.example/"}"#));
+        let n = notified(&d);
+        assert_eq!(n.body, "t");
+        assert_eq!(n.click_url.as_deref(), Some("https://x.example/"));
+
+        // No message: the other fields as lines, never the object.
+        let d = route(
+            &mut r,
+            &msg(r#"{"title":"Only","host":"db1","extra":{"deep":1}}"#),
+        );
+        let n = notified(&d);
+        assert_eq!(n.title, "Only");
+        assert_eq!(n.body, "extra: {\"deep\":1}\nhost: db1");
+    }
+
+    #[test]
+    fn data_without_well_known_fields_is_shown_as_it_is() {
+        let mut r = router("");
+        for data in [
+            r#"{"build":7,"tags":["warning"]}"#,
+            r#"["message"]"#,
+            r#"{"title":"  ","message":7}"#,
+            "plain text",
+        ] {
+            let d = route(&mut r, &msg(data));
+            let n = notified(&d);
+            assert_eq!(
+                (n.title.as_str(), n.body.as_str()),
+                ("CI", escape_markup(data).as_str())
+            );
+            assert_eq!(n.urgency, Urgency::Normal, "{data}");
+        }
+    }
+
+    #[test]
+    fn a_rule_template_or_urgency_wins_over_the_data() {
+        let mut r = router(
+            r#"
+            [[rules]]
+            event = "*"
+            body = "{{ json.message | upper }}"
+            urgency = "low"
+            "#,
+        );
+        let d = route(&mut r, &msg(r#"{"title":"T","message":"m","priority":5}"#));
+        let n = notified(&d);
+        assert_eq!((n.title.as_str(), n.body.as_str()), ("T", "M"));
+        assert_eq!(n.urgency, Urgency::Low);
+        // A rule without templates takes the well-known fields too.
+        let mut r = router("[[rules]]\nevent = \"alert\"");
+        let d = route(
+            &mut r,
+            &event("alert", r#"{"message":"m","click":"javascript:x"}"#),
+        );
+        let n = notified(&d);
+        assert_eq!(n.body, "m");
+        assert_eq!(n.click_url, None, "a click URL from the data is vetted");
+        assert!(d.refused_click_url.is_some());
+    }
+
+    #[test]
+    fn a_server_priority_does_not_break_quiet_hours_a_rule_urgency_does() {
+        const NIGHTS: &str = r#"
+            [[notifications.quiet_hours]]
+            from = "22:00"
+            to = "07:00"
+        "#;
+        let night = at_local(0, local(25, 23, 0));
+        let mut r = router(NIGHTS);
+        let d = r.route(&msg(r#"{"message":"m","priority":5}"#), LIVE, night);
+        assert!(
+            matches!(
+                d.action,
+                Action::Suppressed {
+                    why: SuppressReason::Quiet,
+                    ..
+                }
+            ),
+            "{:?}",
+            d.action
+        );
+        let mut r = router(&format!(
+            "{NIGHTS}\n[[rules]]\nurgency_from = \"/priority\"\nurgency_map = \"ntfy\""
+        ));
+        let d = r.route(&msg(r#"{"message":"m","priority":5}"#), LIVE, night);
+        assert_eq!(notified(&d).urgency, Urgency::Critical);
+    }
+
+    #[test]
+    fn ntfy_messages_notify_as_ntfy_shows_them_and_nothing_else_does() {
+        let mut r = ntfy_router("");
+        let d = route(
+            &mut r,
+            &msg(
+                r#"{"id":"a1","time":1,"event":"message","topic":"backups","message":"done","priority":4,"tags":["white_check_mark","nightly"]}"#,
+            ),
+        );
+        let n = notified(&d);
+        assert_eq!(n.title, "backups", "the topic when there is no title");
+        assert_eq!(n.body, "✅ done\nTags: nightly");
+        assert_eq!(n.urgency, Urgency::Critical);
+        let d = route(
+            &mut r,
+            &msg(r#"{"topic":"backups","title":"Nightly","message":"ok","priority":"min"}"#),
+        );
+        let n = notified(&d);
+        assert_eq!((n.title.as_str(), n.urgency), ("Nightly", Urgency::Low));
+        for kind in ["open", "keepalive", "poll_request", "message_delete"] {
+            let d = route(&mut r, &event(kind, r#"{"id":"k","topic":"backups"}"#));
+            assert_eq!(d.action, Action::Drop, "{kind}");
+        }
+        // The user's own rules replace the preset's, which then only shapes the popup.
+        let mut r = ntfy_router("[[rules]]\nevent = \"*\"");
+        let d = route(&mut r, &event("keepalive", r#"{"topic":"backups"}"#));
+        assert_eq!(notified(&d).title, "backups");
+    }
+}
+
 mod compiling {
     use super::*;
 
@@ -524,11 +685,11 @@ mod templates {
             icon = "ok-icon"
             "#,
         );
-        let d = route(&mut r, &msg(r#"{"title":"T","count":3}"#));
+        let d = route(&mut r, &msg(r#"{"name":"T","count":3}"#));
         let n = notified(&d);
         assert_eq!(n.title, "CI", "title falls back to the subscription name");
         assert_eq!(
-            n.body, r#"{"title":"T","count":3}"#,
+            n.body, r#"{"name":"T","count":3}"#,
             "body falls back to the data"
         );
         assert_eq!(
@@ -1220,7 +1381,7 @@ mod quiet_hours {
         let mut r = router(always);
         r.route(&msg("x"), LIVE, at(0));
         assert_eq!(r.next_deadline(), None);
-        r.reconfigure("CI", &[], None, &NotificationSettings::default())
+        r.reconfigure("CI", None, &[], None, &NotificationSettings::default())
             .unwrap();
         assert_eq!(r.next_deadline(), Some(Millis(0)));
         let digest = r.tick(at(5));
@@ -1244,6 +1405,7 @@ mod reconfigure {
         };
         r.reconfigure(
             "Builds",
+            None,
             &rules,
             Some(&limit),
             &NotificationSettings::default(),
@@ -1262,7 +1424,7 @@ mod reconfigure {
         );
         let bad = parse("[[rules]]\nwhen = [{ regex = \"(\" }]").rules;
         assert!(
-            r.reconfigure("X", &bad, None, &NotificationSettings::default())
+            r.reconfigure("X", None, &bad, None, &NotificationSettings::default())
                 .is_err()
         );
         assert_eq!(r.name(), "Builds");
@@ -1301,7 +1463,7 @@ mod output {
                 "rule": 0,
                 "action": "notify",
                 "title": "api",
-                "body": "{\"name\":\"api\",\"url\":\"file:///etc/passwd\",\"p\":50}",
+                "body": "name: api\np: 50",
                 "urgency": "normal",
                 "replace_key": "b",
                 "progress": 50,
@@ -1498,7 +1660,7 @@ mod docs {
             .find(|e| e.block.contains(needle))
             .unwrap_or_else(|| panic!("no example with {needle:?}"));
         let (rules, limit) = &example.subs[0];
-        Router::new("CI", rules, limit.as_ref(), &example.settings).unwrap()
+        Router::new("CI", None, rules, limit.as_ref(), &example.settings).unwrap()
     }
 
     #[test]

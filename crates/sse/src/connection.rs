@@ -523,6 +523,11 @@ impl Connection {
                     *last_id = SmolStr::new(event.last_event_id);
                 }
                 let cursor = resume.as_mut().and_then(|resume| {
+                    let counts = resume.events.is_empty()
+                        || resume.events.iter().any(|t| t == event.event_type);
+                    if !counts {
+                        return None;
+                    }
                     let cursor = cursor_of(event.data, &resume.pointer)?;
                     resume.cursor = Some(cursor.to_string());
                     Some(cursor)

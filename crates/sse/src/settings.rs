@@ -37,6 +37,9 @@ pub struct Resume {
     pub pointer: String,
     /// The query parameter that carries the cursor, e.g. `since`.
     pub query: String,
+    /// The event types whose cursor counts (ntfy: `message`, not its `keepalive`s, whose
+    /// ids the server does not keep); empty: every type.
+    pub events: Vec<String>,
     /// The cursor to start from (from history after a restart); `None` for a fresh start.
     pub cursor: Option<String>,
 }
