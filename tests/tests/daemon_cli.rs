@@ -351,7 +351,7 @@ fn import_reads_standard_input_in_either_format() {
 // ---------------------------------------------------------------------------------------
 
 #[test]
-fn ntfy_client_yml_becomes_sse_subscriptions_with_the_since_adapter() {
+fn ntfy_client_yml_becomes_sse_subscriptions_with_the_ntfy_preset() {
     // The default host is a real local server, so the imported subscriptions are run too.
     let server = TestServer::start(|req, n| match (req.path_only(), n) {
         ("/alerts/sse", _) if req.query().is_none() => Response::sse_steps(vec![
@@ -406,12 +406,8 @@ subscribe:
         !text.contains("pa55word") && !text.contains("tk_backups_secret"),
         "{text}"
     );
-    assert!(
-        toml.contains("cursor = \"/id\"") && toml.contains("query = \"since\""),
-        "{toml}"
-    );
+    assert!(toml.contains("preset = \"ntfy\""), "{toml}");
     let subs = json["subscriptions"].as_array().unwrap();
-    let since = serde_json::json!({"cursor": "/id", "query": "since"});
     assert_eq!(subs[0]["url"], format!("{host}/alerts/sse"));
     assert_eq!(
         subs[0]["auth"],
@@ -431,7 +427,9 @@ subscribe:
     assert_eq!(subs[3]["url"], "https://ntfy.example.invalid/status/sse");
     assert!(subs[3].get("auth").is_none());
     for sub in subs {
-        assert_eq!(sub["resume"], since, "{sub}");
+        // The preset brings the `?since=` adapter (the ntfy test in notify_defaults.rs
+        // sees it on the wire).
+        assert_eq!(sub["preset"], "ntfy", "{sub}");
     }
     for (file, value) in [
         ("alerts.auth-password", "pa55word"),

@@ -197,17 +197,19 @@ async fn ask(
     command: Command,
     cancel: &CancellationToken,
 ) -> Option<Reply> {
-    let (tx, rx) = oneshot::channel();
+    let (tx, mut rx) = oneshot::channel();
     requests.send((command, tx)).await.ok()?;
-    tokio::select! {
-        // A reply that is there goes out even if the daemon stops meanwhile: `quit` itself
-        // is answered just before the stop, and its client must hear that it worked.
+    let reply = tokio::select! {
         biased;
-        reply = rx => Some(reply.unwrap_or(Reply::Error {
-            message: "the daemon is shutting down".into(),
-        })),
-        _ = cancel.cancelled() => None,
-    }
+        reply = &mut rx => reply,
+        // `quit` stops the daemon before its answer is sent (the control loop cancels,
+        // then replies): an answer on its way still goes out, so the client hears that it
+        // worked; the control loop drops what it will not answer.
+        _ = cancel.cancelled() => tokio::time::timeout(WATCH_GOODBYE, rx).await.ok()?,
+    };
+    Some(reply.unwrap_or(Reply::Error {
+        message: "the daemon is shutting down".into(),
+    }))
 }
 
 /// Feeds one watcher until it hangs up or the daemon stops. Updates are written in runs
@@ -309,6 +311,36 @@ mod tests {
             WatchLine::Update(DaemonEvent::Status(s)) => s.id,
             other => panic!("expected a status, got {other:?}"),
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn quit_is_answered_although_the_stop_comes_before_the_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("s.sock");
+        let listener = bind(&socket).unwrap();
+        let (requests, mut pending) = mpsc::channel::<Pending>(4);
+        let cancel = CancellationToken::new();
+        let stop = cancel.clone();
+        // As the control loop answers `quit`: the stop first, the answer after it.
+        tokio::spawn(async move {
+            while let Some((_, reply)) = pending.recv().await {
+                stop.cancel();
+                for _ in 0..100 {
+                    tokio::task::yield_now().await;
+                }
+                let _ = reply.send(Reply::Done {
+                    detail: ssenotify_protocol::Done::Quitting { quitting: true },
+                });
+            }
+        });
+        let (updates, _) = broadcast::channel(4);
+        let task = tokio::spawn(serve(listener, requests, updates, cancel));
+        let reply = request(&socket, &Request::Quit).await;
+        assert!(
+            matches!(reply, Ok(Reply::Done { .. })),
+            "quit's client hears that it worked: {reply:?}"
+        );
+        task.await.unwrap();
     }
 
     #[tokio::test]
