@@ -671,12 +671,13 @@ event = "tick"
     desk.enable_notification_server();
     let history = desk.wait_for_dunst(WAIT, "delivery resumes", |h| {
         let ours = ours(h);
-        ours.iter().any(|n| n.summary == "Feed") && ours.iter().any(|n| n.summary == "ssenotify")
+        ours.iter().any(|n| n.summary == "Feed · tick")
+            && ours.iter().any(|n| n.summary == "ssenotify")
     });
     let shown = ours(&history);
     let first: usize = shown
         .iter()
-        .filter(|n| n.summary == "Feed")
+        .filter(|n| n.summary == "Feed · tick")
         .filter_map(|n| n.body.strip_prefix("tick ")?.parse().ok())
         .min()
         .expect("a tick notification");
@@ -715,7 +716,7 @@ event = "tick"
     // "notified".
     let shown_ticks: BTreeSet<usize> = shown
         .iter()
-        .filter(|n| n.summary == "Feed")
+        .filter(|n| n.summary == "Feed · tick")
         .filter_map(|n| n.body.strip_prefix("tick ")?.parse().ok())
         .collect();
     let wrong = || {
