@@ -213,13 +213,18 @@ export async function trayClick(pid, label) {
     // `--`: arguments such as -1 are values, not options.
     JSON.parse((await run("busctl", ["--user", "--json=short", "--", ...args])).stdout);
   const bus = ["org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus"];
-  const names = (await busctl("call", ...bus, "ListNames")).data[0];
-  let item = null;
-  for (const name of names.filter((n) => n.startsWith("org.kde.StatusNotifierItem-"))) {
-    const owner = await busctl("call", ...bus, "GetConnectionUnixProcessID", "s", name);
-    if (owner.data[0] === pid) item = name;
-  }
-  assert.ok(item, `the engine (pid ${pid}) has a StatusNotifierItem on the bus: ${names.join(" ")}`);
+  let names = [];
+  // An engine that has just started says it has a tray before its item is on the bus.
+  const item = await until(async () => {
+    names = (await busctl("call", ...bus, "ListNames")).data[0];
+    for (const name of names.filter((n) => n.startsWith("org.kde.StatusNotifierItem-"))) {
+      const owner = await busctl("call", ...bus, "GetConnectionUnixProcessID", "s", name);
+      if (owner.data[0] === pid) return name;
+    }
+    return null;
+  }, `the engine (pid ${pid}) to have a StatusNotifierItem on the bus`).catch((error) => {
+    assert.fail(`${error.message}: ${names.join(" ")}`);
+  });
   const menu = (await busctl("get-property", item, "/StatusNotifierItem", "org.kde.StatusNotifierItem", "Menu")).data;
   const layout = (await busctl("call", item, menu, "com.canonical.dbusmenu", "GetLayout", "iias", "0", "-1", "0"))
     .data[1];
