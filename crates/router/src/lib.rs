@@ -31,6 +31,7 @@
 //! - `urgency` (private): urgency from a JSON field through a preset or a table.
 //! - `wellknown` (private): the notification an event's JSON asks for when no template
 //!   says otherwise (`title`, `message`, `priority`, `click`, `tags`), as ntfy shows it.
+//! - `markdown` (private): a small markdown subset as body markup (`markdown = true`).
 //! - `text` (private): markup escaping, truncation, click-URL vetting.
 //! - `storm` (private): rate limits, catch-up limits, summaries.
 //! - `quiet` (private): quiet hours and the digest held through them.
@@ -40,6 +41,7 @@ mod decision;
 pub mod duration;
 mod error;
 mod input;
+mod markdown;
 mod quiet;
 mod route;
 mod rule;

@@ -131,6 +131,7 @@ fn notify_only_keys(spec: &RuleSpec) -> impl Iterator<Item = &'static str> {
         ("progress", spec.progress.is_some()),
         ("app_name", spec.app_name.is_some()),
         ("break_quiet", spec.break_quiet.is_some()),
+        ("markdown", spec.markdown.is_some()),
     ]
     .into_iter()
     .filter_map(|(k, set)| set.then_some(k))

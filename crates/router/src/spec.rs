@@ -70,6 +70,10 @@ pub struct RuleSpec {
     /// Whether this rule's notifications break through quiet hours (default: when critical).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub break_quiet: Option<bool>,
+    /// Whether the body is markdown, shown with bold, italic and lists (default: when the
+    /// event's JSON says so, as ntfy's `content_type = "text/markdown"` does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub markdown: Option<bool>,
     /// The program and its arguments for `action = "command"` (no shell, no templating).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,

@@ -11,6 +11,7 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
 use super::decision::{Notification, RefusedUrl};
 use super::error::Errors;
+use super::markdown::to_markup;
 use super::spec::{Preset, RuleSpec, Timeout, Urgency};
 use super::text::{
     MAX_BODY_CHARS, MAX_FIELD_CHARS, escape_markup, first_line, multi_line, one_line, vet_click_url,
@@ -121,6 +122,8 @@ pub(crate) struct NotifyRule {
     urgency_from: Option<(String, UrgencyMap)>,
     timeout: Timeout,
     break_quiet: Option<bool>,
+    /// Whether the body is markdown; `None`: when the event says so.
+    markdown: Option<bool>,
 }
 
 /// A rendered notification and what went wrong on the way.
@@ -177,6 +180,7 @@ impl NotifyRule {
             urgency_from,
             timeout: spec.timeout.unwrap_or_default(),
             break_quiet: spec.break_quiet,
+            markdown: spec.markdown,
         })
     }
 
@@ -208,6 +212,9 @@ impl NotifyRule {
         let short = |s: String| Some(one_line(&s, MAX_FIELD_CHARS)).filter(|s| !s.is_empty());
 
         let mut known = view.json().and_then(|json| known(json, preset));
+        let markdown = self
+            .markdown
+            .unwrap_or_else(|| known.as_ref().is_some_and(|k| k.markdown));
         let event_type = &*view.event.event_type;
         let default_title = if event_type == "message" {
             one_line(subscription, MAX_FIELD_CHARS)
@@ -275,7 +282,11 @@ impl NotifyRule {
             notification: Notification {
                 app_name,
                 title,
-                body: escape_markup(&body),
+                body: if markdown {
+                    to_markup(&body)
+                } else {
+                    escape_markup(&body)
+                },
                 icon,
                 urgency,
                 timeout: self.timeout,

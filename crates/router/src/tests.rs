@@ -471,6 +471,30 @@ mod defaults {
     }
 
     #[test]
+    fn markdown_bodies_render_bold_and_italic_and_nothing_else() {
+        let mut r = router("[[rules]]\nmarkdown = true");
+        let d = route(&mut r, &msg("**Build** <b>7</b> *failed*"));
+        assert_eq!(
+            notified(&d).body,
+            "<b>Build</b> &lt;b&gt;7&lt;/b&gt; <i>failed</i>"
+        );
+        assert_eq!(
+            unescape_markup(&notified(&d).body),
+            "Build <b>7</b> failed",
+            "a server without markup gets the text"
+        );
+        // ntfy says when a message is markdown; without it the stars stay.
+        let mut r = ntfy_router("");
+        let md = r#"{"topic":"t","message":"**ok**","content_type":"text/markdown"}"#;
+        assert_eq!(notified(&route(&mut r, &msg(md))).body, "<b>ok</b>");
+        let plain = r#"{"topic":"t","message":"**ok**"}"#;
+        assert_eq!(notified(&route(&mut r, &msg(plain))).body, "**ok**");
+        // A rule can say no.
+        let mut r = router("[[rules]]\nmarkdown = false");
+        assert_eq!(notified(&route(&mut r, &msg(md))).body, "**ok**");
+    }
+
+    #[test]
     fn ntfy_messages_notify_as_ntfy_shows_them_and_nothing_else_does() {
         let mut r = ntfy_router("");
         let d = route(

@@ -69,11 +69,16 @@ pub fn escape_markup(s: &str) -> String {
     out
 }
 
-/// Undo [`escape_markup`], for a notification server without `body-markup`: such a server
-/// shows the body as plain text, so the entities would appear literally and there is no
-/// markup to fear.
+/// The body as plain text, for a notification server without `body-markup`: such a server
+/// shows it as it is, so entities would appear literally and there is no markup to fear.
+/// Undoes [`escape_markup`] and drops the only tags a body can hold (the `<b>` and `<i>`
+/// of rendered markdown: every `<` of the data itself was escaped).
 pub fn unescape_markup(s: &str) -> String {
-    s.replace("&lt;", "<")
+    s.replace("<b>", "")
+        .replace("</b>", "")
+        .replace("<i>", "")
+        .replace("</i>", "")
+        .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
 }

@@ -34,6 +34,9 @@ pub(crate) struct Known {
     pub(crate) urgency: Option<Urgency>,
     /// The URL to open on click (not vetted yet).
     pub(crate) click: Option<String>,
+    /// Whether the message is markdown (`"content_type": "text/markdown"`, as ntfy sends
+    /// it, or `"markdown": true`).
+    pub(crate) markdown: bool,
 }
 
 /// The well-known fields of `json`, or `None` when it is not an object that has any (its
@@ -93,7 +96,10 @@ pub(crate) fn known(json: &Value, preset: Option<Preset>) -> Option<Known> {
         body.push_str("Tags: ");
         body.push_str(&other.join(", "));
     }
+    let markdown = object.get("content_type").and_then(Value::as_str) == Some("text/markdown")
+        || object.get("markdown").and_then(Value::as_bool) == Some(true);
     Some(Known {
+        markdown,
         title,
         body,
         urgency,
@@ -103,8 +109,22 @@ pub(crate) fn known(json: &Value, preset: Option<Preset>) -> Option<Known> {
 
 /// The fields read above and ntfy's envelope: what a body made of the rest leaves out.
 const READ: &[&str] = &[
-    "title", "message", "body", "text", "priority", "urgency", "click", "url", "tags", "id",
-    "time", "expires", "event", "topic",
+    "title",
+    "message",
+    "body",
+    "text",
+    "priority",
+    "urgency",
+    "click",
+    "url",
+    "tags",
+    "id",
+    "time",
+    "expires",
+    "event",
+    "topic",
+    "content_type",
+    "markdown",
 ];
 
 /// The body of an object with no message: its other fields as `key: value` lines.
