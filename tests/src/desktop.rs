@@ -531,6 +531,8 @@ pub struct NotifyCall {
     pub actions: Vec<String>,
     /// The `urgency` hint (0 low, 1 normal, 2 critical).
     pub urgency: Option<u8>,
+    /// The names of every hint sent (`urgency`, `image-data`...).
+    pub hints: Vec<String>,
 }
 
 /// `dbus-monitor` recording the `Notify` calls on a [`Desktop`]'s bus; stopped on drop.
@@ -600,6 +602,17 @@ fn parse_notify_calls(text: &str) -> Vec<NotifyCall> {
                     .collect()
             })
             .unwrap_or_default();
+        let hints = args
+            .get(6)
+            .map(|lines| {
+                lines
+                    .windows(2)
+                    .filter(|pair| pair[0] == "dict entry(")
+                    .filter_map(|pair| pair[1].strip_prefix("string \"")?.strip_suffix('"'))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
         let urgency = args.get(6).and_then(|lines| {
             let at = lines.iter().position(|l| *l == "string \"urgency\"")?;
             lines.get(at + 1)?.rsplit(' ').next()?.parse().ok()
@@ -614,6 +627,7 @@ fn parse_notify_calls(text: &str) -> Vec<NotifyCall> {
             body: string(args.get(4)),
             actions,
             urgency,
+            hints,
         });
     }
     calls
@@ -764,6 +778,7 @@ method call time=3.0 sender=:1.1 -> destination=:1.2 serial=10 path=/org/freedes
                     body: r#"a &lt;b&gt; "quoted""#.into(),
                     actions: vec!["default".into(), "Open".into()],
                     urgency: Some(2),
+                    hints: vec!["urgency".into()],
                 },
                 NotifyCall {
                     app_name: "x".into(),
@@ -772,6 +787,7 @@ method call time=3.0 sender=:1.1 -> destination=:1.2 serial=10 path=/org/freedes
                     body: String::new(),
                     actions: vec![],
                     urgency: None,
+                    hints: vec![],
                 },
             ]
         );

@@ -152,3 +152,118 @@ fn an_ntfy_feed_shows_messages_as_ntfy_does_and_resumes_from_the_last_message() 
         vec![("message".to_owned(), "notified".to_owned())]
     );
 }
+
+/// A 4x4 red PNG.
+fn png() -> Vec<u8> {
+    // Written out (signature, IHDR, a stored zlib IDAT, IEND) so the test needs no image
+    // library and shows what it sends.
+    let mut out = Vec::new();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        out.extend((data.len() as u32).to_be_bytes());
+        let mut crc_input = kind.to_vec();
+        crc_input.extend(data);
+        out.extend(kind);
+        out.extend(data);
+        out.extend(crc32(&crc_input).to_be_bytes());
+    };
+    let mut ihdr = Vec::new();
+    ihdr.extend(4u32.to_be_bytes());
+    ihdr.extend(4u32.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]); // 8-bit RGB
+    // Four rows, each a filter byte and four red pixels, stored (uncompressed) in zlib.
+    let row: Vec<u8> = std::iter::once(0).chain([255, 0, 0].repeat(4)).collect();
+    let raw = row.repeat(4);
+    let mut zlib = vec![0x78, 0x01, 0x01];
+    zlib.extend((raw.len() as u16).to_le_bytes());
+    zlib.extend((!(raw.len() as u16)).to_le_bytes());
+    zlib.extend(&raw);
+    zlib.extend(adler32(&raw).to_be_bytes());
+    let mut png = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
+    chunk(b"IHDR", &ihdr);
+    chunk(b"IDAT", &zlib);
+    chunk(b"IEND", &[]);
+    png.extend(out);
+    png
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn adler32(bytes: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in bytes {
+        a = (a + u32::from(byte)) % 65521;
+        b = (b + a) % 65521;
+    }
+    (b << 16) | a
+}
+
+#[test]
+fn an_icon_url_is_fetched_once_and_sent_as_pixels_and_a_broken_one_costs_nothing() {
+    let desk = Desktop::start();
+    let images = TestServer::start(|request, _| match request.path.as_str() {
+        "/icon.png" => Response::body(200, "image/png", png()),
+        "/huge.png" => Response::body(200, "image/png", vec![0u8; 3 * 1024 * 1024]),
+        _ => Response::status(404),
+    });
+    let event = |n: u32, icon: &str| {
+        sse_event(
+            None,
+            Some(&n.to_string()),
+            &format!(
+                r#"{{"title":"t{n}","message":"m","icon":"{}"}}"#,
+                images.url(icon)
+            ),
+        )
+    };
+    let mut body = Vec::new();
+    body.extend(event(1, "/icon.png"));
+    body.extend(event(2, "/missing.png"));
+    body.extend(event(3, "/huge.png"));
+    body.extend(event(4, "/icon.png"));
+    let server = TestServer::start(move |_, n| {
+        Response::sse_steps(if n == 0 {
+            vec![Step::Send(body.clone()), Step::Hold]
+        } else {
+            vec![Step::Hold]
+        })
+    });
+    desk.write_subscriptions(&format!(
+        "[[subscription]]\nid = \"img\"\nurl = \"{}\"\n",
+        server.url("/events")
+    ));
+    let monitor = desk.monitor_notify_calls();
+    let _daemon = desk.run_daemon();
+
+    desk.wait_for_dunst(WAIT, "four popups", |h| shown(h).len() >= 4);
+    let calls: Vec<(String, bool)> = monitor
+        .calls()
+        .into_iter()
+        .map(|c| (c.summary, c.hints.iter().any(|h| h == "image-data")))
+        .collect();
+    assert_eq!(
+        calls,
+        [("t1", true), ("t2", false), ("t3", false), ("t4", true)]
+            .map(|(s, image)| (s.to_owned(), image)),
+        "pixels for a good image; nothing for a missing or too large one"
+    );
+    let fetched = |path: &str| images.requests().iter().filter(|r| r.path == path).count();
+    assert_eq!(
+        fetched("/icon.png"),
+        1,
+        "the second use comes from the cache"
+    );
+    assert_eq!(fetched("/missing.png"), 1);
+}

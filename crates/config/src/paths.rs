@@ -34,6 +34,12 @@ impl Paths {
         })
     }
 
+    /// Where files fetched for notifications are cached (`$XDG_CACHE_HOME/ssenotify`);
+    /// `None` when there is no home directory.
+    pub fn cache_dir() -> Option<PathBuf> {
+        directories::ProjectDirs::from("", "", "ssenotify").map(|d| d.cache_dir().to_path_buf())
+    }
+
     /// Everything under one root (`config/`, `data/`, `run/`): for tests and portable setups.
     pub fn at(root: impl AsRef<Path>) -> Self {
         let root = root.as_ref();

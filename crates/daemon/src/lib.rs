@@ -28,6 +28,8 @@
 //! - `sink`: where notifications go: [`NotifySink`], [`Delivery`], [`NoNotifications`].
 //! - `notifier`: [`DesktopNotifier`], the only code that talks to the notification server;
 //!   [`notify_test`], [`open_url`].
+//! - `images` (private): icons and images given as http(s) URLs: fetched (bounded),
+//!   cached, decoded into the pixels the notification server is sent.
 //! - `command` (private): runs a rule's `command` action.
 //! - [`ops`]: what the faces ask beside the socket, for async callers (blocking work off
 //!   the runtime; the rule tester).
@@ -40,6 +42,7 @@ mod control;
 mod daemon;
 pub mod demo;
 mod error;
+mod images;
 mod instance;
 mod live;
 mod messages;

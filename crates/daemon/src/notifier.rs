@@ -19,6 +19,7 @@ use ssenotify_protocol::{NotifierHealth, NotifierState, ServerInfo};
 use ssenotify_router::{Notification, Timeout, Urgency, unescape_markup, vet_click_url};
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::images::{FETCH_TIMEOUT, Images};
 use crate::sink::{Delivery, NotifySink, OnFailure};
 
 /// The app name notifications carry unless a rule names another.
@@ -132,6 +133,7 @@ struct Sender {
     /// Whether the server renders markup (if not, bodies are sent unescaped).
     body_markup: Option<bool>,
     clicks: Arc<Semaphore>,
+    images: Images,
 }
 
 impl Sender {
@@ -142,6 +144,7 @@ impl Sender {
             replace_order: VecDeque::new(),
             body_markup: None,
             clicks: Arc::new(Semaphore::new(MAX_CLICK_WAITERS)),
+            images: Images::new(ssenotify_config::Paths::cache_dir()),
         }
     }
 
@@ -182,6 +185,21 @@ impl Sender {
         let mut popup = build(&notification, self.body_markup.unwrap_or(true));
         if let Some(id) = replaces {
             popup.id(id);
+        }
+        // The image, or else an icon given as a URL, goes as pixels. Popups are shown in
+        // order, so a slow image holds the next ones back for at most the fetch timeout.
+        let picture = notification
+            .image
+            .as_deref()
+            .or(notification.icon.as_deref().filter(|icon| is_url(icon)));
+        if let Some(url) = picture
+            && let Ok(Some(image)) =
+                tokio::time::timeout(FETCH_TIMEOUT, self.images.load(url)).await
+        {
+            // notify-rust names the image hint after the server's spec version, which it
+            // asks for once with a blocking call that must not run on the async runtime.
+            let _ = tokio::task::spawn_blocking(|| *notify_rust::SPEC_VERSION).await;
+            popup.image_data(image);
         }
         let shown = tokio::time::timeout(CALL_TIMEOUT, popup.show_async()).await;
         match shown {
@@ -331,7 +349,7 @@ fn build(n: &Notification, body_markup: bool) -> notify_rust::Notification {
             notify_rust::Timeout::Milliseconds(u32::try_from(d.as_millis()).unwrap_or(u32::MAX))
         }
     });
-    if let Some(icon) = &n.icon {
+    if let Some(icon) = n.icon.as_deref().filter(|icon| !is_url(icon)) {
         popup.icon(icon);
     }
     if let Some(category) = &n.category {
@@ -350,6 +368,11 @@ fn build(n: &Notification, body_markup: bool) -> notify_rust::Notification {
         popup.action("default", "Open");
     }
     popup
+}
+
+/// Whether an icon is a URL to fetch rather than a themed name or a path.
+fn is_url(icon: &str) -> bool {
+    icon.starts_with("http://") || icon.starts_with("https://")
 }
 
 async fn capabilities() -> Result<Vec<String>, String> {

@@ -19,9 +19,12 @@ pub struct Notification {
     pub title: String,
     /// The body, already escaped for freedesktop markup.
     pub body: String,
-    /// A themed icon name or an absolute path.
+    /// A themed icon name, an absolute path, or a vetted http(s) URL to fetch.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub icon: Option<String>,
+    /// A vetted http(s) URL of an image to fetch and show (the `image-data` hint).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     /// The urgency hint.
     pub urgency: Urgency,
     /// How long the notification stays up.
@@ -53,6 +56,7 @@ impl Notification {
             title: one_line(&title, MAX_FIELD_CHARS),
             body: escape_markup(body),
             icon: None,
+            image: None,
             urgency,
             timeout: Timeout::Default,
             category: None,

@@ -120,6 +120,7 @@ fn notify_only_keys(spec: &RuleSpec) -> impl Iterator<Item = &'static str> {
         ("title", spec.title.is_some()),
         ("body", spec.body.is_some()),
         ("icon", spec.icon.is_some()),
+        ("image", spec.image.is_some()),
         ("urgency", spec.urgency.is_some()),
         ("urgency_from", spec.urgency_from.is_some()),
         ("urgency_map", spec.urgency_map.is_some()),

@@ -34,9 +34,13 @@ pub struct RuleSpec {
     /// Template of the notification's body; the event data when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    /// Template of the icon: a themed icon name or an absolute path.
+    /// Template of the icon: a themed icon name, an absolute path, or an http(s) URL
+    /// (fetched, see `docs/routing.md`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub icon: Option<String>,
+    /// Template of an http(s) URL of an image shown in the notification (fetched).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     /// Fixed urgency, or the fallback when `urgency_from` finds nothing mapped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub urgency: Option<Urgency>,

@@ -63,6 +63,7 @@ enum Field {
     Title,
     Body,
     Icon,
+    Image,
     Category,
     Sound,
     ClickUrl,
@@ -72,10 +73,11 @@ enum Field {
 }
 
 impl Field {
-    const ALL: [Field; 9] = [
+    const ALL: [Field; 10] = [
         Field::Title,
         Field::Body,
         Field::Icon,
+        Field::Image,
         Field::Category,
         Field::Sound,
         Field::ClickUrl,
@@ -89,6 +91,7 @@ impl Field {
             Field::Title => "title",
             Field::Body => "body",
             Field::Icon => "icon",
+            Field::Image => "image",
             Field::Category => "category",
             Field::Sound => "sound",
             Field::ClickUrl => "click_url",
@@ -103,6 +106,7 @@ impl Field {
             Field::Title => spec.title.as_ref(),
             Field::Body => spec.body.as_ref(),
             Field::Icon => spec.icon.as_ref(),
+            Field::Image => spec.image.as_ref(),
             Field::Category => spec.category.as_ref(),
             Field::Sound => spec.sound.as_ref(),
             Field::ClickUrl => spec.click_url.as_ref(),
@@ -111,6 +115,11 @@ impl Field {
             Field::AppName => spec.app_name.as_ref(),
         }
     }
+}
+
+/// `url` if it is an http(s) URL (normalized), else nothing.
+fn vetted(url: String) -> Option<String> {
+    vet_click_url(&url).ok()
 }
 
 /// A compiled `notify` action.
@@ -232,7 +241,15 @@ impl NotifyRule {
                 .unwrap_or(&view.event.data),
             MAX_BODY_CHARS,
         );
-        let icon = render(Field::Icon).and_then(short);
+        // An icon or image from the data is an http(s) URL (fetched by the notifier) or
+        // nothing: a path from a remote server must not make the desktop read local files.
+        let icon = render(Field::Icon)
+            .and_then(short)
+            .or_else(|| known.as_mut()?.icon.take().and_then(vetted));
+        let image = render(Field::Image)
+            .and_then(short)
+            .and_then(vetted)
+            .or_else(|| known.as_mut()?.image.take().and_then(vetted));
         let category = render(Field::Category).and_then(short);
         let sound = render(Field::Sound).and_then(short);
         let replace_key = render(Field::ReplaceKey).and_then(short);
@@ -288,6 +305,7 @@ impl NotifyRule {
                     escape_markup(&body)
                 },
                 icon,
+                image,
                 urgency,
                 timeout: self.timeout,
                 category,

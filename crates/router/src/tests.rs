@@ -471,6 +471,44 @@ mod defaults {
     }
 
     #[test]
+    fn icons_and_images_from_the_data_are_http_urls_or_nothing() {
+        let mut r = router("");
+        let d = route(
+            &mut r,
+            &msg(
+                r#"{"message":"m","icon":"https://x.example/i.png","image":"http://x.example/p.jpg"}"#,
+            ),
+        );
+        let n = notified(&d);
+        assert_eq!(n.icon.as_deref(), Some("https://x.example/i.png"));
+        assert_eq!(n.image.as_deref(), Some("http://x.example/p.jpg"));
+        for local in [
+            "/home/me/.ssh/id_ed25519",
+            "file:///etc/passwd",
+            "dialog-warning",
+        ] {
+            let data = serde_json::json!({"message": "m", "icon": local, "image": local});
+            let n = notified(&route(&mut r, &msg(&data.to_string()))).clone();
+            assert_eq!((n.icon, n.image), (None, None), "{local}");
+        }
+        // ntfy: an attachment that is an image is shown; another is not.
+        let mut r = ntfy_router("");
+        let attached = |kind: &str| {
+            serde_json::json!({"topic": "t", "message": "m",
+                "attachment": {"name": "a", "type": kind, "url": "https://ntfy.example/file/a"}})
+            .to_string()
+        };
+        let n = notified(&route(&mut r, &msg(&attached("image/png")))).clone();
+        assert_eq!(n.image.as_deref(), Some("https://ntfy.example/file/a"));
+        let n = notified(&route(&mut r, &msg(&attached("text/plain")))).clone();
+        assert_eq!(n.image, None);
+        // A rule's own icon may be a themed name or a path; its image only a URL.
+        let mut r = router("[[rules]]\nicon = \"dialog-warning\"\nimage = \"/tmp/x.png\"");
+        let n = notified(&route(&mut r, &msg("x"))).clone();
+        assert_eq!((n.icon.as_deref(), n.image), (Some("dialog-warning"), None));
+    }
+
+    #[test]
     fn markdown_bodies_render_bold_and_italic_and_nothing_else() {
         let mut r = router("[[rules]]\nmarkdown = true");
         let d = route(&mut r, &msg("**Build** <b>7</b> *failed*"));

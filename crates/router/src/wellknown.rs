@@ -34,6 +34,10 @@ pub(crate) struct Known {
     pub(crate) urgency: Option<Urgency>,
     /// The URL to open on click (not vetted yet).
     pub(crate) click: Option<String>,
+    /// An icon URL (`icon`; not vetted yet).
+    pub(crate) icon: Option<String>,
+    /// An image URL (`image`; ntfy: an attachment whose type is an image).
+    pub(crate) image: Option<String>,
     /// Whether the message is markdown (`"content_type": "text/markdown"`, as ntfy sends
     /// it, or `"markdown": true`).
     pub(crate) markdown: bool,
@@ -98,7 +102,18 @@ pub(crate) fn known(json: &Value, preset: Option<Preset>) -> Option<Known> {
     }
     let markdown = object.get("content_type").and_then(Value::as_str) == Some("text/markdown")
         || object.get("markdown").and_then(Value::as_bool) == Some(true);
+    let icon = text(object, &["icon"]).map(str::to_owned);
+    let attachment = object.get("attachment").and_then(Value::as_object);
+    let image = text(object, &["image"]).map(str::to_owned).or_else(|| {
+        let attachment = attachment?;
+        let kind = attachment.get("type").and_then(Value::as_str)?;
+        kind.starts_with("image/")
+            .then(|| text(attachment, &["url"]).map(str::to_owned))
+            .flatten()
+    });
     Some(Known {
+        icon,
+        image,
         markdown,
         title,
         body,
@@ -123,6 +138,9 @@ const READ: &[&str] = &[
     "expires",
     "event",
     "topic",
+    "icon",
+    "image",
+    "attachment",
     "content_type",
     "markdown",
 ];
