@@ -267,3 +267,111 @@ fn an_icon_url_is_fetched_once_and_sent_as_pixels_and_a_broken_one_costs_nothing
     );
     assert_eq!(fetched("/missing.png"), 1);
 }
+
+/// Writes an executable shell script `name` into `dir`.
+fn script(dir: &std::path::Path, name: &str, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write the script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+#[test]
+fn a_button_pressed_in_dunst_opens_its_url_and_only_http_urls_become_buttons() {
+    let desk = Desktop::start();
+    // dunst's context menu runs `dmenu` with every action as a line and invokes the line
+    // it prints: this one picks the Dashboard button, as a user would. `xdg-open` (the
+    // daemon's way to open a URL) writes what it was given.
+    let bin = desk.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let menu = desk.path().join("menu.txt");
+    let opened = desk.path().join("opened.txt");
+    script(
+        &bin,
+        "fake-dmenu",
+        &format!("tee {} | grep -m1 Dashboard", menu.display()),
+    );
+    script(
+        &bin,
+        "xdg-open",
+        &format!("echo \"$1\" >> {}", opened.display()),
+    );
+    let rc = desk.path().join("config/dunst/dunstrc");
+    let dunstrc = std::fs::read_to_string(&rc).unwrap().replacen(
+        "[global]\n",
+        &format!(
+            "[global]\n    dmenu = {}\n",
+            bin.join("fake-dmenu").display()
+        ),
+        1,
+    );
+    std::fs::write(&rc, dunstrc).unwrap();
+
+    let data = serde_json::json!({"topic": "ops", "message": "deploy done", "actions": [
+        {"action": "view", "label": "Dashboard", "url": "https://dash.example/ops"},
+        {"action": "view", "label": "Secrets", "url": "file:///etc/shadow"}]});
+    let body = sse_event(None, None, &data.to_string());
+    let server = TestServer::start(move |_, n| {
+        Response::sse_steps(if n == 0 {
+            vec![Step::Send(body.clone()), Step::Hold]
+        } else {
+            vec![Step::Hold]
+        })
+    });
+    desk.write_subscriptions(&format!(
+        "[[subscription]]\nid = \"ops\"\nurl = \"{}\"\npreset = \"ntfy\"\n",
+        server.url("/ops/sse")
+    ));
+    let monitor = desk.monitor_notify_calls();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let _daemon = desk.run_daemon_with(|command| {
+        command.env("PATH", &path);
+    });
+    // Not `wait_for_dunst`: reading dunst's history closes the popups, and a closed popup
+    // has no menu.
+    let displayed = || {
+        let out = desk
+            .command("dunstctl")
+            .args(["count", "displayed"])
+            .output();
+        out.ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+            })
+            .is_some_and(|n| n >= 1)
+    };
+    poll(WAIT, || displayed().then_some(())).expect("dunst shows the popup");
+    let calls = monitor.calls();
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(
+        calls[0].actions,
+        ["button-0", "Dashboard"],
+        "the file: URL is no button"
+    );
+
+    let context = desk
+        .command("dunstctl")
+        .arg("context")
+        .output()
+        .expect("dunstctl runs");
+    assert!(context.status.success(), "{context:?}");
+    let opened_urls = poll(WAIT, || {
+        std::fs::read_to_string(&opened)
+            .ok()
+            .filter(|s| !s.is_empty())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "nothing was opened; dunst's menu was:\n{}",
+            std::fs::read_to_string(&menu).unwrap_or_default()
+        )
+    });
+    assert_eq!(opened_urls.trim(), "https://dash.example/ops");
+}

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ssenotify_protocol::{NotifierHealth, NotifierState, ServerInfo};
-use ssenotify_router::{Notification, Timeout, Urgency, unescape_markup, vet_click_url};
+use ssenotify_router::{Button, Notification, Timeout, Urgency, unescape_markup, vet_click_url};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::images::{FETCH_TIMEOUT, Images};
@@ -124,14 +124,22 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// What the notification server can do, as it says.
+#[derive(Debug, Clone, Copy)]
+struct Caps {
+    body_markup: bool,
+    actions: bool,
+}
+
 /// The sending task's own state.
 struct Sender {
     state: Arc<Mutex<State>>,
     /// (subscription, replace key) → the server's notification id; oldest forgotten first.
     replace_ids: HashMap<(String, String), u32>,
     replace_order: VecDeque<(String, String)>,
-    /// Whether the server renders markup (if not, bodies are sent unescaped).
-    body_markup: Option<bool>,
+    /// Whether the server renders markup (if not, bodies are sent unescaped) and shows
+    /// action buttons; `None` until asked.
+    caps: Option<Caps>,
     clicks: Arc<Semaphore>,
     images: Images,
 }
@@ -142,7 +150,7 @@ impl Sender {
             state,
             replace_ids: HashMap::new(),
             replace_order: VecDeque::new(),
-            body_markup: None,
+            caps: None,
             clicks: Arc::new(Semaphore::new(MAX_CLICK_WAITERS)),
             images: Images::new(ssenotify_config::Paths::cache_dir()),
         }
@@ -171,18 +179,30 @@ impl Sender {
 
     /// Shows one notification; returns whether the server took it.
     async fn send(&mut self, subscription: String, notification: Notification) -> bool {
-        if self.body_markup.is_none() {
-            self.body_markup = capabilities()
-                .await
-                .ok()
-                .map(|caps| caps.iter().any(|c| c == "body-markup"));
+        if self.caps.is_none() {
+            self.caps = capabilities().await.ok().map(|caps| Caps {
+                body_markup: caps.iter().any(|c| c == "body-markup"),
+                actions: caps.iter().any(|c| c == "actions"),
+            });
         }
+        let caps = self.caps.unwrap_or(Caps {
+            body_markup: true,
+            actions: true,
+        });
         let key = notification
             .replace_key
             .clone()
             .map(|key| (subscription, key));
         let replaces = key.as_ref().and_then(|k| self.replace_ids.get(k).copied());
-        let mut popup = build(&notification, self.body_markup.unwrap_or(true));
+        let mut popup = build(&notification, caps.body_markup);
+        let buttons = if caps.actions {
+            notification.buttons.clone()
+        } else {
+            Vec::new()
+        };
+        for (i, button) in buttons.iter().enumerate() {
+            popup.action(&format!("button-{i}"), &button.label);
+        }
         if let Some(id) = replaces {
             popup.id(id);
         }
@@ -208,8 +228,8 @@ impl Sender {
                 if let Some(key) = key {
                     self.remember(key, handle.id());
                 }
-                if let Some(url) = &notification.click_url {
-                    self.await_click(handle, url.clone());
+                if notification.click_url.is_some() || !buttons.is_empty() {
+                    self.await_click(handle, notification.click_url.clone(), buttons);
                 }
                 if missed > 0 {
                     let notice = format!(
@@ -260,7 +280,7 @@ impl Sender {
         state.missed_while_down += 1;
         // The server that comes back may be another one, with other capabilities.
         state.health.server = None;
-        self.body_markup = None;
+        self.caps = None;
         self.replace_ids.clear();
         self.replace_order.clear();
     }
@@ -276,25 +296,39 @@ impl Sender {
         }
     }
 
-    /// Open `url` if the user clicks the notification (its default action).
-    fn await_click(&self, handle: notify_rust::NotificationHandle, url: String) {
+    /// Open `click_url` if the user clicks the notification (its default action), or a
+    /// button's URL if they press it.
+    fn await_click(
+        &self,
+        handle: notify_rust::NotificationHandle,
+        click_url: Option<String>,
+        buttons: Vec<Button>,
+    ) {
         let Ok(permit) = self.clicks.clone().try_acquire_owned() else {
             tracing::debug!("too many notifications await a click; this one will not open");
             return;
         };
         tokio::spawn(async move {
             let _permit = permit;
-            let mut clicked = false;
+            let mut chosen = None;
             handle
                 .wait_for_action_async(|response| {
-                    clicked = matches!(response, notify_rust::NotificationResponse::Default)
-                        || matches!(
-                            response,
-                            notify_rust::NotificationResponse::Action(action) if action == "default"
-                        );
+                    chosen = match response {
+                        notify_rust::NotificationResponse::Default => click_url.clone(),
+                        notify_rust::NotificationResponse::Action(action)
+                            if action == "default" =>
+                        {
+                            click_url.clone()
+                        }
+                        notify_rust::NotificationResponse::Action(action) => action
+                            .strip_prefix("button-")
+                            .and_then(|i| buttons.get(i.parse::<usize>().ok()?))
+                            .map(|button| button.view.clone()),
+                        _ => None,
+                    };
                 })
                 .await;
-            if clicked {
+            if let Some(url) = chosen {
                 open_url(&url).await;
             }
         });

@@ -45,6 +45,18 @@ pub struct Notification {
     /// Progress in percent (the `value` hint), 0 to 100.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<u8>,
+    /// Buttons, at most [`crate::MAX_BUTTONS`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<Button>,
+}
+
+/// A button on a notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Button {
+    /// Its label: plain text on one line.
+    pub label: String,
+    /// The vetted http(s) URL it opens.
+    pub view: String,
 }
 
 impl Notification {
@@ -64,6 +76,7 @@ impl Notification {
             click_url: None,
             replace_key: None,
             progress: None,
+            buttons: Vec::new(),
         }
     }
 }

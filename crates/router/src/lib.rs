@@ -56,13 +56,14 @@ mod wellknown;
 #[cfg(test)]
 mod tests;
 
-pub use decision::{Action, Decision, Notification, RefusedUrl, SuppressReason};
+pub use decision::{Action, Button, Decision, Notification, RefusedUrl, SuppressReason};
 pub use error::{RuleError, RuleErrors};
 pub use input::{Flags, Millis, Now};
 pub use route::{Router, validate_rules};
 pub use spec::{
-    ActionKind, ConditionSpec, NotificationSettings, Preset, QuietHoursSpec, RateLimitSpec,
-    RuleSpec, TimeOfDay, Timeout, Urgency, UrgencyMapSpec, UrgencyPreset,
+    ActionKind, ButtonSpec, ConditionSpec, MAX_BUTTONS, NotificationSettings, Preset,
+    QuietHoursSpec, RateLimitSpec, RuleSpec, TimeOfDay, Timeout, Urgency, UrgencyMapSpec,
+    UrgencyPreset,
 };
 pub use text::vet_click_url;
 pub use text::{escape_markup, unescape_markup};

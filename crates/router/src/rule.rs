@@ -133,6 +133,7 @@ fn notify_only_keys(spec: &RuleSpec) -> impl Iterator<Item = &'static str> {
         ("app_name", spec.app_name.is_some()),
         ("break_quiet", spec.break_quiet.is_some()),
         ("markdown", spec.markdown.is_some()),
+        ("buttons", !spec.buttons.is_empty()),
     ]
     .into_iter()
     .filter_map(|(k, set)| set.then_some(k))

@@ -78,12 +78,29 @@ pub struct RuleSpec {
     /// event's JSON says so, as ntfy's `content_type = "text/markdown"` does).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub markdown: Option<bool>,
+    /// Buttons shown on the notification (at most [`MAX_BUTTONS`]), where the server
+    /// supports actions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<ButtonSpec>,
     /// The program and its arguments for `action = "command"` (no shell, no templating).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
     /// How long the command may run before it is killed (default 30s).
     #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
     pub command_timeout: Option<Duration>,
+}
+
+/// The most buttons one notification shows (servers show two or three at best).
+pub const MAX_BUTTONS: usize = 3;
+
+/// A button on a notification: its label and what pressing it does.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ButtonSpec {
+    /// Template of the label.
+    pub label: String,
+    /// Template of the http(s) URL opened (in the desktop's browser) when pressed.
+    pub view: String,
 }
 
 /// A condition on the event data.

@@ -9,10 +9,10 @@
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
-use super::decision::{Notification, RefusedUrl};
+use super::decision::{Button, Notification, RefusedUrl};
 use super::error::Errors;
 use super::markdown::to_markup;
-use super::spec::{Preset, RuleSpec, Timeout, Urgency};
+use super::spec::{MAX_BUTTONS, Preset, RuleSpec, Timeout, Urgency};
 use super::text::{
     MAX_BODY_CHARS, MAX_FIELD_CHARS, escape_markup, first_line, multi_line, one_line, vet_click_url,
 };
@@ -133,6 +133,8 @@ pub(crate) struct NotifyRule {
     break_quiet: Option<bool>,
     /// Whether the body is markdown; `None`: when the event says so.
     markdown: Option<bool>,
+    /// The buttons' label and URL templates; none: the event's own (ntfy's `actions`).
+    buttons: Vec<(Box<str>, Box<str>)>,
 }
 
 /// A rendered notification and what went wrong on the way.
@@ -164,6 +166,37 @@ impl NotifyRule {
                 Err(e) => errs.push(field.key(), e.to_string()),
             }
         }
+        if spec.buttons.len() > MAX_BUTTONS {
+            errs.push(
+                "buttons",
+                format!(
+                    "{} buttons; a notification shows at most {MAX_BUTTONS}",
+                    spec.buttons.len()
+                ),
+            );
+        }
+        let mut buttons = Vec::new();
+        for (j, button) in spec.buttons.iter().enumerate() {
+            let mut add = |key: &str, source: &str| {
+                let name = format!("rules[{}].buttons[{j}].{key}", errs.rule);
+                if source.trim().is_empty() {
+                    errs.push(&format!("buttons[{j}].{key}"), "must not be empty");
+                    return None;
+                }
+                match env.add_template_owned(name.clone(), source.to_owned()) {
+                    Ok(()) => Some(name.into_boxed_str()),
+                    Err(e) => {
+                        errs.push(&format!("buttons[{j}].{key}"), e.to_string());
+                        None
+                    }
+                }
+            };
+            if let (Some(label), Some(view)) =
+                (add("label", &button.label), add("view", &button.view))
+            {
+                buttons.push((label, view));
+            }
+        }
         let urgency_from = match (&spec.urgency_from, &spec.urgency_map) {
             (None, None) => None,
             (None, Some(_)) => {
@@ -190,6 +223,7 @@ impl NotifyRule {
             timeout: spec.timeout.unwrap_or_default(),
             break_quiet: spec.break_quiet,
             markdown: spec.markdown,
+            buttons,
         })
     }
 
@@ -204,19 +238,23 @@ impl NotifyRule {
         subscription: &str,
         preset: Option<Preset>,
     ) -> Rendered {
-        let ctx = self
-            .templates
-            .iter()
-            .any(Option::is_some)
+        let ctx = (self.templates.iter().any(Option::is_some) || !self.buttons.is_empty())
             .then(|| context(view, subscription));
         let mut errors = Vec::new();
-        let mut render = |field: Field| -> Option<String> {
-            let name = self.templates[field as usize].as_deref()?;
+        let mut render_named = |name: &str| -> Option<String> {
             let ctx = ctx.as_ref()?;
             env?.get_template(name)
                 .and_then(|t| t.render(ctx))
                 .map_err(|e| errors.push(e.to_string()))
                 .ok()
+        };
+        let rendered_buttons: Vec<(String, String)> = self
+            .buttons
+            .iter()
+            .filter_map(|(label, url)| Some((render_named(label)?, render_named(url)?)))
+            .collect();
+        let mut render = |field: Field| -> Option<String> {
+            render_named(self.templates[field as usize].as_deref()?)
         };
         let short = |s: String| Some(one_line(&s, MAX_FIELD_CHARS)).filter(|s| !s.is_empty());
 
@@ -265,6 +303,29 @@ impl NotifyRule {
                     None
                 }
             });
+        let offered = if self.buttons.is_empty() {
+            known
+                .as_mut()
+                .map(|k| std::mem::take(&mut k.buttons))
+                .unwrap_or_default()
+        } else {
+            rendered_buttons
+        };
+        let buttons = offered
+            .into_iter()
+            .filter_map(|(label, url)| {
+                let label = one_line(&label, MAX_FIELD_CHARS);
+                let view = match vet_click_url(&url) {
+                    Ok(view) => view,
+                    Err(reason) => {
+                        refused_click_url.get_or_insert(RefusedUrl { url, reason });
+                        return None;
+                    }
+                };
+                (!label.is_empty()).then_some(Button { label, view })
+            })
+            .take(MAX_BUTTONS)
+            .collect();
         let progress_name = self.templates[Field::Progress as usize].as_deref();
         let progress = render(Field::Progress).and_then(short).and_then(|p| {
             match p.parse::<f64>().ok().filter(|n| n.is_finite()) {
@@ -313,6 +374,7 @@ impl NotifyRule {
                 click_url,
                 replace_key,
                 progress,
+                buttons,
             },
             template_error: (!errors.is_empty()).then(|| errors.join("; ")),
             refused_click_url,

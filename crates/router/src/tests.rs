@@ -509,6 +509,59 @@ mod defaults {
     }
 
     #[test]
+    fn buttons_from_a_rule_or_from_ntfy_actions_open_http_urls_only() {
+        let button = |label: &str, view: &str| Button {
+            label: label.into(),
+            view: view.into(),
+        };
+        let mut r = router(
+            r#"
+            [[rules]]
+            buttons = [
+                { label = "Build {{ json.n }}", view = "https://ci.example/b/{{ json.n }}" },
+                { label = "Bad", view = "javascript:alert(1)" },
+            ]
+            "#,
+        );
+        let d = route(&mut r, &msg(r#"{"n":7}"#));
+        assert_eq!(
+            notified(&d).buttons,
+            [button("Build 7", "https://ci.example/b/7")]
+        );
+        assert!(d.refused_click_url.is_some(), "the refused one is reported");
+
+        let mut r = ntfy_router("");
+        let data = serde_json::json!({"topic": "t", "message": "m", "actions": [
+            {"action": "view", "label": "Dashboard", "url": "https://d.example/"},
+            {"action": "http", "label": "Ack", "url": "https://api.example/ack"},
+            {"action": "view", "label": "Local", "url": "file:///etc/passwd"}],
+            "attachment": {"name": "log.txt", "type": "text/plain", "url": "https://ntfy.example/file/x"}});
+        let n = notified(&route(&mut r, &msg(&data.to_string()))).clone();
+        assert_eq!(
+            n.buttons,
+            [
+                button("Dashboard", "https://d.example/"),
+                button("Open log.txt", "https://ntfy.example/file/x")
+            ]
+        );
+        let errors = compile_errors(
+            r#"
+            [[rules]]
+            buttons = [{label = "a", view = "https://a"}, {label = "b", view = "https://b"},
+                       {label = "c", view = "https://c"}, {label = "d", view = "https://d"}]
+            [[rules]]
+            buttons = [{label = " ", view = "https://a"}]
+            "#,
+        );
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(
+            text[0].contains("rules[0].buttons") && text[0].contains("at most 3"),
+            "{text:?}"
+        );
+        assert!(text[1].contains("rules[1].buttons[0].label"), "{text:?}");
+    }
+
+    #[test]
     fn markdown_bodies_render_bold_and_italic_and_nothing_else() {
         let mut r = router("[[rules]]\nmarkdown = true");
         let d = route(&mut r, &msg("**Build** <b>7</b> *failed*"));

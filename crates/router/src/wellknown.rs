@@ -38,6 +38,8 @@ pub(crate) struct Known {
     pub(crate) icon: Option<String>,
     /// An image URL (`image`; ntfy: an attachment whose type is an image).
     pub(crate) image: Option<String>,
+    /// Buttons (label, URL not vetted yet): ntfy's `view` actions, then its attachment.
+    pub(crate) buttons: Vec<(String, String)>,
     /// Whether the message is markdown (`"content_type": "text/markdown"`, as ntfy sends
     /// it, or `"markdown": true`).
     pub(crate) markdown: bool,
@@ -111,7 +113,29 @@ pub(crate) fn known(json: &Value, preset: Option<Preset>) -> Option<Known> {
             .then(|| text(attachment, &["url"]).map(str::to_owned))
             .flatten()
     });
+    let mut buttons: Vec<(String, String)> = object
+        .get("actions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|action| {
+            let action = action.as_object()?;
+            // ntfy's `http` and `broadcast` actions are not run from a notification here.
+            (action.get("action")?.as_str()? == "view").then_some(())?;
+            Some((
+                text(action, &["label"])?.to_owned(),
+                text(action, &["url"])?.to_owned(),
+            ))
+        })
+        .collect();
+    if let Some(attachment) = attachment
+        && let Some(url) = text(attachment, &["url"])
+    {
+        let name = text(attachment, &["name"]).unwrap_or("attachment");
+        buttons.push((format!("Open {name}"), url.to_owned()));
+    }
     Some(Known {
+        buttons,
         icon,
         image,
         markdown,
@@ -141,6 +165,7 @@ const READ: &[&str] = &[
     "icon",
     "image",
     "attachment",
+    "actions",
     "content_type",
     "markdown",
 ];
