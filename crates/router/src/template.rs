@@ -180,13 +180,13 @@ impl NotifyRule {
             let mut add = |key: &str, source: &str| {
                 let name = format!("rules[{}].buttons[{j}].{key}", errs.rule);
                 if source.trim().is_empty() {
-                    errs.push(&format!("buttons[{j}].{key}"), "must not be empty");
+                    errs.push(format!("buttons[{j}].{key}"), "must not be empty");
                     return None;
                 }
                 match env.add_template_owned(name.clone(), source.to_owned()) {
                     Ok(()) => Some(name.into_boxed_str()),
                     Err(e) => {
-                        errs.push(&format!("buttons[{j}].{key}"), e.to_string());
+                        errs.push(format!("buttons[{j}].{key}"), e.to_string());
                         None
                     }
                 }
