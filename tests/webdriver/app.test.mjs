@@ -138,7 +138,13 @@ test("server down: CONNECTING with a reason; back: OPEN and Last-Event-ID sent",
     const before = sse.requests.length;
     await sse.stop();
     await waitForTexts(`${ROW} [data-testid="ready-state"]`, (ts) => ts[0] === "CONNECTING", 10_000);
-    const [reason] = await waitForTexts(`${ROW} [data-testid="state-reason"]`, (ts) => (ts[0] ?? "").trim() !== "");
+    // In plain words, with what to do (the technical text is the row's title and the
+    // detail's "Details").
+    const [reason] = await waitForTexts(
+      `${ROW} [data-testid="state-reason"]`,
+      (ts) => /^Connection refused: is the server running on 127\.0\.0\.1:\d+\?$/.test(ts[0] ?? ""),
+      10_000,
+    );
     t.diagnostic(`reason shown: ${reason}`);
     await sse.start(); // same port
     await waitForTexts(`${ROW} [data-testid="ready-state"]`, (ts) => ts[0] === "OPEN", 30_000);

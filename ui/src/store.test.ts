@@ -136,6 +136,18 @@ describe("views of a subscription", () => {
     expect(r.readyState).toBe("CLOSED");
     expect(r.eventsToday).toBe(2);
   });
+  it("says a failure in plain words and keeps the technical reason", () => {
+    const refused = "network error: tcp connect error: Connection refused (os error 111)";
+    let s = applyUpdate(emptyStore(), batch({
+      statuses: [status("a", { reason: refused, hint: "Connection refused: is the server running on 127.0.0.1:1?" })],
+    }));
+    let r = rowView(s.subs.get("a")!, 0);
+    expect(r.says).toBe("Connection refused: is the server running on 127.0.0.1:1?");
+    expect(r.reason).toBe(refused);
+    s = applyUpdate(s, batch({ statuses: [status("a", { ready_state: "OPEN", reason: "HTTP 200 OK" })] }));
+    r = rowView(s.subs.get("a")!, 0);
+    expect([r.says, r.reason]).toEqual(["HTTP 200 OK", "HTTP 200 OK"]);
+  });
   it("summarises the states", () => {
     const s = applyUpdate(emptyStore(), batch({
       statuses: [status("a", { ready_state: "OPEN" }), status("b"), status("c", { paused: true })],

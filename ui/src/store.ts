@@ -305,7 +305,10 @@ export interface RowView {
   readyState: ReadyState | "UNKNOWN";
   paused: boolean;
   enabled: boolean;
+  /** The technical reason (the detail shows it on request). */
   reason: string;
+  /** The reason in plain words when the daemon has them, else the reason. */
+  says: string;
   since: number | null;
   eventsToday: number;
   eventsTotal: number | null;
@@ -325,6 +328,7 @@ export function rowView(sub: SubState, now: number): RowView {
     paused,
     enabled: s?.enabled ?? sub.spec?.enabled ?? true,
     reason: s?.reason ?? "",
+    says: s?.hint ?? s?.reason ?? "",
     since: s?.since ?? null,
     eventsToday: eventsToday(sub, now),
     eventsTotal: s?.events ?? null,

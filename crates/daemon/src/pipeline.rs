@@ -224,6 +224,7 @@ impl Pipeline {
         if let Some(entry) = table.status.get_mut(id.as_ref()) {
             entry.ready_state = change.ready_state;
             entry.reason = change.reason.to_string();
+            entry.hint = change.reason.explain(&entry.url);
             entry.status = change.reason.status();
             entry.since = ssenotify_history::unix_ms(change.at);
             entry.retry_in_ms = change.retry_in.map(|d| d.as_millis() as u64);

@@ -21,8 +21,12 @@ pub struct SubscriptionStatus {
     pub paused: bool,
     /// The current readyState.
     pub ready_state: ReadyState,
-    /// Why it is in that state.
+    /// Why it is in that state (the technical text).
     pub reason: String,
+    /// The reason in plain words, with what to do ("Connection refused: is the server
+    /// running on 127.0.0.1:18999?"), for the usual failures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
     /// The HTTP status behind the reason, when there was a response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
@@ -61,6 +65,7 @@ impl SubscriptionStatus {
             last_event_at: None,
             events: 0,
             error: None,
+            hint: None,
         }
     }
 }

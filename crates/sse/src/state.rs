@@ -130,6 +130,89 @@ impl Reason {
     }
 }
 
+impl Reason {
+    /// What the reason means for someone who is not debugging HTTP, with what to do, for
+    /// the usual failures of a subscription to `url` (`None`: the reason says it already).
+    /// The reason itself stays the technical text, one click away in the app.
+    pub fn explain(&self, url: &str) -> Option<String> {
+        let parsed = reqwest::Url::parse(url).ok();
+        let host = parsed
+            .as_ref()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "the server".into());
+        let address = match parsed
+            .as_ref()
+            .and_then(reqwest::Url::port_or_known_default)
+        {
+            Some(port) => format!("{host}:{port}"),
+            None => host.clone(),
+        };
+        Some(match self {
+            Self::Network { error } => {
+                let error = error.to_ascii_lowercase();
+                let has = |needles: &[&str]| needles.iter().any(|n| error.contains(n));
+                if has(&["connection refused"]) {
+                    format!("Connection refused: is the server running on {address}?")
+                } else if has(&[
+                    "dns error",
+                    "failed to lookup address",
+                    "name or service not known",
+                    "temporary failure in name resolution",
+                    "no address associated",
+                ]) {
+                    format!("Cannot find {host}: check the address, or the network's DNS.")
+                } else if has(&["network is unreachable", "no route to host"]) {
+                    format!("No route to {address}: is this machine online?")
+                } else if has(&["timed out", "timeout"]) {
+                    format!("No answer from {address}: is it reachable from here (firewall, VPN)?")
+                } else if has(&["certificate", "unknownissuer"]) {
+                    format!(
+                        "{host}'s certificate is not trusted: for a server with its own certificate, set ca_file."
+                    )
+                } else if has(&[
+                    "connection reset",
+                    "closed before",
+                    "broken pipe",
+                    "unexpected eof",
+                    "connection closed",
+                ]) {
+                    format!("{host} closed the connection; trying again.")
+                } else {
+                    return None;
+                }
+            }
+            Self::HttpStatus { status: 401, .. } => {
+                "The server wants credentials (HTTP 401): check the subscription's token or password.".into()
+            }
+            Self::HttpStatus { status: 403, .. } => {
+                "The server refused access (HTTP 403): check the token and what it may read.".into()
+            }
+            Self::HttpStatus {
+                status: 404 | 410, ..
+            } => format!("Nothing at this address on {host} (HTTP 404): has the feed moved?"),
+            Self::HttpStatus { status: 429, .. } => {
+                "The server asks to slow down (HTTP 429); trying again later.".into()
+            }
+            Self::HttpStatus { status, .. } if *status >= 500 => {
+                format!("{host} has a problem (HTTP {status}); trying again.")
+            }
+            Self::WrongContentType { content_type } => {
+                let what = if content_type.is_empty() {
+                    "something"
+                } else {
+                    content_type.split(';').next().unwrap_or_default().trim()
+                };
+                format!("This address answered with {what}, not an event stream: is it the stream's URL?")
+            }
+            Self::IdleTimeout { after } => format!(
+                "Nothing arrived for {}: the connection is presumed dead; reconnecting.",
+                fmt_duration(*after)
+            ),
+            _ => return None,
+        })
+    }
+}
+
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -218,5 +301,49 @@ pub fn fmt_duration(d: Duration) -> String {
         format!("{}s", ms / 1000)
     } else {
         format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_failures_are_explained_with_what_to_do() {
+        let url = "http://127.0.0.1:18999/events";
+        let network = |error: &str| Reason::Network {
+            error: error.into(),
+        };
+        let explain = |reason: Reason| reason.explain(url).unwrap_or_default();
+        assert_eq!(
+            explain(network(
+                "tcp connect error: Connection refused (os error 111)"
+            )),
+            "Connection refused: is the server running on 127.0.0.1:18999?"
+        );
+        assert!(
+            explain(network("dns error: failed to lookup address information"))
+                .starts_with("Cannot find 127.0.0.1")
+        );
+        assert!(
+            explain(network("tcp connect error: timed out after 30s"))
+                .starts_with("No answer from 127.0.0.1:18999")
+        );
+        assert!(explain(network("invalid peer certificate: UnknownIssuer")).contains("ca_file"));
+        let status = |status| Reason::HttpStatus {
+            status,
+            text: String::new(),
+        };
+        assert!(explain(status(401)).contains("credentials"));
+        assert!(explain(status(404)).contains("moved"));
+        assert!(explain(status(503)).contains("trying again"));
+        let html = Reason::WrongContentType {
+            content_type: "text/html; charset=utf-8".into(),
+        };
+        assert!(explain(html).contains("answered with text/html, not an event stream"));
+        // What needs no words gets none.
+        assert_eq!(Reason::Opened { status: 200 }.explain(url), None);
+        assert_eq!(network("something odd").explain(url), None);
+        assert_eq!(status(418).explain(url), None);
     }
 }

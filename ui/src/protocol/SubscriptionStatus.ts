@@ -30,9 +30,14 @@ paused: boolean,
  */
 ready_state: ReadyState, 
 /**
- * Why it is in that state.
+ * Why it is in that state (the technical text).
  */
 reason: string, 
+/**
+ * The reason in plain words, with what to do ("Connection refused: is the server
+ * running on 127.0.0.1:18999?"), for the usual failures.
+ */
+hint?: string | null, 
 /**
  * The HTTP status behind the reason, when there was a response.
  */

@@ -169,11 +169,18 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
       ]),
       el("p", { class: "sub-url" }, [r.url]),
       el("p", { class: "muted" }, [
-        r.reason,
+        el("span", { "data-testid": "detail-says" }, [r.says]),
         r.since ? ` · since ${formatTime(r.since)}` : "",
         sub.status?.retry_in_ms ? ` · retry in ${Math.round(sub.status.retry_in_ms / 1000)}s` : "",
         r.eventsTotal !== null ? ` · ${r.eventsTotal} events since start` : "",
       ]),
+      // The technical text, one click away, when the words above are not it.
+      r.says !== r.reason
+        ? el("details", { class: "reason-details" }, [
+            el("summary", {}, ["Details"]),
+            el("code", { "data-testid": "detail-reason" }, [r.reason]),
+          ])
+        : null,
       muted(sub) ? el("p", { class: "muted" }, [`Muted until ${new Date(sub.spec!.mute_until!).toLocaleString()}: events are recorded, no popups.`]) : null,
       r.error ? el("p", { class: "error-text", role: "alert" }, [r.error]) : null,
       el("div", { class: "actions" }, [

@@ -126,7 +126,7 @@ export function subList(actions: SubListActions): SubList {
         ]),
         el("span", { class: "sub-url" }, [r.url]),
         el("span", { class: "sub-meta" }, [
-          el("span", { class: "sub-reason", "data-testid": "state-reason" }, [r.reason]),
+          el("span", { class: "sub-reason", "data-testid": "state-reason", title: r.reason }, [r.says]),
           r.since ? el("span", { class: "sub-time" }, [` · ${formatTime(r.since, now)}`]) : null,
           el("span", { class: "sub-count", "data-testid": "events-today" }, [` · ${r.eventsToday} today`]),
           // On the same line: every row has the same height (the detail shows all of it).
