@@ -11,7 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 
-use crate::http::{Request, Response};
+use crate::http::{Request, Response, Step};
 use crate::record::{ConnectionInfo, Orders, OrdersSince, Shared, State};
 use crate::tls::{Alpn, TestCa};
 
@@ -60,6 +60,24 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// A server whose first response plays `steps` (then ends as they say); every later
+    /// request gets a held, empty stream.
+    pub fn first_response_plays(steps: Vec<Step>) -> TestServer {
+        TestServer::start(move |_, n| {
+            Response::sse_steps(if n == 0 {
+                steps.clone()
+            } else {
+                vec![Step::Hold]
+            })
+        })
+    }
+
+    /// A server whose first response streams `body` and holds the connection open; later
+    /// requests get a held, empty stream.
+    pub fn streaming(body: Vec<u8>) -> TestServer {
+        TestServer::first_response_plays(vec![Step::Send(body), Step::Hold])
+    }
+
     /// Binds `127.0.0.1:0` and starts serving; `handler(request, n)` scripts the reply to the `n`th (0-based) request.
     ///
     /// Works inside or outside a tokio runtime. Panics if the socket cannot be bound.

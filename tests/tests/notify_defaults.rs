@@ -64,13 +64,7 @@ fn without_rules_every_event_notifies_from_its_well_known_fields() {
     body.extend(sse_event(Some("deploy"), Some("2"), "v1.2 shipped"));
     body.extend(sse_event(Some("ping"), None, "ping"));
     body.extend(sse_event(None, Some("3"), r#"{"build":7,"ok":true}"#));
-    let server = TestServer::start(move |_, n| {
-        Response::sse_steps(if n == 0 {
-            vec![Step::Send(body.clone()), Step::Hold]
-        } else {
-            vec![Step::Hold]
-        })
-    });
+    let server = TestServer::streaming(body);
     desk.write_subscriptions(&format!(
         "[[subscription]]\nid = \"ops\"\nname = \"Ops\"\nurl = \"{}\"\n",
         server.url("/events")
@@ -119,14 +113,8 @@ fn an_ntfy_feed_shows_messages_as_ntfy_does_and_resumes_from_the_last_message() 
         Some("keepalive"),
         r#"{"id":"k1","time":3,"event":"keepalive","topic":"backups"}"#,
     ));
-    let server = TestServer::start(move |_, n| {
-        Response::sse_steps(if n == 0 {
-            // Then the connection drops: the reconnect must ask for what follows m1.
-            vec![Step::Send(first.clone()), Step::Close]
-        } else {
-            vec![Step::Hold]
-        })
-    });
+    // Then the connection drops: the reconnect must ask for what follows m1.
+    let server = TestServer::first_response_plays(vec![Step::Send(first), Step::Close]);
     desk.write_subscriptions(&format!(
         "[[subscription]]\nid = \"backups\"\nurl = \"{}\"\npreset = \"ntfy\"\nreconnect_time = \"100ms\"\n",
         server.url("/backups/sse")
@@ -233,13 +221,7 @@ fn an_icon_url_is_fetched_once_and_sent_as_pixels_and_a_broken_one_costs_nothing
     body.extend(event(2, "/missing.png"));
     body.extend(event(3, "/huge.png"));
     body.extend(event(4, "/icon.png"));
-    let server = TestServer::start(move |_, n| {
-        Response::sse_steps(if n == 0 {
-            vec![Step::Send(body.clone()), Step::Hold]
-        } else {
-            vec![Step::Hold]
-        })
-    });
+    let server = TestServer::streaming(body);
     desk.write_subscriptions(&format!(
         "[[subscription]]\nid = \"img\"\nurl = \"{}\"\n",
         server.url("/events")
@@ -311,13 +293,7 @@ fn a_button_pressed_in_dunst_opens_its_url_and_only_http_urls_become_buttons() {
         {"action": "view", "label": "Dashboard", "url": "https://dash.example/ops"},
         {"action": "view", "label": "Secrets", "url": "file:///etc/shadow"}]});
     let body = sse_event(None, None, &data.to_string());
-    let server = TestServer::start(move |_, n| {
-        Response::sse_steps(if n == 0 {
-            vec![Step::Send(body.clone()), Step::Hold]
-        } else {
-            vec![Step::Hold]
-        })
-    });
+    let server = TestServer::streaming(body);
     desk.write_subscriptions(&format!(
         "[[subscription]]\nid = \"ops\"\nurl = \"{}\"\npreset = \"ntfy\"\n",
         server.url("/ops/sse")

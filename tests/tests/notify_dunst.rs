@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use ssenotify_e2e::desktop::{Desktop, DesktopOptions, DunstNotification};
-use ssenotify_e2e::{Response, Step, TestServer, poll, sse_event};
+use ssenotify_e2e::{Step, TestServer, poll, sse_event};
 
 /// Generous: CI runs several desktops at once on two cores.
 const WAIT: Duration = Duration::from_secs(10);
@@ -80,23 +80,6 @@ fn ours(history: &[DunstNotification]) -> Vec<DunstNotification> {
     ours
 }
 
-/// A server whose first response streams `body` and holds the connection open; later
-/// requests (there should be none) get a held, empty stream.
-fn streaming_server(body: Vec<u8>) -> TestServer {
-    first_response_plays(vec![Step::Send(body), Step::Hold])
-}
-
-/// A server whose first response plays `steps`; later requests get a held, empty stream.
-fn first_response_plays(steps: Vec<Step>) -> TestServer {
-    TestServer::start(move |_, n| {
-        Response::sse_steps(if n == 0 {
-            steps.clone()
-        } else {
-            vec![Step::Hold]
-        })
-    })
-}
-
 /// Decodes the entities a Pango renderer decodes (`&lt;` `&gt;` `&quot;` `&apos;` `&amp;`).
 fn decode_entities(markup: &str) -> String {
     markup
@@ -157,7 +140,7 @@ fn a_rule_renders_title_and_body_from_json_and_maps_ntfy_priority_to_urgency() {
         r#"{"title":"Deployed","message":"v1.2","host":"web"}"#,
     ));
     body.extend(sse_event(Some("keepalive"), None, "ping"));
-    let server = streaming_server(body);
+    let server = TestServer::streaming(body);
     desk.write_subscriptions(&format!(
         r#"
 [[subscription]]
@@ -254,7 +237,7 @@ fn a_burst_of_1000_events_gives_five_popups_and_one_summary_and_history_keeps_al
         steps.push(Step::Send(bytes));
     }
     steps.push(Step::Hold);
-    let server = first_response_plays(steps);
+    let server = TestServer::first_response_plays(steps);
     // No rules and no rate limit in the file: every message notifies, 5 per 10 s.
     desk.write_subscriptions(&format!(
         "[[subscription]]\nid = \"ci\"\nname = \"CI\"\nurl = \"{}\"\n",
@@ -336,7 +319,7 @@ fn progress_events_with_one_replace_key_update_one_notification() {
         )));
     }
     steps.push(Step::Hold);
-    let server = first_response_plays(steps);
+    let server = TestServer::first_response_plays(steps);
     // A higher limit than the default 5/10 s, so that all ten updates are shown.
     desk.write_subscriptions(&format!(
         r#"
@@ -414,7 +397,7 @@ fn javascript_and_file_click_urls_are_refused_and_get_no_default_action() {
             &json!({"name": name, "url": url}).to_string(),
         ));
     }
-    let server = streaming_server(body.clone());
+    let server = TestServer::streaming(body.clone());
     desk.write_subscriptions(&format!(
         r#"
 [[subscription]]
@@ -510,7 +493,7 @@ fn markup_setup(desk: &Desktop) -> TestServer {
         Some("2"),
         r#"{"title":"<i>t</i> & co"}"#,
     ));
-    let server = streaming_server(body);
+    let server = TestServer::streaming(body);
     desk.write_subscriptions(&format!(
         r#"
 [[subscription]]
@@ -622,7 +605,7 @@ fn without_a_notification_server_the_daemon_runs_on_history_fills_and_delivery_r
         steps.push(Step::sleep_ms(250));
     }
     steps.push(Step::Hold);
-    let server = first_response_plays(steps);
+    let server = TestServer::first_response_plays(steps);
     desk.write_subscriptions(&format!(
         r#"
 [[subscription]]
@@ -758,7 +741,7 @@ fn a_duplicate_is_not_counted_in_the_quiet_hours_digest() {
     let mut body = sse_event(None, Some("1"), "dup A");
     body.extend(sse_event(None, Some("1"), "dup B"));
     body.extend(sse_event(None, Some("2"), "other"));
-    let server = first_response_plays(vec![Step::Send(body), Step::Hold]);
+    let server = TestServer::first_response_plays(vec![Step::Send(body), Step::Hold]);
     let file = format!(
         "[notifications]\nquiet_hours = [{{ from = \"00:00\", to = \"23:59\" }}]\n\n\
          [[subscription]]\nid = \"feed\"\nname = \"Feed\"\nurl = \"{}\"\n",

@@ -94,3 +94,15 @@ export function navigate(
 export function nearEnd(w: Window, total: number, margin = 50): boolean {
   return total > 0 && w.end >= total - margin;
 }
+
+/** Calls `paint` at most once per frame while `scroller` scrolls. */
+export function repaintOnScroll(scroller: HTMLElement, paint: () => void): void {
+  let frame = 0;
+  scroller.addEventListener("scroll", () => {
+    if (frame) return;
+    frame = requestAnimationFrame(() => {
+      frame = 0;
+      paint();
+    });
+  });
+}

@@ -3,7 +3,7 @@
 // subscription; `update` patches it on every batch without rebuilding the scroller.
 import { el, replace } from "../dom";
 import { formatTime, rowView, MAX_EVENTS, type SubState, type UiEvent } from "../store";
-import { addedOnTop, anchoredScrollTop, navigate, nearEnd, scrollToRow, visibleWindow } from "../vlist";
+import { addedOnTop, anchoredScrollTop, navigate, nearEnd, scrollToRow, visibleWindow, repaintOnScroll } from "../vlist";
 import { button, keepFocus } from "./common";
 
 /** Must match `.event-row` height in style.css. */
@@ -137,14 +137,7 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
     ]);
   }
 
-  let frame = 0;
-  scroller.addEventListener("scroll", () => {
-    if (frame) return;
-    frame = requestAnimationFrame(() => {
-      frame = 0;
-      paint();
-    });
-  });
+  repaintOnScroll(scroller, paint);
   scroller.addEventListener("keydown", (ev) => {
     const index = selected ? events.findIndex((e) => e.key === selected) : -1;
     const next = navigate(ev.key, index, events.length, Math.floor(viewport() / ROW_HEIGHT));

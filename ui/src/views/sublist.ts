@@ -4,7 +4,7 @@
 // ids the list shows are worked out again only when the store's shape changed.
 import { el, replace } from "../dom";
 import { formatTime, matchingIds, rowView, type Store } from "../store";
-import { visibleWindow } from "../vlist";
+import { visibleWindow, repaintOnScroll } from "../vlist";
 import { button, keepFocus } from "./common";
 
 /** Must match `.subscription` height in style.css. */
@@ -145,14 +145,7 @@ export function subList(actions: SubListActions): SubList {
     ]);
   }
 
-  let frame = 0;
-  scroller.addEventListener("scroll", () => {
-    if (frame) return;
-    frame = requestAnimationFrame(() => {
-      frame = 0;
-      paint();
-    });
-  });
+  repaintOnScroll(scroller, paint);
   filter.addEventListener("input", () => {
     filterText = filter.value;
     if (store) ids = matchingIds(store, filterText);
