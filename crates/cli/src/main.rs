@@ -14,11 +14,14 @@
 //! - [`completions`]: `ssenotify completions`, shell completion scripts from the clap
 //!   definitions (ids completed from the file through the hidden `__complete-ids`).
 //! - [`man`]: `ssenotify man`, manual pages from the clap definitions.
+//! - [`schema`]: `ssenotify schema`, the subscriptions file's JSON Schema.
+//! - [`check`]: `ssenotify check`, a subscriptions file validated without the daemon.
 //!
 //! The binary holds no SSE logic of its own: `listen` prints `ssenotify_sse` updates,
 //! `run` is `ssenotify_daemon`, and the management commands edit through
 //! `ssenotify_config::edit` and ask the daemon through `ssenotify_protocol`, like the app.
 
+mod check;
 mod common;
 mod completions;
 mod listen;
@@ -26,6 +29,7 @@ mod man;
 mod manage;
 mod route;
 mod run;
+mod schema;
 mod status;
 
 use std::process::ExitCode;
@@ -120,6 +124,15 @@ enum Command {
     /// Print a manual page (troff), or write them all with --dir.
     #[command(after_help = "Examples:\n  ssenotify man | man -l -\n  ssenotify man add | man -l -")]
     Man(man::Args),
+    /// Print the subscriptions file's JSON Schema (for editors; installed by the .deb).
+    #[command(
+        after_help = "Example:\n  ssenotify schema > ~/.config/ssenotify/subscriptions.schema.json"
+    )]
+    Schema,
+    /// Validate a subscriptions file (default: yours) without the daemon: every problem
+    /// with file:line:col, exit 1 on any.
+    #[command(after_help = "Examples:\n  ssenotify check\n  ssenotify check --json shared.toml")]
+    Check(check::Args),
     /// The ids in the subscriptions file, one a line (for the completion scripts).
     #[command(name = "__complete-ids", hide = true)]
     CompleteIds,
@@ -143,6 +156,9 @@ fn main() -> ExitCode {
     if let Command::Man(args) = cli.command {
         return man::main(args);
     }
+    if let Command::Schema = cli.command {
+        return schema::main();
+    }
     let paths = match common::paths() {
         Ok(paths) => paths,
         Err(code) => return code,
@@ -152,9 +168,11 @@ fn main() -> ExitCode {
         | Command::Run(_)
         | Command::NotifyTest(_)
         | Command::Completions(_)
-        | Command::Man(_) => {
+        | Command::Man(_)
+        | Command::Schema => {
             unreachable!("handled above")
         }
+        Command::Check(args) => check::main(args, &paths),
         Command::CompleteIds => completions::complete_ids(&paths),
         Command::Route(args) => route::route(args, &paths),
         Command::Add(args) => manage::add(args, &paths),

@@ -18,13 +18,21 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub(crate) const TOML_HEADER: &str = "# ssenotify subscriptions: see docs/subscriptions.md.\n\
      # ssenotify edits this file in place: comments outside the values it changes are kept.\n\n";
 
-#[derive(Serialize, Deserialize)]
+/// The TOML file; its doc comments and serde attributes are also its JSON Schema
+/// (`crate::schema`).
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct TomlFile {
+#[schemars(title = "ssenotify subscriptions file")]
+pub(crate) struct TomlFile {
+    /// The file format's version: this ssenotify reads and writes 1.
     #[serde(default = "schema_version")]
+    #[schemars(schema_with = "crate::schema::version")]
     version: u32,
+    /// File-wide notification settings: quiet hours and the default rate limit.
     #[serde(default, skip_serializing_if = "spec::is_default")]
+    #[schemars(schema_with = "crate::schema::notifications")]
     notifications: NotificationSettings,
+    /// One table per subscription (`[[subscription]]`).
     #[serde(
         default,
         rename = "subscription",

@@ -427,7 +427,18 @@ fn store_reads_an_absent_file_as_empty_and_writes_what_it_reads_back() {
         set.subscriptions,
         [SubscriptionSpec::new("a", "https://example.com/a")]
     );
-    assert_eq!(fs::read_to_string(&path).unwrap(), set.to_toml());
+    // A new file names its schema first: here (no package installed in a test's view of
+    // /usr/share unless it is) the installed one or a copy this build wrote.
+    let schema = crate::schema_for_new_file(store.paths()).unwrap();
+    assert!(schema.is_file());
+    let directive = crate::schema::directive(&schema);
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        format!("{directive}{}", set.to_toml())
+    );
+    let copy: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&schema).unwrap()).unwrap();
+    assert_eq!(copy["$id"], crate::json_schema()["$id"]);
     // A mode the user chose is kept.
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
     add(&store, "b").unwrap();
@@ -1346,7 +1357,7 @@ fn writing_the_same_set_again_changes_nothing_and_new_files_are_canonical() {
     let once = file_text(&store);
     write(&paused);
     assert_eq!(file_text(&store), once);
-    // No file: exactly the canonical text, header included.
+    // No file: exactly the canonical text, header included, after the schema directive.
     let (_dir, fresh) = self::store();
     fresh
         .update(|current| {
@@ -1354,7 +1365,11 @@ fn writing_the_same_set_again_changes_nothing_and_new_files_are_canonical() {
             Ok::<_, StoreError>(())
         })
         .unwrap();
-    assert_eq!(file_text(&fresh), paused.to_toml());
+    let schema = crate::schema_for_new_file(fresh.paths()).unwrap();
+    assert_eq!(
+        file_text(&fresh),
+        format!("{}{}", crate::schema::directive(&schema), paused.to_toml())
+    );
 }
 
 #[test]
