@@ -16,6 +16,7 @@
 //! - [`man`]: `ssenotify man`, manual pages from the clap definitions.
 //! - [`schema`]: `ssenotify schema`, the subscriptions file's JSON Schema.
 //! - [`check`]: `ssenotify check`, a subscriptions file validated without the daemon.
+//! - [`service`]: `ssenotify service`, the systemd user unit for a build from source.
 //!
 //! The binary holds no SSE logic of its own: `listen` prints `ssenotify_sse` updates,
 //! `run` is `ssenotify_daemon`, and the management commands edit through
@@ -30,6 +31,7 @@ mod manage;
 mod route;
 mod run;
 mod schema;
+mod service;
 mod status;
 
 use std::process::ExitCode;
@@ -133,6 +135,11 @@ enum Command {
     /// with file:line:col, exit 1 on any.
     #[command(after_help = "Examples:\n  ssenotify check\n  ssenotify check --json shared.toml")]
     Check(check::Args),
+    /// Install, remove or inspect the systemd user service that runs the daemon.
+    #[command(
+        after_help = "Examples:\n  ssenotify service install\n  ssenotify service status\n  ssenotify service uninstall"
+    )]
+    Service(service::Args),
     /// The ids in the subscriptions file, one a line (for the completion scripts).
     #[command(name = "__complete-ids", hide = true)]
     CompleteIds,
@@ -173,6 +180,7 @@ fn main() -> ExitCode {
             unreachable!("handled above")
         }
         Command::Check(args) => check::main(args, &paths),
+        Command::Service(args) => service::main(args, &paths),
         Command::CompleteIds => completions::complete_ids(&paths),
         Command::Route(args) => route::route(args, &paths),
         Command::Add(args) => manage::add(args, &paths),
