@@ -17,6 +17,7 @@
 //! - [`schema`]: `ssenotify schema`, the subscriptions file's JSON Schema.
 //! - [`check`]: `ssenotify check`, a subscriptions file validated without the daemon.
 //! - [`service`]: `ssenotify service`, the systemd user unit for a build from source.
+//! - [`doctor`]: `ssenotify doctor`, every reason notifications might not show, checked.
 //!
 //! The binary holds no SSE logic of its own: `listen` prints `ssenotify_sse` updates,
 //! `run` is `ssenotify_daemon`, and the management commands edit through
@@ -25,6 +26,7 @@
 mod check;
 mod common;
 mod completions;
+mod doctor;
 mod listen;
 mod man;
 mod manage;
@@ -135,6 +137,10 @@ enum Command {
     /// with file:line:col, exit 1 on any.
     #[command(after_help = "Examples:\n  ssenotify check\n  ssenotify check --json shared.toml")]
     Check(check::Args),
+    /// Why do I see no notifications? Checks the bus, the notification server, the tray
+    /// host, the daemon, quiet hours, mutes, subscriptions and directories.
+    #[command(after_help = "Examples:\n  ssenotify doctor\n  ssenotify doctor --json")]
+    Doctor(doctor::Args),
     /// Install, remove or inspect the systemd user service that runs the daemon.
     #[command(
         after_help = "Examples:\n  ssenotify service install\n  ssenotify service status\n  ssenotify service uninstall"
@@ -180,6 +186,7 @@ fn main() -> ExitCode {
             unreachable!("handled above")
         }
         Command::Check(args) => check::main(args, &paths),
+        Command::Doctor(args) => doctor::main(args, &paths),
         Command::Service(args) => service::main(args, &paths),
         Command::CompleteIds => completions::complete_ids(&paths),
         Command::Route(args) => route::route(args, &paths),
