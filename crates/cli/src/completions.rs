@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{Command, CommandFactory};
+use clap::Command;
 use clap_complete::Shell;
 
 /// The shells `ssenotify completions` writes for.
@@ -36,10 +36,10 @@ pub struct Args {
 /// The name of the hidden subcommand that prints the subscription ids, one a line.
 pub const COMPLETE_IDS: &str = "__complete-ids";
 
-/// Print the completion script for `args.shell` on stdout.
-pub fn main(args: Args) -> ExitCode {
+/// Print the completion script of `cli` (the whole command tree) for `args.shell`.
+pub fn main(args: Args, cli: Command) -> ExitCode {
     let mut out = std::io::stdout().lock();
-    let script = script(args.shell, crate::Cli::command());
+    let script = script(args.shell, cli);
     match out.write_all(script.as_bytes()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => crate::common::fail(format!("cannot write the script: {error}")),

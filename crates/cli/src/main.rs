@@ -38,7 +38,7 @@ mod status;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Desktop notifications from Server-Sent Events: the daemon, its tray icon, and the
 /// commands that manage subscriptions and their history.
@@ -164,10 +164,10 @@ fn main() -> ExitCode {
         return route::notify_test(args);
     }
     if let Command::Completions(args) = cli.command {
-        return completions::main(args);
+        return completions::main(args, Cli::command());
     }
     if let Command::Man(args) = cli.command {
-        return man::main(args);
+        return man::main(args, Cli::command());
     }
     if let Command::Schema = cli.command {
         return schema::main();

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Command, CommandFactory};
+use clap::Command;
 
 /// Arguments of `ssenotify man`.
 #[derive(Debug, clap::Args)]
@@ -21,9 +21,9 @@ pub struct Args {
     dir: Option<PathBuf>,
 }
 
-/// Print one page, or write them all with `--dir`.
-pub fn main(args: Args) -> ExitCode {
-    let cmd = pages_root();
+/// Print one page of `cli` (the whole command tree), or write them all with `--dir`.
+pub fn main(args: Args, cli: Command) -> ExitCode {
+    let cmd = pages_root(cli);
     if let Some(dir) = args.dir {
         return match write_all(&cmd, &dir) {
             Ok(count) => {
@@ -54,8 +54,7 @@ pub fn main(args: Args) -> ExitCode {
 }
 
 /// The command tree as the pages show it (built, so every subcommand has its full name).
-fn pages_root() -> Command {
-    let mut cmd = crate::Cli::command();
+fn pages_root(mut cmd: Command) -> Command {
     cmd.build();
     cmd
 }

@@ -19,18 +19,18 @@ pub(crate) const TOML_HEADER: &str = "# ssenotify subscriptions: see docs/subscr
      # ssenotify edits this file in place: comments outside the values it changes are kept.\n\n";
 
 /// The TOML file; its doc comments and serde attributes are also its JSON Schema
-/// (`crate::schema`).
+/// (see the `schema` module).
 #[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "ssenotify subscriptions file")]
 pub(crate) struct TomlFile {
     /// The file format's version: this ssenotify reads and writes 1.
     #[serde(default = "schema_version")]
-    #[schemars(schema_with = "crate::schema::version")]
+    #[schemars(schema_with = "version_schema")]
     version: u32,
     /// File-wide notification settings: quiet hours and the default rate limit.
     #[serde(default, skip_serializing_if = "spec::is_default")]
-    #[schemars(schema_with = "crate::schema::notifications")]
+    #[schemars(schema_with = "crate::schema_parts::notifications")]
     notifications: NotificationSettings,
     /// One table per subscription (`[[subscription]]`).
     #[serde(
@@ -63,6 +63,16 @@ struct VersionProbe {
 
 fn schema_version() -> u32 {
     SCHEMA_VERSION
+}
+
+/// `version` in the JSON Schema: exactly this build's format version.
+fn version_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "The file format's version: this ssenotify reads and writes this one.",
+        "type": "integer",
+        "const": SCHEMA_VERSION,
+        "default": SCHEMA_VERSION
+    })
 }
 
 impl SubscriptionSet {

@@ -38,8 +38,9 @@
 //! - `ntfy`: [`from_ntfy_client_yml`] turns an ntfy `client.yml` into subscriptions.
 //! - `schema`: the file's JSON Schema ([`json_schema`]), derived from the types above, and
 //!   the `#:schema` directive of a new file ([`schema_for_new_file`]).
-//! - `router_schema` (private): the schema of the router's part of the file (rules, rate
-//!   limits, quiet hours), held to the router's serde types by the schema tests.
+//! - `schema_parts` (private): what no derive gives: the schema of durations, timestamps
+//!   and the router's part of the file (rules, rate limits, quiet hours), held to the
+//!   router's serde types by the schema tests.
 //! - `paths`: [`Paths`], where a user's files live (XDG directories), and
 //!   [`create_private_dir`], how its private directories are made (0700 from the start).
 //! - [`edit`]: the edits every face makes (add, update, remove, pause, mute, import,
@@ -52,8 +53,8 @@ mod locate;
 mod ntfy;
 mod paths;
 mod rewrite;
-mod router_schema;
 pub mod schema;
+mod schema_parts;
 mod secret_names;
 mod secrets;
 mod set;

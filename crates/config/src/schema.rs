@@ -4,7 +4,7 @@
 //! The schema is derived from the file's Rust types (`TomlFile` and the types of
 //! `spec.rs`, with schemars), so a key added there is in the schema with its doc comment.
 //! The routing part (rules, rate limits, quiet hours) is the router's types, which carry no
-//! schema of their own: `router_schema` describes them, and this module's tests keep it in
+//! schema of their own: `schema_parts` describes them, and this module's tests keep it in
 //! step with the router's serde definitions (every key and name they accept is in the
 //! schema, and every example in docs/ passes both).
 //!
@@ -14,12 +14,8 @@
 
 use std::path::{Path, PathBuf};
 
-use schemars::{Schema, SchemaGenerator, json_schema};
-
 use crate::file::{SCHEMA_VERSION, TomlFile};
 use crate::paths::Paths;
-
-pub(crate) use crate::router_schema::{notifications, rate_limit, rules};
 
 /// Where the .deb installs the schema.
 pub const INSTALLED_SCHEMA: &str = "/usr/share/ssenotify/subscriptions.schema.json";
@@ -112,37 +108,6 @@ pub fn schema_for_new_file(paths: &Paths) -> Option<PathBuf> {
 /// The `#:schema` directive line (taplo's syntax) naming `schema`.
 pub fn directive(schema: &Path) -> String {
     format!("#:schema file://{}\n", schema.display())
-}
-
-/// `version`: exactly this build's format version.
-pub(crate) fn version(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "description": "The file format's version: this ssenotify reads and writes this one.",
-        "type": "integer",
-        "const": SCHEMA_VERSION,
-        "default": SCHEMA_VERSION
-    })
-}
-
-/// A duration as the file writes it: `500ms`, `3s`, `2m`, `1h 30m`, `30d`.
-pub(crate) fn duration(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "string",
-        "description": "A duration such as \"3s\", \"2m\", \"1h 30m\" or \"30d\".",
-        "pattern": DURATION_PATTERN
-    })
-}
-
-/// The shape of a duration (humantime's syntax: numbers each followed by a unit).
-pub(crate) const DURATION_PATTERN: &str = r"^\s*([0-9]+\s*[A-Za-zµ]+\s*)+$";
-
-/// An RFC 3339 timestamp.
-pub(crate) fn timestamp(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "string",
-        "format": "date-time",
-        "description": "No popups until this time: an RFC 3339 timestamp such as \"2025-06-01T18:00:00Z\"."
-    })
 }
 
 #[cfg(test)]

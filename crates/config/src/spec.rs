@@ -64,7 +64,7 @@ pub struct SubscriptionSpec {
         skip_serializing_if = "is_default_reconnect",
         with = "duration_serde"
     )]
-    #[schemars(schema_with = "crate::schema::duration")]
+    #[schemars(schema_with = "crate::schema_parts::duration")]
     pub reconnect_time: Duration,
     /// The cap of the exponential backoff between failing attempts.
     #[serde(
@@ -72,7 +72,7 @@ pub struct SubscriptionSpec {
         skip_serializing_if = "is_default_backoff_cap",
         with = "duration_serde"
     )]
-    #[schemars(schema_with = "crate::schema::duration")]
+    #[schemars(schema_with = "crate::schema_parts::duration")]
     pub backoff_cap: Duration,
     /// How long a connection may receive nothing before it is declared dead.
     #[serde(
@@ -80,7 +80,7 @@ pub struct SubscriptionSpec {
         skip_serializing_if = "is_default_idle_timeout",
         with = "duration_serde"
     )]
-    #[schemars(schema_with = "crate::schema::duration")]
+    #[schemars(schema_with = "crate::schema_parts::duration")]
     pub idle_timeout: Duration,
     /// The largest event accepted, in bytes.
     #[serde(
@@ -99,11 +99,11 @@ pub struct SubscriptionSpec {
     pub history: HistorySpec,
     /// Routing rules, first match wins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(schema_with = "crate::schema::rules")]
+    #[schemars(schema_with = "crate::schema_parts::rules")]
     pub rules: Vec<RuleSpec>,
     /// A popup rate limit for this subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crate::schema::rate_limit")]
+    #[schemars(schema_with = "crate::schema_parts::rate_limit")]
     pub rate_limit: Option<RateLimitSpec>,
     /// No popups until this time (events are still received and recorded).
     #[serde(
@@ -111,7 +111,7 @@ pub struct SubscriptionSpec {
         skip_serializing_if = "Option::is_none",
         with = "timestamp_serde"
     )]
-    #[schemars(schema_with = "crate::schema::timestamp")]
+    #[schemars(schema_with = "crate::schema_parts::timestamp")]
     pub mute_until: Option<DateTime<FixedOffset>>,
 }
 
@@ -439,7 +439,7 @@ pub struct HistorySpec {
         skip_serializing_if = "is_default_history_age",
         with = "duration_serde"
     )]
-    #[schemars(schema_with = "crate::schema::duration")]
+    #[schemars(schema_with = "crate::schema_parts::duration")]
     pub max_age: Duration,
 }
 

@@ -1,12 +1,34 @@
-//! The JSON Schema of the routing part of the file: the router's rule, rate-limit and
-//! notification-settings types (`ssenotify_router::spec`), written here because the router
-//! crate carries no schema derive. The tests in `schema/tests.rs` hold these to the
+//! The parts of the file's JSON Schema that no derive can give: values read by hand
+//! (durations, timestamps) and the routing part of the file, the router's rule, rate-limit
+//! and notification-settings types (`ssenotify_router::spec`), written here because the
+//! router crate carries no schema derive. The tests in `schema/tests.rs` hold these to the
 //! router's serde definitions: every key and value name serde accepts is listed here.
+//!
+//! A leaf module: `spec` and `file` name these functions in their `schemars` attributes.
 
 use schemars::{Schema, SchemaGenerator, json_schema};
 use serde_json::{Value, json};
 
-use crate::schema::DURATION_PATTERN;
+/// The shape of a duration (humantime's syntax: numbers each followed by a unit).
+pub(crate) const DURATION_PATTERN: &str = r"^\s*([0-9]+\s*[A-Za-zµ]+\s*)+$";
+
+/// A duration as the file writes it: `500ms`, `3s`, `2m`, `1h 30m`, `30d`.
+pub(crate) fn duration(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "string",
+        "description": "A duration such as \"3s\", \"2m\", \"1h 30m\" or \"30d\".",
+        "pattern": DURATION_PATTERN
+    })
+}
+
+/// An RFC 3339 timestamp.
+pub(crate) fn timestamp(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "string",
+        "format": "date-time",
+        "description": "No popups until this time: an RFC 3339 timestamp such as \"2025-06-01T18:00:00Z\"."
+    })
+}
 
 /// `rules`: the subscription's routing rules, first match wins.
 pub(crate) fn rules(_: &mut SchemaGenerator) -> Schema {
@@ -39,7 +61,7 @@ pub(crate) fn notifications(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
-fn duration(description: &str) -> Value {
+fn duration_described(description: &str) -> Value {
     json!({ "type": "string", "description": description, "pattern": DURATION_PATTERN })
 }
 
@@ -93,7 +115,7 @@ fn rule() -> Value {
                 "items": { "type": "string" },
                 "description": "The program and its arguments for `action = \"command\"` (no shell, no templating)."
             },
-            "command_timeout": duration("How long the command may run before it is killed (default 30s).")
+            "command_timeout": duration_described("How long the command may run before it is killed (default 30s).")
         }
     })
 }
@@ -126,7 +148,7 @@ fn rate_limit_value() -> Value {
         "additionalProperties": false,
         "properties": {
             "max": { "type": "integer", "minimum": 1, "maximum": u32::MAX, "description": "At most this many popups per window." },
-            "per": duration("The window length (longer than 0s)."),
+            "per": duration_described("The window length (longer than 0s)."),
             "catch_up": { "type": "integer", "minimum": 0, "maximum": u32::MAX, "description": "How many replayed (catch-up) events may pop up before the rest are summarised." }
         }
     })
