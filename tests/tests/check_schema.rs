@@ -65,6 +65,25 @@ fn check_reports_every_problem_with_its_place_and_fails() {
 }
 
 #[test]
+fn check_reports_a_value_that_does_not_read_in_every_subscription() {
+    let home = Home::new();
+    let text = "[[subscription]]\nid = \"a\"\nurl = \"https://example.com/a\"\nidle_timeout = \"soon\"\n\n\
+                [[subscription]]\nid = \"b\"\nurl = \"https://example.com/b\"\nmax_event_size = -1\n";
+    let file = home.write("types.toml", text);
+    let output = home.run(&["check", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    let err = stderr(&output);
+    let at = |place: &str| format!("{}:{place}: ", file.display());
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with(&at("4:16")) && l.contains("invalid duration")),
+        "{err}"
+    );
+    assert!(err.lines().any(|l| l.starts_with(&at("9:18"))), "{err}");
+    assert!(err.ends_with(": 2 problems\n"), "{err}");
+}
+
+#[test]
 fn check_accepts_a_valid_file_and_defaults_to_the_users() {
     let home = Home::new();
     let none = home.run(&["check"]);

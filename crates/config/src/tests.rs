@@ -210,6 +210,24 @@ fn absent_version_means_1_and_other_versions_are_refused_where_written() {
 }
 
 #[test]
+fn each_subscription_reports_its_own_type_error() {
+    let text = "version = 1\n\n[[subscription]]\nid = \"a\"\nurl = \"https://e.com/a\"\nidle_timeout = \"soon\"\n\n\
+                [[subscription]]\nid = \"b\"\nurl = \"https://e.com/b\"\n\n\
+                [[subscription]]\nid = \"c\"\nurll = \"https://e.com/c\"\n[[subscription.rules]]\naction = \"shout\"\n";
+    let err = toml(text).unwrap_err();
+    let found: Vec<_> = err
+        .problems
+        .iter()
+        .map(|p| (p.line.unwrap(), p.column.unwrap(), p.message.clone()))
+        .collect();
+    assert_eq!(found.len(), 2, "{err}");
+    assert_eq!((found[0].0, found[0].1), (6, 16), "{err}");
+    assert!(found[0].2.contains("invalid duration \"soon\""), "{err}");
+    assert_eq!((found[1].0, found[1].1), (14, 1), "{err}");
+    assert!(found[1].2.contains("unknown field `urll`"), "{err}");
+}
+
+#[test]
 fn syntax_and_type_errors_carry_line_and_column() {
     let cases: [(&str, (usize, usize), &str); 6] = [
         (
