@@ -129,6 +129,13 @@ fn completion_scripts_exist_for_zsh_and_fish_with_the_id_hook() {
     let zsh = stdout(&home.run(&["completions", "zsh"]));
     assert!(zsh.starts_with("#compdef ssenotify"), "{zsh}");
     assert!(zsh.contains(":_ssenotify_ids'") && zsh.contains("__complete-ids"));
+    // Defined before the block that runs the completion when zsh autoloads the file, or the
+    // first Tab after `pause` would find no such function.
+    let helper = zsh.find("_ssenotify_ids() {").expect("the id helper");
+    let dispatch = zsh
+        .find("if [ \"$funcstack[1]\" = \"_ssenotify\" ]")
+        .expect("the dispatch");
+    assert!(helper < dispatch, "{zsh}");
     let fish = stdout(&home.run(&["completions", "fish"]));
     assert!(
         fish.contains("__fish_seen_subcommand_from remove pause resume"),

@@ -121,14 +121,26 @@ fi
 }
 
 /// zsh: clap_complete leaves an id argument to `_default` (file names); point it at a
-/// function that lists the ids instead.
+/// function that lists the ids instead. The function is defined before the script's last
+/// block, which runs the completion when zsh autoloads the file from `$fpath` (as the
+/// package installs it), so it exists on the very first Tab.
 fn zsh_hook(script: &str) -> String {
-    let mut text = String::with_capacity(script.len() + 256);
+    let helper = format!(
+        "# Subscription ids, read from the subscriptions file when completing.\n\
+         (( $+functions[_ssenotify_ids] )) ||\n\
+         _ssenotify_ids() {{\n    local -a ids\n    ids=(${{(f)\"$(ssenotify {COMPLETE_IDS} 2>/dev/null)\"}})\n    compadd -a ids\n}}\n\n"
+    );
+    let mut text = String::with_capacity(script.len() + helper.len());
+    let mut placed = false;
     for line in script.lines() {
         let trimmed = line.trim_start();
         let is_id_arg = trimmed.starts_with("':id -- ")
             || trimmed.starts_with("'::id -- ")
             || trimmed.starts_with("'*::ids -- ");
+        if !placed && line.starts_with("if [ \"$funcstack[1]\" = ") {
+            text.push_str(&helper);
+            placed = true;
+        }
         if is_id_arg && line.contains(":_default'") {
             text.push_str(&line.replacen(":_default'", ":_ssenotify_ids'", 1));
         } else {
@@ -136,11 +148,9 @@ fn zsh_hook(script: &str) -> String {
         }
         text.push('\n');
     }
-    text.push_str(&format!(
-        "\n# Subscription ids, read from the subscriptions file when completing.\n\
-         (( $+functions[_ssenotify_ids] )) ||\n\
-         _ssenotify_ids() {{\n    local -a ids\n    ids=(${{(f)\"$(ssenotify {COMPLETE_IDS} 2>/dev/null)\"}})\n    compadd -a ids\n}}\n"
-    ));
+    if !placed {
+        text.push_str(&helper);
+    }
     text
 }
 
