@@ -22,6 +22,8 @@ if [ "$want" = test ]; then
   test_pkgs+=(systemd)
   # tests/browser/run.sh compares the SSE parser with a real browser's EventSource (headless).
   test_pkgs+=(chromium)
+  # tests/deb/run.sh validates the package's desktop entry; the man page tests render with man.
+  test_pkgs+=(desktop-file-utils man-db)
 fi
 # The UI builds with the machine's Node.js (Vite 7 needs 20.19+); Debian's is the fallback.
 command -v npm >/dev/null 2>&1 || build_pkgs+=(nodejs npm)

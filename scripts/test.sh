@@ -48,3 +48,7 @@ echo "== SSE parser against a real browser (headless Chromium's EventSource, ran
 tests/browser/run.sh
 echo "== app end-to-end (WebDriver, real webview under Xvfb)"
 tests/webdriver/run.sh
+# Last: the release build of the package (about 7 minutes from clean), installed with dpkg
+# on this machine, checked and removed.
+echo "== the .deb (built, installed with dpkg, checked, removed)"
+tests/deb/run.sh

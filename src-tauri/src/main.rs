@@ -28,6 +28,14 @@ use tauri::Manager;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    // Answered before GTK, logging or the engine: packaging checks run it headless.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == "--version" || arg == "-V")
+    {
+        println!("ssenotify-app {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
     // Same switch as the CLI: logs go to stderr, `SSENOTIFY_LOG=debug` for more.
     let filter =
         EnvFilter::try_from_env("SSENOTIFY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));

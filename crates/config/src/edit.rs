@@ -329,9 +329,14 @@ pub fn import(
     })
 }
 
-/// Every subscription, in `format`, secrets as references.
+/// Every subscription, in `format`, secrets as references. TOML starts with the
+/// `#:schema` line a new file gets, so an export saved as a file reads in an editor like one.
 pub fn export(paths: &Paths, format: Format) -> Result<String, EditError> {
-    Ok(Store::new(paths.clone()).load()?.render(format))
+    let text = Store::new(paths.clone()).load()?.render(format);
+    Ok(match (format, crate::schema_for_new_file(paths)) {
+        (Format::Toml, Some(schema)) => format!("{}{text}", crate::schema::directive(&schema)),
+        _ => text,
+    })
 }
 
 /// An id for `url` that is not taken yet: host and path, sanitised.

@@ -18,13 +18,21 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub(crate) const TOML_HEADER: &str = "# ssenotify subscriptions: see docs/subscriptions.md.\n\
      # ssenotify edits this file in place: comments outside the values it changes are kept.\n\n";
 
-#[derive(Serialize, Deserialize)]
+/// The TOML file; its doc comments and serde attributes are also its JSON Schema
+/// (see the `schema` module).
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct TomlFile {
+#[schemars(title = "ssenotify subscriptions file")]
+pub(crate) struct TomlFile {
+    /// The file format's version: this ssenotify reads and writes 1.
     #[serde(default = "schema_version")]
+    #[schemars(schema_with = "version_schema")]
     version: u32,
+    /// File-wide notification settings: quiet hours and the default rate limit.
     #[serde(default, skip_serializing_if = "spec::is_default")]
+    #[schemars(schema_with = "crate::schema_parts::notifications")]
     notifications: NotificationSettings,
+    /// One table per subscription (`[[subscription]]`).
     #[serde(
         default,
         rename = "subscription",
@@ -57,6 +65,16 @@ fn schema_version() -> u32 {
     SCHEMA_VERSION
 }
 
+/// `version` in the JSON Schema: exactly this build's format version.
+fn version_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "The file format's version: this ssenotify reads and writes this one.",
+        "type": "integer",
+        "const": SCHEMA_VERSION,
+        "default": SCHEMA_VERSION
+    })
+}
+
 impl SubscriptionSet {
     /// Parse and validate `text`; `file` names it in errors (`<stdin>` for a pipe).
     pub fn parse(
@@ -71,7 +89,7 @@ impl SubscriptionSet {
         let parsed = match format {
             Format::Toml => toml::from_str::<TomlFile>(text)
                 .map(|f| (f.version, f.notifications, f.subscriptions))
-                .map_err(|e| toml_error(text, file, &e)),
+                .map_err(|e| toml_errors(text, file, &e)),
             Format::Json => serde_json::from_str::<JsonFile>(text)
                 .map(|f| (f.version, f.notifications, f.subscriptions))
                 .map_err(|e| json_error(file, &e)),
@@ -158,6 +176,46 @@ fn version_error(text: &str, format: Format, file: &Path, version: i64) -> Confi
         ),
     };
     ConfigError::located(file, Some((text, format)), vec![found])
+}
+
+/// Every subscription's first type error, not only the file's first: serde stops at one,
+/// so each `[[subscription]]` (and what precedes the first) is read again on its own and
+/// its error placed in the whole text. A file that is not TOML at all keeps its one error.
+fn toml_errors(text: &str, file: &Path, first: &toml::de::Error) -> ConfigError {
+    let Ok(doc) = toml_edit::Document::parse(text) else {
+        return toml_error(text, file, first);
+    };
+    let mut starts: Vec<usize> = doc
+        .get("subscription")
+        .and_then(toml_edit::Item::as_array_of_tables)
+        .map(|subs| {
+            subs.iter()
+                .filter_map(|t| t.span())
+                .map(|s| s.start)
+                .collect()
+        })
+        .unwrap_or_default();
+    starts.sort_unstable();
+    if starts.is_empty() {
+        return toml_error(text, file, first);
+    }
+    let mut bounds = vec![0];
+    bounds.extend(starts);
+    bounds.push(text.len());
+    let problems: Vec<_> = bounds
+        .windows(2)
+        .filter_map(|pair| {
+            let error = toml::from_str::<TomlFile>(&text[pair[0]..pair[1]]).err()?;
+            let at = error
+                .span()
+                .map(|span| locate::line_col(text, pair[0] + span.start));
+            Some((at, error.message().trim().to_owned()))
+        })
+        .collect();
+    if problems.is_empty() {
+        return toml_error(text, file, first);
+    }
+    ConfigError::several(file, problems)
 }
 
 fn toml_error(text: &str, file: &Path, error: &toml::de::Error) -> ConfigError {

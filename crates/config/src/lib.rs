@@ -36,6 +36,11 @@
 //! - `trust`: [`TrustItem`], what an import would newly let run (command rules) or read
 //!   (references outside the secrets dir); `import` refuses it unless trusted.
 //! - `ntfy`: [`from_ntfy_client_yml`] turns an ntfy `client.yml` into subscriptions.
+//! - `schema`: the file's JSON Schema ([`json_schema`]), derived from the types above, and
+//!   the `#:schema` directive of a new file ([`schema_for_new_file`]).
+//! - `schema_parts` (private): what no derive gives: the schema of durations, timestamps
+//!   and the router's part of the file (rules, rate limits, quiet hours), held to the
+//!   router's serde types by the schema tests.
 //! - `paths`: [`Paths`], where a user's files live (XDG directories), and
 //!   [`create_private_dir`], how its private directories are made (0700 from the start).
 //! - [`edit`]: the edits every face makes (add, update, remove, pause, mute, import,
@@ -48,6 +53,8 @@ mod locate;
 mod ntfy;
 mod paths;
 mod rewrite;
+pub mod schema;
+mod schema_parts;
 mod secret_names;
 mod secrets;
 mod set;
@@ -62,6 +69,7 @@ pub use file::SCHEMA_VERSION;
 pub use locate::PathSegment;
 pub use ntfy::{NtfyImport, from_ntfy_client_yml};
 pub use paths::{Paths, create_private_dir};
+pub use schema::{INSTALLED_SCHEMA, json_schema, json_schema_text, schema_for_new_file};
 pub use secret_names::{is_secret_header, is_secret_query};
 pub use secrets::{ResolveError, StashedSecret};
 pub use set::{Format, SubscriptionSet};

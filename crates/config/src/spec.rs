@@ -29,15 +29,17 @@ pub const MAX_EVENTS_LIMIT: usize = 100_000;
 ///
 /// Fields left at their default are omitted when the file is written, so hand-written
 /// files stay small and a written file reads like one a person would write.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionSpec {
     /// The stable identifier: 1 to 64 of `A-Z a-z 0-9 _ . -`, not starting with `.` or `-`.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"))]
     pub id: String,
     /// The name shown to people; the id when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The `http`/`https` URL of the event stream.
+    #[schemars(regex(pattern = r"^[hH][tT][tT][pP][sS]?://"))]
     pub url: String,
     /// Extra request headers: name → literal value or secret reference.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -62,6 +64,7 @@ pub struct SubscriptionSpec {
         skip_serializing_if = "is_default_reconnect",
         with = "duration_serde"
     )]
+    #[schemars(schema_with = "crate::schema_parts::duration")]
     pub reconnect_time: Duration,
     /// The cap of the exponential backoff between failing attempts.
     #[serde(
@@ -69,6 +72,7 @@ pub struct SubscriptionSpec {
         skip_serializing_if = "is_default_backoff_cap",
         with = "duration_serde"
     )]
+    #[schemars(schema_with = "crate::schema_parts::duration")]
     pub backoff_cap: Duration,
     /// How long a connection may receive nothing before it is declared dead.
     #[serde(
@@ -76,6 +80,7 @@ pub struct SubscriptionSpec {
         skip_serializing_if = "is_default_idle_timeout",
         with = "duration_serde"
     )]
+    #[schemars(schema_with = "crate::schema_parts::duration")]
     pub idle_timeout: Duration,
     /// The largest event accepted, in bytes.
     #[serde(
@@ -89,6 +94,7 @@ pub struct SubscriptionSpec {
     /// The kind of server, shown as its own apps show it (`ntfy`): which events notify,
     /// how their JSON reads, and (ntfy) the resume adapter when `resume` is not set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema_parts::preset")]
     pub preset: Option<Preset>,
     /// The resume adapter for servers that send no `id:` (ntfy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,9 +104,11 @@ pub struct SubscriptionSpec {
     pub history: HistorySpec,
     /// Routing rules, first match wins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "crate::schema_parts::rules")]
     pub rules: Vec<RuleSpec>,
     /// A popup rate limit for this subscription.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema_parts::rate_limit")]
     pub rate_limit: Option<RateLimitSpec>,
     /// No popups until this time (events are still received and recorded).
     #[serde(
@@ -108,6 +116,7 @@ pub struct SubscriptionSpec {
         skip_serializing_if = "Option::is_none",
         with = "timestamp_serde"
     )]
+    #[schemars(schema_with = "crate::schema_parts::timestamp")]
     pub mute_until: Option<DateTime<FixedOffset>>,
 }
 
@@ -311,7 +320,7 @@ impl fmt::Display for Field {
 }
 
 /// Credentials for the `Authorization` header: `{ type = "basic", ... }` or `{ type = "bearer", ... }`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum AuthSpec {
     /// HTTP Basic.
@@ -402,8 +411,21 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+impl schemars::JsonSchema for Secret {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Secret".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A value, or a reference resolved when connecting: `env:NAME` (an environment variable of the daemon) or `file:PATH` (a file's content)."
+        })
+    }
+}
+
 /// The resume adapter: where the cursor is in each event's data, and how to send it back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResumeSpec {
     /// A JSON pointer (RFC 6901) into the event data, e.g. `/id`.
@@ -449,7 +471,7 @@ impl ResumeSpec {
 }
 
 /// How much history is kept for one subscription.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HistorySpec {
     /// Keep at most this many events (the newest).
@@ -464,6 +486,7 @@ pub struct HistorySpec {
         skip_serializing_if = "is_default_history_age",
         with = "duration_serde"
     )]
+    #[schemars(schema_with = "crate::schema_parts::duration")]
     pub max_age: Duration,
 }
 

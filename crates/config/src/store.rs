@@ -111,7 +111,13 @@ impl Store {
                 .map_err(StoreError::from)?;
             // Keep a mode the user chose (0644 to share it, say); new files are private.
             let mode = fs::metadata(&path).map_or(0o600, |m| m.permissions().mode() & 0o777);
-            let text = rewrite::rewrite(text.as_deref(), &current, &next);
+            let fresh = text.as_deref().is_none_or(|t| t.trim().is_empty());
+            let mut text = rewrite::rewrite(text.as_deref(), &current, &next);
+            // A new file names its schema (taplo's directive), so an editor completes keys
+            // and flags typos; an existing file's first lines are the user's.
+            if fresh && let Some(schema) = crate::schema::schema_for_new_file(&self.paths) {
+                text.insert_str(0, &crate::schema::directive(&schema));
+            }
             self.write_atomic(&path, text.as_bytes(), mode)?;
             self.prune_secrets(&next);
         }

@@ -210,6 +210,24 @@ fn absent_version_means_1_and_other_versions_are_refused_where_written() {
 }
 
 #[test]
+fn each_subscription_reports_its_own_type_error() {
+    let text = "version = 1\n\n[[subscription]]\nid = \"a\"\nurl = \"https://e.com/a\"\nidle_timeout = \"soon\"\n\n\
+                [[subscription]]\nid = \"b\"\nurl = \"https://e.com/b\"\n\n\
+                [[subscription]]\nid = \"c\"\nurll = \"https://e.com/c\"\n[[subscription.rules]]\naction = \"shout\"\n";
+    let err = toml(text).unwrap_err();
+    let found: Vec<_> = err
+        .problems
+        .iter()
+        .map(|p| (p.line.unwrap(), p.column.unwrap(), p.message.clone()))
+        .collect();
+    assert_eq!(found.len(), 2, "{err}");
+    assert_eq!((found[0].0, found[0].1), (6, 16), "{err}");
+    assert!(found[0].2.contains("invalid duration \"soon\""), "{err}");
+    assert_eq!((found[1].0, found[1].1), (14, 1), "{err}");
+    assert!(found[1].2.contains("unknown field `urll`"), "{err}");
+}
+
+#[test]
 fn syntax_and_type_errors_carry_line_and_column() {
     let cases: [(&str, (usize, usize), &str); 6] = [
         (
@@ -427,7 +445,18 @@ fn store_reads_an_absent_file_as_empty_and_writes_what_it_reads_back() {
         set.subscriptions,
         [SubscriptionSpec::new("a", "https://example.com/a")]
     );
-    assert_eq!(fs::read_to_string(&path).unwrap(), set.to_toml());
+    // A new file names its schema first: here (no package installed in a test's view of
+    // /usr/share unless it is) the installed one or a copy this build wrote.
+    let schema = crate::schema_for_new_file(store.paths()).unwrap();
+    assert!(schema.is_file());
+    let directive = crate::schema::directive(&schema);
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        format!("{directive}{}", set.to_toml())
+    );
+    let copy: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&schema).unwrap()).unwrap();
+    assert_eq!(copy["$id"], crate::json_schema()["$id"]);
     // A mode the user chose is kept.
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
     add(&store, "b").unwrap();
@@ -1353,7 +1382,7 @@ fn writing_the_same_set_again_changes_nothing_and_new_files_are_canonical() {
     let once = file_text(&store);
     write(&paused);
     assert_eq!(file_text(&store), once);
-    // No file: exactly the canonical text, header included.
+    // No file: exactly the canonical text, header included, after the schema directive.
     let (_dir, fresh) = self::store();
     fresh
         .update(|current| {
@@ -1361,7 +1390,11 @@ fn writing_the_same_set_again_changes_nothing_and_new_files_are_canonical() {
             Ok::<_, StoreError>(())
         })
         .unwrap();
-    assert_eq!(file_text(&fresh), paused.to_toml());
+    let schema = crate::schema_for_new_file(fresh.paths()).unwrap();
+    assert_eq!(
+        file_text(&fresh),
+        format!("{}{}", crate::schema::directive(&schema), paused.to_toml())
+    );
 }
 
 #[test]

@@ -98,6 +98,22 @@ impl ConfigError {
         }
     }
 
+    /// An error with several problems, each at an already known place.
+    pub(crate) fn several(file: &Path, problems: Vec<(Option<(usize, usize)>, String)>) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            problems: problems
+                .into_iter()
+                .map(|(at, message)| Problem {
+                    line: at.map(|(line, _)| line),
+                    column: at.map(|(_, column)| column),
+                    path: Vec::new(),
+                    message,
+                })
+                .collect(),
+        }
+    }
+
     /// Place problems found by path in the text they came from (when there is one).
     pub(crate) fn located(file: &Path, source: Option<(&str, Format)>, found: Vec<Found>) -> Self {
         let mut problems: Vec<Problem> = found
