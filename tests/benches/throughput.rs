@@ -5,7 +5,8 @@
 //! Run: `cargo bench -p ssenotify-e2e --bench throughput`
 //! (`BENCH_FEEDS`, default 100, the feeds; `BENCH_RATE`, default 100, events per second per
 //! feed; `BENCH_SECS`, default 20, how long they send; `BENCH_RUNS`, default 3, the runs
-//! whose medians are printed).
+//! whose medians are printed; `BENCH_BASELINE`, the path of another `ssenotify` build, say
+//! of the code before a change, measured in every run too, beside this one).
 //!
 //! - **The feeds.** A loopback server of its own (one thread, blocking sockets): every
 //!   feed sends `id: N` and `data: {"seq":N,"feed":F,"written":NANOS}` at the same rate,
@@ -35,7 +36,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -282,6 +283,8 @@ fn read_history(
 #[derive(Clone, Copy, PartialEq)]
 enum Peer {
     Ssenotify,
+    /// The `ssenotify` at `BENCH_BASELINE`.
+    Baseline,
     EventsourceClient,
 }
 
@@ -289,6 +292,7 @@ impl Peer {
     fn name(self) -> &'static str {
         match self {
             Peer::Ssenotify => "ssenotify run",
+            Peer::Baseline => "baseline run",
             Peer::EventsourceClient => "eventsource-client",
         }
     }
@@ -351,13 +355,21 @@ fn stream(feeds: &Feeds, load: Load, origin: Instant, pid: u32) -> (f64, f64, Du
     (cpu, rss_mib, behind)
 }
 
-fn run_ssenotify(load: Load) -> Run {
+/// `bin` (default: the `ssenotify` under test) through `load`.
+fn run_ssenotify(load: Load, bin: Option<&Path>) -> Run {
     let origin = Instant::now();
     let feeds = Feeds::start(load.feeds);
     let home = Home::new();
     std::fs::create_dir_all(home.config_dir()).expect("config dir");
     std::fs::write(home.subs_file(), subscriptions(&feeds.url, load.feeds)).expect("file");
-    let mut daemon = home.start_daemon();
+    let mut daemon = match bin {
+        Some(bin) => {
+            let mut cmd = Command::new(bin);
+            home.isolate(&mut cmd).args(["run", "--no-notify"]);
+            home.start_daemon_with(cmd)
+        }
+        None => home.start_daemon(),
+    };
     feeds.wait_connected(load.feeds);
     let stop = Arc::new(AtomicBool::new(false));
     let reader = read_history(
@@ -464,6 +476,18 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// The medians of the runs' p50 and p99.
+fn latency_medians(runs: &[Run]) -> (Duration, Duration) {
+    let lat = |f: fn(&Latency) -> Duration| {
+        Duration::from_secs_f64(median(
+            runs.iter()
+                .filter_map(|r| r.latency.as_ref().map(|l| f(l).as_secs_f64()))
+                .collect(),
+        ))
+    };
+    (lat(|l| l.p50), lat(|l| l.p99))
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
@@ -514,11 +538,17 @@ fn main() {
         "  {:<20} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>12}",
         "", "CPU %", "RSS MiB", "p50 ms", "p99 ms", "max ms", "rows", "connections", "behind ms"
     );
+    let baseline = std::env::var_os("BENCH_BASELINE").map(PathBuf::from);
+    let mut peers = vec![Peer::Ssenotify, Peer::EventsourceClient];
+    if baseline.is_some() {
+        peers.insert(1, Peer::Baseline);
+    }
     let mut figures: HashMap<&str, Vec<Run>> = HashMap::new();
     for _ in 0..runs {
-        for peer in [Peer::Ssenotify, Peer::EventsourceClient] {
+        for &peer in &peers {
             let run = match peer {
-                Peer::Ssenotify => run_ssenotify(load),
+                Peer::Ssenotify => run_ssenotify(load, None),
+                Peer::Baseline => run_ssenotify(load, baseline.as_deref()),
                 Peer::EventsourceClient => run_peer(load),
             };
             print_run(peer, &run);
@@ -530,15 +560,20 @@ fn main() {
     let peer = &figures[Peer::EventsourceClient.name()];
     let cpu = median(ours.iter().map(|r| r.cpu_percent).collect());
     let peer_cpu = median(peer.iter().map(|r| r.cpu_percent).collect());
-    let lat = |f: fn(&Latency) -> Duration| {
-        Duration::from_secs_f64(median(
-            ours.iter()
-                .filter_map(|r| r.latency.as_ref().map(|l| f(l).as_secs_f64()))
-                .collect(),
-        ))
-    };
-    let (p50, p99) = (lat(|l| l.p50), lat(|l| l.p99));
+    let (p50, p99) = latency_medians(ours);
     println!("medians of {runs} runs:");
+    if let Some(base) = figures.get(Peer::Baseline.name()) {
+        let base_cpu = median(base.iter().map(|r| r.cpu_percent).collect());
+        let (base_p50, base_p99) = latency_medians(base);
+        println!(
+            "  baseline run: CPU {base_cpu:.1} % of one core, p50 {} ms, p99 {} ms; this build / baseline: CPU {:.2}, p50 {:.2}, p99 {:.2}",
+            ms(base_p50),
+            ms(base_p99),
+            cpu / base_cpu,
+            p50.as_secs_f64() / base_p50.as_secs_f64(),
+            p99.as_secs_f64() / base_p99.as_secs_f64(),
+        );
+    }
     println!(
         "  ssenotify run: CPU {cpu:.1} % of one core (target ≤ {TARGET_CPU} %: {}), write → history row p50 {} ms, p99 {} ms (target ≤ {} ms: {})",
         if cpu <= TARGET_CPU { "met" } else { "MISSED" },
