@@ -35,9 +35,6 @@ const CATCH_UP_WINDOW: Duration = Duration::from_secs(2);
 const COMMAND_GRACE: Duration = Duration::from_millis(1500);
 /// Most events handed to history in one transaction.
 const PIPELINE_BATCH: usize = 512;
-/// How long routed rows may keep `pending` waiting for the next batch, which stores their
-/// actions in its own transaction; when no batch comes, they are stored alone after this.
-const ACTIONS_LINGER: Duration = Duration::from_millis(50);
 
 /// Per-subscription routing state in the pipeline.
 struct Route {
@@ -73,9 +70,9 @@ pub(crate) struct Pipeline {
     /// Reconnects from the last saved point not yet handed to the control loop.
     reconnects: Vec<String>,
     routes: HashMap<Arc<str>, Route>,
-    /// Routed rows' actions not yet handed to history, and when they must go at the latest.
+    /// Routed rows' actions not yet handed to history: they go with the next batch's events
+    /// when one is waiting already, else at once on their own.
     actions: Vec<(RowId, HistoryAction)>,
-    actions_due: Option<tokio::time::Instant>,
     started: Instant,
     /// The next time any router has a summary or digest due.
     next_tick: Option<Millis>,
@@ -99,7 +96,6 @@ impl Pipeline {
             reconnects: Vec::new(),
             routes: HashMap::new(),
             actions: Vec::new(),
-            actions_due: None,
             started: Instant::now(),
             next_tick: None,
         }
@@ -122,7 +118,7 @@ impl Pipeline {
                 .unwrap_or(Duration::from_secs(3600));
             // Biased: a new set's routes before any event (see `ControlLoop::reload`), and
             // a due summary before the next batch (a sustained flood must not starve it).
-            let actions_due = self.actions_due;
+            let held = !self.actions.is_empty();
             tokio::select! {
                 biased;
                 Some(Configure::Set(set)) = self.configure.recv() => self.configure_routes(&set),
@@ -133,7 +129,8 @@ impl Pipeline {
                     }
                     self.handle(std::mem::take(&mut batch)).await;
                 }
-                () = sleep_until(actions_due), if actions_due.is_some() => self.store_actions().await,
+                // Only when no event waits (biased: the branch above comes first).
+                () = std::future::ready(()), if held => self.store_actions().await,
             }
         }
         self.store_actions().await;
@@ -272,7 +269,6 @@ impl Pipeline {
             .cloned()
             .collect();
         let earlier = std::mem::take(&mut self.actions);
-        self.actions_due = None;
         let recorded = match self.history.record_after(earlier, new_events, stored).await {
             Ok(recorded) => {
                 self.saved(&points).await;
@@ -353,10 +349,8 @@ impl Pipeline {
             }));
         }
         if !actions.is_empty() {
-            // Stored with the next batch's events (one commit for both), or alone soon.
+            // Stored with the next batch's events (one commit for both), or alone at once.
             self.actions.extend(actions);
-            self.actions_due
-                .get_or_insert_with(|| tokio::time::Instant::now() + ACTIONS_LINGER);
         }
         if !dropped.is_empty() && self.history.discard(dropped).await.is_err() {
             tracing::error!("history is closed; dropped events not discarded");
@@ -366,7 +360,6 @@ impl Pipeline {
 
     /// Hands the routed rows' actions still held to history on their own.
     async fn store_actions(&mut self) {
-        self.actions_due = None;
         let actions = std::mem::take(&mut self.actions);
         if !actions.is_empty() && self.history.set_actions(actions).await.is_err() {
             tracing::error!("history is closed; actions not stored");
@@ -504,14 +497,6 @@ impl Pipeline {
             }
         }
         self.schedule_tick();
-    }
-}
-
-/// Sleeps until `at`; never wakes without one (the branch is disabled then).
-async fn sleep_until(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 
