@@ -20,10 +20,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ssenotify_e2e::procstat::{TICKS_PER_SEC, cpu_ticks, vm_rss_kib};
 use ssenotify_e2e::{Response, Step, TestServer, ssenotify_bin};
 
-/// Clock ticks per second for /proc/PID/stat times (USER_HZ is 100 on Linux).
-const TICKS_PER_SEC: f64 = 100.0;
 /// How long the slowest connect may take before the run is called failed.
 const CONNECT_LIMIT: Duration = Duration::from_secs(120);
 
@@ -32,26 +31,6 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn vm_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// utime + stime of `pid`, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0);
-    let stime: u64 = fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    utime + stime
 }
 
 /// A measured process, stopped (SIGTERM, then its stdin closed) when dropped.

@@ -14,6 +14,7 @@ use std::fs;
 use std::time::{Duration, Instant};
 
 use ssenotify_e2e::home::{Home, block_on};
+use ssenotify_e2e::procstat::vm_rss_kib;
 use ssenotify_e2e::{Alpn, Response, Step, TestCa, TestServer, TlsOptions, poll};
 
 /// What one run measured.
@@ -23,15 +24,6 @@ struct Figures {
     sockets: usize,
     accepted: usize,
     open_conns: usize,
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 fn sockets(pid: u32) -> usize {
@@ -85,7 +77,7 @@ fn run(server: &TestServer, ca: &TestCa, n: usize) -> Figures {
     std::thread::sleep(Duration::from_secs(2));
     let figures = Figures {
         open_after,
-        rss_kib: rss_kib(daemon.pid()),
+        rss_kib: vm_rss_kib(daemon.pid()),
         sockets: sockets(daemon.pid()),
         accepted: server.connections().len() - accepted_before,
         open_conns: server.open_connections(),

@@ -23,9 +23,10 @@
 //! - `client`: [`Client`], one engine subscription read by a test.
 //! - `sse`: building event-stream bytes ([`sse_event`], [`http_chunk`]).
 //! - `bin`: where the `ssenotify` binary under test is ([`ssenotify_bin`]).
+//! - [`procstat`]: a measured process's CPU time and resident memory, from `/proc`.
 //! - [`home`]: one user's XDG directories, commands run in them, a daemon guard.
 //! - [`desktop`]: a private session bus, Xvfb and dunst for the notification tests.
-//! - `bin/es_consumer.rs`: the eventsource-client peer of the benchmarks.
+//! - `bin/es_consumer.rs`, `bin/es_idle.rs`: the eventsource-client peers of the benchmarks.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -53,6 +54,7 @@ pub mod home;
 mod http;
 mod http1;
 mod http2;
+pub mod procstat;
 mod record;
 mod server;
 mod sse;

@@ -339,3 +339,95 @@ fn list_json_shows_what_runs_while_the_file_does_not_validate() {
     assert_eq!(list[0]["id"], "f");
     assert_eq!(list[0]["live"]["ready_state"], "OPEN");
 }
+
+/// Feeds and events per feed of the flood below (history keeps them all, to be checked).
+const FLOOD_FEEDS: usize = 10;
+const FLOOD_LEN: u64 = 4000;
+
+/// Every feed's ids in history, in row order.
+fn flood_ids(home: &Home) -> Vec<Vec<u64>> {
+    (0..FLOOD_FEEDS)
+        .map(|feed| home.history_ids(&format!("f{feed}")))
+        .collect()
+}
+
+/// How many rows history holds (a cheap look while the daemon writes).
+fn rows(home: &Home) -> u64 {
+    let db = home.data_dir().join("history.sqlite3");
+    rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|conn| conn.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0)))
+        .map_or(0, |n| n as u64)
+}
+
+#[test]
+fn kill_9_during_a_sustained_flood_loses_nothing_and_repeats_nothing() {
+    // Each feed sends everything after its Last-Event-ID at once, then holds: the daemon
+    // writes as fast as it can (the sockets wait for it), so the kill lands inside busy
+    // batches.
+    let server = TestServer::start(|req: &Request, _| {
+        let from = req
+            .header("last-event-id")
+            .and_then(|id| id.parse::<u64>().ok())
+            .map_or(1, |id| id + 1);
+        let mut steps: Vec<Step> = (from..=FLOOD_LEN)
+            .map(|id| {
+                Step::Send(sse_event(
+                    None,
+                    Some(&id.to_string()),
+                    &format!("{} {id}", req.path),
+                ))
+            })
+            .collect();
+        steps.push(Step::Hold);
+        Response::sse_steps(steps)
+    });
+    let home = Home::new();
+    fs::create_dir_all(home.config_dir()).unwrap();
+    let mut file = String::from("version = 1\n");
+    for feed in 0..FLOOD_FEEDS {
+        file.push_str(&format!(
+            "[[subscription]]\nid = \"f{feed}\"\nurl = \"{}\"\n\
+             history = {{ max_events = {FLOOD_LEN} }}\n",
+            server.url(&format!("/f{feed}"))
+        ));
+    }
+    fs::write(home.subs_file(), file).unwrap();
+    let mut daemon = home.start_daemon();
+    let total = FLOOD_FEEDS as u64 * FLOOD_LEN;
+    poll(WAIT, || (rows(&home) >= total / 4).then_some(()))
+        .expect("a quarter of the flood recorded");
+    daemon.kill9();
+
+    let before = flood_ids(&home);
+    assert!(
+        before.iter().any(|ids| ids.len() < FLOOD_LEN as usize),
+        "killed mid-flood"
+    );
+    for (feed, ids) in before.iter().enumerate() {
+        let expected: Vec<u64> = (1..=ids.len() as u64).collect();
+        assert_eq!(*ids, expected, "f{feed}: a gap or a repeat before the kill");
+    }
+
+    let _daemon = home.start_daemon();
+    // A lost event never comes: then the comparison below says which.
+    let _ = poll(Duration::from_secs(30), || {
+        (rows(&home) >= total).then_some(())
+    });
+    for (feed, ids) in flood_ids(&home).iter().enumerate() {
+        assert_eq!(
+            *ids,
+            (1..=FLOOD_LEN).collect::<Vec<_>>(),
+            "f{feed}: every id exactly once, in order"
+        );
+        // The restarted daemon asked for what followed its last saved event.
+        let path = format!("/f{feed}");
+        let resumed: Vec<Option<String>> = server
+            .requests()
+            .iter()
+            .filter(|r| r.path == path)
+            .map(|r| r.header("last-event-id").map(str::to_owned))
+            .collect();
+        let last = before[feed].last().map(u64::to_string);
+        assert_eq!(resumed, [None, last], "f{feed}: one start, one resume");
+    }
+}

@@ -70,6 +70,9 @@ pub(crate) struct Pipeline {
     /// Reconnects from the last saved point not yet handed to the control loop.
     reconnects: Vec<String>,
     routes: HashMap<Arc<str>, Route>,
+    /// Routed rows' actions not yet handed to history: they go with the next batch's events
+    /// when one is waiting already, else at once on their own.
+    actions: Vec<(RowId, HistoryAction)>,
     started: Instant,
     /// The next time any router has a summary or digest due.
     next_tick: Option<Millis>,
@@ -92,6 +95,7 @@ impl Pipeline {
             unsaved: HashMap::new(),
             reconnects: Vec::new(),
             routes: HashMap::new(),
+            actions: Vec::new(),
             started: Instant::now(),
             next_tick: None,
         }
@@ -114,6 +118,7 @@ impl Pipeline {
                 .unwrap_or(Duration::from_secs(3600));
             // Biased: a new set's routes before any event (see `ControlLoop::reload`), and
             // a due summary before the next batch (a sustained flood must not starve it).
+            let held = !self.actions.is_empty();
             tokio::select! {
                 biased;
                 Some(Configure::Set(set)) = self.configure.recv() => self.configure_routes(&set),
@@ -124,8 +129,11 @@ impl Pipeline {
                     }
                     self.handle(std::mem::take(&mut batch)).await;
                 }
+                // Only when no event waits (biased: the branch above comes first).
+                () = std::future::ready(()), if held => self.store_actions().await,
             }
         }
+        self.store_actions().await;
         tracing::debug!("pipeline drained");
         self.commands.shutdown(COMMAND_GRACE).await;
     }
@@ -279,7 +287,8 @@ impl Pipeline {
             .filter(|p| !self.unsaved.contains_key(&p.sub_id))
             .cloned()
             .collect();
-        let recorded = match self.history.record(new_events, stored).await {
+        let earlier = std::mem::take(&mut self.actions);
+        let recorded = match self.history.record_after(earlier, new_events, stored).await {
             Ok(recorded) => {
                 self.saved(&points).await;
                 recorded.into_iter().map(Some).collect()
@@ -358,13 +367,22 @@ impl Pipeline {
                 received_at,
             }));
         }
-        if !actions.is_empty() && self.history.set_actions(actions).await.is_err() {
-            tracing::error!("history is closed; actions not stored");
+        if !actions.is_empty() {
+            // Stored with the next batch's events (one commit for both), or alone at once.
+            self.actions.extend(actions);
         }
         if !dropped.is_empty() && self.history.discard(dropped).await.is_err() {
             tracing::error!("history is closed; dropped events not discarded");
         }
         self.schedule_tick();
+    }
+
+    /// Hands the routed rows' actions still held to history on their own.
+    async fn store_actions(&mut self) {
+        let actions = std::mem::take(&mut self.actions);
+        if !actions.is_empty() && self.history.set_actions(actions).await.is_err() {
+            tracing::error!("history is closed; actions not stored");
+        }
     }
 
     /// Events up to `points` are saved: they are the resume points now. A subscription

@@ -18,6 +18,8 @@
 //! of two steps is a short window where a row says `pending`; after a crash in that
 //! window, the server's replay comes back as a [`Recorded::Duplicate`] whose action is
 //! still `pending`, so the router can still route it and nothing is lost or shown twice.
+//! Not to pay two commits per batch, a busy caller hands a batch's decisions over with the
+//! next batch's events ([`HistoryWriter::record_after`]): one transaction for both.
 //!
 //! # Limits
 //!

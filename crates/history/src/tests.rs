@@ -799,6 +799,40 @@ async fn writer_records_flushes_and_reports() {
     writer.close().await.unwrap();
 }
 
+/// The pipeline hands a batch's decisions over with the next batch's events: they are
+/// stored first, so a copy in that next batch already finds its earlier row decided (and
+/// is not routed again).
+#[tokio::test]
+async fn record_after_stores_the_earlier_actions_before_the_new_events() {
+    let (_dir, path) = temp();
+    let writer = HistoryWriter::spawn(Db::open(&path).unwrap()).unwrap();
+    let first = writer
+        .record(vec![ev("a", Some("1"), "one")], vec![])
+        .await
+        .unwrap();
+    let row = first[0].row();
+    let next = writer
+        .record_after(
+            vec![(row, Action::Notified)],
+            vec![ev("a", Some("1"), "one"), ev("a", Some("2"), "two")],
+            vec![resume_update("a", "2", None)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        next[0],
+        Recorded::Duplicate {
+            row,
+            action: Action::Notified
+        }
+    );
+    assert!(next[1].is_new());
+    writer.close().await.unwrap();
+    let reader = HistoryReader::open(&path).unwrap();
+    assert_eq!(datas(&reader.page(None, None, 10).unwrap()), ["two", "one"]);
+    assert_eq!(reader.resume("a").unwrap().unwrap().last_event_id, "2");
+}
+
 #[tokio::test]
 async fn close_commits_everything_queued_before_it() {
     let (_dir, path) = temp();

@@ -29,6 +29,8 @@ const WRITER_BATCH: usize = 512;
 /// What the writer thread is asked to do.
 enum Op {
     Record {
+        /// Earlier rows' actions, stored first (see [`HistoryWriter::record_after`]).
+        actions: Vec<(RowId, Action)>,
         events: Vec<NewEvent>,
         resume: Vec<ResumeUpdate>,
     },
@@ -152,9 +154,26 @@ impl HistoryWriter {
         events: Vec<NewEvent>,
         resume: Vec<ResumeUpdate>,
     ) -> Result<Vec<Recorded>, HistoryError> {
+        self.record_after(Vec::new(), events, resume).await
+    }
+
+    /// [`HistoryWriter::set_actions`] and [`HistoryWriter::record`] in one request, so in
+    /// one transaction: a busy pipeline stores a batch's decisions with the next batch's
+    /// events instead of paying a commit for each. A failure fails both (the rows keep
+    /// `pending`, as after a crash between the two steps).
+    pub async fn record_after(
+        &self,
+        actions: Vec<(RowId, Action)>,
+        events: Vec<NewEvent>,
+        resume: Vec<ResumeUpdate>,
+    ) -> Result<Vec<Recorded>, HistoryError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Op::Record { events, resume }, Reply::Recorded(reply))
-            .await?;
+        let op = Op::Record {
+            actions,
+            events,
+            resume,
+        };
+        self.send(op, Reply::Recorded(reply)).await?;
         answer.await.map_err(|_| self.closed())?
     }
 
@@ -422,7 +441,14 @@ fn execute_all(
 
 fn execute(conn: &rusqlite::Connection, book: &mut Book, op: &Op) -> rusqlite::Result<Outcome> {
     Ok(match op {
-        Op::Record { events, resume } => {
+        Op::Record {
+            actions,
+            events,
+            resume,
+        } => {
+            for &(row, action) in actions {
+                set_action(conn, row, action)?;
+            }
             let recorded = insert_events(conn, book, events)?;
             for update in resume {
                 save_resume(conn, update)?;
