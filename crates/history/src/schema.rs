@@ -175,6 +175,13 @@ pub(crate) fn open_read_write(path: &Path) -> Result<Connection, HistoryError> {
     // touches would otherwise go through a temporary file: a write system call per page.
     conn.pragma_update(None, "temp_store", "MEMORY")
         .ctx(&path, op)?;
+    // The statements are few and run thousands of times a second: without the planner's
+    // stability guarantee SQLite prepares some again whenever a bound value changes.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .ctx(&path, op)?;
     migrate(&mut conn, &path)?;
     Ok(conn)
 }
