@@ -17,17 +17,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use ssenotify_e2e::home::{Daemon, Home};
+use ssenotify_e2e::procstat::env_or;
 use ssenotify_e2e::{Response, Step, TestServer, poll, ssenotify_bin};
 
 /// How long a set may take to be all OPEN.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The median of `runs` timings of `f` (which panics if the command failed).
 fn median(runs: usize, mut f: impl FnMut() -> Duration) -> Duration {

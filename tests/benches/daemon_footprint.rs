@@ -20,18 +20,11 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ssenotify_e2e::procstat::{TICKS_PER_SEC, cpu_ticks, vm_rss_kib};
+use ssenotify_e2e::procstat::{TICKS_PER_SEC, cpu_ticks, env_or, vm_rss_kib};
 use ssenotify_e2e::{Response, Step, TestServer, ssenotify_bin};
 
 /// How long the slowest connect may take before the run is called failed.
 const CONNECT_LIMIT: Duration = Duration::from_secs(120);
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// A measured process, stopped (SIGTERM, then its stdin closed) when dropped.
 struct Held {

@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use ssenotify_e2e::home::Home;
 use ssenotify_e2e::poll;
-use ssenotify_e2e::procstat::{TICKS_PER_SEC, cpu_ticks, vm_rss_kib};
+use ssenotify_e2e::procstat::{TICKS_PER_SEC, cpu_ticks, env_or, vm_rss_kib};
 
 /// CPU left out at the start of the stream: connections, first statements, warm caches.
 const WARMUP: Duration = Duration::from_secs(2);
@@ -56,13 +56,6 @@ const PATIENCE: Duration = Duration::from_secs(30);
 /// The goals of issue 14 for ssenotify.
 const TARGET_CPU: f64 = 20.0;
 const TARGET_P99: Duration = Duration::from_millis(5);
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// What one run sends.
 #[derive(Clone, Copy)]

@@ -1,4 +1,5 @@
-//! What `/proc` says about a process the benchmarks measure: CPU time and resident memory.
+//! What the benchmarks share: what `/proc` says about a process they measure (CPU time,
+//! resident memory), and their settings from the environment.
 
 /// Clock ticks per second of `/proc/PID/stat` times (USER_HZ is 100 on Linux).
 pub const TICKS_PER_SEC: f64 = 100.0;
@@ -22,4 +23,12 @@ pub fn vm_rss_kib(pid: u32) -> u64 {
         .find(|l| l.starts_with("VmRSS:"))
         .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         .unwrap_or(0)
+}
+
+/// The environment variable `name` parsed, or `default` when it is unset or does not parse.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
