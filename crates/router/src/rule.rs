@@ -207,8 +207,13 @@ impl Rule {
 }
 
 /// Matches the event type exactly, or by glob when the pattern has glob syntax.
+///
+/// `*` and a list of names (`{open,keepalive}`) are matched without a compiled glob: every
+/// subscription without rules has both, and a glob's regex costs kilobytes each.
 enum EventMatcher {
+    Any,
     Exact(String),
+    OneOf(Vec<String>),
     Glob(GlobMatcher),
 }
 
@@ -219,8 +224,17 @@ impl EventMatcher {
                 "must not be empty (omit it to match `message`, or use \"*\" for all)".into(),
             );
         }
+        if pattern == "*" {
+            return Ok(Self::Any);
+        }
         if !pattern.contains(['*', '?', '[', '{']) {
             return Ok(Self::Exact(pattern.to_owned()));
+        }
+        let name = |s: &str| !s.is_empty() && !s.contains(['*', '?', '[', ']', '{', '}', '\\']);
+        if let Some(list) = pattern.strip_prefix('{').and_then(|p| p.strip_suffix('}'))
+            && list.split(',').all(name)
+        {
+            return Ok(Self::OneOf(list.split(',').map(str::to_owned).collect()));
         }
         // Event types are not paths: `*` crosses `/` (the globset default).
         Glob::new(pattern)
@@ -230,7 +244,9 @@ impl EventMatcher {
 
     fn matches(&self, event_type: &str) -> bool {
         match self {
+            Self::Any => true,
             Self::Exact(s) => s == event_type,
+            Self::OneOf(names) => names.iter().any(|n| n == event_type),
             Self::Glob(g) => g.is_match(event_type),
         }
     }

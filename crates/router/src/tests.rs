@@ -184,6 +184,13 @@ mod matching {
         // `*` crosses `/`: event types are not paths.
         let d = route(&mut r, &event("a/b", ""));
         assert_eq!((d.rule, d.action), (Some(2), Action::History));
+        // A list of names matches exactly those names.
+        let mut r = router("[[rules]]\nevent = \"{open,keep-alive}\"\naction = \"drop\"");
+        assert_eq!(route(&mut r, &event("keep-alive", "")).action, Action::Drop);
+        assert_eq!(route(&mut r, &event("open", "")).action, Action::Drop);
+        for other in ["opened", "keep", "{open,keep-alive}", ""] {
+            assert_eq!(route(&mut r, &event(other, "")).rule, None, "{other}");
+        }
     }
 
     #[test]
