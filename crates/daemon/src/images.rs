@@ -26,7 +26,9 @@ const SHOWN_SIDE: u32 = 256;
 
 /// Fetches, caches and decodes images for notifications.
 pub(crate) struct Images {
-    client: reqwest::Client,
+    /// Made for the first image: building a client reads the system's certificates, which
+    /// a daemon that never shows an image should not pay for at start.
+    client: std::sync::OnceLock<reqwest::Client>,
     /// `$XDG_CACHE_HOME/ssenotify/images`; `None`: no cache.
     dir: Option<PathBuf>,
 }
@@ -34,17 +36,22 @@ pub(crate) struct Images {
 impl Images {
     /// Images cached under `cache_dir` (created 0700 when first needed).
     pub(crate) fn new(cache_dir: Option<PathBuf>) -> Self {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("ssenotify/", env!("CARGO_PKG_VERSION")))
-            .timeout(FETCH_TIMEOUT)
-            // Redirects stay on http(s) (reqwest follows no other scheme) and few.
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .build()
-            .unwrap_or_default();
         Self {
-            client,
+            client: std::sync::OnceLock::new(),
             dir: cache_dir.map(|d| d.join("images")),
         }
+    }
+
+    fn client(&self) -> &reqwest::Client {
+        self.client.get_or_init(|| {
+            reqwest::Client::builder()
+                .user_agent(concat!("ssenotify/", env!("CARGO_PKG_VERSION")))
+                .timeout(FETCH_TIMEOUT)
+                // Redirects stay on http(s) (reqwest follows no other scheme) and few.
+                .redirect(reqwest::redirect::Policy::limited(5))
+                .build()
+                .unwrap_or_default()
+        })
     }
 
     /// The image at `url` as the server's pixels, or `None` (logged) when it cannot be had.
@@ -80,7 +87,7 @@ impl Images {
     /// The body at `url`, at most [`MAX_BYTES`].
     async fn fetch(&self, url: &str) -> Result<Vec<u8>, String> {
         let mut response = self
-            .client
+            .client()
             .get(url)
             .send()
             .await

@@ -71,13 +71,13 @@ pub(crate) fn known(json: &Value, preset: Option<Preset>) -> Option<Known> {
         // Tags alone do not make an object a message (`{"tags": [...]}` in a data feed).
         return None;
     }
-    let (emoji, other): (Vec<&str>, Vec<&str>) = tags
-        .iter()
-        .partition(|tag| emojis::get_by_shortcode(tag).is_some());
-    let emoji: Vec<&str> = emoji
-        .iter()
-        .filter_map(|tag| emojis::get_by_shortcode(tag).map(|e| e.as_str()))
-        .collect();
+    let (mut emoji, mut other) = (Vec::new(), Vec::new());
+    for tag in tags {
+        match emojis::get_by_shortcode(tag) {
+            Some(e) => emoji.push(e.as_str()),
+            None => other.push(tag),
+        }
+    }
     let with_emoji = |text: &str| {
         if emoji.is_empty() {
             text.to_owned()
