@@ -219,8 +219,23 @@ fn trim(conn: &Connection, book: &mut Book, sub: &Arc<str>) -> rusqlite::Result<
                  (SELECT id FROM events WHERE sub_id = ?1 ORDER BY id LIMIT ?2)",
         )?
         .execute(params![&**sub, excess as i64])? as u64;
-    book.removed(sub, removed);
+    retired(conn, book, sub, removed)?;
     Ok(removed)
+}
+
+/// Books `removed` rows of `sub` as gone to retention: out of its count, into its
+/// `retired` total.
+fn retired(conn: &Connection, book: &mut Book, sub: &str, removed: u64) -> rusqlite::Result<()> {
+    if removed == 0 {
+        return Ok(());
+    }
+    book.removed(sub, removed);
+    conn.prepare_cached(
+        "INSERT INTO retired (sub_id, rows) VALUES (?1, ?2) \
+         ON CONFLICT (sub_id) DO UPDATE SET rows = rows + excluded.rows",
+    )?
+    .execute(params![sub, removed as i64])?;
+    Ok(())
 }
 
 /// Deletes `sub`'s rows received before `now - max_age`; returns how many went.
@@ -232,7 +247,7 @@ fn expire(conn: &Connection, book: &mut Book, sub: &str, now: i64) -> rusqlite::
     let removed = conn
         .prepare_cached("DELETE FROM events WHERE sub_id = ?1 AND received_at < ?2")?
         .execute(params![sub, now.saturating_sub(max_age)])? as u64;
-    book.removed(sub, removed);
+    retired(conn, book, sub, removed)?;
     Ok(removed)
 }
 
@@ -338,6 +353,8 @@ pub(crate) fn forget(conn: &Connection, book: &mut Book, sub: &str) -> rusqlite:
     // A removed subscription may have held most of the file; give the pages back.
     conn.execute_batch("PRAGMA incremental_vacuum")?;
     conn.prepare_cached("DELETE FROM orphans WHERE sub_id = ?1")?
+        .execute([sub])?;
+    conn.prepare_cached("DELETE FROM retired WHERE sub_id = ?1")?
         .execute([sub])?;
     book.retention.remove(sub);
     book.rows.remove(sub);
@@ -518,6 +535,11 @@ mod sync {
                 }
                 Ok(())
             })
+        }
+
+        /// Delete the rows of dropped events.
+        pub(crate) fn discard(&mut self, rows: &[RowId]) -> Result<u64, HistoryError> {
+            self.write("discarding dropped events", |tx, book| discard(tx, book, rows))
         }
 
         /// Save `sub`'s resume point on its own (when no event goes with it).

@@ -267,6 +267,9 @@ pub struct Stats {
     pub count: u64,
     /// The latest `received_at` (unix ms), when there is any row.
     pub last_received_at: Option<i64>,
+    /// Rows removed by retention (`max_events`, `max_age`) over the file's life; rows of
+    /// dropped events and of forgotten subscriptions do not count.
+    pub retired: u64,
 }
 
 /// A history operation failed; says which database and what was being done.

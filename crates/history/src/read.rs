@@ -105,50 +105,35 @@ impl HistoryReader {
         Ok(self.stats(sub)?.count)
     }
 
-    /// The count and newest receive time of `sub` (or of the whole history).
+    /// The count, newest receive time and rows retired by retention of `sub` (or of the
+    /// whole history).
     pub fn stats(&self, sub: Option<&str>) -> Result<Stats, HistoryError> {
         let op = "reading history statistics";
         let stats = |r: &rusqlite::Row<'_>| {
             Ok(Stats {
                 count: r.get::<_, i64>(0)? as u64,
                 last_received_at: r.get(1)?,
+                retired: r.get::<_, i64>(2)? as u64,
             })
         };
         match sub {
             Some(sub) => self
                 .conn
-                .prepare_cached("SELECT count(*), max(received_at) FROM events WHERE sub_id = ?1")
+                .prepare_cached(
+                    "SELECT count(*), max(received_at), \
+                     (SELECT coalesce(sum(rows), 0) FROM retired WHERE sub_id = ?1) \
+                     FROM events WHERE sub_id = ?1",
+                )
                 .and_then(|mut s| s.query_row([sub], stats)),
             None => self
                 .conn
-                .prepare_cached("SELECT count(*), max(received_at) FROM events")
+                .prepare_cached(
+                    "SELECT count(*), max(received_at), \
+                     (SELECT coalesce(sum(rows), 0) FROM retired) FROM events",
+                )
                 .and_then(|mut s| s.query_row([], stats)),
         }
         .ctx(&self.path, op)
-    }
-
-    /// [`HistoryReader::stats`] of every subscription with rows, by subscription id.
-    pub fn stats_all(&self) -> Result<Vec<(String, Stats)>, HistoryError> {
-        let op = "reading history statistics";
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT sub_id, count(*), max(received_at) FROM events \
-                 GROUP BY sub_id ORDER BY sub_id",
-            )
-            .ctx(&self.path, op)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    Stats {
-                        count: r.get::<_, i64>(1)? as u64,
-                        last_received_at: r.get(2)?,
-                    },
-                ))
-            })
-            .ctx(&self.path, op)?;
-        rows.collect::<rusqlite::Result<_>>().ctx(&self.path, op)
     }
 
     /// `sub`'s stored resume point.

@@ -1,7 +1,7 @@
 //! The database file: its schema and migrations, and how a connection to it is opened
 //! (read-write with WAL for the one writer, read-only for everyone else).
 //!
-//! # Schema (version 3, `PRAGMA user_version`)
+//! # Schema (version 4, `PRAGMA user_version`)
 //!
 //! ```sql
 //! CREATE TABLE events (
@@ -29,6 +29,12 @@
 //! ) STRICT, WITHOUT ROWID;
 //! -- Version 3: no index `events_by_age` (sub_id, received_at): each event paid for it
 //! -- twice (insert, trim), for queries that are rare.
+//! -- Version 4: how many of a subscription's rows retention removed (max_events, max_age),
+//! -- so a list can say "N older events removed by retention" instead of jumping.
+//! CREATE TABLE retired (
+//!     sub_id        TEXT PRIMARY KEY,
+//!     rows          INTEGER NOT NULL
+//! ) STRICT, WITHOUT ROWID;
 //! ```
 
 use std::path::Path;
@@ -86,6 +92,12 @@ CREATE TABLE orphans (
     // `events_by_sub` just as well.
     r#"
 DROP INDEX events_by_age;
+"#,
+    r#"
+CREATE TABLE retired (
+    sub_id        TEXT PRIMARY KEY,
+    rows          INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
 "#,
 ];
 
