@@ -18,6 +18,7 @@ fn main() {
         "import_subscriptions",
         "export_subscriptions",
         "history_page",
+        "history_stats",
         "test_rules",
         "test_notification",
         "add_demo",

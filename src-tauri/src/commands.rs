@@ -14,7 +14,7 @@ use ssenotify_config::edit::{self, EditError, ImportOptions, ImportSource, NewSu
 use ssenotify_config::{Format, Paths, Store, SubscriptionSet, SubscriptionSpec, TrustItem};
 use ssenotify_daemon::demo::demo_subscription;
 use ssenotify_daemon::ops::{self, RouteReport};
-use ssenotify_history::{HistoryReader, StoredEvent};
+use ssenotify_history::{HistoryReader, Stats as HistoryStats, StoredEvent};
 use ssenotify_protocol::{
     AppInfo, ClientError, CommandError, FieldProblem, Reply, Request, ServerInfo, StatusReport,
     SubscriptionStatus,
@@ -410,6 +410,24 @@ pub async fn history_page(
             return Ok(Vec::new());
         }
         HistoryReader::open(&db)?.page(subscription.as_deref(), before_row, limit)
+    })
+    .await
+    .map_err(|e| CommandError::new(e.to_string()))
+}
+
+/// How many events history holds for `subscription` (or in all), and how many retention
+/// removed: the one count the window shows.
+#[tauri::command]
+pub async fn history_stats(
+    state: State<'_, AppState>,
+    subscription: Option<String>,
+) -> Result<HistoryStats> {
+    blocking(&state, move |paths| {
+        let db = paths.history_db();
+        if !db.exists() {
+            return Ok(HistoryStats::default());
+        }
+        HistoryReader::open(&db)?.stats(subscription.as_deref())
     })
     .await
     .map_err(|e| CommandError::new(e.to_string()))

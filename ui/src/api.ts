@@ -9,6 +9,7 @@ import type {
   AppInfo,
   CommandError,
   FieldProblem,
+  HistoryStats,
   LiveEvent,
   ReadyState,
   ServerInfo,
@@ -22,6 +23,7 @@ export type {
   Action,
   AppInfo,
   CommandError,
+  HistoryStats,
   LiveEvent,
   ReadyState,
   StoredEvent,
@@ -221,6 +223,8 @@ export interface Api {
   }): Promise<ImportResult>;
   exportSubscriptions(format: "toml" | "json"): Promise<string>;
   historyPage(args: { subscription?: string; beforeRow?: number; limit: number }): Promise<StoredEvent[]>;
+  /** How many events history holds for a subscription, and how many retention removed. */
+  historyStats(subscription: string): Promise<HistoryStats>;
   testRules(spec: SubscriptionSpec, transcript: string): Promise<RouteReport>;
   addDemo(): Promise<string>;
   getSettings(): Promise<Settings>;
@@ -251,6 +255,7 @@ export const tauriApi: Api = {
   importSubscriptions: (args) => invoke<ImportResult>("import_subscriptions", { ...args }),
   exportSubscriptions: (format) => invoke<string>("export_subscriptions", { format }),
   historyPage: (args) => invoke<StoredEvent[]>("history_page", { ...args }),
+  historyStats: (subscription) => invoke<HistoryStats>("history_stats", { subscription }),
   testRules: (spec, transcript) => invoke<RouteReport>("test_rules", { spec, transcript }),
   addDemo: () => invoke<string>("add_demo"),
   getSettings: () => invoke<Settings>("get_settings"),

@@ -43,7 +43,7 @@ pub use app::{AppInfo, CommandError, EngineKind, FieldProblem, UpdateBatch};
 pub use client::{ClientError, Watcher, request, watch, watch_snapshot};
 pub use message::{Done, Reply, Request, WatchLine, WatchNotice};
 /// Re-exported: the wire types of the layers below that messages carry.
-pub use ssenotify_history::{Action, StoredEvent};
+pub use ssenotify_history::{Action, Stats as HistoryStats, StoredEvent};
 /// Re-exported: the wire types of the layers below that messages carry.
 pub use ssenotify_sse::{ApplyReport, ReadyState};
 pub use status::{

@@ -8,6 +8,7 @@ export type { DaemonInfo } from "./DaemonInfo";
 export type { Done } from "./Done";
 export type { EngineKind } from "./EngineKind";
 export type { FieldProblem } from "./FieldProblem";
+export type { HistoryStats } from "./HistoryStats";
 export type { LiveEvent } from "./LiveEvent";
 export type { NotifierHealth } from "./NotifierHealth";
 export type { NotifierState } from "./NotifierState";
