@@ -448,4 +448,26 @@ describe("the app", () => {
     search.dispatchEvent(new Event("input"));
     expect(q(root, "list-note")?.textContent).toContain("0 matches in 3 messages");
   });
+
+  it("counts down to the next try while CONNECTING, and shows the daemon's timeline after a reload", async () => {
+    const timeline = [
+      { at: 1000, state: "CONNECTING" as const, reason: "started" },
+      { at: 2000, state: "OPEN" as const, reason: "HTTP 200 OK", status: 200 },
+      { at: 3000, state: "CONNECTING" as const, reason: "network error: connection reset" },
+    ];
+    const { root, push } = await boot({
+      views: [{ spec: { id: "a", url: "http://x" }, status: status("a", { since: Date.now(), retry_in_ms: 5000, reason: "network error: connection reset", timeline }) }],
+    });
+    root.querySelector<HTMLElement>('[data-testid="subscription-row"][data-id="a"] .sub-open')!.click();
+    expect(q(root, "detail-retry-in")?.textContent).toMatch(/^ · next try in [45] s$/);
+    const entries = [...root.querySelectorAll('[data-testid="state-timeline"] li')].map((li) => li.textContent);
+    expect(entries).toHaveLength(3);
+    expect(entries[0]).toContain("network error: connection reset");
+    expect(entries[2]).toContain("started");
+    // The wait is over: it says so rather than counting below zero.
+    push({ statuses: [status("a", { since: Date.now() - 10_000, retry_in_ms: 3000, reason: "network error: connection reset" })] });
+    expect(q(root, "detail-retry-in")?.textContent).toBe(" · trying now");
+    push({ statuses: [status("a", { ready_state: "OPEN", reason: "HTTP 200 OK" })] });
+    expect(q(root, "detail-retry-in")?.textContent).toBe("");
+  });
 });

@@ -7,6 +7,7 @@
 // are kept up to date as subscriptions change, and `shape` tells the list when the set of
 // ids (or what a filter matches) changed, so it recomputes its rows only then. Each
 // SubState is replaced, never changed, so a view can tell a change by identity.
+import type { TimelineEntry as DaemonTimelineEntry } from "./protocol";
 import type {
   HistoryStats,
   LiveEvent,
@@ -140,15 +141,32 @@ export function pushTimeline(
   return [entry, ...timeline].slice(0, max);
 }
 
-/** The view's subscription, keeping what the UI already knew (events, timeline). */
+/** The daemon's timeline (oldest first) as the UI keeps it (newest first). */
+function daemonTimeline(entries: DaemonTimelineEntry[]): TimelineEntry[] {
+  return entries
+    .map((t) => {
+      const entry: TimelineEntry = { at: t.at, state: t.state, reason: t.reason };
+      if (t.status != null) entry.status = t.status;
+      return entry;
+    })
+    .reverse();
+}
+
+/**
+ * The view's subscription, keeping what the UI already knew (events). The daemon's
+ * timeline, when the answer has one, is the truth: it survives a reload of the window.
+ */
 function fromView(prev: SubState | undefined, view: SubscriptionView): SubState {
   const base = prev ?? blank(view.spec.id);
-  return {
-    ...base,
-    spec: view.spec,
-    status: view.status ?? base.status,
-    timeline: view.status ? pushTimeline(base.timeline, view.status) : base.timeline,
-  };
+  let timeline = base.timeline;
+  let status = view.status ?? base.status;
+  if (view.status?.timeline?.length) {
+    timeline = daemonTimeline(view.status.timeline);
+    // Held once, in `timeline`: not again in every status kept.
+    const { timeline: _held, ...rest } = view.status;
+    status = rest;
+  } else if (view.status) timeline = pushTimeline(base.timeline, view.status);
+  return { ...base, spec: view.spec, status, timeline };
 }
 
 /** The full list: keeps events and timelines, drops removed ids. */

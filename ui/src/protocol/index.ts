@@ -19,6 +19,7 @@ export type { ServerInfo } from "./ServerInfo";
 export type { StatusReport } from "./StatusReport";
 export type { StoredEvent } from "./StoredEvent";
 export type { SubscriptionStatus } from "./SubscriptionStatus";
+export type { TimelineEntry } from "./TimelineEntry";
 export type { UpdateBatch } from "./UpdateBatch";
 export type { WatchLine } from "./WatchLine";
 export type { WatchNotice } from "./WatchNotice";

@@ -173,12 +173,27 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
     select(shown[next]?.key ?? null, true);
   });
 
+  // CONNECTING after a failure: a countdown to the next try, ticking each second.
+  const retryIn = el("span", { "data-testid": "detail-retry-in" });
+  function tickRetry() {
+    const s = sub.status;
+    const at = s?.ready_state === "CONNECTING" && s.retry_in_ms != null && !s.paused ? s.since + s.retry_in_ms : null;
+    if (at === null) {
+      retryIn.textContent = "";
+      return;
+    }
+    const left = Math.ceil((at - Date.now()) / 1000);
+    retryIn.textContent = left > 0 ? ` · next try in ${left} s` : " · trying now";
+  }
+  const ticker = setInterval(() => (root.isConnected ? tickRetry() : clearInterval(ticker)), 1000);
+
   function renderHead() {
     keepFocus(head, () => paintHead());
   }
 
   function paintHead() {
     const r = rowView(sub);
+    tickRetry();
     replace(head, [
       el("div", { class: "detail-title" }, [
         el("h2", {}, [r.name]),
@@ -191,7 +206,7 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
       el("p", { class: "muted" }, [
         el("span", { "data-testid": "detail-says" }, [r.says]),
         r.since ? ` · since ${formatTime(r.since)}` : "",
-        sub.status?.retry_in_ms ? ` · retry in ${Math.round(sub.status.retry_in_ms / 1000)}s` : "",
+        retryIn,
         sub.stats ? el("span", { "data-testid": "detail-count" }, [` · ${plural(sub.stats.count, "event")} in history`]) : "",
       ]),
       // The technical text, one click away, when the words above are not it.
