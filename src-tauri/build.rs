@@ -19,6 +19,7 @@ fn main() {
         "export_subscriptions",
         "history_page",
         "history_stats",
+        "check_subscription",
         "test_rules",
         "test_notification",
         "add_demo",

@@ -11,7 +11,9 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use ssenotify_config::edit::{self, EditError, ImportOptions, ImportSource, NewSubscription};
-use ssenotify_config::{Format, Paths, Store, SubscriptionSet, SubscriptionSpec, TrustItem};
+use ssenotify_config::{
+    Format, PathSegment, Paths, Store, SubscriptionSet, SubscriptionSpec, TrustItem,
+};
 use ssenotify_daemon::demo::demo_subscription;
 use ssenotify_daemon::ops::{self, RouteReport};
 use ssenotify_history::{HistoryReader, Stats as HistoryStats, StoredEvent};
@@ -55,7 +57,11 @@ fn edit_error(error: EditError) -> CommandError {
                 .problems
                 .iter()
                 .map(|p| FieldProblem {
-                    field: p.field().map(str::to_owned),
+                    // A header's problem names its header: the form shows it on that row.
+                    field: p.field().map(|field| match (field, p.field_path()) {
+                        ("headers", [PathSegment::Key(name), ..]) => format!("headers.{name}"),
+                        _ => field.to_owned(),
+                    }),
                     line: p.line,
                     column: p.column,
                     message: p.message.clone(),
@@ -270,6 +276,19 @@ pub async fn add_subscription(state: State<'_, AppState>, input: AddInput) -> Re
 #[tauri::command]
 pub async fn update_subscription(state: State<'_, AppState>, spec: SubscriptionSpec) -> Result<()> {
     edit(&state, move |paths| edit::update(paths, spec)).await
+}
+
+/// Checks a subscription as adding it (`new`) or saving it would, writing nothing: the
+/// form's errors as the user types.
+#[tauri::command]
+pub async fn check_subscription(
+    state: State<'_, AppState>,
+    spec: SubscriptionSpec,
+    new: bool,
+) -> Result<()> {
+    blocking(&state, move |paths| edit::check(paths, spec, new))
+        .await
+        .map_err(edit_error)
 }
 
 /// Removes a subscription, and then its history and resume point.

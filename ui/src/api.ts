@@ -204,6 +204,8 @@ export interface Api {
   listChanges(since: number | null): Promise<SubscriptionChanges>;
   addSubscription(input: AddInput): Promise<string>;
   updateSubscription(spec: SubscriptionSpec): Promise<void>;
+  /** Checks a subscription as adding (`isNew`) or saving it would, saving nothing. */
+  checkSubscription(spec: SubscriptionSpec, isNew: boolean): Promise<void>;
   removeSubscription(id: string): Promise<void>;
   setPaused(id: string, paused: boolean): Promise<void>;
   setAllPaused(paused: boolean): Promise<void>;
@@ -245,6 +247,7 @@ export const tauriApi: Api = {
   listChanges: (since) => invoke<SubscriptionChanges>("list_changes", since === null ? {} : { since }),
   addSubscription: (input) => invoke<string>("add_subscription", { input }),
   updateSubscription: (spec) => invoke<void>("update_subscription", { spec }),
+  checkSubscription: (spec, isNew) => invoke<void>("check_subscription", { spec, new: isNew }),
   removeSubscription: (id) => invoke<void>("remove_subscription", { id }),
   setPaused: (id, paused) => invoke<void>("set_paused", { id, paused }),
   setAllPaused: (paused) => invoke<void>("set_all_paused", { paused }),

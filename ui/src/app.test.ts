@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import type { Api, AppInfo, LiveEvent, SubscriptionStatus, SubscriptionView, UpdatePayload } from "./api";
+import type { Api, AppInfo, LiveEvent, SubscriptionSpec, SubscriptionStatus, SubscriptionView, UpdatePayload } from "./api";
 import { start } from "./app";
 
 const IMG = "<img src=x onerror=alert(1)>";
@@ -31,6 +31,10 @@ function fakeApi(opts: { files?: string[]; views?: SubscriptionView[]; notice?: 
       return id;
     }),
     updateSubscription: vi.fn(async () => {}),
+    checkSubscription: vi.fn(async (spec: SubscriptionSpec) => {
+      if (spec.url.startsWith("ftp:")) throw { message: 'url: scheme "ftp" is not allowed', field: "url" };
+      if (spec.headers && "Bad Name" in spec.headers) throw { message: "invalid", problems: [{ field: "headers.Bad Name", message: '"Bad Name" is not a valid header name' }] };
+    }),
     removeSubscription: vi.fn(async (id) => {
       views = views.filter((v) => v.spec.id !== id);
     }),
@@ -184,6 +188,34 @@ describe("the app", () => {
     await vi.waitFor(() => expect(q(root, "subscription-detail")?.getAttribute("data-id")).toBe("local"));
     expect(api.addSubscription).toHaveBeenLastCalledWith({ url: "http://127.0.0.1:9/sse", id: "local", headers: [] });
     expect(api.updateSubscription).not.toHaveBeenCalled();
+  });
+
+  it("checks fields as they are typed, each error next to its field, headers on their row", async () => {
+    const { root, api } = await boot();
+    q<HTMLButtonElement>(root, "add-subscription")!.click();
+    const form = q<HTMLFormElement>(root, "subscription-form")!;
+    const typeInto = (el: HTMLInputElement, text: string) => {
+      el.value = text;
+      el.dispatchEvent(new Event("input", { bubbles: true }));
+    };
+    typeInto(q<HTMLInputElement>(form, "form-url")!, "ftp://bad");
+    await vi.waitFor(() => expect(q(form, "form-error-url")?.hidden).toBe(false));
+    expect(q(form, "form-error-url")?.textContent).toContain('scheme "ftp"');
+    expect(api.checkSubscription).toHaveBeenCalled();
+    expect(api.addSubscription).not.toHaveBeenCalled();
+    // Fixed as typed: the error goes.
+    typeInto(q<HTMLInputElement>(form, "form-url")!, "http://127.0.0.1:9/sse");
+    await vi.waitFor(() => expect(q(form, "form-error-url")?.hidden).toBe(true));
+    // A header the engine refuses: on its own row.
+    q<HTMLButtonElement>(form, "form-add-header")!.click();
+    q<HTMLButtonElement>(form, "form-add-header")!.click();
+    const rows = form.querySelectorAll<HTMLElement>(".header-row");
+    typeInto(rows[0]!.querySelector<HTMLInputElement>(".h-name")!, "X-Ok");
+    typeInto(rows[1]!.querySelector<HTMLInputElement>(".h-name")!, "Bad Name");
+    await vi.waitFor(() => expect(q(form, "form-error-headers-1")?.hidden).toBe(false));
+    expect(q(form, "form-error-headers-1")?.textContent).toContain("not a valid header name");
+    expect(q(form, "form-error-headers-0")?.hidden).toBe(true);
+    expect(q(form, "form-error-url")?.hidden).toBe(true);
   });
 
   it("edits with the full spec and runs the rule tester", async () => {

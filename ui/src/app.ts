@@ -158,6 +158,14 @@ export async function start(root: Element, api: Api): Promise<void> {
     const spec = id ? store.subs.get(id)?.spec ?? null : null;
     show({ kind: "form", editing: id }, formView(spec, {
       save: (s, editing) => save(s, editing),
+      check: async (s, isNew) => {
+        try {
+          await api.checkSubscription(s, isNew);
+          return null;
+        } catch (err) {
+          return toCommandError(err);
+        }
+      },
       testRules: (s, transcript) => api.testRules(s, transcript),
       cancel: () => (id ? openDetail(id) : renderHome()),
     }));

@@ -30,6 +30,7 @@ const api: Api = {
     return id;
   },
   updateSubscription: async () => {},
+  checkSubscription: async () => {},
   removeSubscription: async (id) => {
     views = views.filter((v) => v.spec.id !== id);
   },
