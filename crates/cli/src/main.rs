@@ -86,6 +86,10 @@ enum Command {
     /// End a mute.
     #[command(after_help = "Example:\n  ssenotify unmute alerts")]
     Unmute(manage::IdArgs),
+    /// Do not disturb, for every subscription: `on` holds notifications (critical ones
+    /// break through) until `off`, which shows one digest of what was held.
+    #[command(after_help = "Examples:\n  ssenotify dnd on\n  ssenotify dnd off")]
+    Dnd(manage::DndArgs),
     /// List subscriptions with their live state when the daemon runs.
     #[command(after_help = "Examples:\n  ssenotify list\n  ssenotify list --json")]
     List(manage::ListArgs),
@@ -196,6 +200,7 @@ fn main() -> ExitCode {
         Command::Resume(args) => manage::set_paused(args, &paths, false),
         Command::Reconnect(args) => manage::reconnect(args, &paths),
         Command::Mute(args) => manage::mute(args, &paths),
+        Command::Dnd(args) => manage::dnd(args, &paths),
         Command::Unmute(args) => manage::unmute(args, &paths),
         Command::List(args) => manage::list(args, &paths),
         Command::Status(args) => status::status(args, &paths),

@@ -57,6 +57,22 @@ pub struct MuteArgs {
     duration: Duration,
 }
 
+/// Arguments of `ssenotify dnd`.
+#[derive(Debug, clap::Args)]
+pub struct DndArgs {
+    /// Hold notifications from now (`on`), or show them again with a digest (`off`).
+    state: OnOff,
+}
+
+/// A switch's two positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    /// Switched on.
+    On,
+    /// Switched off.
+    Off,
+}
+
 /// Arguments of `ssenotify list`.
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
@@ -264,6 +280,20 @@ pub fn mute(args: MuteArgs, paths: &Paths) -> ExitCode {
 pub fn unmute(args: IdArgs, paths: &Paths) -> ExitCode {
     let result = ops::mute(paths, &args.id, None);
     finish(paths, result, |()| format!("unmuted {}", args.id))
+}
+
+/// `ssenotify dnd on|off`.
+pub fn dnd(args: DndArgs, paths: &Paths) -> ExitCode {
+    let on = args.state == OnOff::On;
+    let result = ops::set_do_not_disturb(paths, on);
+    finish(paths, result, |()| {
+        if on {
+            "do not disturb: on (notifications held until `ssenotify dnd off`; critical ones show)"
+        } else {
+            "do not disturb: off"
+        }
+        .to_owned()
+    })
 }
 
 /// `ssenotify quit`: asks the daemon to stop and waits until it has (history flushed,

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use serde::Serialize;
 use ssenotify_config::Paths;
 use ssenotify_protocol::{
-    self as protocol, ClientError, DaemonEvent, DaemonInfo, Reply, Request, StatusReport,
-    SubscriptionStatus, WatchLine, WatchNotice,
+    self as protocol, ClientError, DaemonEvent, DaemonInfo, QuietKind, Reply, Request,
+    StatusReport, SubscriptionStatus, WatchLine, WatchNotice,
 };
 
 use crate::common::{Printable, fail};
@@ -120,9 +120,23 @@ pub fn print_status(out: &mut impl Write, s: &SubscriptionStatus) -> io::Result<
 /// The daemon's line: `daemon: running (pid N[, tray icon]), notifications: STATE`.
 pub fn print_daemon(out: &mut impl Write, daemon: &DaemonInfo) -> io::Result<()> {
     let tray = if daemon.tray { ", tray icon" } else { "" };
+    let held = match &daemon.quiet {
+        None => String::new(),
+        Some(quiet) => {
+            let until = quiet
+                .until
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| format!(" until {}", t.with_timezone(&chrono::Local).format("%H:%M")))
+                .unwrap_or_default();
+            match quiet.kind {
+                QuietKind::DoNotDisturb => ", held: do not disturb".to_owned(),
+                QuietKind::QuietHours => format!(", held: quiet hours{until}"),
+            }
+        }
+    };
     writeln!(
         out,
-        "daemon: running (pid {}{tray}), notifications: {}",
+        "daemon: running (pid {}{tray}), notifications: {}{held}",
         daemon.pid,
         daemon.notifier.state.as_str()
     )

@@ -135,6 +135,14 @@ pub fn set_notifications(paths: &Paths, settings: NotificationSettings) -> Resul
     })
 }
 
+/// Turn do not disturb on or off (the window's and the tray's toggle, `ssenotify dnd`).
+pub fn set_do_not_disturb(paths: &Paths, on: bool) -> Result<(), EditError> {
+    Store::new(paths.clone()).update(|set| {
+        set.notifications.do_not_disturb = on;
+        Ok(())
+    })
+}
+
 /// Replace the subscription with `spec.id` (the app's edit form); it must exist.
 pub fn update(paths: &Paths, spec: SubscriptionSpec) -> Result<(), EditError> {
     let store = Store::new(paths.clone());

@@ -52,17 +52,22 @@ pub(crate) fn rate_limit(_: &mut SchemaGenerator) -> Schema {
     rate_limit_value().try_into().expect("an object schema")
 }
 
-/// `[notifications]`: quiet hours and the default rate limit.
+/// `[notifications]`: quiet hours, do not disturb and the default rate limit.
 pub(crate) fn notifications(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "object",
-        "description": "File-wide notification settings: quiet hours and the default rate limit.",
+        "description": "File-wide notification settings: quiet hours, do not disturb and the default rate limit.",
         "additionalProperties": false,
         "properties": {
             "quiet_hours": {
                 "type": "array",
                 "description": "Periods in which notifications are held for one digest.",
                 "items": quiet_hours()
+            },
+            "do_not_disturb": {
+                "type": "boolean",
+                "description": "Quiet around the clock until turned off; held notifications come as one digest then, critical ones break through.",
+                "default": false
             },
             "rate_limit": rate_limit_value()
         }

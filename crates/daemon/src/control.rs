@@ -153,7 +153,11 @@ impl ControlLoop {
                 return Err(message);
             }
         };
-        self.live.table().config_error = None;
+        {
+            let mut table = self.live.table();
+            table.config_error = None;
+            table.notifications = set.notifications.clone();
+        }
         if self.current.as_ref() == Some(&set) {
             if !force {
                 return Ok(ApplyReport::default());

@@ -14,9 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
+use chrono::TimeZone;
 use ssenotify_protocol::{
-    DaemonEvent, DaemonInfo, StatusReport, SubscriptionStatus, TimelineEntry,
+    DaemonEvent, DaemonInfo, QuietKind, QuietState, StatusReport, SubscriptionStatus, TimelineEntry,
 };
+use ssenotify_router::QuietNow;
+use ssenotify_router::spec::NotificationSettings;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -295,6 +298,27 @@ fn start_version() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
+/// Whether `settings` hold notifications now, as the report says it.
+fn quiet_now(settings: &NotificationSettings) -> Option<QuietState> {
+    let local = |end: chrono::NaiveDateTime| {
+        chrono::Local
+            .from_local_datetime(&end)
+            .earliest()
+            .map(|t| t.timestamp_millis())
+    };
+    match QuietNow::of(settings, chrono::Local::now().naive_local()) {
+        QuietNow::No => None,
+        QuietNow::DoNotDisturb => Some(QuietState {
+            kind: QuietKind::DoNotDisturb,
+            until: None,
+        }),
+        QuietNow::QuietHours(end) => Some(QuietState {
+            kind: QuietKind::QuietHours,
+            until: end.and_then(local),
+        }),
+    }
+}
+
 /// What one lock guards.
 pub(crate) struct Table {
     /// Live status per subscription id, in id order.
@@ -303,6 +327,8 @@ pub(crate) struct Table {
     pub resume: HashMap<String, ResumeFrom>,
     /// Why the subscriptions file is not applied, if it does not validate.
     pub config_error: Option<String>,
+    /// The file-wide notification settings in force (quiet hours, do not disturb).
+    pub notifications: NotificationSettings,
 }
 
 /// State shared by the control loop, the pipeline and the handle.
@@ -335,6 +361,7 @@ impl Live {
                 status: StatusTable::new(start_version()),
                 resume,
                 config_error: None,
+                notifications: NotificationSettings::default(),
             }),
             ui: broadcast::channel(ui_buffer).0,
             sink,
@@ -387,12 +414,17 @@ impl Live {
 
     /// The daemon's report on itself.
     pub fn info(&self) -> DaemonInfo {
+        let (config_error, quiet) = {
+            let table = self.table();
+            (table.config_error.clone(), quiet_now(&table.notifications))
+        };
         DaemonInfo {
             pid: std::process::id(),
             notifier: self.sink.health(),
-            config_error: self.table().config_error.clone(),
+            config_error,
             tray: self.tray.load(Ordering::Relaxed),
             tray_host: self.tray_host.load(Ordering::Relaxed),
+            quiet,
         }
     }
 

@@ -239,4 +239,29 @@ pub struct DaemonInfo {
     /// Whether a tray host shows that icon now (without one, closing the app's window
     /// leaves nothing on screen).
     pub tray_host: bool,
+    /// Whether notifications are held right now (quiet hours, do not disturb), and until
+    /// when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet: Option<QuietState>,
+}
+
+/// Notifications are held right now: why, and until when.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct QuietState {
+    /// Why: a quiet-hours period, or do not disturb.
+    pub kind: QuietKind,
+    /// When it ends (Unix ms); none for do not disturb (until turned off) and for quiet
+    /// hours that chain around the clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<i64>,
+}
+
+/// Why notifications are held.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum QuietKind {
+    /// A `quiet_hours` period is in force.
+    QuietHours,
+    /// Do not disturb is on.
+    DoNotDisturb,
 }

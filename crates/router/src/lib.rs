@@ -59,6 +59,7 @@ mod tests;
 pub use decision::{Action, Button, Decision, Notification, RefusedUrl, SuppressReason};
 pub use error::{RuleError, RuleErrors};
 pub use input::{Flags, Millis, Now};
+pub use quiet::QuietNow;
 pub use route::{Router, validate_rules};
 pub use spec::{
     ActionKind, ButtonSpec, ConditionSpec, MAX_BUTTONS, NotificationSettings, Preset,

@@ -6,12 +6,41 @@
 
 use chrono::{Datelike, Days, NaiveDateTime, NaiveTime};
 
-use super::spec::QuietHoursSpec;
+use super::spec::{NotificationSettings, QuietHoursSpec};
 
-/// The compiled `quiet_hours` list.
+/// The compiled `quiet_hours` list, and do not disturb.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct QuietHours {
     periods: Vec<Period>,
+    /// Do not disturb: quiet whatever the time, until the settings change.
+    always: bool,
+}
+
+/// Whether notifications are held right now, and until when: what the window's header and
+/// the tray say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuietNow {
+    /// Notifications show.
+    No,
+    /// Do not disturb is on (until it is turned off).
+    DoNotDisturb,
+    /// A quiet-hours period is in force; it ends at this local time (`None`: quiet
+    /// periods chain around the clock).
+    QuietHours(Option<NaiveDateTime>),
+}
+
+impl QuietNow {
+    /// Whether `settings` hold notifications at local time `now`, and until when.
+    pub fn of(settings: &NotificationSettings, now: NaiveDateTime) -> Self {
+        if settings.do_not_disturb {
+            return Self::DoNotDisturb;
+        }
+        match QuietHours::new(settings).end(now) {
+            QuietEnd::NotQuiet => Self::No,
+            QuietEnd::At(end) => Self::QuietHours(Some(end)),
+            QuietEnd::Never => Self::QuietHours(None),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +84,15 @@ pub(crate) enum QuietEnd {
 const MAX_CHAIN: usize = 8;
 
 impl QuietHours {
-    /// Compiles the settings' `quiet_hours`.
-    pub(crate) fn new(specs: &[QuietHoursSpec]) -> Self {
+    /// Compiles the settings' `quiet_hours` and do not disturb.
+    pub(crate) fn new(settings: &NotificationSettings) -> Self {
+        let mut quiet = Self::periods(&settings.quiet_hours);
+        quiet.always = settings.do_not_disturb;
+        quiet
+    }
+
+    /// Compiles a `quiet_hours` list.
+    fn periods(specs: &[QuietHoursSpec]) -> Self {
         let periods = specs
             .iter()
             .map(|s| {
@@ -81,16 +117,22 @@ impl QuietHours {
                 }
             })
             .collect();
-        Self { periods }
+        Self {
+            periods,
+            always: false,
+        }
     }
 
-    /// Whether `t` falls inside any quiet period.
+    /// Whether `t` falls inside any quiet period (always, while do not disturb is on).
     pub(crate) fn contains(&self, t: NaiveDateTime) -> bool {
-        self.periods.iter().any(|p| p.end_if_contains(t).is_some())
+        self.always || self.periods.iter().any(|p| p.end_if_contains(t).is_some())
     }
 
     /// When the quiet that contains `t` ends.
     pub(crate) fn end(&self, t: NaiveDateTime) -> QuietEnd {
+        if self.always {
+            return QuietEnd::Never;
+        }
         let mut at = t;
         for _ in 0..MAX_CHAIN {
             match self
@@ -133,7 +175,7 @@ mod tests {
 
     #[test]
     fn same_day_range() {
-        let q = QuietHours::new(&[spec(&[], (12, 0), (13, 30))]);
+        let q = QuietHours::periods(&[spec(&[], (12, 0), (13, 30))]);
         assert!(!q.contains(at(23, 11, 59)));
         assert!(q.contains(at(23, 12, 0)));
         assert!(q.contains(at(23, 13, 29)));
@@ -145,7 +187,7 @@ mod tests {
     #[test]
     fn crossing_midnight_belongs_to_the_start_day() {
         // Friday 22:00 to Saturday 07:00 only.
-        let q = QuietHours::new(&[spec(&[Weekday::Fri], (22, 0), (7, 0))]);
+        let q = QuietHours::periods(&[spec(&[Weekday::Fri], (22, 0), (7, 0))]);
         assert!(!q.contains(at(27, 21, 59))); // Fri
         assert!(q.contains(at(27, 22, 0))); // Fri
         assert!(q.contains(at(28, 3, 0))); // Sat early morning
@@ -160,7 +202,7 @@ mod tests {
 
     #[test]
     fn weekday_nights_and_weekends() {
-        let q = QuietHours::new(&[
+        let q = QuietHours::periods(&[
             spec(
                 &[
                     Weekday::Mon,
@@ -184,14 +226,14 @@ mod tests {
 
     #[test]
     fn around_the_clock_never_ends() {
-        let q = QuietHours::new(&[spec(&[], (9, 0), (9, 0))]);
+        let q = QuietHours::periods(&[spec(&[], (9, 0), (9, 0))]);
         assert!(q.contains(at(25, 8, 0)));
         assert_eq!(q.end(at(25, 8, 0)), QuietEnd::Never);
     }
 
     #[test]
     fn no_periods_is_never_quiet() {
-        let q = QuietHours::new(&[]);
+        let q = QuietHours::periods(&[]);
         assert!(!q.contains(at(25, 3, 0)));
         assert_eq!(q.end(at(25, 3, 0)), QuietEnd::NotQuiet);
     }

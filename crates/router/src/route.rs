@@ -65,7 +65,7 @@ impl Router {
             preset,
             rules: Rules::compile(rules, preset)?,
             limits: Limits::resolve(rate_limit, &settings.rate_limit),
-            quiet: QuietHours::new(&settings.quiet_hours),
+            quiet: QuietHours::new(settings),
             storm: Storm::default(),
         })
     }

@@ -317,6 +317,10 @@ pub struct NotificationSettings {
     /// The rate limit of subscriptions that do not set their own keys.
     #[serde(skip_serializing_if = "is_default")]
     pub rate_limit: RateLimitSpec,
+    /// Do not disturb: quiet around the clock until it is turned off (the window's and
+    /// the tray's toggle, `ssenotify dnd`); held notifications come as one digest then.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub do_not_disturb: bool,
 }
 
 /// A recurring quiet period in local time.

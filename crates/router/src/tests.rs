@@ -1509,6 +1509,49 @@ mod quiet_hours {
         let digest = r.tick(at(5));
         assert_eq!(digest[0].title, "1 event from CI during quiet hours");
     }
+
+    #[test]
+    fn do_not_disturb_holds_any_time_until_turned_off_and_critical_breaks_through() {
+        let mut r = router(
+            "[notifications]\ndo_not_disturb = true\n[[rules]]\nevent = \"page\"\nurgency = \"critical\"\n[[rules]]",
+        );
+        let noon = at_local(0, local(25, 12, 0));
+        assert_eq!(
+            suppressed(&r.route(&msg("x"), LIVE, noon)),
+            SuppressReason::Quiet
+        );
+        let page = event_with_id("page", "db down", "");
+        assert!(matches!(
+            r.route(&page, LIVE, noon).action,
+            Action::Notify(_)
+        ));
+        assert_eq!(r.next_deadline(), None, "held until it is turned off");
+        r.reconfigure(
+            "CI",
+            None,
+            &parse("[[rules]]\nevent = \"page\"\n[[rules]]").rules,
+            None,
+            &NotificationSettings::default(),
+        )
+        .unwrap();
+        let digest = r.tick(at_local(5, local(25, 12, 1)));
+        assert_eq!(digest[0].title, "1 event from CI during quiet hours");
+    }
+
+    #[test]
+    fn quiet_now_says_which_and_until_when() {
+        let nights = parse(NIGHTS).notifications;
+        assert_eq!(QuietNow::of(&nights, local(25, 12, 0)), QuietNow::No);
+        assert_eq!(
+            QuietNow::of(&nights, local(25, 23, 0)),
+            QuietNow::QuietHours(Some(local(26, 7, 0)))
+        );
+        let dnd = NotificationSettings {
+            do_not_disturb: true,
+            ..nights
+        };
+        assert_eq!(QuietNow::of(&dnd, local(25, 12, 0)), QuietNow::DoNotDisturb);
+    }
 }
 
 mod reconfigure {

@@ -12,6 +12,8 @@ export type { HistoryStats } from "./HistoryStats";
 export type { LiveEvent } from "./LiveEvent";
 export type { NotifierHealth } from "./NotifierHealth";
 export type { NotifierState } from "./NotifierState";
+export type { QuietKind } from "./QuietKind";
+export type { QuietState } from "./QuietState";
 export type { ReadyState } from "./ReadyState";
 export type { Reply } from "./Reply";
 export type { Request } from "./Request";
