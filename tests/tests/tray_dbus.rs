@@ -479,7 +479,16 @@ fn the_tray_follows_the_daemon_and_its_menu_drives_it() {
         .collect();
     assert_eq!(
         labels,
-        ["Show window", "-", "Pause all", "Resume all", "-", "Quit"]
+        [
+            "Show window",
+            "-",
+            "Pause all",
+            "Resume all",
+            "-",
+            "Do not disturb",
+            "-",
+            "Quit"
+        ]
     );
 
     // Pause all: the file and the daemon agree, the server sees the socket close, grey.
@@ -511,6 +520,31 @@ fn the_tray_follows_the_daemon_and_its_menu_drives_it() {
         "no reconnect after Resume all"
     );
     wait_for_badge(&bus, &item, OPEN, "resumed");
+
+    // Do not disturb: on in the file and in the daemon's report, said in the tooltip; the
+    // same entry turns it off.
+    click(&bus, &menu, "Do not disturb");
+    let held = poll(WAIT, || {
+        let shown = shown(&bus, &item);
+        shown
+            .description
+            .contains("Do not disturb")
+            .then_some(shown)
+    })
+    .unwrap_or_else(|| panic!("no do not disturb in the tooltip:\n{}", daemon.log()));
+    assert_eq!(held.description, "Do not disturb: notifications are held");
+    assert_eq!(daemon_status(&desk)["quiet"]["kind"], "do_not_disturb");
+    let subs = fs::read_to_string(desk.config_dir().join("subscriptions.toml")).unwrap();
+    assert!(subs.contains("do_not_disturb = true"), "{subs}");
+    click(&bus, &menu, "Do not disturb");
+    poll(WAIT, || {
+        daemon_status(&desk)["quiet"].is_null().then_some(())
+    })
+    .expect("do not disturb off again");
+    poll(WAIT, || {
+        shown(&bus, &item).description.is_empty().then_some(())
+    })
+    .expect("the tooltip says nothing is held");
 
     // The server stops: CONNECTING, amber.
     drop(server);

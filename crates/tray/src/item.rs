@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ksni::menu::StandardItem;
+use ksni::menu::{CheckmarkItem, StandardItem};
 use ksni::{Category, MenuItem, OfflineReason, Status, ToolTip};
 use tokio::sync::mpsc;
 
@@ -19,6 +19,8 @@ pub(crate) enum Action {
     ShowWindow,
     /// "Pause all" (`true`) or "Resume all" (`false`).
     SetAllPaused(bool),
+    /// The "Do not disturb" checkmark: on (`true`) or off.
+    SetDoNotDisturb(bool),
     /// "Quit": stop the daemon.
     Quit,
     /// A tray host appeared (`true`) or is gone (`false`): whether the icon can be seen.
@@ -106,6 +108,16 @@ impl ksni::Tray for Item {
             MenuItem::Separator,
             Self::entry("Pause all", Action::SetAllPaused(true)),
             Self::entry("Resume all", Action::SetAllPaused(false)),
+            MenuItem::Separator,
+            CheckmarkItem {
+                label: "Do not disturb".into(),
+                checked: self.view.do_not_disturb,
+                activate: Box::new(|item: &mut Self| {
+                    item.send(Action::SetDoNotDisturb(!item.view.do_not_disturb))
+                }),
+                ..Default::default()
+            }
+            .into(),
             MenuItem::Separator,
             Self::entry("Quit", Action::Quit),
         ]

@@ -75,7 +75,7 @@ const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
 pub async fn run(daemon: &Daemon) {
     daemon.set_tray(true);
     let (actions_tx, mut actions) = mpsc::channel(ACTION_QUEUE);
-    let mut shown = View::of(&daemon.status(), &daemon.info().notifier);
+    let mut shown = View::of(&daemon.status(), &daemon.info());
     // `assume_sni_available`: a missing watcher is reported to `Item::watcher_offline`
     // instead of failing, and ksni registers whenever one appears (a tray host that
     // starts after the daemon, or restarts).
@@ -124,14 +124,25 @@ pub async fn run(daemon: &Daemon) {
                     launcher.launch();
                     continue;
                 }
-                Action::SetAllPaused(paused) => set_all_paused(daemon, paused).await,
+                Action::SetAllPaused(paused) => {
+                    edit(daemon, "pause/resume all", move |paths| {
+                        ssenotify_config::edit::set_all_paused(paths, paused)
+                    })
+                    .await
+                }
+                Action::SetDoNotDisturb(on) => {
+                    edit(daemon, "do not disturb", move |paths| {
+                        ssenotify_config::edit::set_do_not_disturb(paths, on)
+                    })
+                    .await
+                }
                 Action::HostShown(shown) => {
                     daemon.set_tray_host(shown);
                     continue;
                 }
             },
         }
-        let next = View::of(&daemon.status(), &daemon.info().notifier);
+        let next = View::of(&daemon.status(), &daemon.info());
         if next != shown {
             shown = next.clone();
             handle.update(move |item| item.view = next).await;
@@ -140,20 +151,24 @@ pub async fn run(daemon: &Daemon) {
     tracing::info!("quit chosen from the tray");
 }
 
-/// Pauses or resumes every subscription through the same operation as the CLI and the
+/// Makes one edit of the subscriptions file through the same operation as the CLI and the
 /// app (the file, under its lock), then has the daemon apply it at once.
-async fn set_all_paused(daemon: &Daemon, paused: bool) {
+async fn edit(
+    daemon: &Daemon,
+    what: &'static str,
+    change: impl FnOnce(&ssenotify_config::Paths) -> Result<(), ssenotify_config::edit::EditError>
+    + Send
+    + 'static,
+) {
     let paths = daemon.paths().clone();
     // The file lock may be held by another ssenotify process for a moment.
-    let edited = ssenotify_daemon::ops::blocking(move || {
-        ssenotify_config::edit::set_all_paused(&paths, paused).map_err(|e| e.to_string())
-    })
-    .await;
+    let edited =
+        ssenotify_daemon::ops::blocking(move || change(&paths).map_err(|e| e.to_string())).await;
     let result = match edited {
         Ok(()) => daemon.reload().await.map(drop),
         Err(error) => Err(error),
     };
     if let Err(error) = result {
-        tracing::warn!(%error, paused, "pause/resume all from the tray failed");
+        tracing::warn!(%error, "{what} from the tray failed");
     }
 }

@@ -1,7 +1,7 @@
 //! What the tray shows: the aggregate state of every subscription, and the lines of its
-//! tooltip. Pure functions of the daemon's status table and the notifier's health.
+//! tooltip. Pure functions of the daemon's status table and its report on itself.
 
-use ssenotify_protocol::{NotifierHealth, NotifierState, ReadyState, SubscriptionStatus};
+use ssenotify_protocol::{DaemonInfo, NotifierState, QuietKind, ReadyState, SubscriptionStatus};
 
 /// Most failing subscriptions named in the tooltip; the rest are counted.
 const MAX_DETAILS: usize = 5;
@@ -68,15 +68,32 @@ pub fn aggregate(statuses: &[SubscriptionStatus], notifier_ok: bool) -> TrayStat
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct View {
     pub state: TrayState,
-    /// The tooltip's lines under the title: what failed, and why.
+    /// The tooltip's lines under the title: what is held, what failed, and why.
     pub details: Vec<String>,
+    /// Whether do not disturb is on (the menu's checkmark).
+    pub do_not_disturb: bool,
 }
 
 impl View {
-    /// The view of `statuses` and the notifier's `health`.
-    pub fn of(statuses: &[SubscriptionStatus], health: &NotifierHealth) -> Self {
+    /// The view of `statuses` and the daemon's report on itself (notifier health, quiet).
+    pub fn of(statuses: &[SubscriptionStatus], daemon: &DaemonInfo) -> Self {
+        let health = &daemon.notifier;
         let notifier_down = health.state == NotifierState::Down;
         let mut details = Vec::new();
+        let do_not_disturb = daemon
+            .quiet
+            .as_ref()
+            .is_some_and(|q| q.kind == QuietKind::DoNotDisturb);
+        if let Some(quiet) = &daemon.quiet {
+            details.push(match (quiet.kind, quiet.until) {
+                (QuietKind::DoNotDisturb, _) => "Do not disturb: notifications are held".to_owned(),
+                (QuietKind::QuietHours, Some(until)) => format!(
+                    "Quiet hours until {}: notifications are held",
+                    local_time(until)
+                ),
+                (QuietKind::QuietHours, None) => "Quiet hours: notifications are held".to_owned(),
+            });
+        }
         if notifier_down {
             details.push(match &health.error {
                 Some(why) => format!("notifications cannot be shown: {why}"),
@@ -96,6 +113,7 @@ impl View {
         Self {
             state: aggregate(statuses, !notifier_down),
             details,
+            do_not_disturb,
         }
     }
 
@@ -120,15 +138,31 @@ impl View {
     }
 }
 
+/// `HH:MM` in local time, of Unix milliseconds.
+fn local_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.with_timezone(&chrono::Local).format("%H:%M").to_string())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
+    use ssenotify_protocol::{NotifierHealth, QuietState};
+
     use super::*;
 
-    fn health(state: NotifierState, error: Option<&str>) -> NotifierHealth {
-        NotifierHealth {
-            state,
-            error: error.map(str::to_owned),
-            ..NotifierHealth::default()
+    fn health(state: NotifierState, error: Option<&str>) -> DaemonInfo {
+        DaemonInfo {
+            pid: 1,
+            notifier: NotifierHealth {
+                state,
+                error: error.map(str::to_owned),
+                ..NotifierHealth::default()
+            },
+            config_error: None,
+            tray: true,
+            tray_host: true,
+            quiet: None,
         }
     }
 
@@ -192,5 +226,32 @@ mod tests {
         // Disabled notifications (`run --no-notify`) are not a failure.
         let view = View::of(&[], &health(NotifierState::Disabled, None));
         assert_eq!(view, View::default());
+    }
+
+    #[test]
+    fn view_says_when_notifications_are_held_and_checks_do_not_disturb() {
+        let mut daemon = health(NotifierState::Up, None);
+        daemon.quiet = Some(QuietState {
+            kind: QuietKind::DoNotDisturb,
+            until: None,
+        });
+        let view = View::of(&[], &daemon);
+        assert!(view.do_not_disturb);
+        assert_eq!(view.details, ["Do not disturb: notifications are held"]);
+        let seven = chrono::Local::now()
+            .date_naive()
+            .and_hms_opt(7, 0, 0)
+            .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
+            .unwrap();
+        daemon.quiet = Some(QuietState {
+            kind: QuietKind::QuietHours,
+            until: Some(seven.timestamp_millis()),
+        });
+        let view = View::of(&[], &daemon);
+        assert!(!view.do_not_disturb);
+        assert_eq!(
+            view.details,
+            ["Quiet hours until 07:00: notifications are held"]
+        );
     }
 }
