@@ -20,6 +20,8 @@ fn main() {
         "history_page",
         "history_stats",
         "check_subscription",
+        "quiet_state",
+        "set_do_not_disturb",
         "test_rules",
         "test_notification",
         "add_demo",

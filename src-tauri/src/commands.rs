@@ -18,8 +18,8 @@ use ssenotify_daemon::demo::demo_subscription;
 use ssenotify_daemon::ops::{self, RouteReport};
 use ssenotify_history::{HistoryReader, Stats as HistoryStats, StoredEvent};
 use ssenotify_protocol::{
-    AppInfo, ClientError, CommandError, FieldProblem, Reply, Request, ServerInfo, StatusReport,
-    SubscriptionStatus,
+    AppInfo, ClientError, CommandError, FieldProblem, QuietState, Reply, Request, ServerInfo,
+    StatusReport, SubscriptionStatus,
 };
 use ssenotify_router::{NotificationSettings, Urgency};
 use tauri::{AppHandle, State};
@@ -276,6 +276,24 @@ pub async fn add_subscription(state: State<'_, AppState>, input: AddInput) -> Re
 #[tauri::command]
 pub async fn update_subscription(state: State<'_, AppState>, spec: SubscriptionSpec) -> Result<()> {
     edit(&state, move |paths| edit::update(paths, spec)).await
+}
+
+/// Whether notifications are held now (quiet hours, do not disturb) and until when: the
+/// header's indicator (asked again each minute, and after a change).
+#[tauri::command]
+pub async fn quiet_state(state: State<'_, AppState>) -> Result<Option<QuietState>> {
+    // No ids: the daemon's report on itself without the whole list.
+    Ok(state
+        .engine
+        .report(None, Some(Vec::new()))
+        .await
+        .and_then(|report| report.daemon.quiet))
+}
+
+/// Turns do not disturb on or off (the header's toggle; the tray has the same).
+#[tauri::command]
+pub async fn set_do_not_disturb(state: State<'_, AppState>, on: bool) -> Result<()> {
+    edit(&state, move |paths| edit::set_do_not_disturb(paths, on)).await
 }
 
 /// Checks a subscription as adding it (`new`) or saving it would, writing nothing: the

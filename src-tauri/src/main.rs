@@ -84,6 +84,8 @@ fn main() -> ExitCode {
             commands::history_page,
             commands::history_stats,
             commands::check_subscription,
+            commands::quiet_state,
+            commands::set_do_not_disturb,
             commands::test_rules,
             commands::test_notification,
             commands::add_demo,

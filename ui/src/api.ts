@@ -11,6 +11,7 @@ import type {
   FieldProblem,
   HistoryStats,
   LiveEvent,
+  QuietState,
   ReadyState,
   ServerInfo,
   StoredEvent,
@@ -25,6 +26,7 @@ export type {
   CommandError,
   HistoryStats,
   LiveEvent,
+  QuietState,
   ReadyState,
   StoredEvent,
   SubscriptionStatus,
@@ -233,6 +235,10 @@ export interface Api {
   setSettings(args: { notifications?: NotificationSettings; autostart?: boolean }): Promise<void>;
   /** Files passed on the command line since the last call (each is handed out once). */
   takeOpenFiles(): Promise<string[]>;
+  /** Whether notifications are held now (quiet hours, do not disturb), until when. */
+  quietState(): Promise<QuietState | null>;
+  /** Turns do not disturb on or off. */
+  setDoNotDisturb(on: boolean): Promise<void>;
   /** Stops the engine (subscriptions, tray icon); the window closes with it. */
   quit(): Promise<void>;
   onUpdate(handler: (payload: UpdatePayload) => void): Promise<UnlistenFn>;
@@ -264,6 +270,8 @@ export const tauriApi: Api = {
   getSettings: () => invoke<Settings>("get_settings"),
   setSettings: (args) => invoke<void>("set_settings", { ...args }),
   takeOpenFiles: () => invoke<string[]>("take_open_files"),
+  quietState: () => invoke<QuietState | null>("quiet_state"),
+  setDoNotDisturb: (on) => invoke<void>("set_do_not_disturb", { on }),
   quit: () => invoke<void>("quit"),
   onUpdate: (handler) => listen<UpdatePayload>("ssenotify://update", (e) => handler(e.payload)),
   onOpenFiles: (handler) => listen("app:open-files", () => handler()),

@@ -58,6 +58,8 @@ function fakeApi(opts: { files?: string[]; views?: SubscriptionView[]; notice?: 
     getSettings: vi.fn(async () => ({ notifications: {}, autostart: false })),
     setSettings: vi.fn(async () => {}),
     takeOpenFiles: vi.fn(async () => files.splice(0)),
+    quietState: vi.fn(async () => null),
+    setDoNotDisturb: vi.fn(async () => {}),
     quit: vi.fn(async () => {}),
     onUpdate: vi.fn(async (handler) => {
       onUpdate = handler;
@@ -501,5 +503,30 @@ describe("the app", () => {
     expect(q(root, "detail-retry-in")?.textContent).toBe(" · trying now");
     push({ statuses: [status("a", { ready_state: "OPEN", reason: "HTTP 200 OK" })] });
     expect(q(root, "detail-retry-in")?.textContent).toBe("");
+  });
+
+  it("shows when notifications are held and toggles do not disturb", async () => {
+    const until = new Date(2026, 11, 7, 7, 0).getTime();
+    const fake = fakeApi();
+    let state: { kind: "quiet_hours" | "do_not_disturb"; until?: number } | null = { kind: "quiet_hours", until };
+    (fake.api.quietState as ReturnType<typeof vi.fn>).mockImplementation(async () => state);
+    (fake.api.setDoNotDisturb as ReturnType<typeof vi.fn>).mockImplementation(async (on: boolean) => {
+      state = on ? { kind: "do_not_disturb" } : null;
+    });
+    const root = document.createElement("div");
+    document.body.replaceChildren(root);
+    await start(root, fake.api);
+    const note = q(root, "quiet-indicator")!;
+    expect(note.hidden).toBe(false);
+    expect(note.textContent).toMatch(/^Quiet hours until 0?7:00( AM)?: notifications are held$/);
+    const dnd = q<HTMLButtonElement>(root, "dnd-toggle")!;
+    expect(dnd.getAttribute("aria-pressed")).toBe("false");
+    dnd.click();
+    await vi.waitFor(() => expect(dnd.getAttribute("aria-pressed")).toBe("true"));
+    expect(fake.api.setDoNotDisturb).toHaveBeenLastCalledWith(true);
+    expect(note.textContent).toBe("Do not disturb: notifications are held (critical ones show)");
+    dnd.click();
+    await vi.waitFor(() => expect(note.hidden).toBe(true));
+    expect(fake.api.setDoNotDisturb).toHaveBeenLastCalledWith(false);
   });
 });

@@ -2,7 +2,7 @@
 // once; the sidebar repaints the rows in view on every batch (~10 a second at most), the
 // open pane is told about changes (the detail view patches itself; forms are never rebuilt
 // under the user). The list is fetched whole once, then as changes (list_changes).
-import { errorText, toCommandError, type Api, type AppInfo, type SubscriptionSpec } from "./api";
+import { errorText, toCommandError, type Api, type AppInfo, type QuietState, type SubscriptionSpec } from "./api";
 import { el, replace, type Child } from "./dom";
 import { addInput } from "./form";
 import {
@@ -12,6 +12,7 @@ import {
   applyStats,
   applyUpdate,
   emptyStore,
+  formatClock,
   markWhole,
   MAX_EVENTS,
   removeSub,
@@ -26,6 +27,8 @@ import { importView, settingsView } from "./views/tools";
 
 /** Rows per history page. */
 const PAGE = 500;
+/** How often the header asks whether quiet hours began or ended. */
+const QUIET_POLL_MS = 60_000;
 
 type Pane =
   | { kind: "home" }
@@ -43,6 +46,10 @@ export async function start(root: Element, api: Api): Promise<void> {
 
   const status = el("p", { class: "status", id: "status", "data-testid": "app-status", role: "status" });
   const version = el("span", { class: "version" });
+  // Whether notifications are held now, and the switch that holds them all.
+  let quiet: QuietState | null = null;
+  const quietNote = el("span", { class: "quiet-note", "data-testid": "quiet-indicator", role: "status", hidden: true });
+  const dndButton = button("Do not disturb", () => void toggleDnd(), { "data-testid": "dnd-toggle", "aria-pressed": "false" });
   const engineNotice = el("p", { class: "notice notice-error", "data-testid": "engine-notice", role: "alert", hidden: true });
   const notice = el("div", { class: "notice-slot" });
   const sidebar = subList({
@@ -62,7 +69,7 @@ export async function start(root: Element, api: Api): Promise<void> {
   ]);
 
   replace(root, [
-    el("header", { class: "app-header" }, [el("h1", {}, ["ssenotify"]), status, version]),
+    el("header", { class: "app-header" }, [el("h1", {}, ["ssenotify"]), status, quietNote, dndButton, version]),
     engineNotice,
     notice,
     nav,
@@ -96,6 +103,35 @@ export async function start(root: Element, api: Api): Promise<void> {
     version.textContent = info ? `v${info.version}` : "";
     engineNotice.textContent = info?.notice ?? "";
     engineNotice.hidden = !info?.notice;
+  }
+
+  // --- quiet time ---
+  function renderQuiet() {
+    const dnd = quiet?.kind === "do_not_disturb";
+    dndButton.setAttribute("aria-pressed", dnd ? "true" : "false");
+    dndButton.classList.toggle("on", dnd);
+    quietNote.hidden = !quiet;
+    quietNote.textContent = !quiet
+      ? ""
+      : dnd
+        ? "Do not disturb: notifications are held (critical ones show)"
+        : `Quiet hours${quiet.until != null ? ` until ${formatClock(quiet.until)}` : ""}: notifications are held`;
+  }
+  async function refreshQuiet() {
+    try {
+      quiet = await api.quietState();
+      renderQuiet();
+    } catch {
+      // No engine: the header says so already.
+    }
+  }
+  async function toggleDnd() {
+    try {
+      await api.setDoNotDisturb(quiet?.kind !== "do_not_disturb");
+      await refreshQuiet();
+    } catch (err) {
+      setNotice("error", `Cannot change do not disturb: ${errorText(err)}`);
+    }
   }
 
   // --- sidebar ---
@@ -424,6 +460,8 @@ export async function start(root: Element, api: Api): Promise<void> {
     store = applyUpdate(store, payload);
     // A subscription the list does not know yet (added by the CLI): fetch its spec.
     const unknown = payload.statuses?.some((s) => !store.subs.get(s.id)?.spec);
+    // A settings change (do not disturb from the tray, quiet hours edited) may change it.
+    if (payload.config) void refreshQuiet();
     if (whole) void refresh(true).catch(() => {});
     else if ((payload.config || unknown) && !refreshing) void refresh().catch(() => {});
     changed();
@@ -438,6 +476,9 @@ export async function start(root: Element, api: Api): Promise<void> {
     info = await api.appInfo();
     renderHeader();
     await refresh();
+    // Quiet hours begin and end with no event to tell: look again each minute.
+    await refreshQuiet();
+    setInterval(() => void refreshQuiet(), QUIET_POLL_MS);
     try {
       store = applyHistoryAll(store, await api.historyPage({ limit: 1000 }));
       changed();

@@ -415,11 +415,29 @@ export function matchingIds(store: Store, text: string): string[] {
   return ids;
 }
 
-/** "14:03:07" today, else "2025-06-01 14:03". */
+// One format for every time the window shows, the locale's own (24-hour where it says so).
+const CLOCK = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const SHORT_CLOCK = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const DAY_AND_CLOCK = new Intl.DateTimeFormat(undefined, {
+  year: "numeric",
+  month: "2-digit",
+  day: "2-digit",
+  hour: "2-digit",
+  minute: "2-digit",
+});
+const FULL = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+
+/** The time of day with seconds today ("14:03:07"), else the day and the minute. */
 export function formatTime(ms: number, now = Date.now()): string {
-  const d = new Date(ms);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  const hms = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-  if (ms >= startOfDay(now)) return hms;
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hms.slice(0, 5)}`;
+  return ms >= startOfDay(now) ? CLOCK.format(ms) : DAY_AND_CLOCK.format(ms);
+}
+
+/** The time of day to the minute ("07:00"): when a quiet period or a mute ends. */
+export function formatClock(ms: number): string {
+  return SHORT_CLOCK.format(ms);
+}
+
+/** Day and time in full: the inspector, a mute's end. */
+export function formatFull(ms: number): string {
+  return FULL.format(ms);
 }

@@ -2,7 +2,7 @@
 // the inspector of the selected message and the readyState timeline. Built once per opened
 // subscription; `update` patches it on every batch without rebuilding the scroller.
 import { el, replace } from "../dom";
-import { formatTime, plural, rowView, MAX_EVENTS, type SubState, type UiEvent } from "../store";
+import { formatFull, formatTime, plural, rowView, MAX_EVENTS, type SubState, type UiEvent } from "../store";
 import { addedOnTop, anchoredScrollTop, navigate, nearEnd, scrollToRow, visibleWindow, repaintOnScroll } from "../vlist";
 import { button, keepFocus } from "./common";
 
@@ -156,7 +156,7 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
       el("dl", {}, [
         ...dt("Type", e.type),
         ...dt("Id", e.id || "—"),
-        ...dt("Received", new Date(e.received_at).toLocaleString()),
+        ...dt("Received", formatFull(e.received_at)),
         ...dt("Router", e.action, "inspector-action"),
         ...dt("History row", e.row === null ? "not recorded" : String(e.row)),
       ]),
@@ -216,7 +216,7 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
             el("code", { "data-testid": "detail-reason" }, [r.reason]),
           ])
         : null,
-      muted(sub) ? el("p", { class: "muted" }, [`Muted until ${new Date(sub.spec!.mute_until!).toLocaleString()}: events are recorded, no popups.`]) : null,
+      muted(sub) ? el("p", { class: "muted" }, [`Muted until ${formatFull(Date.parse(sub.spec!.mute_until!))}: events are recorded, no popups.`]) : null,
       r.error ? el("p", { class: "error-text", role: "alert" }, [r.error]) : null,
       el("div", { class: "actions" }, [
         button(r.paused ? "Resume" : "Pause", () => actions.togglePause(id, !r.paused), {
