@@ -157,6 +157,7 @@ fn put(
     let probe = SubscriptionSet {
         notifications: set.notifications.clone(),
         subscriptions: vec![spec.clone()],
+        ..Default::default()
     };
     let what = if new {
         "<new subscription>"
