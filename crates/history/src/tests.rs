@@ -190,6 +190,31 @@ fn duplicates_within_a_batch_and_across_batches_add_no_row() {
 }
 
 #[test]
+fn after_reads_what_followed_a_row_oldest_first_of_one_or_all() {
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    let rows: Vec<RowId> = history
+        .record(&[
+            ev("a", Some("1"), "a1"),
+            ev("b", Some("1"), "b1"),
+            ev("a", Some("2"), "a2"),
+            ev("b", Some("2"), "b2"),
+        ])
+        .unwrap()
+        .into_iter()
+        .map(Recorded::row)
+        .collect();
+    let read = history.read();
+    assert_eq!(
+        datas(&read.after(None, rows[0], 10).unwrap()),
+        ["b1", "a2", "b2"]
+    );
+    assert_eq!(datas(&read.after(Some("a"), rows[0], 10).unwrap()), ["a2"]);
+    assert_eq!(datas(&read.after(None, 0, 2).unwrap()), ["a1", "b1"]);
+    assert!(read.after(None, rows[3], 10).unwrap().is_empty());
+}
+
+#[test]
 fn dedup_survives_a_restart() {
     let (_dir, path) = temp();
     let mut history = Db::open(&path).unwrap();
@@ -371,7 +396,9 @@ fn rows_removed_by_retention_are_counted_per_subscription_and_kept_across_reopen
     let base = now_ms();
     let start = SystemTime::UNIX_EPOCH + Duration::from_millis(base as u64);
     history.set_retention("a", three, start).unwrap();
-    let batch: Vec<_> = (0..10).map(|i| ev_at("a", None, &i.to_string(), base)).collect();
+    let batch: Vec<_> = (0..10)
+        .map(|i| ev_at("a", None, &i.to_string(), base))
+        .collect();
     history.record(&batch).unwrap();
     history.record(&[ev("b", None, "b")]).unwrap();
     let stats = history.read().stats(Some("a")).unwrap();
@@ -379,7 +406,9 @@ fn rows_removed_by_retention_are_counted_per_subscription_and_kept_across_reopen
     assert_eq!(history.read().stats(Some("b")).unwrap().retired, 0);
 
     // Dropped events were never meant to be kept: not retired.
-    let dropped = history.record(&[ev_at("a", None, "dropped", base)]).unwrap();
+    let dropped = history
+        .record(&[ev_at("a", None, "dropped", base)])
+        .unwrap();
     let retired = history.read().stats(Some("a")).unwrap().retired;
     history.discard(&[dropped[0].row()]).unwrap();
     assert_eq!(history.read().stats(Some("a")).unwrap().retired, retired);
