@@ -1,0 +1,241 @@
+//! One hub client's stream: what it missed (from history, after its `Last-Event-ID`), then
+//! every event as it happens, through a bounded queue that never makes the daemon wait.
+//!
+//! The seam: the client's broadcast receiver exists before history is read, so an event is
+//! either already in history or still to come on the broadcast (or both); rows are sent in
+//! increasing id order and a live row at or below the last one sent is skipped. Nothing is
+//! lost and nothing is sent twice.
+//!
+//! The bound: frames wait in the client's queue until its socket takes them; the queue
+//! holds at most [`BUFFER`] bytes. A live event that does not fit ends the connection (the
+//! client reconnects with its `Last-Event-ID` and catches up from history): the pipeline
+//! and the other clients never wait for a slow one.
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::Frame;
+use ssenotify_history::HistoryReader;
+use ssenotify_protocol::DaemonEvent;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::envelope::Row;
+
+/// The most bytes of events queued for one client beyond what its socket holds.
+pub const BUFFER: usize = 1024 * 1024;
+/// How often a quiet stream gets a comment: proxies keep it open, and a half-open
+/// connection is noticed.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Rows read from history at a time while catching a client up.
+const REPLAY_PAGE: usize = 1000;
+
+/// The sending side of a client's queue.
+pub(crate) struct Queue {
+    tx: mpsc::UnboundedSender<(Bytes, OwnedSemaphorePermit)>,
+    room: Arc<Semaphore>,
+}
+
+/// The response body a client's queue feeds.
+pub(crate) struct Body {
+    rx: mpsc::UnboundedReceiver<(Bytes, OwnedSemaphorePermit)>,
+}
+
+/// Why a frame was not queued.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Refused {
+    /// The client hung up.
+    Gone,
+    /// The queue is full: the client is too slow.
+    Full,
+}
+
+/// A queue of [`BUFFER`] bytes and the body it feeds.
+pub(crate) fn queue() -> (Queue, Body) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let room = Arc::new(Semaphore::new(BUFFER));
+    (Queue { tx, room }, Body { rx })
+}
+
+/// A body of one piece of text (an error's explanation).
+pub(crate) fn text(text: &'static str) -> Body {
+    let (queue, body) = queue();
+    let _ = queue.try_push(Bytes::from_static(text.as_bytes()));
+    body
+}
+
+impl Queue {
+    /// The room a frame takes: its size, or all of it for a frame bigger than that (one
+    /// event of any allowed size still goes through an empty queue).
+    fn cost(frame: &Bytes) -> u32 {
+        frame.len().clamp(1, BUFFER) as u32
+    }
+
+    /// Queues `frame` if there is room now.
+    pub fn try_push(&self, frame: Bytes) -> Result<(), Refused> {
+        let permit = self
+            .room
+            .clone()
+            .try_acquire_many_owned(Self::cost(&frame))
+            .map_err(|_| Refused::Full)?;
+        self.tx.send((frame, permit)).map_err(|_| Refused::Gone)
+    }
+
+    /// Queues `frame` once there is room (catching up: only this client waits).
+    async fn push(&self, frame: Bytes) -> Result<(), Refused> {
+        let permit = tokio::select! {
+            permit = self.room.clone().acquire_many_owned(Self::cost(&frame)) => {
+                permit.map_err(|_| Refused::Gone)?
+            }
+            () = self.tx.closed() => return Err(Refused::Gone),
+        };
+        self.tx.send((frame, permit)).map_err(|_| Refused::Gone)
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        // The permit is returned as the frame goes to the connection.
+        self.rx
+            .poll_recv(cx)
+            .map(|next| next.map(|(frame, _permit)| Ok(Frame::data(frame))))
+    }
+}
+
+/// What a client asked for.
+pub(crate) struct Wanted {
+    /// One subscription's events, or every subscription's.
+    pub subscription: Option<String>,
+    /// The last row it saw (`Last-Event-ID`): everything after it is sent first.
+    pub after: Option<i64>,
+}
+
+/// Feeds `queue` until the client hangs up, falls too far behind (then `overflow` is
+/// cancelled, which closes the connection), or the daemon stops. `updates` must have been
+/// subscribed before this is called.
+pub(crate) async fn feed(
+    mut updates: broadcast::Receiver<DaemonEvent>,
+    history: PathBuf,
+    wanted: Wanted,
+    queue: Queue,
+    overflow: CancellationToken,
+) {
+    let filter = wanted.subscription.as_deref();
+    let mut last = wanted.after.unwrap_or(0);
+    if let Some(after) = wanted.after {
+        match replay(&history, filter, after, &queue).await {
+            Ok(Some(sent)) => last = sent,
+            Ok(None) => return,
+            Err(error) => tracing::warn!(%error, "hub: history could not be replayed"),
+        }
+    }
+    let mut keep_alive =
+        tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+    loop {
+        let pushed = tokio::select! {
+            _ = keep_alive.tick() => queue.try_push(Bytes::from_static(b": keep-alive\n\n")),
+            update = updates.recv() => match update {
+                Ok(DaemonEvent::Event(event)) => {
+                    let row = Row::from(&event);
+                    let wanted = row.is_told()
+                        && filter.is_none_or(|id| id == row.subscription)
+                        && row.row.is_none_or(|r| r > last);
+                    if !wanted {
+                        continue;
+                    }
+                    last = row.row.unwrap_or(last);
+                    queue.try_push(row.frame())
+                }
+                Ok(_) => continue,
+                // This client's task fell behind the broadcast itself: as full.
+                Err(broadcast::error::RecvError::Lagged(_)) => Err(Refused::Full),
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            () = queue.tx.closed() => return,
+        };
+        match pushed {
+            Ok(()) => {}
+            Err(Refused::Gone) => return,
+            Err(Refused::Full) => {
+                tracing::info!(
+                    buffer = BUFFER,
+                    "hub: a client fell behind by more than its buffer; closing it (it resumes from history)"
+                );
+                overflow.cancel();
+                return;
+            }
+        }
+    }
+}
+
+/// Sends every row after `after` (of `filter`, or all); the last row id sent (or `after`),
+/// or `None` when the client hung up.
+async fn replay(
+    history: &std::path::Path,
+    filter: Option<&str>,
+    after: i64,
+    queue: &Queue,
+) -> Result<Option<i64>, ssenotify_history::HistoryError> {
+    let path = history.to_owned();
+    let mut reader = crate::ops::blocking(move || HistoryReader::open(path)).await?;
+    let mut last = after;
+    loop {
+        let sub = filter.map(str::to_owned);
+        let (back, page) = crate::ops::blocking(move || {
+            let page = reader.after(sub.as_deref(), last, REPLAY_PAGE);
+            (reader, page)
+        })
+        .await;
+        reader = back;
+        let page = page?;
+        for event in &page {
+            let row = Row::from(event);
+            last = event.row;
+            if row.is_told() && queue.push(row.frame()).await.is_err() {
+                return Ok(None);
+            }
+        }
+        if page.len() < REPLAY_PAGE {
+            return Ok(Some(last));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body::Body as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_and_a_taken_frame_makes_room() {
+        let (queue, mut body) = queue();
+        let half = Bytes::from(vec![b'x'; BUFFER / 2]);
+        queue.try_push(half.clone()).unwrap();
+        queue.try_push(half.clone()).unwrap();
+        assert_eq!(queue.try_push(Bytes::from_static(b"y")), Err(Refused::Full));
+        let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+        assert!(frame.is_some());
+        queue.try_push(Bytes::from_static(b"y")).unwrap();
+        drop(body);
+        assert_eq!(queue.try_push(Bytes::from_static(b"z")), Err(Refused::Gone));
+    }
+
+    #[tokio::test]
+    async fn an_event_bigger_than_the_buffer_still_goes_through_an_empty_queue() {
+        let (queue, _body) = queue();
+        queue.try_push(Bytes::from(vec![b'x'; BUFFER * 2])).unwrap();
+        assert_eq!(queue.try_push(Bytes::from_static(b"y")), Err(Refused::Full));
+    }
+}
