@@ -115,7 +115,7 @@ mod tests {
         assert_eq!(json["subscription"], "alerts");
         assert_eq!(json["action"], "notified");
         assert_eq!(json["time"], "2023-11-14T22:13:20.123Z");
-        assert!(text.ends_with("\n\n") && lines.len() == 3);
+        assert!(text.ends_with("\n\n") && text.matches('\n').count() == 4);
     }
 
     #[test]
