@@ -215,8 +215,99 @@ async fn replay(
 #[cfg(test)]
 mod tests {
     use http_body::Body as _;
+    use ssenotify_history::{Action, HistoryWriter, NewEvent, Recorded};
+    use ssenotify_protocol::LiveEvent;
 
     use super::*;
+
+    fn new_event(data: &str) -> NewEvent {
+        NewEvent {
+            sub_id: "a".into(),
+            event_type: "message".into(),
+            data: data.into(),
+            event_id: Some(data.into()),
+            last_event_id: data.into(),
+            received_at: 0,
+            action: Action::Notified,
+        }
+    }
+
+    fn published(row: i64, data: &str) -> DaemonEvent {
+        DaemonEvent::Event(LiveEvent {
+            subscription: "a".into(),
+            row: Some(row),
+            event_type: "message".into(),
+            data: data.into(),
+            last_event_id: data.into(),
+            action: Action::Notified,
+            received_at: 0,
+        })
+    }
+
+    /// The `id:` of every frame until the body has had `n` events.
+    async fn ids(body: &mut Body, n: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        while ids.len() < n {
+            let frame = std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx))
+                .await
+                .expect("the stream goes on")
+                .unwrap();
+            let text = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
+            ids.extend(
+                text.lines()
+                    .filter_map(|l| l.strip_prefix("id: ").map(str::to_owned)),
+            );
+        }
+        ids
+    }
+
+    /// The seam: rows published after the client subscribed and committed before history
+    /// was read reach it both ways; each is sent once, in order, then live rows follow.
+    #[tokio::test]
+    async fn a_row_both_in_history_and_on_the_broadcast_is_sent_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("history.sqlite3");
+        let history = HistoryWriter::open(&db).unwrap();
+        let rows: Vec<i64> = history
+            .record(["1", "2", "3", "4"].map(new_event).to_vec(), Vec::new())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(Recorded::row)
+            .collect();
+        let (updates, _) = broadcast::channel(16);
+        let subscribed = updates.subscribe();
+        // 3 and 4 were published after the subscription; the client saw 1.
+        updates.send(published(rows[2], "3")).unwrap();
+        updates.send(published(rows[3], "4")).unwrap();
+        let (queue, mut body) = queue();
+        let wanted = Wanted {
+            subscription: None,
+            after: Some(rows[0]),
+        };
+        let feeder = tokio::spawn(feed(
+            subscribed,
+            db,
+            wanted,
+            queue,
+            CancellationToken::new(),
+        ));
+        let replayed = ids(&mut body, 3).await;
+        let live = history
+            .record(vec![new_event("5")], Vec::new())
+            .await
+            .unwrap()[0]
+            .row();
+        updates.send(published(live, "5")).unwrap();
+        let next = ids(&mut body, 1).await;
+        let expected: Vec<String> = rows[1..]
+            .iter()
+            .chain([&live])
+            .map(i64::to_string)
+            .collect();
+        assert_eq!([replayed, next].concat(), expected);
+        feeder.abort();
+    }
 
     #[tokio::test]
     async fn a_full_queue_refuses_and_a_taken_frame_makes_room() {
