@@ -180,6 +180,8 @@ export interface NotificationSettings {
 export interface Settings {
   notifications: NotificationSettings;
   autostart: boolean;
+  /** The local event hub's `/events` URL (or `unix:PATH`), when `[hub] listen` is set. */
+  hub?: string;
   /** Default history retention, when the backend reports it. */
   history?: { max_events?: number; max_age?: string };
 }
@@ -225,6 +227,8 @@ export interface Api {
   addDemo(): Promise<string>;
   getSettings(): Promise<Settings>;
   setSettings(args: { notifications?: NotificationSettings; autostart?: boolean }): Promise<void>;
+  /** The local event hub's bearer token (for copying; never shown unless asked). */
+  hubToken(): Promise<string>;
   /** Files passed on the command line since the last call (each is handed out once). */
   takeOpenFiles(): Promise<string[]>;
   /** Stops the engine (subscriptions, tray icon); the window closes with it. */
@@ -255,6 +259,7 @@ export const tauriApi: Api = {
   addDemo: () => invoke<string>("add_demo"),
   getSettings: () => invoke<Settings>("get_settings"),
   setSettings: (args) => invoke<void>("set_settings", { ...args }),
+  hubToken: () => invoke<string>("hub_token"),
   takeOpenFiles: () => invoke<string[]>("take_open_files"),
   quit: () => invoke<void>("quit"),
   onUpdate: (handler) => listen<UpdatePayload>("ssenotify://update", (e) => handler(e.payload)),

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use ssenotify_config::{EXAMPLE_LISTEN, HubAddress, Paths, Store};
+use ssenotify_config::{HubAddress, Paths, Store};
 
 use crate::common::fail;
 
@@ -49,10 +49,5 @@ pub fn address(paths: &Paths) -> Result<HubAddress, String> {
     let set = Store::new(paths.clone())
         .load()
         .map_err(|error| error.to_string())?;
-    set.hub.address(paths).ok_or_else(|| {
-        format!(
-            "the event hub is off: add\n\n  [hub]\n  listen = \"{EXAMPLE_LISTEN}\"\n\nto {} (see docs/subscriptions.md, [hub])",
-            paths.subscriptions_file().display()
-        )
-    })
+    set.hub.require(paths)
 }

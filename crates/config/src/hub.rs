@@ -98,6 +98,16 @@ impl HubSpec {
         let listen = self.listen.as_deref()?;
         HubAddress::parse(listen).ok().map(|a| a.resolve(paths))
     }
+
+    /// [`HubSpec::address`], or an error that says how to turn the hub on.
+    pub fn require(&self, paths: &Paths) -> Result<HubAddress, String> {
+        self.address(paths).ok_or_else(|| {
+            format!(
+                "the event hub is off: add\n\n  [hub]\n  listen = \"{EXAMPLE_LISTEN}\"\n\nto {} (see docs/subscriptions.md, [hub])",
+                paths.subscriptions_file().display()
+            )
+        })
+    }
 }
 
 /// The hub's bearer token: read from its file, or made (32 random bytes, hex) and written
