@@ -389,3 +389,50 @@ fn a_unix_socket_hub_is_0600_and_answers_its_own_user() {
     gate.open();
     assert_eq!(datas(&Reader::spawn(body).take(1, WAIT)), ["u 1"]);
 }
+
+#[test]
+fn listen_hub_reads_the_hub_with_its_url_and_token() {
+    let gate = Gate::new();
+    let server = batched_server("l", &[2], std::slice::from_ref(&gate));
+    let port = free_port();
+    let home = home_with_hub(&format!("127.0.0.1:{port}"), &[("l", server.url("/l"))], "");
+    let _daemon = home.start_daemon();
+    gate.open();
+    poll(WAIT, || (home.history(&["l"]).len() == 2).then_some(())).expect("events recorded");
+    // From row 0: what history holds, through the hub, as `listen --json` prints events.
+    let output = home
+        .command(&[
+            "listen",
+            "--hub",
+            "l",
+            "--json",
+            "--max-events",
+            "2",
+            "--last-event-id",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", show(&output));
+    let envelopes: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|line| line["kind"] == "event")
+        .map(|line| serde_json::from_str(line["data"].as_str().unwrap()).unwrap())
+        .collect();
+    let datas: Vec<&str> = envelopes
+        .iter()
+        .map(|e| e["data"].as_str().unwrap())
+        .collect();
+    assert_eq!(datas, ["l 1", "l 2"]);
+    assert!(envelopes.iter().all(|e| e["subscription"] == "l"));
+
+    let off = Home::new();
+    let output = off.run(&["listen", "--hub"]);
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    assert!(
+        stderr(&output).contains("the event hub is off"),
+        "{}",
+        show(&output)
+    );
+}
