@@ -5,6 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -372,11 +373,11 @@ fn a_client_that_stops_reading_slows_nothing_and_is_cut_off() {
 }
 
 #[test]
-fn a_unix_socket_hub_is_0600_and_answers_its_own_user() {
+fn a_unix_socket_hub_is_0600_and_answers_its_own_user_only() {
     let gate = Gate::new();
     let server = batched_server("u", &[1], std::slice::from_ref(&gate));
     let home = home_with_hub("unix:hub.sock", &[("u", server.url("/u"))], "");
-    let _daemon = home.start_daemon();
+    let daemon = home.start_daemon();
     let socket = home.runtime_dir().join("hub.sock");
     assert_eq!(
         home.ok(&["hub", "url"]).trim(),
@@ -384,10 +385,43 @@ fn a_unix_socket_hub_is_0600_and_answers_its_own_user() {
     );
     let stream = poll(WAIT, || UnixStream::connect(&socket).ok()).expect("the hub listens");
     assert_eq!(mode(&socket), 0o600);
-    let (head, body) = open(stream, &request("/events", Some(&token(&home)), None));
+    let token = token(&home);
+    let (head, body) = open(stream, &request("/events", Some(&token), None));
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     gate.open();
     assert_eq!(datas(&Reader::spawn(body).take(1, WAIT)), ["u 1"]);
+
+    // Another user, with the token and every mode on the way loosened, gets no answer.
+    for (path, loose) in [
+        (home.path().to_path_buf(), 0o755),
+        (home.path().join("run"), 0o755),
+        (home.runtime_dir(), 0o777),
+        (socket.clone(), 0o777),
+    ] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(loose)).unwrap();
+    }
+    let asked = request("/events", Some(&token), None);
+    let own = ask_as(None, &socket, &asked);
+    assert!(
+        stdout(&own).contains("reply:HTTP/1.1 200"),
+        "{}",
+        show(&own)
+    );
+    let nobody = ask_as(Some(65534), &socket, &asked);
+    let out = stdout(&nobody);
+    assert!(out.contains("connected\n"), "{}", show(&nobody));
+    assert!(
+        out.ends_with("reply:\n") && !out.contains("timed out"),
+        "{}",
+        show(&nobody)
+    );
+    poll(WAIT, || {
+        daemon
+            .log()
+            .contains("refused a connection from another user")
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("the refusal is logged:\n{}", daemon.log()));
 }
 
 #[test]
