@@ -309,6 +309,33 @@ mod tests {
         feeder.abort();
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_stream_gets_a_keep_alive_comment() {
+        let (updates, _) = broadcast::channel(4);
+        let (queue, mut body) = queue();
+        let wanted = Wanted {
+            subscription: None,
+            after: None,
+        };
+        let started = tokio::time::Instant::now();
+        let feeder = tokio::spawn(feed(
+            updates.subscribe(),
+            PathBuf::new(),
+            wanted,
+            queue,
+            CancellationToken::new(),
+        ));
+        let next = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx));
+        let frame = tokio::time::timeout(KEEP_ALIVE * 2, next)
+            .await
+            .expect("a comment within the keep-alive interval")
+            .unwrap()
+            .unwrap();
+        assert_eq!(frame.into_data().unwrap(), ": keep-alive\n\n");
+        assert_eq!(started.elapsed(), KEEP_ALIVE);
+        feeder.abort();
+    }
+
     #[tokio::test]
     async fn a_full_queue_refuses_and_a_taken_frame_makes_room() {
         let (queue, mut body) = queue();
