@@ -18,6 +18,8 @@ fn main() {
         "import_subscriptions",
         "export_subscriptions",
         "history_page",
+        "history_stats",
+        "check_subscription",
         "test_rules",
         "test_notification",
         "add_demo",

@@ -11,10 +11,12 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use ssenotify_config::edit::{self, EditError, ImportOptions, ImportSource, NewSubscription};
-use ssenotify_config::{Format, Paths, Store, SubscriptionSet, SubscriptionSpec, TrustItem};
+use ssenotify_config::{
+    Format, PathSegment, Paths, Store, SubscriptionSet, SubscriptionSpec, TrustItem,
+};
 use ssenotify_daemon::demo::demo_subscription;
 use ssenotify_daemon::ops::{self, RouteReport};
-use ssenotify_history::{HistoryReader, StoredEvent};
+use ssenotify_history::{HistoryReader, Stats as HistoryStats, StoredEvent};
 use ssenotify_protocol::{
     AppInfo, ClientError, CommandError, FieldProblem, Reply, Request, ServerInfo, StatusReport,
     SubscriptionStatus,
@@ -55,7 +57,11 @@ fn edit_error(error: EditError) -> CommandError {
                 .problems
                 .iter()
                 .map(|p| FieldProblem {
-                    field: p.field().map(str::to_owned),
+                    // A header's problem names its header: the form shows it on that row.
+                    field: p.field().map(|field| match (field, p.field_path()) {
+                        ("headers", [PathSegment::Key(name), ..]) => format!("headers.{name}"),
+                        _ => field.to_owned(),
+                    }),
                     line: p.line,
                     column: p.column,
                     message: p.message.clone(),
@@ -272,6 +278,19 @@ pub async fn update_subscription(state: State<'_, AppState>, spec: SubscriptionS
     edit(&state, move |paths| edit::update(paths, spec)).await
 }
 
+/// Checks a subscription as adding it (`new`) or saving it would, writing nothing: the
+/// form's errors as the user types.
+#[tauri::command]
+pub async fn check_subscription(
+    state: State<'_, AppState>,
+    spec: SubscriptionSpec,
+    new: bool,
+) -> Result<()> {
+    blocking(&state, move |paths| edit::check(paths, spec, new))
+        .await
+        .map_err(edit_error)
+}
+
 /// Removes a subscription, and then its history and resume point.
 #[tauri::command]
 pub async fn remove_subscription(state: State<'_, AppState>, id: String) -> Result<()> {
@@ -410,6 +429,24 @@ pub async fn history_page(
             return Ok(Vec::new());
         }
         HistoryReader::open(&db)?.page(subscription.as_deref(), before_row, limit)
+    })
+    .await
+    .map_err(|e| CommandError::new(e.to_string()))
+}
+
+/// How many events history holds for `subscription` (or in all), and how many retention
+/// removed: the one count the window shows.
+#[tauri::command]
+pub async fn history_stats(
+    state: State<'_, AppState>,
+    subscription: Option<String>,
+) -> Result<HistoryStats> {
+    blocking(&state, move |paths| {
+        let db = paths.history_db();
+        if !db.exists() {
+            return Ok(HistoryStats::default());
+        }
+        HistoryReader::open(&db)?.stats(subscription.as_deref())
     })
     .await
     .map_err(|e| CommandError::new(e.to_string()))

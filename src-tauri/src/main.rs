@@ -82,6 +82,8 @@ fn main() -> ExitCode {
             commands::import_subscriptions,
             commands::export_subscriptions,
             commands::history_page,
+            commands::history_stats,
+            commands::check_subscription,
             commands::test_rules,
             commands::test_notification,
             commands::add_demo,

@@ -181,6 +181,20 @@ fn retention_holds_after_a_burst_and_for_a_quiet_feed() {
     fs::write(home.subs_file(), text).unwrap();
     poll(WAIT, || (home.history(&["busy"]).len() == 2).then_some(()))
         .expect("trimmed to the new limit");
+    // What retention removed is counted where the rows end, not silently missing.
+    let text = home.ok(&["history", "busy", "--limit", "1000"]);
+    assert!(
+        text.ends_with("\n(398 older events removed by retention)\n"),
+        "{text}"
+    );
+    let text = home.ok(&["history", "quiet"]);
+    assert_eq!(text, "(3 older events removed by retention)\n");
+    // Not where rows were left out by --limit: older ones are there.
+    assert!(
+        !home
+            .ok(&["history", "busy", "--limit", "1"])
+            .contains("retention")
+    );
 }
 
 #[test]

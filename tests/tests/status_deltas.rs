@@ -75,6 +75,23 @@ fn status_since_a_version_answers_with_what_changed_after_it() {
         (delta["full"].as_bool(), ids(&delta)),
         (Some(false), vec!["b"])
     );
+    // Its timeline, in every answer, keeps each change with its reason (a reloaded window
+    // shows it again), oldest first.
+    let timeline: Vec<(&str, &str)> = delta["subscriptions"][0]["timeline"]
+        .as_array()
+        .expect("a timeline")
+        .iter()
+        .map(|t| (t["state"].as_str().unwrap(), t["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        timeline[timeline.len() - 3..],
+        [
+            ("OPEN", "HTTP 200 OK"),
+            ("CONNECTING", "reconnect requested by user"),
+            ("OPEN", "HTTP 200 OK"),
+        ],
+        "{delta}"
+    );
 
     // c goes: a delta from the last version names it as removed, and nothing else.
     let seen = delta["version"].as_u64().unwrap().to_string();

@@ -12,6 +12,9 @@
 //   [data-testid=subscription-detail][data-id=ID] the detail view (click the row to open)
 //   [data-testid=event-row]             a message of the detail list, newest first, with
 //   [data-testid=event-type], [data-testid=event-data]
+//   [data-testid=list-note]             below the list: its count, what retention removed
+//   [data-testid=detail-count]          the detail header's count of events in history
+//   [data-testid=message-search]        searches the subscription's messages
 //   [data-testid=form-cancel]           closes the form
 //   [data-testid=open-import]           the import view: import-text, import-dry-run, diff-view,
 //   [data-testid=import-trust-list]     what the input would run or read, with its checkbox
@@ -24,6 +27,7 @@ import { Session, sleep, waitForDriver } from "./webdriver.mjs";
 
 const DRIVER = required("WEBDRIVER_URL");
 const APP = required("SSENOTIFY_APP");
+const CLI = required("SSENOTIFY_CLI");
 const ID = "e2e";
 const ROW = `[data-testid="subscription-row"][data-id="${ID}"]`;
 const DETAIL = `[data-testid="subscription-detail"][data-id="${ID}"]`;
@@ -198,6 +202,23 @@ test("a 10,000-event burst leaves the window responsive", { timeout: 120_000 }, 
     // Every event arrived: the newest is at the top of the detail list.
     await click(`${ROW} [data-testid="ready-state"]`);
     await waitForTexts(`${DETAIL} [data-testid="event-data"]`, (ts) => ts[0] === "burst 9999", 20_000);
+    // One truth: the list is what history holds, in its order, with the same count, and
+    // what retention removed (max_events 1,000) is said, not silently missing.
+    const { stdout } = await run(CLI, ["history", ID, "--limit", "100000", "--json"]);
+    const history = JSON.parse(stdout);
+    const count = history.length.toLocaleString("en-US");
+    const [note] = await waitForTexts(`${DETAIL} [data-testid="list-note"]`, (ts) => ts[0]?.startsWith(`${count} messages · `), 10_000);
+    assert.match(note, /^[\d,]+ messages · [\d,]+ older events removed by retention$/);
+    const [total] = await waitForTexts(`${DETAIL} [data-testid="detail-count"]`, (ts) => ts.length > 0);
+    assert.equal(total, ` · ${count} events in history`);
+    const shown = await waitForTexts(`${DETAIL} [data-testid="event-data"]`, (ts) => ts.length > 5);
+    assert.deepEqual(shown, history.slice(0, shown.length).map((e) => e.data));
+    // Search looks through them all.
+    await type('[data-testid="message-search"]', "burst 9500");
+    await waitForTexts(`${DETAIL} [data-testid="event-data"]`, (ts) => ts.length === 1 && ts[0] === "burst 9500");
+    const [found] = await waitForTexts(`${DETAIL} [data-testid="list-note"]`, (ts) => ts.length > 0);
+    assert.equal(found, `1 match in ${count} messages`);
+    t.diagnostic(`after the burst: ${note}`);
     const second = Date.now();
     await click('[data-testid="add-subscription"]');
     await waitForTexts('[data-testid="subscription-form"]', (ts) => ts.length > 0);

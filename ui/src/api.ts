@@ -9,6 +9,7 @@ import type {
   AppInfo,
   CommandError,
   FieldProblem,
+  HistoryStats,
   LiveEvent,
   ReadyState,
   ServerInfo,
@@ -22,6 +23,7 @@ export type {
   Action,
   AppInfo,
   CommandError,
+  HistoryStats,
   LiveEvent,
   ReadyState,
   StoredEvent,
@@ -204,6 +206,8 @@ export interface Api {
   listChanges(since: number | null): Promise<SubscriptionChanges>;
   addSubscription(input: AddInput): Promise<string>;
   updateSubscription(spec: SubscriptionSpec): Promise<void>;
+  /** Checks a subscription as adding (`isNew`) or saving it would, saving nothing. */
+  checkSubscription(spec: SubscriptionSpec, isNew: boolean): Promise<void>;
   removeSubscription(id: string): Promise<void>;
   setPaused(id: string, paused: boolean): Promise<void>;
   setAllPaused(paused: boolean): Promise<void>;
@@ -223,6 +227,8 @@ export interface Api {
   }): Promise<ImportResult>;
   exportSubscriptions(format: "toml" | "json"): Promise<string>;
   historyPage(args: { subscription?: string; beforeRow?: number; limit: number }): Promise<StoredEvent[]>;
+  /** How many events history holds for a subscription, and how many retention removed. */
+  historyStats(subscription: string): Promise<HistoryStats>;
   testRules(spec: SubscriptionSpec, transcript: string): Promise<RouteReport>;
   addDemo(): Promise<string>;
   getSettings(): Promise<Settings>;
@@ -245,6 +251,7 @@ export const tauriApi: Api = {
   listChanges: (since) => invoke<SubscriptionChanges>("list_changes", since === null ? {} : { since }),
   addSubscription: (input) => invoke<string>("add_subscription", { input }),
   updateSubscription: (spec) => invoke<void>("update_subscription", { spec }),
+  checkSubscription: (spec, isNew) => invoke<void>("check_subscription", { spec, new: isNew }),
   removeSubscription: (id) => invoke<void>("remove_subscription", { id }),
   setPaused: (id, paused) => invoke<void>("set_paused", { id, paused }),
   setAllPaused: (paused) => invoke<void>("set_all_paused", { paused }),
@@ -255,6 +262,7 @@ export const tauriApi: Api = {
   importSubscriptions: (args) => invoke<ImportResult>("import_subscriptions", { ...args }),
   exportSubscriptions: (format) => invoke<string>("export_subscriptions", { format }),
   historyPage: (args) => invoke<StoredEvent[]>("history_page", { ...args }),
+  historyStats: (subscription) => invoke<HistoryStats>("history_stats", { subscription }),
   testRules: (spec, transcript) => invoke<RouteReport>("test_rules", { spec, transcript }),
   addDemo: () => invoke<string>("add_demo"),
   getSettings: () => invoke<Settings>("get_settings"),

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import type { Api, AppInfo, LiveEvent, SubscriptionStatus, SubscriptionView, UpdatePayload } from "./api";
+import type { Api, AppInfo, LiveEvent, SubscriptionSpec, SubscriptionStatus, SubscriptionView, UpdatePayload } from "./api";
 import { start } from "./app";
 
 const IMG = "<img src=x onerror=alert(1)>";
@@ -31,6 +31,10 @@ function fakeApi(opts: { files?: string[]; views?: SubscriptionView[]; notice?: 
       return id;
     }),
     updateSubscription: vi.fn(async () => {}),
+    checkSubscription: vi.fn(async (spec: SubscriptionSpec) => {
+      if (spec.url.startsWith("ftp:")) throw { message: 'url: scheme "ftp" is not allowed', field: "url" };
+      if (spec.headers && "Bad Name" in spec.headers) throw { message: "invalid", problems: [{ field: "headers.Bad Name", message: '"Bad Name" is not a valid header name' }] };
+    }),
     removeSubscription: vi.fn(async (id) => {
       views = views.filter((v) => v.spec.id !== id);
     }),
@@ -42,6 +46,7 @@ function fakeApi(opts: { files?: string[]; views?: SubscriptionView[]; notice?: 
     importSubscriptions: vi.fn(async () => ({ added: ["news"], changed: [{ id: "ci", fields: ["url"], reconnect: true }], removed: [], unchanged: [], notifications_changed: false, warnings: [] })),
     exportSubscriptions: vi.fn(async () => "version = 1\n"),
     historyPage: vi.fn(async () => []),
+    historyStats: vi.fn(async () => ({ count: 0, last_received_at: null, retired: 0, oldest_row: null })),
     testRules: vi.fn(async () => ({
       events: [{ event: { type: "message", data: IMG, last_event_id: "" }, decision: { rule: null, action: "notify", title: IMG, body: "&lt;script&gt;", urgency: "normal" as const } }],
       summaries: [],
@@ -166,7 +171,7 @@ describe("the app", () => {
     expect(rows.length).toBeGreaterThan(5);
     expect(rows.length).toBeLessThan(40);
     expect(q(rows[0]!, "event-data")?.textContent).toBe(`event ${rowSeq}`);
-    expect(root.querySelector(".list-note")?.textContent).toContain("10000 messages");
+    expect(root.querySelector(".list-note")?.textContent).toContain("10,000 messages");
     expect(elapsed).toBeLessThan(2000);
   });
 
@@ -184,6 +189,34 @@ describe("the app", () => {
     await vi.waitFor(() => expect(q(root, "subscription-detail")?.getAttribute("data-id")).toBe("local"));
     expect(api.addSubscription).toHaveBeenLastCalledWith({ url: "http://127.0.0.1:9/sse", id: "local", headers: [] });
     expect(api.updateSubscription).not.toHaveBeenCalled();
+  });
+
+  it("checks fields as they are typed, each error next to its field, headers on their row", async () => {
+    const { root, api } = await boot();
+    q<HTMLButtonElement>(root, "add-subscription")!.click();
+    const form = q<HTMLFormElement>(root, "subscription-form")!;
+    const typeInto = (el: HTMLInputElement, text: string) => {
+      el.value = text;
+      el.dispatchEvent(new Event("input", { bubbles: true }));
+    };
+    typeInto(q<HTMLInputElement>(form, "form-url")!, "ftp://bad");
+    await vi.waitFor(() => expect(q(form, "form-error-url")?.hidden).toBe(false));
+    expect(q(form, "form-error-url")?.textContent).toContain('scheme "ftp"');
+    expect(api.checkSubscription).toHaveBeenCalled();
+    expect(api.addSubscription).not.toHaveBeenCalled();
+    // Fixed as typed: the error goes.
+    typeInto(q<HTMLInputElement>(form, "form-url")!, "http://127.0.0.1:9/sse");
+    await vi.waitFor(() => expect(q(form, "form-error-url")?.hidden).toBe(true));
+    // A header the engine refuses: on its own row.
+    q<HTMLButtonElement>(form, "form-add-header")!.click();
+    q<HTMLButtonElement>(form, "form-add-header")!.click();
+    const rows = form.querySelectorAll<HTMLElement>(".header-row");
+    typeInto(rows[0]!.querySelector<HTMLInputElement>(".h-name")!, "X-Ok");
+    typeInto(rows[1]!.querySelector<HTMLInputElement>(".h-name")!, "Bad Name");
+    await vi.waitFor(() => expect(q(form, "form-error-headers-1")?.hidden).toBe(false));
+    expect(q(form, "form-error-headers-1")?.textContent).toContain("not a valid header name");
+    expect(q(form, "form-error-headers-0")?.hidden).toBe(true);
+    expect(q(form, "form-error-url")?.hidden).toBe(true);
   });
 
   it("edits with the full spec and runs the rule tester", async () => {
@@ -380,7 +413,7 @@ describe("the app", () => {
     const rows = () => root.querySelectorAll('[data-testid="subscription-row"]');
     expect(rows().length).toBeGreaterThan(3);
     expect(rows().length).toBeLessThan(40);
-    expect(root.querySelector("#status")?.textContent).toContain("10000 subscriptions");
+    expect(root.querySelector("#status")?.textContent).toContain("10,000 subscriptions");
     // One status of a row in view changes: the row shows it, at the cost of the window.
     const t0 = performance.now();
     push({ statuses: [status("s1", { ready_state: "OPEN", reason: "HTTP 200 OK" })] });
@@ -416,5 +449,73 @@ describe("the app", () => {
     await vi.waitFor(() => expect(listChanges.mock.calls.length).toBeGreaterThan(1));
     // Asked for what changed since the answer it holds.
     expect(listChanges.mock.calls[listChanges.mock.calls.length - 1]![0]).toBe(listChanges.mock.calls.length - 1);
+  });
+
+  it("leaves no hole when a batch dropped events: pages history until it meets what it holds", async () => {
+    const rows = Array.from({ length: 1200 }, (_, i) => i + 1);
+    const stored = (row: number) => ({ row, subscription: "a", type: "message", data: `event ${row}`, id: null, last_event_id: String(row), received_at: row, action: "notified" as const });
+    const { root, push, api } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a", { ready_state: "OPEN" }) }] });
+    (api.historyPage as ReturnType<typeof vi.fn>).mockImplementation(async ({ beforeRow, limit }: { beforeRow?: number; limit: number }) =>
+      rows.filter((r) => beforeRow === undefined || r < beforeRow).reverse().slice(0, limit).map(stored));
+    const count = () => ({ count: rows.length, last_received_at: rows.length, retired: 0, oldest_row: 1 });
+    (api.historyStats as ReturnType<typeof vi.fn>).mockImplementation(async () => count());
+    root.querySelector<HTMLElement>('[data-testid="subscription-row"][data-id="a"] .sub-open')!.click();
+    // The newest page: rows 701..1200.
+    await vi.waitFor(() => expect(q(root, "list-note")?.textContent).toContain("500 messages of 1,200 in history"));
+    // A batch left out 1201..1800 (more than a page) and carried 1801.
+    for (let r = 1201; r <= 1801; r++) rows.push(r);
+    push({ events: [{ subscription: "a", row: 1801, type: "message", data: "event 1801", last_event_id: "1801", action: "notified", received_at: 1801 }], dropped: 600 });
+    // 701..1801 without a hole: 1,101 (the newest page alone would leave 1201..1301 out).
+    await vi.waitFor(() => expect(q(root, "list-note")?.textContent).toContain("1,101 messages of 1,801 in history"));
+    expect(q(root, "detail-count")?.textContent).toBe(" · 1,801 events in history");
+    const first = root.querySelector('[data-testid="event-row"] [data-testid="event-data"]');
+    expect(first?.textContent).toBe("event 1801");
+  });
+
+  it("says how many older events retention removed at the end of the list", async () => {
+    const { root, api } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a", { ready_state: "OPEN" }) }] });
+    (api.historyPage as ReturnType<typeof vi.fn>).mockImplementation(async () =>
+      [3, 2, 1].map((row) => ({ row, subscription: "a", type: "message", data: `event ${row}`, id: null, last_event_id: "", received_at: row, action: "notified" as const })));
+    (api.historyStats as ReturnType<typeof vi.fn>).mockImplementation(async () => ({ count: 3, last_received_at: 3, retired: 1, oldest_row: 1 }));
+    root.querySelector<HTMLElement>('[data-testid="subscription-row"][data-id="a"] .sub-open')!.click();
+    await vi.waitFor(() => expect(q(root, "list-note")?.textContent).toBe("3 messages · 1 older event removed by retention"));
+  });
+
+  it("searches a subscription's messages by text, type and what the router did", async () => {
+    const { root, push } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a", { ready_state: "OPEN" }) }] });
+    root.querySelector<HTMLElement>('[data-testid="subscription-row"][data-id="a"] .sub-open')!.click();
+    push({ events: [live("a", { data: "disk full on db1" }), live("a", { type: "deploy", data: "v2" }), live("a", { data: "quiet", action: "dropped" })] });
+    const search = q<HTMLInputElement>(root, "message-search")!;
+    const shown = () => [...root.querySelectorAll('[data-testid="event-row"] [data-testid="event-data"]')].map((e) => e.textContent);
+    for (const [text, want] of [["DISK", ["disk full on db1"]], ["deploy", ["v2"]], ["dropped", ["quiet"]], ["", ["quiet", "v2", "disk full on db1"]]] as const) {
+      search.value = text;
+      search.dispatchEvent(new Event("input"));
+      expect(shown()).toEqual(want);
+    }
+    search.value = "nothing like it";
+    search.dispatchEvent(new Event("input"));
+    expect(q(root, "list-note")?.textContent).toContain("0 matches in 3 messages");
+  });
+
+  it("counts down to the next try while CONNECTING, and shows the daemon's timeline after a reload", async () => {
+    const timeline = [
+      { at: 1000, state: "CONNECTING" as const, reason: "started" },
+      { at: 2000, state: "OPEN" as const, reason: "HTTP 200 OK", status: 200 },
+      { at: 3000, state: "CONNECTING" as const, reason: "network error: connection reset" },
+    ];
+    const { root, push } = await boot({
+      views: [{ spec: { id: "a", url: "http://x" }, status: status("a", { since: Date.now(), retry_in_ms: 5000, reason: "network error: connection reset", timeline }) }],
+    });
+    root.querySelector<HTMLElement>('[data-testid="subscription-row"][data-id="a"] .sub-open')!.click();
+    expect(q(root, "detail-retry-in")?.textContent).toMatch(/^ · next try in [45] s$/);
+    const entries = [...root.querySelectorAll('[data-testid="state-timeline"] li')].map((li) => li.textContent);
+    expect(entries).toHaveLength(3);
+    expect(entries[0]).toContain("network error: connection reset");
+    expect(entries[2]).toContain("started");
+    // The wait is over: it says so rather than counting below zero.
+    push({ statuses: [status("a", { since: Date.now() - 10_000, retry_in_ms: 3000, reason: "network error: connection reset" })] });
+    expect(q(root, "detail-retry-in")?.textContent).toBe(" · trying now");
+    push({ statuses: [status("a", { ready_state: "OPEN", reason: "HTTP 200 OK" })] });
+    expect(q(root, "detail-retry-in")?.textContent).toBe("");
   });
 });

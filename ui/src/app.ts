@@ -9,8 +9,11 @@ import {
   applyChanges,
   applyHistory,
   applyHistoryAll,
+  applyStats,
   applyUpdate,
   emptyStore,
+  markWhole,
+  MAX_EVENTS,
   removeSub,
   summary,
   type Store,
@@ -145,13 +148,24 @@ export async function start(root: Element, api: Api): Promise<void> {
       loadOlder: (sid) => void loadOlder(sid),
     });
     show({ kind: "detail", id, view }, view.root);
-    if (sub.events.length < PAGE && !sub.historyDone) void loadOlder(id);
+    // Events left out of a batch since this list was last made whole: page them in first.
+    if (sub.whole < store.gapEpoch) void catchUp(id);
+    else if (sub.events.length < PAGE && !sub.historyDone) void loadOlder(id);
+    void refreshStats(id);
   }
 
   function openForm(id: string | null) {
     const spec = id ? store.subs.get(id)?.spec ?? null : null;
     show({ kind: "form", editing: id }, formView(spec, {
       save: (s, editing) => save(s, editing),
+      check: async (s, isNew) => {
+        try {
+          await api.checkSubscription(s, isNew);
+          return null;
+        } catch (err) {
+          return toCommandError(err);
+        }
+      },
       testRules: (s, transcript) => api.testRules(s, transcript),
       cancel: () => (id ? openDetail(id) : renderHome()),
     }));
@@ -326,17 +340,52 @@ export async function start(root: Element, api: Api): Promise<void> {
     }
   }
 
-  /** Refetches the newest page of the open subscription after the app dropped events. */
-  async function catchUpDropped() {
-    if (pane.kind !== "detail") return;
-    const id = pane.id;
+  /**
+   * Pages `id`'s history back from the newest row until the pages meet the rows already
+   * held, so that events a batch left out leave no silent hole in the list.
+   */
+  async function catchUp(id: string) {
+    const epoch = store.gapEpoch;
+    const held = new Set(store.subs.get(id)?.events.map((e) => e.row));
+    let before: number | undefined;
     try {
-      const page = await api.historyPage({ subscription: id, limit: PAGE });
-      store = applyHistory(store, id, page, Number.POSITIVE_INFINITY);
-      store = { ...store, dropped: 0 };
+      for (let n = 0; n < MAX_EVENTS / PAGE; n++) {
+        const page = await api.historyPage({ subscription: id, ...(before !== undefined ? { beforeRow: before } : {}), limit: PAGE });
+        store = applyHistory(store, id, page, PAGE);
+        const last = page[page.length - 1];
+        // Met: the page's oldest row was held already (everything older is too).
+        if (!last || page.length < PAGE || held.has(last.row)) break;
+        before = last.row;
+      }
+      store = markWhole({ ...store, dropped: 0 }, id, epoch);
       changed();
     } catch {
-      // The next batch or a scroll will try again.
+      // The next batch or opening it again will try again.
+    }
+  }
+
+  // The open subscription's history count: at most one request in flight, and one more
+  // after it when events arrived meanwhile.
+  let statsBusy = false;
+  let statsAgain = false;
+  async function refreshStats(id: string) {
+    if (statsBusy) {
+      statsAgain = true;
+      return;
+    }
+    statsBusy = true;
+    try {
+      let next: string | null = id;
+      while (next) {
+        statsAgain = false;
+        store = applyStats(store, next, await api.historyStats(next));
+        changed();
+        next = statsAgain && pane.kind === "detail" ? pane.id : null;
+      }
+    } catch {
+      // The count stays as it was; the next batch asks again.
+    } finally {
+      statsBusy = false;
     }
   }
 
@@ -378,8 +427,12 @@ export async function start(root: Element, api: Api): Promise<void> {
     const unknown = payload.statuses?.some((s) => !store.subs.get(s.id)?.spec);
     if (whole) void refresh(true).catch(() => {});
     else if ((payload.config || unknown) && !refreshing) void refresh().catch(() => {});
-    if (payload.dropped) void catchUpDropped();
     changed();
+    if (pane.kind === "detail") {
+      const id = pane.id;
+      if (payload.dropped) void catchUp(id);
+      if (payload.dropped || payload.events?.some((e) => e.subscription === id)) void refreshStats(id);
+    }
   });
   await api.onOpenFiles(() => void takeFiles().catch(() => {}));
   try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { SubscriptionSpec } from "./api";
-import { addInput, emptyForm, errorsByField, fieldFromMessage, fieldOf, formToSpec, knownFields, specToForm } from "./form";
+import { addInput, durationProblem, emptyForm, errorsByField, fieldFromMessage, fieldOf, formToSpec, knownFields, specToForm } from "./form";
 
 const full: SubscriptionSpec = {
   id: "ci",
@@ -66,8 +66,10 @@ describe("spec ↔ form", () => {
     form.rules = [{ ...specToForm(full).rules[1]!, when: "{not json" }];
     form.headers = [{ name: "", value: "v" }, { name: "A", value: "1" }, { name: "a", value: "2" }];
     const { errors } = formToSpec(form);
-    expect(Object.keys(errors).sort()).toEqual(["headers", "max_event_size", "rules[0].when"]);
-    expect(errors["headers"]).toHaveLength(2);
+    // Each header's error on its own row.
+    expect(Object.keys(errors).sort()).toEqual(["headers[0]", "headers[2]", "max_event_size", "rules[0].when"]);
+    expect(errors["headers[0]"]).toEqual(["a header needs a name"]);
+    expect(errors["headers[2]"]).toEqual(["header a is given twice"]);
   });
 
   it("accepts a single condition object", () => {
@@ -125,3 +127,20 @@ describe("engine errors → fields", () => {
     ).toEqual({ "rules[0].when": ["invalid regex"], idle_timeout: ['subscription "a": idle_timeout: must be more than 0'], form: ["other"] });
   });
 });
+
+describe("durations", () => {
+  it("accepts what the engine reads and names what it would refuse", () => {
+    for (const ok of ["3s", "500ms", "1h 30m", "30d", "2 min", "1week"]) expect(durationProblem(ok), ok).toBeNull();
+    expect(durationProblem("10x")).toBe('unknown time unit "x" (use ms, s, m, h, d, w)');
+    for (const bad of ["10", "s", "3s!", "-3s"]) expect(durationProblem(bad), bad).toMatch(/^a duration such as/);
+  });
+  it("keeps a bad duration out of a spec, with the error at its field", () => {
+    const form = emptyForm();
+    form.url = "http://x";
+    form.reconnect_time = "3 sex";
+    form.history_max_age = "soon";
+    const { errors } = formToSpec(form);
+    expect(Object.keys(errors).sort()).toEqual(["history.max_age", "reconnect_time"]);
+  });
+});
+

@@ -179,15 +179,15 @@ export function formToSpec(
   if (!spec.url) addError(errors, "url", "the URL is required");
   setOrDelete("name", form.name.trim());
   const headers: Record<string, string> = {};
-  for (const h of form.headers) {
+  for (const [i, h] of form.headers.entries()) {
     const name = h.name.trim();
     if (!name && !h.value) continue;
     if (!name) {
-      addError(errors, "headers", "a header needs a name");
+      addError(errors, `headers[${i}]`, "a header needs a name");
       continue;
     }
     if (Object.keys(headers).some((k) => k.toLowerCase() === name.toLowerCase())) {
-      addError(errors, "headers", `header ${name} is given twice`);
+      addError(errors, `headers[${i}]`, `header ${name} is given twice`);
     }
     headers[name] = h.value;
   }
@@ -200,7 +200,12 @@ export function formToSpec(
   }
   setOrDelete("auth", auth);
   for (const key of ["reconnect_time", "backoff_cap", "idle_timeout", "ca_file"] as const) {
-    setOrDelete(key, form[key].trim());
+    const value = form[key].trim();
+    if (key !== "ca_file" && value) {
+      const problem = durationProblem(value);
+      if (problem) addError(errors, key, problem);
+    }
+    setOrDelete(key, value);
   }
   const size = form.max_event_size.trim();
   if (size) {
@@ -215,7 +220,12 @@ export function formToSpec(
     if (!Number.isInteger(n) || n < 1) addError(errors, "history", "max events: a whole number, at least 1");
     history.max_events = n;
   }
-  if (form.history_max_age.trim()) history.max_age = form.history_max_age.trim();
+  const maxAge = form.history_max_age.trim();
+  if (maxAge) {
+    const problem = durationProblem(maxAge);
+    if (problem) addError(errors, "history.max_age", problem);
+    history.max_age = maxAge;
+  }
   setOrDelete("history", Object.keys(history).length ? history : undefined);
   if (form.paused) spec.paused = true;
   else delete spec.paused;
@@ -279,8 +289,8 @@ export function errorsByField(err: CommandError, known: Set<string>): FieldError
   return out;
 }
 
-/** The form fields errors can attach to, for a form with `rules` rules. */
-export function knownFields(rules: number): Set<string> {
+/** The form fields errors can attach to, for a form with `rules` rules and these headers. */
+export function knownFields(rules: number, headers: string[] = []): Set<string> {
   const fields = new Set([
     "form",
     "url",
@@ -294,13 +304,33 @@ export function knownFields(rules: number): Set<string> {
     "max_event_size",
     "ca_file",
     "history",
+    "history.max_age",
     "rules",
   ]);
   for (let i = 0; i < rules; i++) {
     fields.add(`rules[${i}]`);
     for (const f of RULE_FIELDS) fields.add(`rules[${i}].${f}`);
   }
+  for (const name of headers) if (name) fields.add(`headers.${name}`);
   return fields;
+}
+
+/** The units a duration may use (the engine reads durations with humantime). */
+const DURATION_UNITS = new Set(
+  "ns nsec nanos us usec micros µs ms msec millis s sec secs second seconds m min mins minute minutes h hr hrs hour hours d day days w week weeks M month months y year years".split(" "),
+);
+
+/**
+ * What is wrong with a duration as typed ("3s", "1h 30m"), or null: checked here so that a
+ * typo gets its field's error at once instead of the engine refusing the whole request.
+ */
+export function durationProblem(text: string): string | null {
+  const parts = [...text.trim().matchAll(/(\d+)\s*([A-Za-zµ]+)\s*/gy)];
+  const read = parts.map((m) => m[0]).join("");
+  if (!parts.length || read.length !== text.trim().length) return 'a duration such as "3s", "2m", "1h 30m" or "30d"';
+  const unknown = parts.find((m) => !DURATION_UNITS.has(m[2]!));
+  if (unknown) return `unknown time unit "${unknown[2]}" (use ms, s, m, h, d, w)`;
+  return null;
 }
 
 /** Whether a header value or secret is a reference (`env:NAME`, `file:PATH`). */

@@ -8,6 +8,7 @@ import type {
   QuietHoursSpec,
   TrustItem,
 } from "./api";
+import { durationProblem } from "./form";
 
 export interface DiffLine {
   sign: "+" | "~" | "-" | "=" | "!";
@@ -181,7 +182,11 @@ export function formToSettings(f: SettingsForm): {
     if (!Number.isInteger(n) || n < 1) errors.rate_max = "a whole number, at least 1";
     else rate.max = n;
   }
-  if (f.ratePer.trim()) rate.per = f.ratePer.trim();
+  if (f.ratePer.trim()) {
+    const problem = durationProblem(f.ratePer);
+    if (problem) errors.rate_per = problem;
+    else rate.per = f.ratePer.trim();
+  }
   if (f.catchUp.trim()) {
     const n = Number(f.catchUp);
     if (!Number.isInteger(n) || n < 0) errors.catch_up = "a whole number, 0 or more";

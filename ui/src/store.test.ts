@@ -3,6 +3,7 @@ import type { LiveEvent, StoredEvent, SubscriptionStatus, UpdatePayload } from "
 import {
   applyChanges,
   applyHistory,
+  applyStats,
   applyHistoryAll,
   applyList,
   applyUpdate,
@@ -10,7 +11,7 @@ import {
   emptyStore,
   matchingIds,
   removeSub,
-  eventsToday,
+  plural,
   mergeEvents,
   pushTimeline,
   rowView,
@@ -121,31 +122,49 @@ describe("history and list", () => {
   });
 });
 
-describe("views of a subscription", () => {
-  it("counts today's events only", () => {
-    const now = new Date(2025, 5, 1, 12).getTime();
-    const yesterday = new Date(2025, 4, 31, 23).getTime();
+describe("one truth with history", () => {
+  it("drops rows retention removed and is done when it holds every row history has", () => {
     let s = applyUpdate(emptyStore(), batch({ statuses: [status("a")] }));
-    s = applyUpdate(s, batch({
-      events: [live("a", 1, { received_at: yesterday }), live("a", 2, { received_at: now - 1000 }), live("a", 3, { received_at: now })],
-    }));
-    expect(eventsToday(s.subs.get("a")!, now)).toBe(2);
-    s = applyUpdate(s, batch({ statuses: [status("a", { paused: true, ready_state: "CLOSED" })] }));
-    const r = rowView(s.subs.get("a")!, now);
+    s = applyUpdate(s, batch({ events: Array.from({ length: 20 }, (_, i) => live("a", i + 1)) }));
+    s = applyStats(s, "a", { count: 10, last_received_at: 20, retired: 10, oldest_row: 11 });
+    const a = s.subs.get("a")!;
+    expect(a.events.map((e) => e.row)).toEqual([20, 19, 18, 17, 16, 15, 14, 13, 12, 11]);
+    expect(a.historyDone).toBe(true);
+    expect(a.stats?.retired).toBe(10);
+    // Nothing paged in reaches the oldest row: more to page.
+    s = applyUpdate(emptyStore(), batch({ statuses: [status("b")] }));
+    s = applyUpdate(s, batch({ events: [live("b", 30)] }));
+    s = applyStats(s, "b", { count: 5, last_received_at: 30, retired: 0, oldest_row: 26 });
+    expect(s.subs.get("b")!.historyDone).toBe(false);
+  });
+});
+
+describe("views of a subscription", () => {
+  it("shows paused apart from the state, and the daemon's last event time", () => {
+    let s = applyUpdate(emptyStore(), batch({ statuses: [status("a", { last_event_at: 1234 })] }));
+    // Events paged in or not, the time is the daemon's.
+    s = applyUpdate(s, batch({ events: [live("a", 1, { received_at: 99 })] }));
+    s = applyUpdate(s, batch({ statuses: [status("a", { paused: true, ready_state: "CLOSED", last_event_at: 1234 })] }));
+    const r = rowView(s.subs.get("a")!);
     expect(r.state).toBe("PAUSED");
     expect(r.readyState).toBe("CLOSED");
-    expect(r.eventsToday).toBe(2);
+    expect(r.lastEventAt).toBe(1234);
+  });
+  it("counts in words with the right number", () => {
+    expect(plural(1, "event")).toBe("1 event");
+    expect(plural(0, "event")).toBe("0 events");
+    expect(plural(3006, "match", "matches")).toBe("3,006 matches");
   });
   it("says a failure in plain words and keeps the technical reason", () => {
     const refused = "network error: tcp connect error: Connection refused (os error 111)";
     let s = applyUpdate(emptyStore(), batch({
       statuses: [status("a", { reason: refused, hint: "Connection refused: is the server running on 127.0.0.1:1?" })],
     }));
-    let r = rowView(s.subs.get("a")!, 0);
+    let r = rowView(s.subs.get("a")!);
     expect(r.says).toBe("Connection refused: is the server running on 127.0.0.1:1?");
     expect(r.reason).toBe(refused);
     s = applyUpdate(s, batch({ statuses: [status("a", { ready_state: "OPEN", reason: "HTTP 200 OK" })] }));
-    r = rowView(s.subs.get("a")!, 0);
+    r = rowView(s.subs.get("a")!);
     expect([r.says, r.reason]).toEqual(["HTTP 200 OK", "HTTP 200 OK"]);
   });
   it("summarises the states", () => {
@@ -191,7 +210,7 @@ describe("a store of many subscriptions", () => {
     const next = applyUpdate(s, batch({ statuses: [status("s5", { ready_state: "OPEN" })] }));
     expect(next.subs).toBe(s.subs);
     expect(next.shape).toBe(s.shape);
-    expect(summary(next)).toBe("10000 subscriptions, 1 open, 9999 connecting");
+    expect(summary(next)).toBe("10,000 subscriptions, 1 open, 9999 connecting");
   });
 
   it("keeps the header's counts equal to a count of every subscription", () => {

@@ -7,7 +7,9 @@
 // are kept up to date as subscriptions change, and `shape` tells the list when the set of
 // ids (or what a filter matches) changed, so it recomputes its rows only then. Each
 // SubState is replaced, never changed, so a view can tell a change by identity.
+import type { TimelineEntry as DaemonTimelineEntry } from "./protocol";
 import type {
+  HistoryStats,
   LiveEvent,
   ReadyState,
   StoredEvent,
@@ -55,6 +57,10 @@ export interface SubState {
   timeline: TimelineEntry[];
   /** History holds nothing older than the last event here. */
   historyDone: boolean;
+  /** What history holds for it (the one count the window shows), once asked. */
+  stats: HistoryStats | null;
+  /** The store's `gapEpoch` when its events were last caught up with history. */
+  whole: number;
 }
 
 /** How the header counts a subscription. */
@@ -71,6 +77,9 @@ export interface Store {
   listVersion: number | null;
   /** Events the app left out of batches since the last refetch. */
   dropped: number;
+  /** Bumped whenever a batch left events out: a subscription whose `whole` is lower may
+   * miss some in the middle of its list until it is caught up from history. */
+  gapEpoch: number;
   configError: string | null;
   /** A counter for unrecorded events' keys. */
   seq: number;
@@ -83,6 +92,7 @@ export function emptyStore(): Store {
     shape: 0,
     listVersion: null,
     dropped: 0,
+    gapEpoch: 0,
     configError: null,
     seq: 0,
   };
@@ -115,7 +125,7 @@ function drop(store: Store, id: string): void {
 }
 
 function blank(id: string): SubState {
-  return { id, spec: null, status: null, events: [], timeline: [], historyDone: false };
+  return { id, spec: null, status: null, events: [], timeline: [], historyDone: false, stats: null, whole: 0 };
 }
 
 /** A timeline with `status` appended when its state or reason changed. */
@@ -131,15 +141,32 @@ export function pushTimeline(
   return [entry, ...timeline].slice(0, max);
 }
 
-/** The view's subscription, keeping what the UI already knew (events, timeline). */
+/** The daemon's timeline (oldest first) as the UI keeps it (newest first). */
+function daemonTimeline(entries: DaemonTimelineEntry[]): TimelineEntry[] {
+  return entries
+    .map((t) => {
+      const entry: TimelineEntry = { at: t.at, state: t.state, reason: t.reason };
+      if (t.status != null) entry.status = t.status;
+      return entry;
+    })
+    .reverse();
+}
+
+/**
+ * The view's subscription, keeping what the UI already knew (events). The daemon's
+ * timeline, when the answer has one, is the truth: it survives a reload of the window.
+ */
 function fromView(prev: SubState | undefined, view: SubscriptionView): SubState {
   const base = prev ?? blank(view.spec.id);
-  return {
-    ...base,
-    spec: view.spec,
-    status: view.status ?? base.status,
-    timeline: view.status ? pushTimeline(base.timeline, view.status) : base.timeline,
-  };
+  let timeline = base.timeline;
+  let status = view.status ?? base.status;
+  if (view.status?.timeline?.length) {
+    timeline = daemonTimeline(view.status.timeline);
+    // Held once, in `timeline`: not again in every status kept.
+    const { timeline: _held, ...rest } = view.status;
+    status = rest;
+  } else if (view.status) timeline = pushTimeline(base.timeline, view.status);
+  return { ...base, spec: view.spec, status, timeline };
 }
 
 /** The full list: keeps events and timelines, drops removed ids. */
@@ -239,7 +266,8 @@ export function applyUpdate(store: Store, payload: UpdatePayload, max = MAX_EVEN
   }
   let configError = store.configError;
   if (payload.config?.kind === "config") configError = payload.config.error ?? null;
-  return { ...store, seq, dropped: store.dropped + (payload.dropped ?? 0), configError };
+  const dropped = payload.dropped ?? 0;
+  return { ...store, seq, dropped: store.dropped + dropped, gapEpoch: store.gapEpoch + (dropped ? 1 : 0), configError };
 }
 
 /** Adds a page of history (newest first) for one subscription. */
@@ -272,6 +300,39 @@ export function applyHistoryAll(store: Store, page: StoredEvent[], max = MAX_EVE
   return next;
 }
 
+/** Marks `id`'s events as caught up with history as of the epoch `epoch`. */
+export function markWhole(store: Store, id: string, epoch: number): Store {
+  const prev = store.subs.get(id);
+  if (!prev) return store;
+  put(store, { ...prev, whole: Math.max(prev.whole, epoch) });
+  return { ...store };
+}
+
+/**
+ * Sets what history holds for `id` (from history_stats), and makes the list agree with it:
+ * rows retention removed since they were paged in leave the list (the note below it counts
+ * them), and a list holding every row history has is done.
+ */
+export function applyStats(store: Store, id: string, stats: HistoryStats): Store {
+  const prev = store.subs.get(id);
+  if (!prev) return store;
+  const oldest = stats.oldest_row;
+  let events = prev.events;
+  if (stats.count === 0) events = events.filter((e) => e.row === null);
+  else if (oldest !== null && events.some((e) => e.row !== null && e.row < oldest)) {
+    events = events.filter((e) => e.row === null || e.row >= oldest);
+  }
+  const recorded = events.length && events[events.length - 1]!.row;
+  const historyDone = prev.historyDone || (stats.count > 0 && recorded === oldest);
+  put(store, { ...prev, stats, events, historyDone });
+  return { ...store };
+}
+
+/** "1 event", "2 events", "1,234 events": a count with its noun in the right number. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
+}
+
 /** Removes a subscription right away (before the next list arrives). */
 export function removeSub(store: Store, id: string): Store {
   drop(store, id);
@@ -283,17 +344,6 @@ export function startOfDay(now: number): number {
   const d = new Date(now);
   d.setHours(0, 0, 0, 0);
   return d.getTime();
-}
-
-/** Events received today among those held (newest first, so it stops early). */
-export function eventsToday(sub: SubState, now: number): number {
-  const start = startOfDay(now);
-  let n = 0;
-  for (const e of sub.events) {
-    if (e.received_at < start) break;
-    n++;
-  }
-  return n;
 }
 
 /** What the list row shows for one subscription. */
@@ -310,12 +360,12 @@ export interface RowView {
   /** The reason in plain words when the daemon has them, else the reason. */
   says: string;
   since: number | null;
-  eventsToday: number;
-  eventsTotal: number | null;
+  /** When the daemon last received an event for it. */
+  lastEventAt: number | null;
   error: string | null;
 }
 
-export function rowView(sub: SubState, now: number): RowView {
+export function rowView(sub: SubState): RowView {
   const s = sub.status;
   const paused = s?.paused ?? sub.spec?.paused ?? false;
   const readyState = s?.ready_state ?? "UNKNOWN";
@@ -330,8 +380,7 @@ export function rowView(sub: SubState, now: number): RowView {
     reason: s?.reason ?? "",
     says: s?.hint ?? s?.reason ?? "",
     since: s?.since ?? null,
-    eventsToday: eventsToday(sub, now),
-    eventsTotal: s?.events ?? null,
+    lastEventAt: s?.last_event_at ?? null,
     error: s?.error ?? null,
   };
 }
@@ -339,7 +388,7 @@ export function rowView(sub: SubState, now: number): RowView {
 /** The header's one-line summary of all subscriptions (from the kept counts: no loop). */
 export function summary(store: Store): string {
   const { open, connecting, closed, paused } = store.counts;
-  const parts = [`${store.subs.size} subscription${store.subs.size === 1 ? "" : "s"}`];
+  const parts = [plural(store.subs.size, "subscription")];
   if (open) parts.push(`${open} open`);
   if (connecting) parts.push(`${connecting} connecting`);
   if (closed) parts.push(`${closed} closed`);

@@ -445,6 +445,7 @@ pub fn history(args: HistoryArgs, paths: &Paths) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let mut out = std::io::stdout().lock();
+    let reached_the_end = events.len() < args.limit;
     for event in events {
         let when = chrono::DateTime::from_timestamp_millis(event.received_at)
             .map(|t| t.with_timezone(&chrono::Local).format("%F %T").to_string())
@@ -457,6 +458,21 @@ pub fn history(args: HistoryArgs, paths: &Paths) -> ExitCode {
             event.action,
             crate::common::Printable(&event.data)
         );
+    }
+    // Said where the rows end, as the app's list says it: older rows did exist.
+    if reached_the_end {
+        match history.stats(args.id.as_deref()) {
+            Ok(stats) if stats.retired > 0 => {
+                let s = if stats.retired == 1 { "" } else { "s" };
+                let _ = writeln!(
+                    out,
+                    "({} older event{s} removed by retention)",
+                    stats.retired
+                );
+            }
+            Ok(_) => {}
+            Err(error) => return fail(error),
+        }
     }
     ExitCode::SUCCESS
 }

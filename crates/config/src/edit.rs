@@ -154,6 +154,18 @@ fn put(
     mut spec: SubscriptionSpec,
     new: bool,
 ) -> Result<(), EditError> {
+    validate_one(set, &spec, new)?;
+    store.stash_secrets(&mut spec)?;
+    set.upsert(spec);
+    Ok(())
+}
+
+/// The checks [`put`] makes, on their own.
+fn validate_one(
+    set: &SubscriptionSet,
+    spec: &SubscriptionSpec,
+    new: bool,
+) -> Result<(), EditError> {
     let probe = SubscriptionSet {
         notifications: set.notifications.clone(),
         subscriptions: vec![spec.clone()],
@@ -165,9 +177,21 @@ fn put(
         "<edited subscription>"
     };
     probe.validate(Path::new(what), LiteralSecrets::Allow)?;
-    store.stash_secrets(&mut spec)?;
-    set.upsert(spec);
     Ok(())
+}
+
+/// Check `spec` as adding it (`new`) or saving it over the one with its id would, without
+/// writing anything: the app's form, as the user types. A new spec without an id gets
+/// one when it is added, so its id is not checked.
+pub fn check(paths: &Paths, mut spec: SubscriptionSpec, new: bool) -> Result<(), EditError> {
+    // A file broken by hand is not this form's problem: check against an empty set then.
+    let set = Store::new(paths.clone()).load().unwrap_or_default();
+    if new && spec.id.is_empty() {
+        spec.id = "new".to_owned();
+    } else if new && set.get(&spec.id).is_some() {
+        return Err(EditError::Exists(spec.id));
+    }
+    validate_one(&set, &spec, new)
 }
 
 /// Remove a subscription (its history goes when the daemon applies the change).

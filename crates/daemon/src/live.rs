@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use ssenotify_protocol::{DaemonEvent, DaemonInfo, StatusReport, SubscriptionStatus};
+use ssenotify_protocol::{
+    DaemonEvent, DaemonInfo, StatusReport, SubscriptionStatus, TimelineEntry,
+};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +28,10 @@ pub(crate) type ResumeFrom = (String, Option<String>);
 /// How many removed subscriptions the status table remembers for deltas; a client that
 /// last looked before the oldest of them is sent everything again.
 const REMEMBERED_REMOVALS: usize = 10_000;
+
+/// How many state changes the table keeps per subscription (the `timeline` of `list` and
+/// `status` answers); an idle subscription holds two.
+pub(crate) const TIMELINE_LEN: usize = 10;
 
 /// The live status of every subscription, in id order, with the version of its last change.
 pub(crate) struct StatusTable {
@@ -44,6 +50,50 @@ pub(crate) struct StatusTable {
 struct Versioned {
     status: SubscriptionStatus,
     version: u64,
+    /// Its last state changes, oldest first (kept here, not in `status`: a status is
+    /// cloned on every change, its history need not be).
+    timeline: Vec<TimelineEntry>,
+}
+
+impl Versioned {
+    fn new(status: SubscriptionStatus, version: u64) -> Self {
+        let mut entry = Self {
+            status,
+            version,
+            timeline: Vec::new(),
+        };
+        entry.note_state();
+        entry
+    }
+
+    /// Adds the status's state to the timeline when it differs from the last one there.
+    fn note_state(&mut self) {
+        let s = &self.status;
+        if self
+            .timeline
+            .last()
+            .is_some_and(|t| t.state == s.ready_state && t.reason == s.reason)
+        {
+            return;
+        }
+        if self.timeline.len() >= TIMELINE_LEN {
+            self.timeline.remove(0);
+        }
+        self.timeline.push(TimelineEntry {
+            at: s.since,
+            state: s.ready_state,
+            reason: s.reason.clone(),
+            status: s.status,
+        });
+    }
+
+    /// The status as an answer carries it: with its timeline.
+    fn answer(&self) -> SubscriptionStatus {
+        SubscriptionStatus {
+            timeline: self.timeline.clone(),
+            ..self.status.clone()
+        }
+    }
 }
 
 /// What a `status` request gets from the table (the daemon's own report aside).
@@ -106,7 +156,28 @@ impl StatusTable {
             self.removals.remove(&removal);
         }
         let version = bump(&mut self.version, &mut self.changes, old, &id);
-        self.entries.insert(id, Versioned { status, version });
+        match self.entries.get_mut(&id) {
+            Some(entry) => {
+                entry.status = status;
+                entry.version = version;
+                entry.note_state();
+            }
+            None => {
+                self.entries.insert(id, Versioned::new(status, version));
+            }
+        }
+    }
+
+    /// Changes the state of `id` with `change`; its timeline notes the new state.
+    pub fn change_state(
+        &mut self,
+        id: &str,
+        change: impl FnOnce(&mut SubscriptionStatus),
+    ) -> Option<&SubscriptionStatus> {
+        self.get_mut(id).map(change)?;
+        let entry = self.entries.get_mut(id)?;
+        entry.note_state();
+        Some(&entry.status)
     }
 
     /// Changes the status of `id` with `change` (starting from `initial()` if it has none);
@@ -128,9 +199,7 @@ impl StatusTable {
         if next == entry.status {
             return None;
         }
-        let status = self.get_mut(id)?;
-        *status = next;
-        Some(status)
+        self.change_state(id, |status| *status = next)
     }
 
     /// Removes every status whose id `keep` refuses; returns their ids.
@@ -174,7 +243,7 @@ impl StatusTable {
                 let mut missing = Vec::new();
                 for id in ids {
                     match self.entries.get(id) {
-                        Some(e) if changed(e) => found.push(e.status.clone()),
+                        Some(e) if changed(e) => found.push(e.answer()),
                         Some(_) => {}
                         None => missing.push(id.clone()),
                     }
@@ -182,15 +251,15 @@ impl StatusTable {
                 found.sort_by(|a, b| a.id.cmp(&b.id));
                 (found, missing)
             }
-            (None, None) => (self.values().cloned().collect(), Vec::new()),
+            (None, None) => (
+                self.entries.values().map(Versioned::answer).collect(),
+                Vec::new(),
+            ),
             (None, Some(v)) => {
                 // The index holds one version per id: a range of it is what changed.
                 let mut ids: Vec<&String> = self.changes.range(v + 1..).map(|(_, id)| id).collect();
                 ids.sort_unstable();
-                let found = ids
-                    .iter()
-                    .map(|id| self.entries[*id].status.clone())
-                    .collect();
+                let found = ids.iter().map(|id| self.entries[*id].answer()).collect();
                 let mut removed: Vec<String> = self
                     .removals
                     .range(v + 1..)
@@ -443,6 +512,37 @@ mod tests {
         );
         assert!(new.is_some(), "a new entry is a change");
         assert_eq!(ids(&t.slice(Some(seen), None).subscriptions), ["a", "n"]);
+    }
+
+    #[test]
+    fn answers_carry_the_last_state_changes_with_their_reasons() {
+        let mut t = table(&["a"]);
+        for i in 0..TIMELINE_LEN + 3 {
+            let state = if i % 2 == 0 {
+                ReadyState::Open
+            } else {
+                ReadyState::Connecting
+            };
+            t.change_state("a", |s| {
+                s.ready_state = state;
+                s.reason = format!("change {i}");
+                s.since = i as i64;
+            });
+            // The same state and reason again (an event counted, say): not a change of state.
+            t.change_state("a", |s| s.events += 1);
+        }
+        let answer = &t.slice(None, None).subscriptions[0];
+        let reasons: Vec<&str> = answer.timeline.iter().map(|e| e.reason.as_str()).collect();
+        let want: Vec<String> = (3..TIMELINE_LEN + 3)
+            .map(|i| format!("change {i}"))
+            .collect();
+        assert_eq!(reasons, want, "the last {TIMELINE_LEN}, oldest first");
+        assert_eq!(
+            answer.timeline.last().unwrap().at,
+            (TIMELINE_LEN + 2) as i64
+        );
+        // Only answers carry it: the status itself (what each update publishes) does not.
+        assert!(t.get("a").unwrap().timeline.is_empty());
     }
 
     #[test]

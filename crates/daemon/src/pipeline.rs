@@ -229,16 +229,18 @@ impl Pipeline {
             }
         }
         let mut table = self.live.table();
-        if let Some(entry) = table.status.get_mut(id.as_ref()) {
+        let changed = table.status.change_state(id.as_ref(), |entry| {
             entry.ready_state = change.ready_state;
             entry.reason = change.reason.to_string();
             entry.hint = change.reason.explain(&entry.url);
             entry.status = change.reason.status();
             entry.since = ssenotify_history::unix_ms(change.at);
             entry.retry_in_ms = change.retry_in.map(|d| d.as_millis() as u64);
-            if change.reason != Reason::ClosedByUser {
-                self.live.publish(DaemonEvent::Status(entry.clone()));
-            }
+        });
+        if let Some(entry) = changed
+            && change.reason != Reason::ClosedByUser
+        {
+            self.live.publish(DaemonEvent::Status(entry.clone()));
         }
     }
 

@@ -260,8 +260,10 @@ pub struct StoredEvent {
     pub action: Action,
 }
 
-/// How many events a subscription (or the whole history) holds, and the newest's time.
+/// How many events a subscription (or the whole history) holds, from which row, the
+/// newest's time, and how many retention removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "HistoryStats"))]
 pub struct Stats {
     /// Rows held.
     pub count: u64,
@@ -270,6 +272,9 @@ pub struct Stats {
     /// Rows removed by retention (`max_events`, `max_age`) over the file's life; rows of
     /// dropped events and of forgotten subscriptions do not count.
     pub retired: u64,
+    /// The oldest row held, when there is any: a list showing rows older than this shows
+    /// what history no longer holds.
+    pub oldest_row: Option<RowId>,
 }
 
 /// A history operation failed; says which database and what was being done.

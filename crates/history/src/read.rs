@@ -143,6 +143,7 @@ impl HistoryReader {
                 count: r.get::<_, i64>(0)? as u64,
                 last_received_at: r.get(1)?,
                 retired: r.get::<_, i64>(2)? as u64,
+                oldest_row: r.get(3)?,
             })
         };
         match sub {
@@ -150,7 +151,7 @@ impl HistoryReader {
                 .conn
                 .prepare_cached(
                     "SELECT count(*), max(received_at), \
-                     (SELECT coalesce(sum(rows), 0) FROM retired WHERE sub_id = ?1) \
+                     (SELECT coalesce(sum(rows), 0) FROM retired WHERE sub_id = ?1), min(id) \
                      FROM events WHERE sub_id = ?1",
                 )
                 .and_then(|mut s| s.query_row([sub], stats)),
@@ -158,7 +159,7 @@ impl HistoryReader {
                 .conn
                 .prepare_cached(
                     "SELECT count(*), max(received_at), \
-                     (SELECT coalesce(sum(rows), 0) FROM retired) FROM events",
+                     (SELECT coalesce(sum(rows), 0) FROM retired), min(id) FROM events",
                 )
                 .and_then(|mut s| s.query_row([], stats)),
         }

@@ -403,6 +403,8 @@ fn rows_removed_by_retention_are_counted_per_subscription_and_kept_across_reopen
     history.record(&[ev("b", None, "b")]).unwrap();
     let stats = history.read().stats(Some("a")).unwrap();
     assert_eq!((stats.count, stats.retired), (3, 7));
+    let oldest = history.read().page(Some("a"), None, 3).unwrap()[2].row;
+    assert_eq!(stats.oldest_row, Some(oldest));
     assert_eq!(history.read().stats(Some("b")).unwrap().retired, 0);
 
     // Dropped events were never meant to be kept: not retired.

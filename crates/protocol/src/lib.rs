@@ -43,11 +43,11 @@ pub use app::{AppInfo, CommandError, EngineKind, FieldProblem, UpdateBatch};
 pub use client::{ClientError, Watcher, request, watch, watch_snapshot};
 pub use message::{Done, Reply, Request, WatchLine, WatchNotice};
 /// Re-exported: the wire types of the layers below that messages carry.
-pub use ssenotify_history::{Action, StoredEvent};
+pub use ssenotify_history::{Action, Stats as HistoryStats, StoredEvent};
 /// Re-exported: the wire types of the layers below that messages carry.
 pub use ssenotify_sse::{ApplyReport, ReadyState};
 pub use status::{
     DaemonEvent, DaemonInfo, LiveEvent, NotifierHealth, NotifierState, ServerInfo, StatusReport,
-    SubscriptionStatus,
+    SubscriptionStatus, TimelineEntry,
 };
 pub use wire::{MAX_REQUEST, parse_reply, push_line, write_line};

@@ -117,6 +117,9 @@ fn is_false(value: &bool) -> bool {
 /// One line of a `watch` stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(untagged)]
+// A line is read, handled and dropped one at a time: boxing the common variant to save
+// the rare notice's bytes would cost an allocation per line instead.
+#[allow(clippy::large_enum_variant)]
 pub enum WatchLine {
     /// About the stream itself.
     Notice(WatchNotice),

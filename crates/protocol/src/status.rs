@@ -44,6 +44,24 @@ pub struct SubscriptionStatus {
     /// the last template error of its rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Its last state changes, oldest first, with their reasons: in `list`/`status`
+    /// answers (so a reloaded window has them), not in each change's update.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// One state change of a subscription, as its timeline keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, TS)]
+pub struct TimelineEntry {
+    /// When (Unix ms).
+    pub at: i64,
+    /// The state it changed to.
+    pub state: ReadyState,
+    /// Why (the technical text).
+    pub reason: String,
+    /// The HTTP status behind the reason, when there was a response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
 }
 
 impl SubscriptionStatus {
@@ -66,6 +84,7 @@ impl SubscriptionStatus {
             events: 0,
             error: None,
             hint: None,
+            timeline: Vec::new(),
         }
     }
 }

@@ -43,8 +43,8 @@ use std::path::Path;
 use ts_rs::{Config, TS};
 
 use ssenotify_protocol::{
-    AppInfo, CommandError, DaemonEvent, DaemonInfo, LiveEvent, NotifierHealth, Reply, Request,
-    ServerInfo, StoredEvent, SubscriptionStatus, UpdateBatch, WatchLine,
+    AppInfo, CommandError, DaemonEvent, DaemonInfo, HistoryStats, LiveEvent, NotifierHealth, Reply,
+    Request, ServerInfo, StoredEvent, SubscriptionStatus, UpdateBatch, WatchLine,
 };
 
 /// Every file of `ui/src/protocol/`, by file name, as this build generates it.
@@ -55,7 +55,7 @@ fn files() -> Result<BTreeMap<String, String>, String> {
         .with_out_dir(dir.path());
     // The roots; their dependencies come along.
     type Export = fn(&Config) -> Result<(), ts_rs::ExportError>;
-    let exports: [Export; 13] = [
+    let exports: [Export; 14] = [
         Request::export_all,
         Reply::export_all,
         WatchLine::export_all,
@@ -66,6 +66,7 @@ fn files() -> Result<BTreeMap<String, String>, String> {
         NotifierHealth::export_all,
         ServerInfo::export_all,
         StoredEvent::export_all,
+        HistoryStats::export_all,
         AppInfo::export_all,
         CommandError::export_all,
         UpdateBatch::export_all,

@@ -2,7 +2,7 @@
 // the inspector of the selected message and the readyState timeline. Built once per opened
 // subscription; `update` patches it on every batch without rebuilding the scroller.
 import { el, replace } from "../dom";
-import { formatTime, rowView, MAX_EVENTS, type SubState, type UiEvent } from "../store";
+import { formatTime, plural, rowView, MAX_EVENTS, type SubState, type UiEvent } from "../store";
 import { addedOnTop, anchoredScrollTop, navigate, nearEnd, scrollToRow, visibleWindow, repaintOnScroll } from "../vlist";
 import { button, keepFocus } from "./common";
 
@@ -30,7 +30,11 @@ export interface DetailView {
 export function detailView(initial: SubState, actions: DetailActions): DetailView {
   const id = initial.id;
   let sub = initial;
+  /** Everything held, newest first. */
   let events: UiEvent[] = [];
+  /** What the search lets through (`events` itself when there is no search). */
+  let shown: UiEvent[] = [];
+  let query = "";
   let selected: string | null = null;
   let pending = false;
   let confirmRemove = false;
@@ -47,14 +51,28 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
   const win = el("div", { class: "vlist-window" });
   spacer.append(win);
   scroller.append(spacer);
-  const listNote = el("p", { class: "muted list-note", "aria-live": "polite" });
+  const listNote = el("p", { class: "muted list-note", "aria-live": "polite", "data-testid": "list-note" });
+  const search = el("input", {
+    type: "search",
+    class: "message-search",
+    placeholder: "Search messages (text, type, what the router did)",
+    "aria-label": "Search messages",
+    "data-testid": "message-search",
+  }) as HTMLInputElement;
+  search.addEventListener("input", () => {
+    query = search.value;
+    filter();
+    scroller.scrollTop = 0;
+    paint();
+    renderNote();
+  });
   const inspector = el("div", { class: "inspector", "data-testid": "event-inspector", "aria-live": "polite" });
   const timeline = el("ol", { class: "timeline", "data-testid": "state-timeline" });
 
   const root = el("section", { class: "detail", "data-testid": "subscription-detail", "data-id": id }, [
     head,
     el("div", { class: "detail-body" }, [
-      el("div", { class: "messages" }, [el("h3", {}, ["Messages"]), scroller, listNote]),
+      el("div", { class: "messages" }, [el("h3", {}, ["Messages"]), search, scroller, listNote]),
       el("div", { class: "side" }, [
         el("h3", {}, ["Inspector"]),
         inspector,
@@ -67,13 +85,14 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
   const viewport = () => scroller.clientHeight || FALLBACK_VIEWPORT;
 
   function paint() {
-    const w = visibleWindow(scroller.scrollTop, viewport(), ROW_HEIGHT, events.length);
+    const w = visibleWindow(scroller.scrollTop, viewport(), ROW_HEIGHT, shown.length);
     spacer.style.height = `${w.height}px`;
     win.style.transform = `translateY(${w.offset}px)`;
     const rows: HTMLElement[] = [];
-    for (let i = w.start; i < w.end; i++) rows.push(eventRow(events[i]!));
+    for (let i = w.start; i < w.end; i++) rows.push(eventRow(shown[i]!));
     replace(win, rows);
-    if (nearEnd(w, events.length) && !sub.historyDone && events.length < MAX_EVENTS && !pending) {
+    // A search looks through everything history holds, not only what was paged in.
+    if ((query || nearEnd(w, shown.length)) && !sub.historyDone && events.length < MAX_EVENTS && !pending) {
       pending = true;
       actions.loadOlder(id);
     }
@@ -103,9 +122,17 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
     );
   }
 
+  /** `shown` for the current search: text, type or the router's action, any case. */
+  function filter() {
+    const needle = query.trim().toLowerCase();
+    shown = needle
+      ? events.filter((e) => e.data.toLowerCase().includes(needle) || e.type.toLowerCase().includes(needle) || e.action.includes(needle))
+      : events;
+  }
+
   function select(key: string | null, scroll: boolean) {
     selected = key;
-    const index = key ? events.findIndex((e) => e.key === key) : -1;
+    const index = key ? shown.findIndex((e) => e.key === key) : -1;
     if (scroll && index >= 0) {
       scroller.scrollTop = scrollToRow(index, scroller.scrollTop, viewport(), ROW_HEIGHT);
     }
@@ -139,19 +166,34 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
 
   repaintOnScroll(scroller, paint);
   scroller.addEventListener("keydown", (ev) => {
-    const index = selected ? events.findIndex((e) => e.key === selected) : -1;
-    const next = navigate(ev.key, index, events.length, Math.floor(viewport() / ROW_HEIGHT));
+    const index = selected ? shown.findIndex((e) => e.key === selected) : -1;
+    const next = navigate(ev.key, index, shown.length, Math.floor(viewport() / ROW_HEIGHT));
     if (next === null) return;
     ev.preventDefault();
-    select(events[next]?.key ?? null, true);
+    select(shown[next]?.key ?? null, true);
   });
+
+  // CONNECTING after a failure: a countdown to the next try, ticking each second.
+  const retryIn = el("span", { "data-testid": "detail-retry-in" });
+  function tickRetry() {
+    const s = sub.status;
+    const at = s?.ready_state === "CONNECTING" && s.retry_in_ms != null && !s.paused ? s.since + s.retry_in_ms : null;
+    if (at === null) {
+      retryIn.textContent = "";
+      return;
+    }
+    const left = Math.ceil((at - Date.now()) / 1000);
+    retryIn.textContent = left > 0 ? ` · next try in ${left} s` : " · trying now";
+  }
+  const ticker = setInterval(() => (root.isConnected ? tickRetry() : clearInterval(ticker)), 1000);
 
   function renderHead() {
     keepFocus(head, () => paintHead());
   }
 
   function paintHead() {
-    const r = rowView(sub, Date.now());
+    const r = rowView(sub);
+    tickRetry();
     replace(head, [
       el("div", { class: "detail-title" }, [
         el("h2", {}, [r.name]),
@@ -164,8 +206,8 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
       el("p", { class: "muted" }, [
         el("span", { "data-testid": "detail-says" }, [r.says]),
         r.since ? ` · since ${formatTime(r.since)}` : "",
-        sub.status?.retry_in_ms ? ` · retry in ${Math.round(sub.status.retry_in_ms / 1000)}s` : "",
-        r.eventsTotal !== null ? ` · ${r.eventsTotal} events since start` : "",
+        retryIn,
+        sub.stats ? el("span", { "data-testid": "detail-count" }, [` · ${plural(sub.stats.count, "event")} in history`]) : "",
       ]),
       // The technical text, one click away, when the words above are not it.
       r.says !== r.reason
@@ -224,21 +266,41 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
     events = next.events;
     if (events !== prevEvents) {
       pending = false;
-      const added = addedOnTop(prevEvents, events, (e) => e.key);
-      if (prevEvents.length) {
+      const before = shown;
+      filter();
+      const added = addedOnTop(before, shown, (e) => e.key);
+      if (before.length) {
         scroller.scrollTop = anchoredScrollTop(scroller.scrollTop, added, ROW_HEIGHT);
       }
       paint();
-      if (selected && !events.some((e) => e.key === selected)) select(null, false);
+      if (selected && !shown.some((e) => e.key === selected)) select(null, false);
     }
-    listNote.textContent =
-      events.length === 0
-        ? "No messages yet."
-        : `${events.length} message${events.length === 1 ? "" : "s"}${
-            events.length >= MAX_EVENTS ? " in memory; older ones stay in history" : ""
-          }${sub.historyDone ? "" : " (scroll down for older)"}`;
+    renderNote();
     renderHead();
     renderTimeline();
+  }
+
+  /** Below the list: how much of history it holds, and what retention took before it. */
+  function renderNote() {
+    const parts: string[] = [];
+    const total = sub.stats?.count;
+    if (query) parts.push(`${plural(shown.length, "match", "matches")} in ${plural(events.length, "message")}`);
+    else if (events.length === 0) parts.push("No messages yet.");
+    else if (sub.historyDone || total === events.length) parts.push(plural(events.length, "message"));
+    else if (total !== undefined && total > events.length) parts.push(`${plural(events.length, "message")} of ${total.toLocaleString("en-US")} in history`);
+    else parts.push(plural(events.length, "message"));
+    if (!sub.historyDone && events.length >= MAX_EVENTS) parts.push("older ones stay in history");
+    else if (!sub.historyDone && events.length) parts.push("scroll down for older");
+    const retired = sub.stats?.retired ?? 0;
+    const atEnd = sub.historyDone || (total !== undefined && total <= events.length);
+    replace(listNote, [
+      parts.join(" · "),
+      retired > 0 && atEnd && !query
+        ? el("span", { class: "retention-note", "data-testid": "retention-note" }, [
+            ` · ${plural(retired, "older event")} removed by retention`,
+          ])
+        : null,
+    ]);
   }
 
   update(initial);

@@ -19,9 +19,14 @@ import { button, field, input, showErrors } from "./common";
 export interface FormActions {
   /** Saves; resolves to null on success or the engine's error. */
   save(spec: SubscriptionSpec, editing: string | null): Promise<CommandError | null>;
+  /** Checks without saving (as the user types); resolves to null or the engine's error. */
+  check(spec: SubscriptionSpec, isNew: boolean): Promise<CommandError | null>;
   testRules(spec: SubscriptionSpec, transcript: string): Promise<RouteReport>;
   cancel(): void;
 }
+
+/** How long after the last key the form checks what was typed. */
+const LIVE_CHECK_MS = 350;
 
 const SAMPLE = `event: deploy
 id: 1
@@ -75,7 +80,7 @@ export function formView(
   function renderHeaders() {
     replace(headersBox, [
       ...headers.map((h, i) =>
-        el("div", { class: "header-row" }, [
+        el("div", { class: "header-row", "data-row": `headers[${i}]` }, [
           input({ class: "h-name", value: h.name, "aria-label": `Header ${i + 1} name`, placeholder: "Name", "data-focus": `h-name-${i}` }),
           input({ class: "h-value", value: h.value, "aria-label": `Header ${i + 1} value`, placeholder: "value, env:NAME or file:PATH", "data-focus": `h-value-${i}` }),
           button("Remove", () => {
@@ -83,6 +88,8 @@ export function formView(
             headers.splice(i, 1);
             renderHeaders();
           }, { "aria-label": `Remove header ${i + 1}` }),
+          // On its row: a header's error names no other.
+          el("span", { class: "field-error row-error", "data-error-for": `headers[${i}]`, "data-testid": `form-error-headers-${i}`, role: "alert", hidden: true }),
         ]),
       ),
       button("Add header", () => {
@@ -170,7 +177,7 @@ export function formView(
     };
     replace(rulesBox, [
       rules.length === 0
-        ? el("p", { class: "muted" }, ["No rules: every message event notifies with the subscription name as title and the data as body."])
+        ? el("p", { class: "muted" }, ["No rules: every event notifies (keep-alives and pings excepted), titled with the subscription's name, using a JSON body's title and message when it has them."])
         : null,
       ...rules.map(ruleBox),
       el("span", { class: "field-error", "data-error-for": "rules", "data-testid": "form-error-rules", role: "alert", hidden: true }),
@@ -211,18 +218,63 @@ export function formView(
     };
   }
 
-  function show(errors: FieldErrors) {
+  /** Where an error about `key` shows: the engine's `headers.<name>` on that header's row. */
+  function slotOf(key: string): string {
+    // The auth inputs carry their own slots; engine errors about `auth` go to the secret.
+    if (key === "auth") return form.querySelector('[data-error-for="auth.secret"]') ? "auth.secret" : "form";
+    if (key.startsWith("headers.")) {
+      const name = key.slice("headers.".length).toLowerCase();
+      const row = headers.findIndex((h) => h.name.trim().toLowerCase() === name);
+      return row >= 0 ? `headers[${row}]` : "headers";
+    }
+    return key;
+  }
+
+  /**
+   * Shows `errors` next to their fields (all of them on submit; while typing, `only` those
+   * of the fields touched, and without moving the focus).
+   */
+  function show(errors: FieldErrors, only?: Set<string>) {
     for (const c of form.querySelectorAll("[aria-invalid]")) c.removeAttribute("aria-invalid");
     const mapped: FieldErrors = {};
     for (const [k, v] of Object.entries(errors)) {
-      // The auth inputs carry their own slots; engine errors about `auth` go to the secret.
-      const key = k === "auth" ? (form.querySelector('[data-error-for="auth.secret"]') ? "auth.secret" : "form") : k;
+      const key = slotOf(k);
+      if (only && !only.has(key)) continue;
       (mapped[key] ??= []).push(...v);
     }
     const rest = showErrors(form, mapped);
     formError.textContent = rest.join("\n");
     formError.hidden = rest.length === 0;
-    form.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
+    if (!only) form.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
+  }
+
+  // As you type: the fields touched so far are checked (here, then by the engine, which
+  // knows every rule the file has) a moment after the last key, each error next to its field.
+  const touched = new Set<string>();
+  let checkTimer: ReturnType<typeof setTimeout> | undefined;
+  let checks = 0;
+  function touchedKey(target: EventTarget | null): string | null {
+    const t = target as HTMLElement | null;
+    const row = t?.closest<HTMLElement>("[data-row]");
+    if (row) return row.dataset.row ?? null;
+    return t?.closest(".field")?.querySelector<HTMLElement>("[data-error-for]")?.dataset.errorFor ?? null;
+  }
+  async function checkLive() {
+    const mine = ++checks;
+    const { spec, errors } = formToSpec(read(), base);
+    if (Object.keys(errors).length === 0) {
+      const err = await actions.check(spec, editing === null);
+      if (mine !== checks || !form.isConnected) return;
+      if (err) Object.assign(errors, errorsByField(err, knownFields(rules.length, headers.map((h) => h.name.trim()))));
+    }
+    show(errors, touched);
+  }
+  function onEdit(ev: Event) {
+    const key = touchedKey(ev.target);
+    if (!key) return;
+    touched.add(key);
+    clearTimeout(checkTimer);
+    checkTimer = setTimeout(() => void checkLive(), LIVE_CHECK_MS);
   }
 
   const saveButton = el("button", { type: "submit", class: "primary", "data-testid": "form-submit" }, [editing ? "Save" : "Add subscription"]);
@@ -277,8 +329,12 @@ export function formView(
     ]),
   ]);
 
+  form.addEventListener("input", onEdit);
+  form.addEventListener("change", onEdit);
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
+    clearTimeout(checkTimer);
+    checks++;
     const current = read();
     const { spec, errors } = formToSpec(current, base);
     if (Object.keys(errors).length) {
@@ -288,7 +344,7 @@ export function formView(
     saveButton.disabled = true;
     void actions.save(spec, editing).then((err) => {
       saveButton.disabled = false;
-      if (err) show(errorsByField(err, knownFields(rules.length)));
+      if (err) show(errorsByField(err, knownFields(rules.length, headers.map((h) => h.name.trim()))));
     });
   });
 

@@ -96,7 +96,7 @@ export function subList(actions: SubListActions): SubList {
   }
 
   function row(sub: Parameters<typeof rowView>[0], now: number): HTMLElement {
-    const r = rowView(sub, now);
+    const r = rowView(sub);
     const badge = r.readyState === "UNKNOWN" ? "CONNECTING" : r.readyState;
     return el("li", {
       class: `subscription${r.id === selected ? " selected" : ""}`,
@@ -128,7 +128,8 @@ export function subList(actions: SubListActions): SubList {
         el("span", { class: "sub-meta" }, [
           el("span", { class: "sub-reason", "data-testid": "state-reason", title: r.reason }, [r.says]),
           r.since ? el("span", { class: "sub-time" }, [` · ${formatTime(r.since, now)}`]) : null,
-          el("span", { class: "sub-count", "data-testid": "events-today" }, [` · ${r.eventsToday} today`]),
+          // From the daemon, like every count the window shows: not from what is paged in.
+          r.lastEventAt ? el("span", { class: "sub-count", "data-testid": "last-event" }, [` · last event ${formatTime(r.lastEventAt, now)}`]) : null,
           // On the same line: every row has the same height (the detail shows all of it).
           r.error ? el("span", { class: "sub-error" }, [` · ${r.error}`]) : null,
         ]),
