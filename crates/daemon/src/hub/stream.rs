@@ -188,7 +188,17 @@ async fn replay(
     queue: &Queue,
 ) -> Result<Option<i64>, ssenotify_history::HistoryError> {
     let path = history.to_owned();
-    let mut reader = crate::ops::blocking(move || HistoryReader::open(path)).await?;
+    let (mut reader, newest) = crate::ops::blocking(move || {
+        let reader = HistoryReader::open(path)?;
+        let newest = reader.page(None, None, 1)?.first().map(|e| e.row);
+        Ok::<_, ssenotify_history::HistoryError>((reader, newest))
+    })
+    .await?;
+    // An id above every row: from a history since deleted (row ids are never reused), or
+    // whose newest rows went. Nothing to replay, and every row to come is new to it.
+    if newest.is_none_or(|newest| newest < after) {
+        return Ok(Some(0));
+    }
     let mut last = after;
     loop {
         let sub = filter.map(str::to_owned);
@@ -306,6 +316,37 @@ mod tests {
             .map(i64::to_string)
             .collect();
         assert_eq!([replayed, next].concat(), expected);
+        feeder.abort();
+    }
+
+    /// A client that saw a row of a history since deleted still gets what comes now.
+    #[tokio::test]
+    async fn an_id_from_a_deleted_history_replays_nothing_and_misses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("history.sqlite3");
+        let history = HistoryWriter::open(&db).unwrap();
+        let (updates, _) = broadcast::channel(16);
+        let (queue, mut body) = queue();
+        let wanted = Wanted {
+            subscription: None,
+            after: Some(5000),
+        };
+        let feeder = tokio::spawn(feed(
+            updates.subscribe(),
+            db,
+            wanted,
+            queue,
+            CancellationToken::new(),
+        ));
+        let row = history
+            .record(vec![new_event("1")], Vec::new())
+            .await
+            .unwrap()[0]
+            .row();
+        // Whether the feeder read history before or after this row, it is sent.
+        updates.send(published(row, "1")).unwrap();
+        let sent = tokio::time::timeout(Duration::from_secs(5), ids(&mut body, 1));
+        assert_eq!(sent.await.expect("the row is sent"), [row.to_string()]);
         feeder.abort();
     }
 
