@@ -503,16 +503,38 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     /// Whether the app starts (hidden) on login.
     pub autostart: bool,
+    /// Where the local event hub serves (its `/events` URL, or `unix:PATH`); absent when off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hub: Option<String>,
 }
 
 /// Current settings. Autostart is read from the system (the autostart entry), not a file,
 /// so it cannot disagree with what will actually happen on login.
 #[tauri::command]
 pub async fn get_settings(app: AppHandle, state: State<'_, AppState>) -> Result<Settings> {
+    let set = load(&state).await?;
     Ok(Settings {
-        notifications: load(&state).await?.notifications,
+        hub: set.hub.address(&state.engine.paths).map(|a| a.events_url()),
+        notifications: set.notifications,
         autostart: autostart(&app)?,
     })
+}
+
+/// The local event hub's bearer token, for the Settings' "Copy token" (never logged).
+#[tauri::command]
+pub async fn hub_token(state: State<'_, AppState>) -> Result<String> {
+    let set = load(&state).await?;
+    blocking(&state, move |paths| {
+        set.hub.require(paths)?;
+        ssenotify_config::hub_token(paths).map_err(|e| {
+            format!(
+                "cannot read the hub token {}: {e}",
+                paths.hub_token().display()
+            )
+        })
+    })
+    .await
+    .map_err(CommandError::new)
 }
 
 /// Changes the notification settings and/or autostart (whichever is given).

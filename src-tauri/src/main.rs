@@ -91,6 +91,7 @@ fn main() -> ExitCode {
             commands::add_demo,
             commands::get_settings,
             commands::set_settings,
+            commands::hub_token,
             commands::set_autostart,
             commands::take_open_files,
             commands::quit,

@@ -412,3 +412,48 @@ pub fn refused_port() -> u16 {
 pub fn diff_lines(output: &Output) -> Vec<String> {
     stdout(output).lines().map(str::to_owned).collect()
 }
+
+/// As `uid` (through `setpriv` when given), connect to `socket`, send `request` and print
+/// what comes back before the daemon closes the connection (or 5 s pass).
+pub fn ask_as(uid: Option<u32>, socket: &Path, request: &str) -> Output {
+    const CLIENT: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+print("connected", flush=True)
+reply = b""
+try:
+    s.sendall(sys.argv[2].encode() + b"\n")
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        reply += chunk
+        if reply.endswith(b"\n"):
+            break
+except socket.timeout:
+    print("timed out", flush=True)
+except (BrokenPipeError, ConnectionResetError):
+    pass  # closed by the daemon before the request was even written
+print("reply:" + reply.decode(), flush=True)
+"#;
+    let mut cmd = match uid {
+        Some(uid) => {
+            let mut cmd = Command::new("setpriv");
+            cmd.args([
+                format!("--reuid={uid}"),
+                format!("--regid={uid}"),
+                "--clear-groups".to_owned(),
+                "/usr/bin/python3".to_owned(),
+            ]);
+            cmd
+        }
+        None => Command::new("/usr/bin/python3"),
+    };
+    cmd.args(["-c", CLIENT])
+        .arg(socket)
+        .arg(request)
+        .output()
+        .expect("python3 runs")
+}

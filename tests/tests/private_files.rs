@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use serde_json::Value;
-use ssenotify_e2e::home::{Home, WAIT, mode, show, stdout};
+use ssenotify_e2e::home::{Home, WAIT, ask_as, mode, show, stdout};
 use ssenotify_e2e::{Response, Step, TestServer, poll, sse_event, ssenotify_bin};
 
 /// A server that answers every request with one event and holds the stream.
@@ -65,51 +65,6 @@ fn directories_socket_and_history_are_private_even_under_umask_000() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
-}
-
-/// As `uid` (through `setpriv` when given), connect to `socket`, send `request` and print
-/// what comes back before the daemon closes the connection (or 5 s pass).
-fn ask_as(uid: Option<u32>, socket: &std::path::Path, request: &str) -> std::process::Output {
-    const CLIENT: &str = r#"
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(5)
-s.connect(sys.argv[1])
-print("connected", flush=True)
-reply = b""
-try:
-    s.sendall(sys.argv[2].encode() + b"\n")
-    while True:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        reply += chunk
-        if reply.endswith(b"\n"):
-            break
-except socket.timeout:
-    print("timed out", flush=True)
-except (BrokenPipeError, ConnectionResetError):
-    pass  # closed by the daemon before the request was even written
-print("reply:" + reply.decode(), flush=True)
-"#;
-    let mut cmd = match uid {
-        Some(uid) => {
-            let mut cmd = Command::new("setpriv");
-            cmd.args([
-                format!("--reuid={uid}"),
-                format!("--regid={uid}"),
-                "--clear-groups".to_owned(),
-                "/usr/bin/python3".to_owned(),
-            ]);
-            cmd
-        }
-        None => Command::new("/usr/bin/python3"),
-    };
-    cmd.args(["-c", CLIENT])
-        .arg(socket)
-        .arg(request)
-        .output()
-        .expect("python3 runs")
 }
 
 #[test]

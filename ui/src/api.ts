@@ -184,6 +184,8 @@ export interface NotificationSettings {
 export interface Settings {
   notifications: NotificationSettings;
   autostart: boolean;
+  /** The local event hub's `/events` URL (or `unix:PATH`), when `[hub] listen` is set. */
+  hub?: string;
   /** Default history retention, when the backend reports it. */
   history?: { max_events?: number; max_age?: string };
 }
@@ -233,6 +235,8 @@ export interface Api {
   addDemo(): Promise<string>;
   getSettings(): Promise<Settings>;
   setSettings(args: { notifications?: NotificationSettings; autostart?: boolean }): Promise<void>;
+  /** The local event hub's bearer token (for copying; never shown unless asked). */
+  hubToken(): Promise<string>;
   /** Files passed on the command line since the last call (each is handed out once). */
   takeOpenFiles(): Promise<string[]>;
   /** Whether notifications are held now (quiet hours, do not disturb), until when. */
@@ -269,6 +273,7 @@ export const tauriApi: Api = {
   addDemo: () => invoke<string>("add_demo"),
   getSettings: () => invoke<Settings>("get_settings"),
   setSettings: (args) => invoke<void>("set_settings", { ...args }),
+  hubToken: () => invoke<string>("hub_token"),
   takeOpenFiles: () => invoke<string[]>("take_open_files"),
   quietState: () => invoke<QuietState | null>("quiet_state"),
   setDoNotDisturb: (on) => invoke<void>("set_do_not_disturb", { on }),

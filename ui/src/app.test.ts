@@ -57,6 +57,7 @@ function fakeApi(opts: { files?: string[]; views?: SubscriptionView[]; notice?: 
     }),
     getSettings: vi.fn(async () => ({ notifications: {}, autostart: false })),
     setSettings: vi.fn(async () => {}),
+    hubToken: vi.fn(async () => "s3cret-token"),
     takeOpenFiles: vi.fn(async () => files.splice(0)),
     quietState: vi.fn(async () => null),
     setDoNotDisturb: vi.fn(async () => {}),
@@ -308,6 +309,21 @@ describe("the app", () => {
       notifications: { quiet_hours: [{ from: "22:00", to: "07:00" }], rate_limit: { max: 3 } },
       autostart: true,
     });
+  });
+
+  it("shows the hub's address and copies its token without showing it", async () => {
+    const { root, api } = await boot();
+    api.getSettings = vi.fn(async () => ({ notifications: {}, autostart: false, hub: "http://127.0.0.1:47412/events" }));
+    const written: string[] = [];
+    Object.defineProperty(navigator, "clipboard", { value: { writeText: async (t: string) => void written.push(t) }, configurable: true });
+    q<HTMLButtonElement>(root, "open-settings")!.click();
+    await vi.waitFor(() => expect(q(root, "settings-hub")?.textContent).toBe("http://127.0.0.1:47412/events"));
+    q<HTMLButtonElement>(root, "settings-hub-copy")!.click();
+    await vi.waitFor(() => expect(q(root, "settings-hub-status")!.textContent).toBe("Token copied."));
+    expect(written).toEqual(["s3cret-token"]);
+    expect(root.textContent).not.toContain("s3cret-token");
+    q<HTMLButtonElement>(root, "settings-hub-show")!.click();
+    await vi.waitFor(() => expect(q(root, "settings-hub-token")!.textContent).toBe("s3cret-token"));
   });
 
   it("quits from the settings, without saving them, and shows why when it cannot", async () => {

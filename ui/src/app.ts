@@ -228,6 +228,7 @@ export async function start(root: Element, api: Api): Promise<void> {
     try {
       const settings = await api.getSettings();
       show({ kind: "settings" }, settingsView(settings, {
+        hubToken: () => api.hubToken(),
         testNotification: async () => {
           try {
             const n = await api.testNotification();

@@ -50,6 +50,7 @@ const api: Api = {
   },
   getSettings: async () => ({ notifications: { quiet_hours: [{ days: ["mon"], from: "22:00", to: "07:00" }], rate_limit: { max: 5, per: "10s" } }, autostart: false }),
   setSettings: async () => {},
+  hubToken: async () => "0123456789abcdef",
   takeOpenFiles: async () => [],
   quietState: async () => ({ kind: "quiet_hours", until: Date.now() + 3_600_000 }),
   setDoNotDisturb: async () => {},

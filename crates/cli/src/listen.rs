@@ -17,7 +17,12 @@ use ssenotify_sse::{Engine, Policy, ReadyState, Reason, Settings, StateChange, U
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The http(s) URL of the event stream.
-    url: String,
+    #[arg(required_unless_present = "hub")]
+    url: Option<String>,
+    /// Listen to the daemon's local event hub instead of a URL (every subscription, or
+    /// the one named): its URL and token come from the subscriptions file's `[hub]`.
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "", conflicts_with = "url")]
+    hub: Option<String>,
     /// An extra request header, `Name: value` (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     headers: Vec<String>,
@@ -51,7 +56,16 @@ pub struct Args {
 }
 
 /// Run `listen`; the exit code follows the contract in the module docs.
-pub fn main(args: Args) -> ExitCode {
+pub fn main(mut args: Args) -> ExitCode {
+    if let Some(id) = args.hub.take() {
+        match hub(&id) {
+            Ok((url, authorization)) => {
+                args.url = Some(url);
+                args.headers.push(authorization);
+            }
+            Err(message) => return crate::common::fail(message),
+        }
+    }
     let settings = match settings(&args) {
         Ok(settings) => settings,
         Err(message) => return crate::common::usage_error(message),
@@ -63,9 +77,34 @@ pub fn main(args: Args) -> ExitCode {
     runtime.block_on(listen(args, settings))
 }
 
+/// The hub's URL (of subscription `id`, or of all when empty) and the header with its
+/// token; the error says why not (the hub is off, or on a Unix socket).
+fn hub(id: &str) -> Result<(String, String), String> {
+    let paths = ssenotify_config::Paths::from_env()
+        .ok_or("cannot determine the home directory (is HOME set?)")?;
+    let address = crate::hub::address(&paths)?;
+    if let ssenotify_config::HubAddress::Unix(path) = &address {
+        return Err(format!(
+            "the event hub listens on a Unix socket ({}), which listen cannot open: use curl --unix-socket",
+            path.display()
+        ));
+    }
+    let mut url = address.events_url();
+    if !id.is_empty() {
+        url = format!("{url}/{id}");
+    }
+    let token = ssenotify_config::hub_token(&paths).map_err(|error| {
+        format!(
+            "cannot read the hub token {}: {error}",
+            paths.hub_token().display()
+        )
+    })?;
+    Ok((url, format!("Authorization: Bearer {token}")))
+}
+
 /// Turn flags into engine settings; an error is a usage error.
 fn settings(args: &Args) -> Result<Settings, String> {
-    let mut settings = Settings::new(args.url.clone());
+    let mut settings = Settings::new(args.url.clone().unwrap_or_default());
     for header in &args.headers {
         let (name, value) = header
             .split_once(':')

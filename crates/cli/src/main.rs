@@ -3,6 +3,7 @@
 //! # Layout
 //! - `main.rs`: argument parsing (clap) and dispatch.
 //! - `common`: what every command shares: paths, exit codes, error output, a runtime.
+//! - [`hub`]: `ssenotify hub url|token`, where the local event hub serves and its token.
 //! - [`listen`]: `ssenotify listen`, one subscription printed as it happens.
 //! - [`route`]: `ssenotify route` and `notify-test`, tools for writing rules.
 //! - [`run`]: `ssenotify run`, the daemon (headless, or with its tray icon).
@@ -27,6 +28,7 @@ mod check;
 mod common;
 mod completions;
 mod doctor;
+mod hub;
 mod listen;
 mod man;
 mod manage;
@@ -150,6 +152,11 @@ enum Command {
         after_help = "Examples:\n  ssenotify service install\n  ssenotify service status\n  ssenotify service uninstall"
     )]
     Service(service::Args),
+    /// The local event hub (`[hub]` in the file): its URL and bearer token, for scripts.
+    #[command(
+        after_help = "Examples:\n  ssenotify hub url\n  curl -N -H \"Authorization: Bearer $(ssenotify hub token)\" \"$(ssenotify hub url)\"\n  ssenotify listen --hub"
+    )]
+    Hub(hub::Args),
     /// The ids in the subscriptions file, one a line (for the completion scripts).
     #[command(name = "__complete-ids", hide = true)]
     CompleteIds,
@@ -192,6 +199,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::main(args, &paths),
         Command::Doctor(args) => doctor::main(args, &paths),
         Command::Service(args) => service::main(args, &paths),
+        Command::Hub(args) => hub::main(args, &paths),
         Command::CompleteIds => completions::complete_ids(&paths),
         Command::Route(args) => route::route(args, &paths),
         Command::Add(args) => manage::add(args, &paths),

@@ -177,6 +177,7 @@ fn validate_one(
     let probe = SubscriptionSet {
         notifications: set.notifications.clone(),
         subscriptions: vec![spec.clone()],
+        ..Default::default()
     };
     let what = if new {
         "<new subscription>"

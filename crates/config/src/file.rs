@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use ssenotify_router::NotificationSettings;
 
+use crate::hub::HubSpec;
 use crate::locate::{self, PathSegment};
 use crate::set::{Format, SubscriptionSet};
 use crate::spec::{self, SubscriptionSpec};
@@ -32,6 +33,10 @@ pub(crate) struct TomlFile {
     #[serde(default, skip_serializing_if = "spec::is_default")]
     #[schemars(schema_with = "crate::schema_parts::notifications")]
     notifications: NotificationSettings,
+    /// The local event hub: where the daemon serves every event to scripts (off unless
+    /// `listen` is set).
+    #[serde(default, skip_serializing_if = "spec::is_default")]
+    hub: HubSpec,
     /// One table per subscription (`[[subscription]]`).
     #[serde(
         default,
@@ -48,6 +53,8 @@ struct JsonFile {
     version: u32,
     #[serde(default, skip_serializing_if = "spec::is_default")]
     notifications: NotificationSettings,
+    #[serde(default, skip_serializing_if = "spec::is_default")]
+    hub: HubSpec,
     // Always written, so that scripts can rely on the array being there.
     #[serde(default)]
     subscriptions: Vec<SubscriptionSpec>,
@@ -88,18 +95,19 @@ impl SubscriptionSet {
         // as a pile of unknown keys (10,000 subscriptions are 1 MB of TOML: twice is slow).
         let parsed = match format {
             Format::Toml => toml::from_str::<TomlFile>(text)
-                .map(|f| (f.version, f.notifications, f.subscriptions))
+                .map(|f| (f.version, f.notifications, f.hub, f.subscriptions))
                 .map_err(|e| toml_errors(text, file, &e)),
             Format::Json => serde_json::from_str::<JsonFile>(text)
-                .map(|f| (f.version, f.notifications, f.subscriptions))
+                .map(|f| (f.version, f.notifications, f.hub, f.subscriptions))
                 .map_err(|e| json_error(file, &e)),
         };
         let set = match parsed {
-            Ok((version, _, _)) if version != SCHEMA_VERSION => {
+            Ok((version, _, _, _)) if version != SCHEMA_VERSION => {
                 return Err(version_error(text, format, file, i64::from(version)));
             }
-            Ok((_, notifications, subscriptions)) => Self {
+            Ok((_, notifications, hub, subscriptions)) => Self {
                 notifications,
+                hub,
                 subscriptions,
             },
             Err(error) => {
@@ -146,6 +154,7 @@ impl SubscriptionSet {
         let file = TomlFile {
             version: SCHEMA_VERSION,
             notifications: self.notifications.clone(),
+            hub: self.hub.clone(),
             subscriptions: self.subscriptions.clone(),
         };
         // Serializing plain data (string keys, no non-finite floats) cannot fail.
@@ -158,6 +167,7 @@ impl SubscriptionSet {
         let file = JsonFile {
             version: SCHEMA_VERSION,
             notifications: self.notifications.clone(),
+            hub: self.hub.clone(),
             subscriptions: self.subscriptions.clone(),
         };
         let mut text =

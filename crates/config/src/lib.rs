@@ -18,6 +18,8 @@
 //!   [`HistorySpec`], [`ResumeSpec`]), with the file's defaults and limits.
 //! - `validate`: strict and complete validation: every independent problem at once, each
 //!   with its path in the schema ([`Problem::path`], [`Problem::field`]) ([`ConfigError`]).
+//! - `hub`: `[hub]`, the local event hub's settings ([`HubSpec`]): its address, loopback
+//!   or a Unix socket only ([`HubAddress`]), and its bearer token file ([`hub_token`]).
 //! - `locate` (private): turns a problem's path into a line and column of the source text.
 //! - `secrets`: `env:NAME` and `file:PATH` references, resolved only when a connection is
 //!   made ([`SubscriptionSpec::to_settings`]); literal secrets in input to `add`/`import`
@@ -49,6 +51,7 @@
 mod diff;
 pub mod edit;
 mod file;
+mod hub;
 mod locate;
 mod ntfy;
 mod paths;
@@ -66,6 +69,7 @@ mod validate;
 
 pub use diff::{Change, ChangeSummary, Diff, DiffSummary, diff, needs_reconnect};
 pub use file::SCHEMA_VERSION;
+pub use hub::{EXAMPLE_LISTEN, HubAddress, HubSpec, hub_token};
 pub use locate::PathSegment;
 pub use ntfy::{NtfyImport, from_ntfy_client_yml};
 pub use paths::{Paths, create_private_dir};

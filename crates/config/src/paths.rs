@@ -70,6 +70,11 @@ impl Paths {
         self.data_dir.join("history.sqlite3")
     }
 
+    /// The local event hub's bearer token (0600; kept across restarts).
+    pub fn hub_token(&self) -> PathBuf {
+        self.data_dir.join("hub.token")
+    }
+
     /// The daemon's control socket.
     pub fn control_socket(&self) -> PathBuf {
         self.runtime_dir.join("ssenotify.sock")

@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use ssenotify_router::NotificationSettings;
 
+use crate::hub::HubSpec;
 use crate::spec::SubscriptionSpec;
 
 /// A syntax the subscriptions schema is read and written in.
@@ -64,6 +65,8 @@ impl fmt::Display for Format {
 pub struct SubscriptionSet {
     /// File-wide notification settings (`[notifications]`).
     pub notifications: NotificationSettings,
+    /// The local event hub (`[hub]`): off by default.
+    pub hub: HubSpec,
     /// The subscriptions, in file order; ids are unique.
     pub subscriptions: Vec<SubscriptionSpec>,
 }

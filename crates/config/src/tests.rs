@@ -91,6 +91,9 @@ fn full_set() -> SubscriptionSet {
     });
     SubscriptionSet {
         notifications: Default::default(),
+        hub: crate::HubSpec {
+            listen: Some("127.0.0.1:47412".into()),
+        },
         subscriptions: vec![
             a,
             b,

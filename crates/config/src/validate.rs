@@ -205,6 +205,12 @@ pub(crate) fn check(set: &SubscriptionSet, literal: LiteralSecrets, list_key: &s
         }
         check_spec(spec, literal, &mut report);
     }
+    if let Some(Err(message)) = set.hub.listen.as_deref().map(crate::hub::HubAddress::parse) {
+        found.push(Found {
+            path: keys(&["hub", "listen"]),
+            message: format!("hub.listen: {message}"),
+        });
+    }
     found
 }
 

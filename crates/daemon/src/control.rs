@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::demo::{self, DemoServer};
+use crate::hub::HubServer;
 use crate::live::{Live, ResumeFrom};
 use crate::messages::{Command, Configure, Pending, ReloadRequest};
 use crate::ops::blocking;
@@ -56,6 +57,8 @@ pub(crate) struct ControlLoop {
     current: Option<SubscriptionSet>,
     /// The demo feed's server, while a subscription uses it.
     demo: Option<DemoServer>,
+    /// The local event hub, while `[hub] listen` is set.
+    hub: Option<HubServer>,
     /// The retention history was last given per subscription: only a change is sent again.
     retention: HashMap<String, Retention>,
 }
@@ -82,6 +85,7 @@ impl ControlLoop {
             settling: None,
             current: None,
             demo: None,
+            hub: None,
             retention: HashMap::new(),
         }
     }
@@ -128,6 +132,9 @@ impl ControlLoop {
         self.supervisor.shutdown().await;
         if let Some(demo) = self.demo.take() {
             demo.stop().await;
+        }
+        if let Some(hub) = self.hub.take() {
+            hub.stop().await;
         }
     }
 
@@ -205,6 +212,8 @@ impl ControlLoop {
             table.resume.clone()
         };
         let demo_url = self.demo_for(set).await;
+        let hub = set.hub.address(&self.paths);
+        self.hub = crate::hub::follow(self.hub.take(), hub, &self.paths, &self.live.sender()).await;
         let paths = self.paths.clone();
         let specs = set.subscriptions.clone();
         let (desired, resolve_errors) =

@@ -233,8 +233,8 @@ mod tests {
         let spec = demo_subscription();
         assert!(is_demo(&spec.url));
         let set = ssenotify_config::SubscriptionSet {
-            notifications: Default::default(),
             subscriptions: vec![spec],
+            ..Default::default()
         };
         set.validate(
             std::path::Path::new("<demo>"),

@@ -24,6 +24,8 @@
 //! - `socket` (private): the control socket's server side (0600 in a 0700 directory, peers
 //!   of another uid refused): requests to the control loop, `watch` streams (the messages
 //!   are `ssenotify-protocol`'s).
+//! - [`hub`]: the local event hub: every recorded event as `text/event-stream` on loopback
+//!   or a Unix socket, behind a bearer token, resumable by `Last-Event-ID` from history.
 //! - `instance` (private): the single-instance lock ([`running_pid`]).
 //! - `sink`: where notifications go: [`NotifySink`], [`Delivery`], [`NoNotifications`].
 //! - `notifier`: [`DesktopNotifier`], the only code that talks to the notification server;
@@ -42,6 +44,7 @@ mod control;
 mod daemon;
 pub mod demo;
 mod error;
+pub mod hub;
 mod images;
 mod instance;
 mod live;

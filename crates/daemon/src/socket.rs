@@ -34,8 +34,14 @@ const WATCH_GOODBYE: Duration = Duration::from_millis(500);
 /// rename also replaces a stale socket atomically. Only call this while holding the
 /// single-instance lock: the socket file of a live daemon would otherwise be stolen.
 pub(crate) fn bind(path: &Path) -> io::Result<UnixListener> {
+    ssenotify_config::create_private_dir(path.parent().unwrap_or(Path::new(".")))?;
+    bind_0600(path)
+}
+
+/// Binds a Unix socket at `path` (replacing a stale one) with mode 0600 from the moment it
+/// has its name, in a directory that exists (see [`bind`]).
+pub(crate) fn bind_0600(path: &Path) -> io::Result<UnixListener> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    ssenotify_config::create_private_dir(dir)?;
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     // One name, not one per process: the instance lock lets one daemon bind at a time, and
     // what a crash between bind and rename left behind is removed here.
@@ -56,7 +62,7 @@ pub(crate) fn bind(path: &Path) -> io::Result<UnixListener> {
 
 /// Whether the process at the other end of `stream` runs as the daemon's own user; a
 /// refusal is logged (the peer's uid and pid, never anything it sent).
-fn same_user(stream: &UnixStream) -> bool {
+pub(crate) fn same_user(stream: &UnixStream, socket: &str) -> bool {
     let own = rustix::process::geteuid().as_raw();
     match stream.peer_cred() {
         Ok(peer) if peer.uid() == own => true,
@@ -64,12 +70,13 @@ fn same_user(stream: &UnixStream) -> bool {
             tracing::warn!(
                 peer_uid = peer.uid(),
                 peer_pid = ?peer.pid(),
-                "control socket: refused a connection from another user"
+                socket,
+                "refused a connection from another user"
             );
             false
         }
         Err(error) => {
-            tracing::warn!(%error, "control socket: refused a connection whose user is unknown");
+            tracing::warn!(%error, socket, "refused a connection whose user is unknown");
             false
         }
     }
@@ -91,7 +98,7 @@ pub(crate) async fn serve(
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             accepted = listener.accept() => match accepted {
                 // Dropping the stream closes it: the other user gets no reply at all.
-                Ok((stream, _)) if !same_user(&stream) => continue,
+                Ok((stream, _)) if !same_user(&stream, "control socket") => continue,
                 Ok((stream, _)) => stream,
                 Err(error) => {
                     tracing::warn!(%error, "control socket accept failed");

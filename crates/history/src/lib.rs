@@ -36,8 +36,8 @@
 //! - `model`: the vocabulary: [`NewEvent`], [`Recorded`], [`StoredEvent`], [`Action`],
 //!   [`ResumePoint`], [`Retention`], [`HistoryError`].
 //! - `schema`: the tables, migrations, and how connections are opened (WAL, busy timeout).
-//! - `read`: [`HistoryReader`], every query (pages, counts, resume points) on a read-only
-//!   connection; a write on it does not compile.
+//! - `read`: [`HistoryReader`], every query (pages, rows after a row, counts, resume
+//!   points) on a read-only connection; a write on it does not compile.
 //! - `db` (private): the read-write connection, automatic pruning, every write statement.
 //! - `writer`: [`HistoryWriter`], the one writer: it owns the read-write connection on its
 //!   own thread and commits what is queued in one transaction.

@@ -57,31 +57,60 @@ impl HistoryReader {
         before_row: Option<RowId>,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, HistoryError> {
+        self.rows(
+            sub,
+            Order::NewestBefore(before_row.unwrap_or(RowId::MAX)),
+            limit,
+        )
+    }
+
+    /// Up to `limit` events (of `sub`, or of all) after `after_row`, oldest first: what a
+    /// client that saw `after_row` missed (the event hub's `Last-Event-ID` replay).
+    pub fn after(
+        &self,
+        sub: Option<&str>,
+        after_row: RowId,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, HistoryError> {
+        self.rows(sub, Order::OldestAfter(after_row), limit)
+    }
+
+    /// The rows of `sub` (or of all) on `order`'s side of its row, in its order.
+    fn rows(
+        &self,
+        sub: Option<&str>,
+        order: Order,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, HistoryError> {
         let op = "reading history";
-        let before = before_row.unwrap_or(RowId::MAX);
         let limit = limit.min(MAX_PAGE) as i64;
+        let (bound, row) = match order {
+            Order::NewestBefore(row) => ("id < ?2 ORDER BY id DESC", row),
+            Order::OldestAfter(row) => ("id > ?2 ORDER BY id ASC", row),
+        };
         const COLUMNS: &str =
             "id, sub_id, event_type, data, event_id, last_event_id, received_at, action";
+        // One statement per case, so that a subscription's read uses its index.
         let mut stmt;
         let rows = match sub {
             Some(sub) => {
                 stmt = self
                     .conn
                     .prepare_cached(&format!(
-                        "SELECT {COLUMNS} FROM events WHERE sub_id = ?1 AND id < ?2 \
-                         ORDER BY id DESC LIMIT ?3"
+                        "SELECT {COLUMNS} FROM events WHERE sub_id = ?1 AND {bound} LIMIT ?3"
                     ))
                     .ctx(&self.path, op)?;
-                stmt.query_map(params![sub, before, limit], raw_event)
+                stmt.query_map(params![sub, row, limit], raw_event)
             }
             None => {
+                let bound = bound.replace("?2", "?1");
                 stmt = self
                     .conn
                     .prepare_cached(&format!(
-                        "SELECT {COLUMNS} FROM events WHERE id < ?1 ORDER BY id DESC LIMIT ?2"
+                        "SELECT {COLUMNS} FROM events WHERE {bound} LIMIT ?2"
                     ))
                     .ctx(&self.path, op)?;
-                stmt.query_map(params![before, limit], raw_event)
+                stmt.query_map(params![row, limit], raw_event)
             }
         }
         .ctx(&self.path, op)?;
@@ -155,6 +184,12 @@ impl HistoryReader {
     pub fn resume_all(&self) -> Result<Vec<ResumePoint>, HistoryError> {
         resume_all(&self.conn).ctx(&self.path, "reading resume points")
     }
+}
+
+/// Which side of a row a read takes, and in which order.
+enum Order {
+    NewestBefore(RowId),
+    OldestAfter(RowId),
 }
 
 type RawEvent = (StoredEvent, String);

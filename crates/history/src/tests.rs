@@ -190,6 +190,31 @@ fn duplicates_within_a_batch_and_across_batches_add_no_row() {
 }
 
 #[test]
+fn after_reads_what_followed_a_row_oldest_first_of_one_or_all() {
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    let rows: Vec<RowId> = history
+        .record(&[
+            ev("a", Some("1"), "a1"),
+            ev("b", Some("1"), "b1"),
+            ev("a", Some("2"), "a2"),
+            ev("b", Some("2"), "b2"),
+        ])
+        .unwrap()
+        .into_iter()
+        .map(Recorded::row)
+        .collect();
+    let read = history.read();
+    assert_eq!(
+        datas(&read.after(None, rows[0], 10).unwrap()),
+        ["b1", "a2", "b2"]
+    );
+    assert_eq!(datas(&read.after(Some("a"), rows[0], 10).unwrap()), ["a2"]);
+    assert_eq!(datas(&read.after(None, 0, 2).unwrap()), ["a1", "b1"]);
+    assert!(read.after(None, rows[3], 10).unwrap().is_empty());
+}
+
+#[test]
 fn dedup_survives_a_restart() {
     let (_dir, path) = temp();
     let mut history = Db::open(&path).unwrap();

@@ -203,6 +203,7 @@ mod tests {
                 config_error: None,
                 tray: false,
                 tray_host: false,
+                quiet: None,
             },
         }));
         assert!(
@@ -269,6 +270,7 @@ mod tests {
                         config_error: None,
                         tray: true,
                         tray_host: false,
+                        quiet: None,
                     },
                 })),
             },

@@ -157,6 +157,44 @@ export interface SettingsActions {
   save(args: { notifications: NotificationSettings; autostart: boolean }): Promise<string | null>;
   /** Stops the engine; resolves to an error text, or null once asked. */
   quit(): Promise<string | null>;
+  /** The local event hub's bearer token. */
+  hubToken(): Promise<string>;
+}
+
+/** The local event hub: where it serves, and its token copied (shown only when asked). */
+function hubSection(hub: string | undefined, actions: SettingsActions): HTMLElement {
+  if (!hub) {
+    return section("Local event hub", [
+      el("p", { class: "hint", "data-testid": "settings-hub" }, [
+        "Off. To serve every event to your scripts, add [hub] listen = \"127.0.0.1:47412\" to the subscriptions file.",
+      ]),
+    ]);
+  }
+  const hubStatus = el("span", { role: "status", class: "muted", "data-testid": "settings-hub-status" });
+  const shown = el("code", { "data-testid": "settings-hub-token" });
+  const token = async (): Promise<string | null> => {
+    try {
+      return await actions.hubToken();
+    } catch (err) {
+      hubStatus.textContent = `No token: ${(err as { message?: string })?.message ?? String(err)}`;
+      return null;
+    }
+  };
+  return section("Local event hub", [
+    el("p", {}, ["Serving every event at ", el("code", { "data-testid": "settings-hub" }, [hub])]),
+    el("div", { class: "actions" }, [
+      button("Copy token", async () => {
+        const t = await token();
+        if (t !== null) hubStatus.textContent = (await copyText(t)) ? "Token copied." : "Could not copy: use Show token.";
+      }, { "data-testid": "settings-hub-copy" }),
+      button("Show token", async () => {
+        const t = await token();
+        if (t !== null) shown.textContent = t;
+      }, { "data-testid": "settings-hub-show" }),
+      hubStatus,
+    ]),
+    shown,
+  ]);
 }
 
 export function settingsView(settings: Settings, actions: SettingsActions): HTMLElement {
@@ -228,6 +266,7 @@ export function settingsView(settings: Settings, actions: SettingsActions): HTML
         "Change it for one subscription in its form (Connection settings).",
       ]),
     ]),
+    hubSection(settings.hub, actions),
     section("Notifications", [
       el("div", { class: "actions" }, [
         button("Send a test notification", async () => {
