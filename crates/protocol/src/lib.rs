@@ -47,7 +47,7 @@ pub use ssenotify_history::{Action, StoredEvent};
 /// Re-exported: the wire types of the layers below that messages carry.
 pub use ssenotify_sse::{ApplyReport, ReadyState};
 pub use status::{
-    DaemonEvent, DaemonInfo, LiveEvent, NotifierHealth, NotifierState, ServerInfo, StatusReport,
-    SubscriptionStatus,
+    DaemonEvent, DaemonInfo, LiveEvent, NotifierHealth, NotifierState, ServerInfo, Silence,
+    SilenceKind, StatusReport, SubscriptionStatus,
 };
 pub use wire::{MAX_REQUEST, parse_reply, push_line, write_line};
