@@ -159,11 +159,14 @@ fn a_feed_that_cannot_connect_is_reported_offline_with_the_reason() {
 #[test]
 fn a_daemon_restart_does_not_reset_the_clock_of_a_rule() {
     let desk = Desktop::start();
-    // The first connection: the rule's event, then another the rule does not count.
-    // Every later one: nothing at all.
-    let server = TestServer::start(|_, n| match n {
+    // The first connection: the rule's event, then (once it is in history, so it is
+    // received later) another the rule does not count. Every later one: nothing at all.
+    let gate = Gate::new();
+    let script = gate.clone();
+    let server = TestServer::start(move |_, n| match n {
         0 => Response::sse_steps(vec![
             Step::Send(sse_event(Some("beat"), Some("1"), "alive")),
+            Step::Wait(script.clone()),
             Step::Send(sse_event(Some("log"), Some("2"), "noise")),
             Step::Hold,
         ]),
@@ -176,9 +179,13 @@ fn a_daemon_restart_does_not_reset_the_clock_of_a_rule() {
          [[subscription.rules]]\nevent = \"*\"\naction = \"history\"\n"
     ));
     let mut first = desk.run_daemon();
+    let beat = history(&desk, "beat", 1)[0]["received_at"]
+        .as_i64()
+        .expect("received_at");
+    gate.open();
     let rows = history(&desk, "beat", 2);
-    let beat = rows[0]["received_at"].as_i64().expect("received_at");
     assert_eq!(rows[1]["type"], "log");
+    assert!(rows[1]["received_at"].as_i64() > Some(beat), "{rows:#?}");
     first.stop();
 
     let _second = desk.run_daemon();
