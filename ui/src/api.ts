@@ -12,6 +12,7 @@ import type {
   LiveEvent,
   ReadyState,
   ServerInfo,
+  Silence,
   StoredEvent,
   SubscriptionStatus,
   UpdateBatch,
@@ -24,6 +25,7 @@ export type {
   CommandError,
   LiveEvent,
   ReadyState,
+  Silence,
   StoredEvent,
   SubscriptionStatus,
 };

@@ -10,6 +10,7 @@
 import type {
   LiveEvent,
   ReadyState,
+  Silence,
   StoredEvent,
   SubscriptionChanges,
   SubscriptionSpec,
@@ -313,6 +314,8 @@ export interface RowView {
   eventsToday: number;
   eventsTotal: number | null;
   error: string | null;
+  /** The raised silent-feed alarm in words ("silent since 02:10"), or null. */
+  silent: string | null;
 }
 
 export function rowView(sub: SubState, now: number): RowView {
@@ -333,7 +336,14 @@ export function rowView(sub: SubState, now: number): RowView {
     eventsToday: eventsToday(sub, now),
     eventsTotal: s?.events ?? null,
     error: s?.error ?? null,
+    silent: s?.silent ? silentText(s.silent, now) : null,
   };
+}
+
+/** A raised silent-feed alarm in words: which silence, since the last counted event. */
+export function silentText(silence: Silence, now: number): string {
+  const what = silence.kind === "silent" ? "silent" : "no connection, no events";
+  return `${what} since ${formatTime(silence.since, now)}`;
 }
 
 /** The header's one-line summary of all subscriptions (from the kept counts: no loop). */

@@ -131,6 +131,7 @@ export function subList(actions: SubListActions): SubList {
           el("span", { class: "sub-count", "data-testid": "events-today" }, [` · ${r.eventsToday} today`]),
           // On the same line: every row has the same height (the detail shows all of it).
           r.error ? el("span", { class: "sub-error" }, [` · ${r.error}`]) : null,
+          r.silent ? el("span", { class: "sub-error", "data-testid": "silent" }, [` · ${r.silent}`]) : null,
         ]),
       ]),
       el("div", { class: "row-actions" }, [
