@@ -102,7 +102,9 @@ fn a_silent_feed_alerts_once_and_gives_one_all_clear_when_events_come_back() {
 
     // Three more periods of silence: still the one alarm.
     let raised = Instant::now();
-    poll(WAIT, || (raised.elapsed() >= Duration::from_secs(6)).then_some(()));
+    poll(WAIT, || {
+        (raised.elapsed() >= Duration::from_secs(6)).then_some(())
+    });
     assert_eq!(summaries(&desk).len(), 1, "{:?}", summaries(&desk));
 
     gate.open();
@@ -149,7 +151,10 @@ fn a_feed_that_cannot_connect_is_reported_offline_with_the_reason() {
         head.starts_with("Backups: no connection for ") && head.contains(" (last event "),
         "{alarm:#?}"
     );
-    assert!(reason.contains("503"), "the reason in people's words: {reason}");
+    assert!(
+        reason.contains("503"),
+        "the reason in people's words: {reason}"
+    );
     assert_eq!(alarm.urgency.as_deref(), Some("normal"), "silent_urgency");
     let entry = live(&desk, "beat");
     assert_eq!(entry["silent"]["kind"], "offline", "{entry}");
@@ -192,8 +197,7 @@ fn a_daemon_restart_does_not_reset_the_clock_of_a_rule() {
     let shown = desk.wait_for_dunst(WAIT, "the alarm", |h| !ours(h).is_empty());
     let alarm = &ours(&shown)[0];
     assert!(
-        alarm.summary.starts_with("Backups: silent for ")
-            && alarm.summary.contains("(last event "),
+        alarm.summary.starts_with("Backups: silent for ") && alarm.summary.contains("(last event "),
         "the clock ran from the rule's last event in history: {alarm:#?}"
     );
     let entry = live(&desk, "beat");

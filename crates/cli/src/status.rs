@@ -139,9 +139,16 @@ pub fn reason_of(status: &SubscriptionStatus) -> String {
     };
     if let Some(silence) = status.silent {
         let since = chrono::DateTime::from_timestamp_millis(silence.since)
-            .map(|t| t.with_timezone(&chrono::Local).format("%F %H:%M").to_string())
+            .map(|t| {
+                t.with_timezone(&chrono::Local)
+                    .format("%F %H:%M")
+                    .to_string()
+            })
             .unwrap_or_default();
-        reason.push_str(&format!(" [{}: nothing since {since}]", silence.kind.as_str()));
+        reason.push_str(&format!(
+            " [{}: nothing since {since}]",
+            silence.kind.as_str()
+        ));
     }
     reason
 }

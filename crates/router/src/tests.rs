@@ -1885,7 +1885,11 @@ mod silent_feed_alarm {
     "#;
 
     fn alarm(urgency: Urgency) -> Notification {
-        Notification::summary("CI: silent for 15 min (last event 21:50)".into(), "", urgency)
+        Notification::summary(
+            "CI: silent for 15 min (last event 21:50)".into(),
+            "",
+            urgency,
+        )
     }
 
     #[test]
@@ -1928,7 +1932,11 @@ mod silent_feed_alarm {
         );
         assert_eq!(r.matching_rule(&event("beat", "")), Some(0));
         assert_eq!(r.matching_rule(&event("log", "")), Some(1));
-        assert_eq!(router("").matching_rule(&event("beat", "")), None, "implicit");
+        assert_eq!(
+            router("").matching_rule(&event("beat", "")),
+            None,
+            "implicit"
+        );
     }
 
     #[test]
@@ -1938,13 +1946,14 @@ mod silent_feed_alarm {
              [[rules]]\nexpect_every = \"0s\"\n\
              [[rules]]\nsilent_urgency = \"low\"",
         );
-        let found: Vec<(usize, &str)> = errors
-            .iter()
-            .map(|e| (e.rule, e.field.as_str()))
-            .collect();
+        let found: Vec<(usize, &str)> = errors.iter().map(|e| (e.rule, e.field.as_str())).collect();
         assert_eq!(
             found,
-            [(0, "expect_every"), (1, "expect_every"), (2, "silent_urgency")]
+            [
+                (0, "expect_every"),
+                (1, "expect_every"),
+                (2, "silent_urgency")
+            ]
         );
         assert!(errors[0].message.contains("use action = \"history\""));
     }
