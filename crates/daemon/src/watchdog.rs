@@ -401,7 +401,108 @@ fn clock_time(at: i64, now: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    use ssenotify_config::{Format, LiteralSecrets};
+    use ssenotify_protocol::SubscriptionStatus;
+    use ssenotify_sse::Reason;
+
     use super::*;
+    use crate::sink::NoNotifications;
+
+    fn set(toml: &str) -> SubscriptionSet {
+        SubscriptionSet::parse(
+            toml,
+            Format::Toml,
+            Path::new("t.toml"),
+            LiteralSecrets::Reject,
+        )
+        .unwrap()
+    }
+
+    fn live_with(id: &str, ready_state: ReadyState) -> Live {
+        let live = Live::new(HashMap::new(), Arc::new(NoNotifications), false, 8);
+        let status = SubscriptionStatus {
+            name: "Backups".into(),
+            ..SubscriptionStatus::new(id, ready_state, Reason::Started)
+        };
+        live.table().status.insert(id.into(), status);
+        live
+    }
+
+    fn titles(alarms: Vec<Alarm>) -> Vec<String> {
+        alarms.into_iter().map(|a| a.notification.title).collect()
+    }
+
+    #[test]
+    fn one_alarm_per_silence_one_heap_entry_however_many_events() {
+        let live = live_with("a", ReadyState::Open);
+        let mut dog = Watchdog::default();
+        let wanted = dog.configure(
+            &set("[[subscription]]\nid = \"a\"\nurl = \"https://a.example/\"\nexpect_every = \"10s\"\n"),
+            0,
+        );
+        assert_eq!(wanted.len(), 1);
+        let a: Arc<str> = "a".into();
+        dog.seed(&a, None, None);
+        assert_eq!(dog.next_in(0), Some(Duration::from_secs(10)));
+        for at in 1..=5000 {
+            assert!(dog.counted(&live, &a, None, at).is_empty());
+        }
+        assert_eq!(dog.heap.len(), 1, "an event only moves a timestamp");
+        assert!(dog.due(&live, 10_000).is_empty(), "the deadline moved on");
+        assert_eq!(dog.next_in(10_000), Some(Duration::from_secs(5)));
+        let raised = titles(dog.due(&live, 15_000));
+        assert_eq!(raised.len(), 1, "{raised:?}");
+        assert!(
+            raised[0].starts_with("Backups: silent for 10 s (last event "),
+            "{raised:?}"
+        );
+        assert!(dog.due(&live, 60_000).is_empty(), "one alarm per silence");
+        assert_eq!(dog.next_in(60_000), None);
+        assert_eq!(
+            live.table().status["a"].silent,
+            Some(Silence {
+                kind: SilenceKind::Silent,
+                since: 5000
+            })
+        );
+        let clear = titles(dog.counted(&live, &a, Some(3), 65_000));
+        assert_eq!(clear, ["Backups: events again after 1 min"]);
+        assert_eq!(live.table().status["a"].silent, None);
+        assert_eq!(dog.next_in(65_000), Some(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn a_rule_watch_counts_only_its_rule_and_offline_names_the_reason() {
+        let live = live_with("a", ReadyState::Connecting);
+        let mut dog = Watchdog::default();
+        dog.configure(
+            &set("[[subscription]]\nid = \"a\"\nurl = \"https://a.example/\"\n\
+                  [[subscription.rules]]\nevent = \"x\"\naction = \"history\"\n\
+                  [[subscription.rules]]\nevent = \"beat\"\naction = \"history\"\nexpect_every = \"1m\"\n"),
+            0,
+        );
+        let a: Arc<str> = "a".into();
+        dog.seed(&a, Some(1), Some(1_000));
+        assert!(dog.counted(&live, &a, Some(0), 30_000).is_empty());
+        assert!(dog.counted(&live, &a, None, 40_000).is_empty());
+        let raised = titles(dog.due(&live, 61_000));
+        assert_eq!(
+            raised.len(),
+            1,
+            "other rules' events do not count: {raised:?}"
+        );
+        assert!(
+            raised[0].starts_with("Backups: no connection for 1 min (last event ")
+                && raised[0].ends_with("): connecting"),
+            "{raised:?}"
+        );
+        assert_eq!(
+            live.table().status["a"].silent.map(|s| s.kind),
+            Some(SilenceKind::Offline)
+        );
+    }
 
     #[test]
     fn lengths_read_as_people_say_them() {
