@@ -525,7 +525,9 @@ impl Pipeline {
 
     /// Follows the file's `expect_every`s; a new watch's clock starts from history.
     async fn configure_watchdog(&mut self, set: &SubscriptionSet) {
-        let wanted = self.watchdog.configure(set, ssenotify_history::now_ms());
+        let wanted = self
+            .watchdog
+            .configure(&self.live, set, ssenotify_history::now_ms());
         if wanted.is_empty() {
             return;
         }

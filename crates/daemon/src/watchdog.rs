@@ -85,8 +85,9 @@ impl Watch {
 impl Watchdog {
     /// Follows the file: watches added, changed or removed. A watch whose scope (the
     /// subscription, or the same rule index) stays keeps its clock and raised alarm; the new
-    /// ones are returned, to be seeded from history.
-    pub fn configure(&mut self, set: &SubscriptionSet, now: i64) -> Vec<Wanted> {
+    /// ones are returned, to be seeded from history. An alarm whose watch went stops
+    /// showing in the live status.
+    pub fn configure(&mut self, live: &Live, set: &SubscriptionSet, now: i64) -> Vec<Wanted> {
         let mut wanted = Vec::new();
         let mut subs = HashMap::new();
         for spec in set.subscriptions.iter().filter(|s| s.enabled) {
@@ -132,9 +133,13 @@ impl Watchdog {
                 })
                 .collect();
             let queued = old.and_then(|o| o.queued);
-            subs.insert(id, Watched { watches, queued });
+            let watched = Watched { watches, queued };
+            set_silent(live, &id, watched.watches.iter().find_map(|w| w.raised));
+            subs.insert(id, watched);
         }
-        self.subs = subs;
+        for gone in std::mem::replace(&mut self.subs, subs).into_keys() {
+            set_silent(live, &gone, None);
+        }
         let ids: Vec<Arc<str>> = self.subs.keys().cloned().collect();
         for id in ids {
             self.schedule(&id);
@@ -439,6 +444,7 @@ mod tests {
         let live = live_with("a", ReadyState::Open);
         let mut dog = Watchdog::default();
         let wanted = dog.configure(
+            &live,
             &set("[[subscription]]\nid = \"a\"\nurl = \"https://a.example/\"\nexpect_every = \"10s\"\n"),
             0,
         );
@@ -478,6 +484,7 @@ mod tests {
         let live = live_with("a", ReadyState::Connecting);
         let mut dog = Watchdog::default();
         dog.configure(
+            &live,
             &set("[[subscription]]\nid = \"a\"\nurl = \"https://a.example/\"\n\
                   [[subscription.rules]]\nevent = \"x\"\naction = \"history\"\n\
                   [[subscription.rules]]\nevent = \"beat\"\naction = \"history\"\nexpect_every = \"1m\"\n"),
@@ -502,6 +509,11 @@ mod tests {
             live.table().status["a"].silent.map(|s| s.kind),
             Some(SilenceKind::Offline)
         );
+        // The key removed: the alarm no longer shows.
+        let plain = set("[[subscription]]\nid = \"a\"\nurl = \"https://a.example/\"\n");
+        assert!(dog.configure(&live, &plain, 70_000).is_empty());
+        assert_eq!(live.table().status["a"].silent, None);
+        assert_eq!(dog.next_in(70_000), None);
     }
 
     #[test]
