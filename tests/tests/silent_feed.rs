@@ -207,3 +207,34 @@ fn a_daemon_restart_does_not_reset_the_clock_of_a_rule() {
     );
     assert_eq!(summaries(&desk).len(), 1);
 }
+
+#[test]
+fn quiet_hours_hold_the_alarm_unless_it_is_critical() {
+    let desk = Desktop::start();
+    let server = TestServer::start(|_, _| {
+        Response::sse_steps(vec![
+            Step::Send(sse_event(None, Some("1"), "backup done")),
+            Step::Hold,
+        ])
+    });
+    let url = server.url("/events");
+    // Quiet all day. `held` (normal) falls silent first: were it shown, the notifier's
+    // queue would show it before `loud` (critical, breaking through).
+    desk.write_subscriptions(&format!(
+        "[[notifications.quiet_hours]]\nfrom = \"00:00\"\nto = \"00:00\"\n\n\
+         [[subscription]]\nid = \"held\"\nurl = \"{url}\"\nexpect_every = \"1s\"\nsilent_urgency = \"normal\"\n\
+         [[subscription.rules]]\nevent = \"*\"\naction = \"history\"\n\n\
+         [[subscription]]\nid = \"loud\"\nurl = \"{url}\"\nexpect_every = \"3s\"\n\
+         [[subscription.rules]]\nevent = \"*\"\naction = \"history\"\n"
+    ));
+    let _daemon = desk.run_daemon();
+    let raised = poll(WAIT, || {
+        let held = live(&desk, "held");
+        (held["silent"]["kind"] == "silent").then_some(held)
+    });
+    assert!(raised.is_some(), "the held alarm was never raised");
+    let shown = desk.wait_for_dunst(WAIT, "the critical alarm", |h| !ours(h).is_empty());
+    let texts: Vec<String> = ours(&shown).into_iter().map(|n| n.summary).collect();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(texts[0].starts_with("loud: silent for "), "{texts:?}");
+}
