@@ -14,6 +14,7 @@ import type {
   QuietState,
   ReadyState,
   ServerInfo,
+  Silence,
   StoredEvent,
   SubscriptionStatus,
   UpdateBatch,
@@ -28,6 +29,7 @@ export type {
   LiveEvent,
   QuietState,
   ReadyState,
+  Silence,
   StoredEvent,
   SubscriptionStatus,
 };

@@ -17,6 +17,7 @@ import {
   rowView,
   summary,
   fromStored,
+  formatTime,
 } from "./store";
 
 const status = (id: string, over: Partial<SubscriptionStatus> = {}): SubscriptionStatus => ({
@@ -166,6 +167,18 @@ describe("views of a subscription", () => {
     s = applyUpdate(s, batch({ statuses: [status("a", { ready_state: "OPEN", reason: "HTTP 200 OK" })] }));
     r = rowView(s.subs.get("a")!);
     expect([r.says, r.reason]).toEqual(["HTTP 200 OK", "HTTP 200 OK"]);
+  });
+  it("shows a raised silent-feed alarm in words, and nothing without one", () => {
+    const now = new Date(2025, 5, 1, 12).getTime();
+    const since = new Date(2025, 5, 1, 2, 10).getTime();
+    let s = applyUpdate(emptyStore(), batch({
+      statuses: [status("a", { ready_state: "OPEN", silent: { kind: "silent", since } })],
+    }));
+    expect(rowView(s.subs.get("a")!, now).silent).toBe(`silent since ${formatTime(since, now)}`);
+    s = applyUpdate(s, batch({ statuses: [status("a", { silent: { kind: "offline", since } })] }));
+    expect(rowView(s.subs.get("a")!, now).silent).toMatch(/^no connection, no events since /);
+    s = applyUpdate(s, batch({ statuses: [status("a", { ready_state: "OPEN" })] }));
+    expect(rowView(s.subs.get("a")!, now).silent).toBeNull();
   });
   it("summarises the states", () => {
     const s = applyUpdate(emptyStore(), batch({

@@ -12,6 +12,7 @@ import type {
   HistoryStats,
   LiveEvent,
   ReadyState,
+  Silence,
   StoredEvent,
   SubscriptionChanges,
   SubscriptionSpec,
@@ -363,9 +364,11 @@ export interface RowView {
   /** When the daemon last received an event for it. */
   lastEventAt: number | null;
   error: string | null;
+  /** The raised silent-feed alarm in words ("silent since 02:10"), or null. */
+  silent: string | null;
 }
 
-export function rowView(sub: SubState): RowView {
+export function rowView(sub: SubState, now = Date.now()): RowView {
   const s = sub.status;
   const paused = s?.paused ?? sub.spec?.paused ?? false;
   const readyState = s?.ready_state ?? "UNKNOWN";
@@ -382,7 +385,14 @@ export function rowView(sub: SubState): RowView {
     since: s?.since ?? null,
     lastEventAt: s?.last_event_at ?? null,
     error: s?.error ?? null,
+    silent: s?.silent ? silentText(s.silent, now) : null,
   };
+}
+
+/** A raised silent-feed alarm in words: which silence, since the last counted event. */
+export function silentText(silence: Silence, now: number): string {
+  const what = silence.kind === "silent" ? "silent" : "no connection, no events";
+  return `${what} since ${formatTime(silence.since, now)}`;
 }
 
 /** The header's one-line summary of all subscriptions (from the kept counts: no loop). */

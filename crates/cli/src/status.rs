@@ -142,14 +142,29 @@ pub fn print_daemon(out: &mut impl Write, daemon: &DaemonInfo) -> io::Result<()>
     )
 }
 
-/// A status's reason, with the problem that keeps it from running or recording, if any.
+/// A status's reason, with the problem that keeps it from running or recording, and a
+/// raised silent-feed alarm, if any.
 pub fn reason_of(status: &SubscriptionStatus) -> String {
-    match &status.error {
+    let mut reason = match &status.error {
         Some(error) if !status.reason.contains(error.as_str()) => {
             format!("{} ({error})", status.reason)
         }
         _ => status.reason.clone(),
+    };
+    if let Some(silence) = status.silent {
+        let since = chrono::DateTime::from_timestamp_millis(silence.since)
+            .map(|t| {
+                t.with_timezone(&chrono::Local)
+                    .format("%F %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        reason.push_str(&format!(
+            " [{}: nothing since {since}]",
+            silence.kind.as_str()
+        ));
     }
+    reason
 }
 
 /// `watch --json`'s first line: the snapshot, told apart from the updates by its kind.

@@ -30,6 +30,28 @@ pub(crate) fn timestamp(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+/// `expect_every` of a subscription (the silent-feed alarm).
+pub(crate) fn expect_every(_: &mut SchemaGenerator) -> Schema {
+    expect_every_value(
+        "Alert when no event is kept for this long (the silent-feed alarm): \"15m\".",
+    )
+    .try_into()
+    .expect("an object schema")
+}
+
+/// `silent_urgency` of a subscription.
+pub(crate) fn silent_urgency(_: &mut SchemaGenerator) -> Schema {
+    silent_urgency_value().try_into().expect("an object schema")
+}
+
+fn expect_every_value(description: &str) -> Value {
+    duration_described(description)
+}
+
+fn silent_urgency_value() -> Value {
+    urgency("The urgency of the silent-feed alarm (default critical).")
+}
+
 /// `rules`: the subscription's routing rules, first match wins.
 pub(crate) fn rules(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
@@ -144,7 +166,9 @@ fn rule() -> Value {
                 "items": { "type": "string" },
                 "description": "The program and its arguments for `action = \"command\"` (no shell, no templating)."
             },
-            "command_timeout": duration_described("How long the command may run before it is killed (default 30s).")
+            "command_timeout": duration_described("How long the command may run before it is killed (default 30s)."),
+            "expect_every": expect_every_value("Alert when no event matching this rule arrives for this long (the silent-feed alarm): \"15m\"."),
+            "silent_urgency": silent_urgency_value()
         }
     })
 }

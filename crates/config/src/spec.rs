@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use ssenotify_router::{Preset, RateLimitSpec, RuleSpec};
+use ssenotify_router::{Preset, RateLimitSpec, RuleSpec, Urgency};
 use ssenotify_sse::policy::{DEFAULT_BACKOFF_CAP, DEFAULT_IDLE_TIMEOUT, DEFAULT_RECONNECT, Policy};
 
 pub use ssenotify_router::duration::{format_duration, parse_duration};
@@ -118,6 +118,20 @@ pub struct SubscriptionSpec {
     )]
     #[schemars(schema_with = "crate::schema_parts::timestamp")]
     pub mute_until: Option<DateTime<FixedOffset>>,
+    // The silent-feed alarm (README "Silent-feed alarm", docs/subscriptions.md).
+    /// Alert when no event is kept for this long (a rule's `expect_every` counts only its
+    /// matches).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "opt_duration_serde"
+    )]
+    #[schemars(schema_with = "crate::schema_parts::expect_every")]
+    pub expect_every: Option<Duration>,
+    /// The urgency of that alert (default critical).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema_parts::silent_urgency")]
+    pub silent_urgency: Option<Urgency>,
 }
 
 impl SubscriptionSpec {
@@ -143,6 +157,8 @@ impl SubscriptionSpec {
             rules: Vec::new(),
             rate_limit: None,
             mute_until: None,
+            expect_every: None,
+            silent_urgency: None,
         }
     }
 
@@ -195,6 +211,8 @@ impl SubscriptionSpec {
             rules,
             rate_limit,
             mute_until,
+            expect_every,
+            silent_urgency,
         } = self;
         let checks = [
             (Field::Name, *name == new.name),
@@ -215,6 +233,8 @@ impl SubscriptionSpec {
             (Field::Rules, *rules == new.rules),
             (Field::RateLimit, *rate_limit == new.rate_limit),
             (Field::MuteUntil, *mute_until == new.mute_until),
+            (Field::ExpectEvery, *expect_every == new.expect_every),
+            (Field::SilentUrgency, *silent_urgency == new.silent_urgency),
         ];
         checks
             .into_iter()
@@ -264,6 +284,10 @@ pub enum Field {
     RateLimit,
     /// `mute_until`
     MuteUntil,
+    /// `expect_every`
+    ExpectEvery,
+    /// `silent_urgency`
+    SilentUrgency,
 }
 
 impl Field {
@@ -288,6 +312,8 @@ impl Field {
             Self::Rules => "rules",
             Self::RateLimit => "rate_limit",
             Self::MuteUntil => "mute_until",
+            Self::ExpectEvery => "expect_every",
+            Self::SilentUrgency => "silent_urgency",
         }
     }
 
@@ -308,7 +334,13 @@ impl Field {
             | Self::CaFile
             | Self::Preset
             | Self::Resume => true,
-            Self::Name | Self::History | Self::Rules | Self::RateLimit | Self::MuteUntil => false,
+            Self::Name
+            | Self::History
+            | Self::Rules
+            | Self::RateLimit
+            | Self::MuteUntil
+            | Self::ExpectEvery
+            | Self::SilentUrgency => false,
         }
     }
 }
@@ -550,6 +582,26 @@ mod duration_serde {
             "a duration string like \"3s\" or \"2m\"",
             parse_duration,
         )
+    }
+}
+
+mod opt_duration_serde {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(
+        d: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::duration_serde::serialize(d, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        super::duration_serde::deserialize(deserializer).map(Some)
     }
 }
 

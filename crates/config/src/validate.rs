@@ -304,6 +304,7 @@ fn check_spec(
             ),
         );
     }
+    check_silent_alarm(spec, report);
     if spec.max_event_size == 0 {
         report(&keys(&["max_event_size"]), "must be at least 1 byte".into());
     }
@@ -357,6 +358,21 @@ fn check_spec(
             &keys(&["history", "max_age"]),
             "must be more than 0s".into(),
         );
+    }
+}
+
+/// The subscription's `expect_every` and `silent_urgency` (a rule's are checked with the
+/// rules).
+fn check_silent_alarm(spec: &SubscriptionSpec, report: &mut impl FnMut(&[PathSegment], String)) {
+    match spec.expect_every {
+        Some(every) if every.is_zero() => {
+            report(&keys(&["expect_every"]), "must be more than 0s".into());
+        }
+        None if spec.silent_urgency.is_some() => report(
+            &keys(&["silent_urgency"]),
+            "only used with expect_every".into(),
+        ),
+        _ => {}
     }
 }
 

@@ -37,6 +37,8 @@
 //!   the runtime; the rule tester).
 //! - [`demo`]: the demo feed and its subscription.
 //! - `companion`: [`companion_program`], how one ssenotify program finds another.
+//! - `watchdog` (private): the silent-feed alarm (`expect_every`): one deadline heap for
+//!   every watched subscription, woken by the pipeline's timer; clocks seeded from history.
 
 mod command;
 mod companion;
@@ -55,6 +57,7 @@ mod pipeline;
 mod sink;
 mod socket;
 mod upkeep;
+mod watchdog;
 
 pub use companion::companion_program;
 pub use daemon::{Daemon, Options};

@@ -24,6 +24,7 @@ use crate::command::{Commands, MAX_QUEUED, QueueFull};
 use crate::live::Live;
 use crate::messages::{Command, Configure, Pending};
 use crate::sink::{Delivery, OnFailure};
+use crate::watchdog::{self, Alarm, Watchdog};
 
 /// How a history failure reads in a subscription's `error`, so that it is cleared when
 /// writes work again (and no other error is).
@@ -76,6 +77,8 @@ pub(crate) struct Pipeline {
     started: Instant,
     /// The next time any router has a summary or digest due.
     next_tick: Option<Millis>,
+    /// The silent-feed alarm; woken by the same timer.
+    watchdog: Watchdog,
 }
 
 impl Pipeline {
@@ -98,6 +101,7 @@ impl Pipeline {
             actions: Vec::new(),
             started: Instant::now(),
             next_tick: None,
+            watchdog: Watchdog::default(),
         }
     }
 
@@ -115,13 +119,19 @@ impl Pipeline {
             let tick_in = self
                 .next_tick
                 .map(|at| at.saturating_since(self.now().mono))
+                .into_iter()
+                .chain(self.watchdog.next_in(ssenotify_history::now_ms()))
+                .min()
                 .unwrap_or(Duration::from_secs(3600));
             // Biased: a new set's routes before any event (see `ControlLoop::reload`), and
             // a due summary before the next batch (a sustained flood must not starve it).
             let held = !self.actions.is_empty();
             tokio::select! {
                 biased;
-                Some(Configure::Set(set)) = self.configure.recv() => self.configure_routes(&set),
+                Some(Configure::Set(set)) = self.configure.recv() => {
+                    self.configure_routes(&set);
+                    self.configure_watchdog(&set).await;
+                }
                 _ = tokio::time::sleep(tick_in) => self.tick(),
                 count = merged.recv_many(&mut batch, PIPELINE_BATCH) => {
                     if count == 0 {
@@ -323,6 +333,7 @@ impl Pipeline {
                 }
                 !r.needs_routing() || (!r.is_new() && added.contains(&r.row()))
             });
+            let mut rule = None;
             let action = match self.routes.get_mut(&id).and_then(|r| r.router.as_mut()) {
                 _ if duplicate => HistoryAction::Duplicate,
                 Some(router) => {
@@ -334,6 +345,7 @@ impl Pipeline {
                         },
                         now,
                     );
+                    rule = decision.rule;
                     self.act(&id, decision, recorded.as_ref().map(|r| r.row()))
                 }
                 None => HistoryAction::History,
@@ -358,6 +370,14 @@ impl Pipeline {
             {
                 entry.events += 1;
                 entry.last_event_at = Some(received_at);
+            }
+            // What history keeps counts for the silent-feed alarm (so it counts again
+            // after a restart).
+            if !matches!(action, HistoryAction::Duplicate | HistoryAction::Dropped) {
+                let alarms = self.watchdog.counted(&self.live, &id, rule, received_at);
+                if !alarms.is_empty() {
+                    self.alarm(alarms, now);
+                }
             }
             self.live.publish(DaemonEvent::Event(LiveEvent {
                 subscription: id.to_string(),
@@ -505,8 +525,55 @@ impl Pipeline {
             .min();
     }
 
+    /// Follows the file's `expect_every`s; a new watch's clock starts from history.
+    async fn configure_watchdog(&mut self, set: &SubscriptionSet) {
+        let wanted = self
+            .watchdog
+            .configure(&self.live, set, ssenotify_history::now_ms());
+        if wanted.is_empty() {
+            return;
+        }
+        let path = self.history.path().to_owned();
+        let (found, wanted) = tokio::task::spawn_blocking(move || {
+            let found = watchdog::recent(&path, &wanted);
+            (found, wanted)
+        })
+        .await
+        .expect("reading history back does not panic");
+        for want in wanted {
+            let rows = found.get(&want.sub).map(Vec::as_slice).unwrap_or_default();
+            let router = self.routes.get(&want.sub).and_then(|r| r.router.as_ref());
+            let last = watchdog::last_counted(rows, want.rule, router);
+            self.watchdog.seed(&want.sub, want.rule, last);
+        }
+    }
+
+    /// Shows the silent-feed alarm's notifications, unless mute or quiet hours hold them.
+    fn alarm(&mut self, alarms: Vec<Alarm>, now: router::Now) {
+        for alarm in alarms {
+            let admitted = self
+                .routes
+                .get_mut(&alarm.sub)
+                .and_then(|r| r.router.as_mut())
+                .is_none_or(|router| {
+                    router
+                        .admit_own(&alarm.notification, alarm.break_quiet, now)
+                        .is_ok()
+                });
+            if admitted {
+                self.live.sink.deliver(&alarm.sub, alarm.notification);
+            }
+        }
+        // A held alarm makes a digest due at the end of quiet hours.
+        self.schedule_tick();
+    }
+
     fn tick(&mut self) {
         let now = self.now();
+        let alarms = self.watchdog.due(&self.live, ssenotify_history::now_ms());
+        if !alarms.is_empty() {
+            self.alarm(alarms, now);
+        }
         for (id, route) in &mut self.routes {
             let Some(router) = &mut route.router else {
                 continue;

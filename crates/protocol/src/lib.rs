@@ -48,6 +48,6 @@ pub use ssenotify_history::{Action, Stats as HistoryStats, StoredEvent};
 pub use ssenotify_sse::{ApplyReport, ReadyState};
 pub use status::{
     DaemonEvent, DaemonInfo, LiveEvent, NotifierHealth, NotifierState, QuietKind, QuietState,
-    ServerInfo, StatusReport, SubscriptionStatus, TimelineEntry,
+    ServerInfo, Silence, SilenceKind, StatusReport, SubscriptionStatus, TimelineEntry,
 };
 pub use wire::{MAX_REQUEST, parse_reply, push_line, write_line};

@@ -44,6 +44,10 @@ pub struct SubscriptionStatus {
     /// the last template error of its rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Set while the silent-feed alarm is raised (`expect_every` passed without a counted
+    /// event); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silent: Option<Silence>,
     /// Its last state changes, oldest first, with their reasons: in `list`/`status`
     /// answers (so a reloaded window has them), not in each change's update.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -62,6 +66,35 @@ pub struct TimelineEntry {
     /// The HTTP status behind the reason, when there was a response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+}
+
+/// A raised silent-feed alarm: which kind of silence, and since when.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, TS)]
+pub struct Silence {
+    /// Whether the connection was alive (the feed fell silent) or not when it was raised.
+    pub kind: SilenceKind,
+    /// The last counted event (Unix ms), or when the watch began if there was none.
+    pub since: i64,
+}
+
+/// What a silent-feed alarm says: the feed is silent, or ssenotify is offline.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SilenceKind {
+    /// The connection is OPEN and nothing counted arrives.
+    Silent,
+    /// The connection is CONNECTING or CLOSED: nothing can arrive.
+    Offline,
+}
+
+impl SilenceKind {
+    /// The name used in JSON and by `ssenotify list`: `silent` or `offline`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Silent => "silent",
+            Self::Offline => "offline",
+        }
+    }
 }
 
 impl SubscriptionStatus {
@@ -84,6 +117,7 @@ impl SubscriptionStatus {
             events: 0,
             error: None,
             hint: None,
+            silent: None,
             timeline: Vec::new(),
         }
     }

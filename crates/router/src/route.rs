@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use ssenotify_sse::Event;
 
-use crate::decision::{Action, Decision, Notification};
+use crate::decision::{Action, Decision, Notification, SuppressReason};
 use crate::error::RuleErrors;
 use crate::input::{Flags, Millis, Now};
 use crate::quiet::QuietHours;
@@ -141,6 +141,26 @@ impl Router {
                 }
             }
         }
+    }
+
+    /// The index of the rule an event matches, without routing it (no state changes):
+    /// `None` for the implicit rules, or when no rule matches.
+    pub fn matching_rule(&self, event: &Event) -> Option<usize> {
+        let (index, _) = self.rules.first_match(&EventView::new(event))?;
+        (!self.rules.implicit).then_some(index)
+    }
+
+    /// Whether a notification of ssenotify's own about this subscription (the silent-feed
+    /// alarm) may be shown now: `Err` when mute or quiet hours hold it (then it is counted
+    /// into the quiet-hours digest, like an event's).
+    pub fn admit_own(
+        &mut self,
+        notification: &Notification,
+        break_quiet: bool,
+        now: Now,
+    ) -> Result<(), SuppressReason> {
+        self.storm
+            .admit_own(notification, break_quiet, now, &self.quiet)
     }
 
     /// The summaries and digests due at `now` (call it at [`Router::next_deadline`]).

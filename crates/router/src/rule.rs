@@ -148,6 +148,23 @@ fn command_only_keys(spec: &RuleSpec) -> impl Iterator<Item = &'static str> {
     .filter_map(|(k, set)| set.then_some(k))
 }
 
+/// `expect_every` counts the rule's matches, also across restarts through history, which
+/// never holds a dropped event.
+fn check_expect_every(spec: &RuleSpec, errs: &mut Errors<'_>) {
+    match spec.expect_every {
+        Some(every) if every.is_zero() => errs.push("expect_every", "must be more than 0s"),
+        Some(_) if spec.action == ActionKind::Drop => errs.push(
+            "expect_every",
+            "a drop rule's events are not kept, so they cannot be counted across restarts; use action = \"history\"",
+        ),
+        Some(_) => {}
+        None if spec.silent_urgency.is_some() => {
+            errs.push("silent_urgency", "only used with expect_every");
+        }
+        None => {}
+    }
+}
+
 impl Rule {
     fn compile(
         spec: &RuleSpec,
@@ -174,6 +191,7 @@ impl Rule {
                 errs.push(key, "only used with action = \"command\"");
             }
         }
+        check_expect_every(spec, errs);
         let action = match spec.action {
             ActionKind::Notify => {
                 NotifyRule::compile(spec, env, errs).map(|n| RuleAction::Notify(Box::new(n)))

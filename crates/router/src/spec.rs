@@ -88,6 +88,12 @@ pub struct RuleSpec {
     /// How long the command may run before it is killed (default 30s).
     #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
     pub command_timeout: Option<Duration>,
+    /// The silent-feed alarm: alert when no event matching this rule arrives for this long.
+    #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
+    pub expect_every: Option<Duration>,
+    /// The urgency of that alert (default critical).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silent_urgency: Option<Urgency>,
 }
 
 /// The most buttons one notification shows (servers show two or three at best).

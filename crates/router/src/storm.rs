@@ -66,12 +66,16 @@ impl Tally {
     }
 
     fn add(&mut self, r: &Rendered) {
+        self.add_one(r.notification.urgency, r.sample.clone());
+    }
+
+    fn add_one(&mut self, urgency: Urgency, sample: String) {
         self.count += 1;
-        self.urgency = self.urgency.max(r.notification.urgency);
+        self.urgency = self.urgency.max(urgency);
         if self.samples.len() == SAMPLES {
             self.samples.pop_front();
         }
-        self.samples.push_back(r.sample.clone());
+        self.samples.push_back(sample);
     }
 
     fn into_notification(self, title: String) -> Notification {
@@ -147,6 +151,27 @@ impl Storm {
         if !self.take_popup(now.mono, limits) {
             self.coalesce(r, now.mono, limits);
             return Err(SuppressReason::RateLimited);
+        }
+        Ok(())
+    }
+
+    /// Whether a notification of ssenotify's own (the silent-feed alarm) may pop up now:
+    /// mute and quiet hours hold it as they hold an event's (its title is its digest
+    /// line); the rate limit does not, since one alarm per silence is its own limit.
+    pub(crate) fn admit_own(
+        &mut self,
+        notification: &Notification,
+        break_quiet: bool,
+        now: Now,
+        quiet: &QuietHours,
+    ) -> Result<(), SuppressReason> {
+        self.gate(Flags::default(), now)?;
+        if !break_quiet && quiet.contains(now.local) {
+            self.held
+                .get_or_insert_with(Tally::new)
+                .add_one(notification.urgency, notification.title.clone());
+            self.held_due = quiet_deadline(quiet, now);
+            return Err(SuppressReason::Quiet);
         }
         Ok(())
     }

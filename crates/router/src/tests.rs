@@ -1917,3 +1917,87 @@ mod docs {
         assert_eq!(notified(&d).urgency, Urgency::Normal);
     }
 }
+
+mod silent_feed_alarm {
+    use super::*;
+
+    const NIGHTS: &str = r#"
+        [[notifications.quiet_hours]]
+        from = "22:00"
+        to = "07:00"
+    "#;
+
+    fn alarm(urgency: Urgency) -> Notification {
+        Notification::summary(
+            "CI: silent for 15 min (last event 21:50)".into(),
+            "",
+            urgency,
+        )
+    }
+
+    #[test]
+    fn quiet_hours_hold_it_for_the_digest_unless_it_breaks_through() {
+        let mut r = router(NIGHTS);
+        let night = at_local(0, local(25, 23, 0));
+        assert_eq!(
+            r.admit_own(&alarm(Urgency::Critical), true, night),
+            Ok(()),
+            "breaking through"
+        );
+        assert_eq!(
+            r.admit_own(&alarm(Urgency::Normal), false, night),
+            Err(SuppressReason::Quiet)
+        );
+        let morning = at_local(8 * 3_600_000, local(26, 7, 0));
+        let digest = r.tick(morning);
+        assert_eq!(digest.len(), 1, "{digest:?}");
+        assert_eq!(digest[0].title, "1 event from CI during quiet hours");
+        assert!(digest[0].body.contains("silent for 15 min"), "{digest:?}");
+        let day = at_local(9 * 3_600_000, local(26, 8, 0));
+        assert_eq!(r.admit_own(&alarm(Urgency::Normal), false, day), Ok(()));
+    }
+
+    #[test]
+    fn mute_holds_it() {
+        let mut r = router("");
+        r.mute_until(Some(Millis(1_000)));
+        assert_eq!(
+            r.admit_own(&alarm(Urgency::Critical), true, at(0)),
+            Err(SuppressReason::Muted)
+        );
+    }
+
+    #[test]
+    fn the_matching_rule_is_found_without_routing() {
+        let r = router(
+            "[[rules]]\nevent = \"beat\"\naction = \"history\"\nexpect_every = \"2m\"\n\
+             [[rules]]\nevent = \"*\"\naction = \"history\"",
+        );
+        assert_eq!(r.matching_rule(&event("beat", "")), Some(0));
+        assert_eq!(r.matching_rule(&event("log", "")), Some(1));
+        assert_eq!(
+            router("").matching_rule(&event("beat", "")),
+            None,
+            "implicit"
+        );
+    }
+
+    #[test]
+    fn its_keys_are_checked_with_the_rule() {
+        let errors = compile_errors(
+            "[[rules]]\naction = \"drop\"\nexpect_every = \"1m\"\n\
+             [[rules]]\nexpect_every = \"0s\"\n\
+             [[rules]]\nsilent_urgency = \"low\"",
+        );
+        let found: Vec<(usize, &str)> = errors.iter().map(|e| (e.rule, e.field.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (0, "expect_every"),
+                (1, "expect_every"),
+                (2, "silent_urgency")
+            ]
+        );
+        assert!(errors[0].message.contains("use action = \"history\""));
+    }
+}

@@ -1,7 +1,10 @@
 //! What the tray shows: the aggregate state of every subscription, and the lines of its
-//! tooltip. Pure functions of the daemon's status table and its report on itself.
+//! tooltip (what is held, what failed, and which feeds the silent-feed alarm found
+//! silent). Pure functions of the daemon's status table and its report on itself.
 
-use ssenotify_protocol::{DaemonInfo, NotifierState, QuietKind, ReadyState, SubscriptionStatus};
+use ssenotify_protocol::{
+    DaemonInfo, NotifierState, QuietKind, ReadyState, Silence, SilenceKind, SubscriptionStatus,
+};
 
 /// Most failing subscriptions named in the tooltip; the rest are counted.
 const MAX_DETAILS: usize = 5;
@@ -109,6 +112,21 @@ impl View {
         }
         if failed.len() > MAX_DETAILS {
             details.push(format!("and {} more", failed.len() - MAX_DETAILS));
+        }
+        // The silent-feed alarm: a feed that stopped sending is news even while OPEN.
+        let silent: Vec<(&SubscriptionStatus, Silence)> = statuses
+            .iter()
+            .filter(|s| active(s))
+            .filter_map(|s| Some((s, s.silent?)))
+            .collect();
+        for (status, silence) in silent.iter().take(MAX_DETAILS) {
+            details.push(match silence.kind {
+                SilenceKind::Silent => format!("{}: silent feed", status.name),
+                SilenceKind::Offline => format!("{}: no connection, no events", status.name),
+            });
+        }
+        if silent.len() > MAX_DETAILS {
+            details.push(format!("and {} more silent", silent.len() - MAX_DETAILS));
         }
         Self {
             state: aggregate(statuses, !notifier_down),
@@ -252,6 +270,27 @@ mod tests {
         assert_eq!(
             view.details,
             ["Quiet hours until 07:00: notifications are held"]
+        );
+    }
+
+    #[test]
+    fn view_names_silent_feeds_open_or_not() {
+        let up = health(NotifierState::Up, None);
+        let mut quiet = status("a", ReadyState::Open, false);
+        quiet.silent = Some(Silence {
+            kind: SilenceKind::Silent,
+            since: 1,
+        });
+        let mut gone = status("b", ReadyState::Connecting, false);
+        gone.silent = Some(Silence {
+            kind: SilenceKind::Offline,
+            since: 1,
+        });
+        let view = View::of(&[quiet, gone, status("c", ReadyState::Open, false)], &up);
+        assert_eq!(view.state, TrayState::SomeConnecting);
+        assert_eq!(
+            view.details,
+            ["A: silent feed", "B: no connection, no events"]
         );
     }
 }

@@ -18,6 +18,8 @@ export type { ReadyState } from "./ReadyState";
 export type { Reply } from "./Reply";
 export type { Request } from "./Request";
 export type { ServerInfo } from "./ServerInfo";
+export type { Silence } from "./Silence";
+export type { SilenceKind } from "./SilenceKind";
 export type { StatusReport } from "./StatusReport";
 export type { StoredEvent } from "./StoredEvent";
 export type { SubscriptionStatus } from "./SubscriptionStatus";

@@ -218,6 +218,7 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
         : null,
       muted(sub) ? el("p", { class: "muted" }, [`Muted until ${formatFull(Date.parse(sub.spec!.mute_until!))}: events are recorded, no popups.`]) : null,
       r.error ? el("p", { class: "error-text", role: "alert" }, [r.error]) : null,
+      r.silent ? el("p", { class: "error-text", "data-testid": "detail-silent" }, [`Silent-feed alarm: ${r.silent}`]) : null,
       el("div", { class: "actions" }, [
         button(r.paused ? "Resume" : "Pause", () => actions.togglePause(id, !r.paused), {
           "data-testid": "detail-pause",

@@ -96,7 +96,7 @@ export function subList(actions: SubListActions): SubList {
   }
 
   function row(sub: Parameters<typeof rowView>[0], now: number): HTMLElement {
-    const r = rowView(sub);
+    const r = rowView(sub, now);
     const badge = r.readyState === "UNKNOWN" ? "CONNECTING" : r.readyState;
     return el("li", {
       class: `subscription${r.id === selected ? " selected" : ""}`,
@@ -132,6 +132,7 @@ export function subList(actions: SubListActions): SubList {
           r.lastEventAt ? el("span", { class: "sub-count", "data-testid": "last-event" }, [` · last event ${formatTime(r.lastEventAt, now)}`]) : null,
           // On the same line: every row has the same height (the detail shows all of it).
           r.error ? el("span", { class: "sub-error" }, [` · ${r.error}`]) : null,
+          r.silent ? el("span", { class: "sub-error", "data-testid": "silent" }, [` · ${r.silent}`]) : null,
         ]),
       ]),
       el("div", { class: "row-actions" }, [
