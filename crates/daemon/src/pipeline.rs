@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use ssenotify_config::SubscriptionSet;
 use ssenotify_history::{
-    Action as HistoryAction, HistoryWriter, NewEvent, Recorded, ResumeUpdate, RowId,
+    Action as HistoryAction, HistoryReader, HistoryWriter, NewEvent, Outage, Recorded,
+    ResumeUpdate, RowId,
 };
 use ssenotify_protocol::{DaemonEvent, LiveEvent};
 use ssenotify_router::{self as router, Decision, Flags, Millis, Router};
@@ -23,6 +24,7 @@ use tokio::sync::mpsc;
 use crate::command::{Commands, MAX_QUEUED, QueueFull};
 use crate::live::Live;
 use crate::messages::{Command, Configure, Pending};
+use crate::outage::Watch;
 use crate::sink::{Delivery, OnFailure};
 
 /// How a history failure reads in a subscription's `error`, so that it is cleared when
@@ -41,6 +43,8 @@ struct Route {
     router: Option<Router>,
     /// When the current connection opened, and whether it resumed from a stored point.
     opened: Option<(Instant, bool)>,
+    /// Its gap accounting.
+    outage: Watch,
 }
 
 /// Where a subscription with unsaved events is on its way back.
@@ -76,6 +80,9 @@ pub(crate) struct Pipeline {
     started: Instant,
     /// The next time any router has a summary or digest due.
     next_tick: Option<Millis>,
+    /// When each subscription's last event was stored before this start (unix ms): the
+    /// start of its outage while the daemon was not running. Taken as its route is made.
+    stopped: HashMap<String, i64>,
 }
 
 impl Pipeline {
@@ -98,7 +105,15 @@ impl Pipeline {
             actions: Vec::new(),
             started: Instant::now(),
             next_tick: None,
+            stopped: HashMap::new(),
         }
+    }
+
+    /// Each subscription's last stored event time (unix ms), to account for the outage
+    /// while the daemon was not running.
+    pub fn stopped_since(mut self, stopped: HashMap<String, i64>) -> Self {
+        self.stopped = stopped;
+        self
     }
 
     fn now(&self) -> router::Now {
@@ -145,7 +160,23 @@ impl Pipeline {
             let route = self.routes.entry(spec.id.as_str().into()).or_insert(Route {
                 router: None,
                 opened: None,
+                outage: Watch::default(),
             });
+            route.outage.configure(spec);
+            if let Some(since) = self.stopped.remove(&spec.id) {
+                let last_id = self
+                    .live
+                    .table()
+                    .resume
+                    .get(&spec.id)
+                    .map(|(last, _)| last.clone());
+                route
+                    .outage
+                    .not_running_since(since, last_id.unwrap_or_default());
+            }
+            if route.outage.needs_last_seq() {
+                seed_sequence(&mut route.outage, self.history.path(), &spec.id);
+            }
             let result = match &mut route.router {
                 Some(router) => router.reconfigure(
                     spec.display_name(),
@@ -183,26 +214,99 @@ impl Pipeline {
     }
 
     async fn handle(&mut self, batch: Vec<Tagged>) {
+        let received_at = ssenotify_history::now_ms();
         let mut events: Vec<(Arc<str>, Event, bool)> = Vec::new();
+        let mut gaps = Vec::new();
         for tagged in batch {
             match tagged.update {
                 Update::State(change) => self.state(&tagged.id, &change),
                 Update::Event(event) => {
-                    let catch_up = self.routes.get(&tagged.id).is_some_and(|route| {
-                        route
+                    let mut catch_up = false;
+                    if let Some(route) = self.routes.get_mut(&tagged.id) {
+                        catch_up = route
                             .opened
-                            .is_some_and(|(at, resumed)| resumed && at.elapsed() < CATCH_UP_WINDOW)
-                    });
+                            .is_some_and(|(at, resumed)| resumed && at.elapsed() < CATCH_UP_WINDOW);
+                        if let Some(outage) = route.outage.on_event(&event, received_at) {
+                            gaps.push((tagged.id.clone(), outage));
+                        }
+                    }
                     events.push((tagged.id, event, catch_up));
                 }
             }
         }
+        if !gaps.is_empty() {
+            self.keep_gaps(gaps).await;
+        }
         if !events.is_empty() {
-            self.events(events).await;
+            self.events(events, received_at).await;
         }
     }
 
+    /// Keeps possible gaps as history rows (before the events that settled them), shows
+    /// them to every face, and notifies of them where `notify_gaps` asks.
+    async fn keep_gaps(&mut self, gaps: Vec<(Arc<str>, Outage)>) {
+        let resume = |id: &str| {
+            let table = self.live.table();
+            table
+                .resume
+                .get(id)
+                .map(|(last, _)| last.clone())
+                .unwrap_or_default()
+        };
+        let rows: Vec<NewEvent> = gaps
+            .iter()
+            .map(|(id, outage)| outage.row(id.clone(), &resume(id)))
+            .collect();
+        let recorded = match self.history.record(rows.clone(), Vec::new()).await {
+            Ok(recorded) => recorded.into_iter().map(|r| Some(r.row())).collect(),
+            Err(error) => {
+                tracing::error!(%error, "history could not record possible gaps");
+                vec![None; rows.len()]
+            }
+        };
+        let now = self.now();
+        for (((id, outage), row), kept) in gaps.into_iter().zip(rows).zip(recorded) {
+            tracing::warn!(subscription = %id, cause = %outage.cause, "{}", outage.summary());
+            self.live.publish(DaemonEvent::Event(LiveEvent {
+                subscription: id.to_string(),
+                row: kept,
+                event_type: row.event_type.to_string(),
+                data: row.data,
+                last_event_id: row.last_event_id.to_string(),
+                action: HistoryAction::Gap,
+                received_at: row.received_at,
+            }));
+            let Some(route) = self.routes.get_mut(&id).filter(|r| r.outage.notify) else {
+                continue;
+            };
+            let Some(router) = route.router.as_mut() else {
+                continue;
+            };
+            let title = format!("{}: possible gap", router.name());
+            let body = format!("{} after: {}", outage.summary(), outage.cause);
+            let notification = router::Notification::summary(title, &body, router::Urgency::Normal);
+            if router
+                .admit_notice(&notification, &outage.summary(), now)
+                .is_ok()
+            {
+                self.live.sink.deliver(&id, notification);
+            }
+        }
+        self.schedule_tick();
+    }
+
     fn state(&mut self, id: &Arc<str>, change: &StateChange) {
+        if let Some(route) = self.routes.get_mut(id) {
+            let live = &self.live;
+            route.outage.on_state(change, || {
+                let table = live.table();
+                table
+                    .resume
+                    .get(id.as_ref())
+                    .map(|(last, _)| last.clone())
+                    .unwrap_or_default()
+            });
+        }
         if let Some(recovery) = self.unsaved.get_mut(id) {
             match (*recovery, change.ready_state) {
                 (Recovery::Reconnecting, ReadyState::Connecting)
@@ -242,8 +346,7 @@ impl Pipeline {
         }
     }
 
-    async fn events(&mut self, events: Vec<(Arc<str>, Event, bool)>) {
-        let received_at = ssenotify_history::now_ms();
+    async fn events(&mut self, events: Vec<(Arc<str>, Event, bool)>, received_at: i64) {
         // Events of one subscription arrive in order; the last one carries the resume point.
         let mut resume_points: HashMap<Arc<str>, ResumeUpdate> = HashMap::new();
         let new_events: Vec<NewEvent> = events
@@ -516,6 +619,21 @@ impl Pipeline {
             }
         }
         self.schedule_tick();
+    }
+}
+
+/// The last sequence number `id` stored, read once after a start: a sequence declared
+/// in the file proves continuity across a restart too. One indexed read of a few rows,
+/// done in place: it happens once per such subscription.
+fn seed_sequence(watch: &mut Watch, db: &std::path::Path, id: &str) {
+    let rows = HistoryReader::open(db).and_then(|reader| reader.page(Some(id), None, 16));
+    match rows {
+        Ok(rows) => {
+            if let Some(last) = rows.iter().find(|r| r.action != HistoryAction::Gap) {
+                watch.seed_seq(&last.data);
+            }
+        }
+        Err(error) => tracing::debug!(subscription = %id, %error, "no stored sequence number"),
     }
 }
 

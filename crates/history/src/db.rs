@@ -539,7 +539,9 @@ mod sync {
 
         /// Delete the rows of dropped events.
         pub(crate) fn discard(&mut self, rows: &[RowId]) -> Result<u64, HistoryError> {
-            self.write("discarding dropped events", |tx, book| discard(tx, book, rows))
+            self.write("discarding dropped events", |tx, book| {
+                discard(tx, book, rows)
+            })
         }
 
         /// Save `sub`'s resume point on its own (when no event goes with it).

@@ -35,6 +35,8 @@
 //!
 //! - `model`: the vocabulary: [`NewEvent`], [`Recorded`], [`StoredEvent`], [`Action`],
 //!   [`ResumePoint`], [`Retention`], [`HistoryError`].
+//! - `gap`: gap rows ([`Outage`], [`RowKind`], [`GapClass`]): outages not proven complete,
+//!   kept as ordinary rows of action `gap`.
 //! - `schema`: the tables, migrations, and how connections are opened (WAL, busy timeout).
 //! - `read`: [`HistoryReader`], every query (pages, counts, resume points) on a read-only
 //!   connection; a write on it does not compile.
@@ -43,6 +45,7 @@
 //!   own thread and commits what is queued in one transaction.
 
 mod db;
+mod gap;
 mod model;
 mod read;
 mod schema;
@@ -52,6 +55,7 @@ mod writer;
 mod tests;
 
 pub use db::Reconciled;
+pub use gap::{GAP_TYPE, GapClass, Outage, RowKind};
 pub use model::{
     Action, HistoryError, NewEvent, Recorded, ResumePoint, ResumeUpdate, Retention, RowId, Stats,
     StoredEvent, UnknownAction, now_ms, unix_ms,

@@ -11,6 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use ssenotify_sse::Event;
 
+use crate::gap::{GapClass, Outage, RowKind};
+
 /// A row's id in the events table: increasing, never reused (even after a subscription is forgotten).
 pub type RowId = i64;
 
@@ -52,11 +54,13 @@ pub enum Action {
     Command,
     /// Routing failed (e.g. the notification server was unreachable).
     Error,
+    /// Not an event: a possible gap the daemon recorded (see `gap`).
+    Gap,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Self::Pending,
         Self::Notified,
         Self::History,
@@ -67,6 +71,7 @@ impl Action {
         Self::Duplicate,
         Self::Command,
         Self::Error,
+        Self::Gap,
     ];
 
     /// The stored and printed name: `notified`, `rate_limited`, ...
@@ -82,6 +87,7 @@ impl Action {
             Self::Duplicate => "duplicate",
             Self::Command => "command",
             Self::Error => "error",
+            Self::Gap => "gap",
         }
     }
 }
@@ -256,8 +262,55 @@ pub struct StoredEvent {
     pub last_event_id: String,
     /// When it was received, in unix milliseconds.
     pub received_at: i64,
-    /// What the router did with it.
+    /// What the router did with it (`gap` for a gap row).
     pub action: Action,
+    /// `event`, or `gap` for a possible gap (then the fields below say which outage).
+    pub kind: RowKind,
+    /// A gap row's outage start (unix ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub start: Option<i64>,
+    /// A gap row's outage end: the first event after the reconnect (unix ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub end: Option<i64>,
+    /// A gap row's cause: why receiving stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub cause: Option<String>,
+    /// A gap row's class: `gap` (events were skipped) or `unknown` (nothing provable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub class: Option<GapClass>,
+    /// A gap row's explanation ("reconnected without a resume point").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub why: Option<String>,
+}
+
+impl StoredEvent {
+    /// Fills in what the row is (its kind, and a gap row's outage) from its action and data.
+    pub(crate) fn classified(mut self) -> Self {
+        if self.action == Action::Gap {
+            self.kind = RowKind::Gap;
+            if let Some(outage) = Outage::from_data(&self.data) {
+                self.start = Some(outage.start);
+                self.end = Some(outage.end);
+                self.cause = Some(outage.cause);
+                self.class = Some(outage.class);
+                self.why = Some(outage.why);
+            }
+        }
+        self
+    }
+
+    /// One line for people: a gap row's summary, or the event's data.
+    pub fn text(&self) -> String {
+        match (self.kind, Outage::from_data(&self.data)) {
+            (RowKind::Gap, Some(outage)) => outage.summary(),
+            _ => self.data.clone(),
+        }
+    }
 }
 
 /// How many events a subscription (or the whole history) holds, and the newest's time.

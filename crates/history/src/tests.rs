@@ -371,7 +371,9 @@ fn rows_removed_by_retention_are_counted_per_subscription_and_kept_across_reopen
     let base = now_ms();
     let start = SystemTime::UNIX_EPOCH + Duration::from_millis(base as u64);
     history.set_retention("a", three, start).unwrap();
-    let batch: Vec<_> = (0..10).map(|i| ev_at("a", None, &i.to_string(), base)).collect();
+    let batch: Vec<_> = (0..10)
+        .map(|i| ev_at("a", None, &i.to_string(), base))
+        .collect();
     history.record(&batch).unwrap();
     history.record(&[ev("b", None, "b")]).unwrap();
     let stats = history.read().stats(Some("a")).unwrap();
@@ -379,7 +381,9 @@ fn rows_removed_by_retention_are_counted_per_subscription_and_kept_across_reopen
     assert_eq!(history.read().stats(Some("b")).unwrap().retired, 0);
 
     // Dropped events were never meant to be kept: not retired.
-    let dropped = history.record(&[ev_at("a", None, "dropped", base)]).unwrap();
+    let dropped = history
+        .record(&[ev_at("a", None, "dropped", base)])
+        .unwrap();
     let retired = history.read().stats(Some("a")).unwrap().retired;
     history.discard(&[dropped[0].row()]).unwrap();
     assert_eq!(history.read().stats(Some("a")).unwrap().retired, retired);
