@@ -285,13 +285,14 @@ export function startOfDay(now: number): number {
   return d.getTime();
 }
 
-/** Events received today among those held (newest first, so it stops early). */
+/** Events received today among those held (newest first, so it stops early); gap rows do not count. */
 export function eventsToday(sub: SubState, now: number): number {
   const start = startOfDay(now);
   let n = 0;
   for (const e of sub.events) {
     if (e.received_at < start) break;
-    n++;
+    // A gap row is not an event.
+    if (e.action !== "gap") n++;
   }
   return n;
 }
