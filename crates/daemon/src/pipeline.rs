@@ -216,81 +216,80 @@ impl Pipeline {
     async fn handle(&mut self, batch: Vec<Tagged>) {
         let received_at = ssenotify_history::now_ms();
         let mut events: Vec<(Arc<str>, Event, bool)> = Vec::new();
-        let mut gaps = Vec::new();
         for tagged in batch {
             match tagged.update {
                 Update::State(change) => self.state(&tagged.id, &change),
                 Update::Event(event) => {
                     let mut catch_up = false;
+                    let mut gap = None;
                     if let Some(route) = self.routes.get_mut(&tagged.id) {
                         catch_up = route
                             .opened
                             .is_some_and(|(at, resumed)| resumed && at.elapsed() < CATCH_UP_WINDOW);
-                        if let Some(outage) = route.outage.on_event(&event, received_at) {
-                            gaps.push((tagged.id.clone(), outage));
+                        gap = route.outage.on_event(&event, received_at);
+                    }
+                    if let Some(outage) = gap {
+                        // In history, the gap comes after the events before it.
+                        if !events.is_empty() {
+                            self.events(std::mem::take(&mut events), received_at).await;
                         }
+                        self.keep_gap(tagged.id.clone(), outage).await;
                     }
                     events.push((tagged.id, event, catch_up));
                 }
             }
-        }
-        if !gaps.is_empty() {
-            self.keep_gaps(gaps).await;
         }
         if !events.is_empty() {
             self.events(events, received_at).await;
         }
     }
 
-    /// Keeps possible gaps as history rows (before the events that settled them), shows
-    /// them to every face, and notifies of them where `notify_gaps` asks.
-    async fn keep_gaps(&mut self, gaps: Vec<(Arc<str>, Outage)>) {
-        let resume = |id: &str| {
+    /// Keeps a possible gap as a history row, shows it to every face, and notifies of it
+    /// when `notify_gaps` asks (held by mute, quiet hours and the rate limit like an event).
+    async fn keep_gap(&mut self, id: Arc<str>, outage: Outage) {
+        let last_id = {
             let table = self.live.table();
             table
                 .resume
-                .get(id)
+                .get(id.as_ref())
                 .map(|(last, _)| last.clone())
                 .unwrap_or_default()
         };
-        let rows: Vec<NewEvent> = gaps
-            .iter()
-            .map(|(id, outage)| outage.row(id.clone(), &resume(id)))
-            .collect();
-        let recorded = match self.history.record(rows.clone(), Vec::new()).await {
-            Ok(recorded) => recorded.into_iter().map(|r| Some(r.row())).collect(),
+        let row = outage.row(id.clone(), &last_id);
+        let kept = match self.history.record(vec![row.clone()], Vec::new()).await {
+            Ok(recorded) => recorded.first().map(|r| r.row()),
             Err(error) => {
-                tracing::error!(%error, "history could not record possible gaps");
-                vec![None; rows.len()]
+                tracing::error!(%error, "history could not record a possible gap");
+                None
             }
         };
+        tracing::warn!(subscription = %id, cause = %outage.cause, "{}", outage.summary());
+        self.live.publish(DaemonEvent::Event(LiveEvent {
+            subscription: id.to_string(),
+            row: kept,
+            event_type: row.event_type.to_string(),
+            data: row.data,
+            last_event_id: row.last_event_id.to_string(),
+            action: HistoryAction::Gap,
+            received_at: row.received_at,
+        }));
         let now = self.now();
-        for (((id, outage), row), kept) in gaps.into_iter().zip(rows).zip(recorded) {
-            tracing::warn!(subscription = %id, cause = %outage.cause, "{}", outage.summary());
-            self.live.publish(DaemonEvent::Event(LiveEvent {
-                subscription: id.to_string(),
-                row: kept,
-                event_type: row.event_type.to_string(),
-                data: row.data,
-                last_event_id: row.last_event_id.to_string(),
-                action: HistoryAction::Gap,
-                received_at: row.received_at,
-            }));
-            let Some(route) = self.routes.get_mut(&id).filter(|r| r.outage.notify) else {
-                continue;
-            };
-            let Some(router) = route.router.as_mut() else {
-                continue;
-            };
-            let title = format!("{}: possible gap", router.name());
-            let body = format!("{} after: {}", outage.summary(), outage.cause);
-            let notification = router::Notification::summary(title, &body, router::Urgency::Normal);
-            if router
-                .admit_notice(&notification, &outage.summary(), now)
-                .is_ok()
-            {
-                self.live.sink.deliver(&id, notification);
-            }
+        let Some(router) = self
+            .routes
+            .get_mut(&id)
+            .filter(|r| r.outage.notify)
+            .and_then(|r| r.router.as_mut())
+        else {
+            return;
+        };
+        let title = format!("{}: possible gap", router.name());
+        let body = format!("{}; outage began with: {}", outage.summary(), outage.cause);
+        let notification = router::Notification::summary(title, &body, router::Urgency::Normal);
+        if router
+            .admit_notice(&notification, &outage.summary(), now)
+            .is_ok()
+        {
+            self.live.sink.deliver(&id, notification);
         }
         self.schedule_tick();
     }
@@ -780,5 +779,114 @@ mod tests {
             table.resume["a"].0, "3",
             "the resume point is the last event's id"
         );
+    }
+
+    /// Runs `updates` of subscription "a" (set up by `file`) through a pipeline; returns
+    /// what the sink was asked to show and the rows of history (newest first).
+    async fn run_a(
+        file: &str,
+        updates: Vec<Update>,
+    ) -> (Vec<String>, Vec<(String, HistoryAction)>) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("history.sqlite3");
+        let history = HistoryWriter::open(&db).unwrap();
+        let sink = Arc::new(Recording::default());
+        let live = Arc::new(Live::new(HashMap::new(), sink.clone(), false, 64));
+        live.table().status.insert(
+            "a".into(),
+            SubscriptionStatus::new("a", ReadyState::Connecting, Reason::Started),
+        );
+        let set = SubscriptionSet::parse(
+            file,
+            Format::Toml,
+            Path::new("t.toml"),
+            LiteralSecrets::Reject,
+        )
+        .unwrap();
+        let (configure, configure_rx) = mpsc::channel(1);
+        let (merged, merged_rx) = mpsc::channel(16);
+        let (control, _commands) = mpsc::channel(4);
+        let pipeline = Pipeline::new(live.clone(), history.clone(), configure_rx, control);
+        let task = tokio::spawn(pipeline.run(merged_rx));
+        configure.send(Configure::Set(set)).await.unwrap();
+        for update in updates {
+            merged.send(tagged(update)).await.unwrap();
+        }
+        drop(merged);
+        task.await.unwrap();
+        history.close().await.unwrap();
+        let shown = sink
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|n| n.title.clone())
+            .collect();
+        let rows = HistoryReader::open(&db)
+            .unwrap()
+            .page(Some("a"), None, 10)
+            .unwrap();
+        (
+            shown,
+            rows.into_iter().map(|r| (r.event_type, r.action)).collect(),
+        )
+    }
+
+    /// A connection that dropped between events `1` and `5` (ids that jump: a gap).
+    fn dropped_between_1_and_5() -> Vec<Update> {
+        let open = || {
+            Update::State(StateChange::now(
+                ReadyState::Open,
+                Reason::Opened { status: 200 },
+                None,
+            ))
+        };
+        vec![
+            open(),
+            event("message", "1", "one"),
+            Update::State(StateChange::now(
+                ReadyState::Connecting,
+                Reason::StreamEnded,
+                None,
+            )),
+            open(),
+            event("message", "5", "five"),
+        ]
+    }
+
+    #[tokio::test]
+    async fn a_gap_is_kept_before_the_event_that_proves_it_and_notified_when_asked() {
+        let sub = "[[subscription]]\nid = \"a\"\nurl = \"https://a.example/sse\"\n\
+                   gap_threshold = \"0s\"\nnotify_gaps = true\n\
+                   [[subscription.rules]]\nevent = \"*\"\naction = \"history\"\n";
+        let (shown, rows) = run_a(sub, dropped_between_1_and_5()).await;
+        assert_eq!(
+            shown,
+            ["a: possible gap"],
+            "only the gap pops up (the rule keeps events quiet)"
+        );
+        assert_eq!(
+            rows,
+            [
+                ("message".to_owned(), HistoryAction::History),
+                ("ssenotify.gap".to_owned(), HistoryAction::Gap),
+                ("message".to_owned(), HistoryAction::History),
+            ]
+        );
+
+        // Quiet hours all day hold it (for the digest); the row stands.
+        let quiet = format!(
+            "[notifications]\nquiet_hours = [{{ from = \"00:00\", to = \"00:00\" }}]\n{sub}"
+        );
+        let (shown, rows) = run_a(&quiet, dropped_between_1_and_5()).await;
+        assert!(shown.is_empty(), "{shown:?}");
+        assert_eq!(rows[1].1, HistoryAction::Gap);
+
+        // At the default threshold (a minute) a quick reconnect is no row, and without
+        // notify_gaps nothing pops up.
+        let default = "[[subscription]]\nid = \"a\"\nurl = \"https://a.example/sse\"\n\
+                       [[subscription.rules]]\nevent = \"*\"\naction = \"history\"\n";
+        let (shown, rows) = run_a(default, dropped_between_1_and_5()).await;
+        assert!(shown.is_empty() && rows.len() == 2, "{shown:?} {rows:?}");
     }
 }
