@@ -31,8 +31,9 @@ pub(crate) struct Watch {
     open: bool,
     /// The last event's sequence number (only with `sequence`).
     seq: Option<i64>,
-    /// The outage under way, until the first events after the reconnect settle it.
-    pending: Option<Pending>,
+    /// The outage under way, until the first events after the reconnect settle it (boxed:
+    /// every subscription holds a `Watch`, few an outage).
+    pending: Option<Box<Pending>>,
 }
 
 #[derive(Debug)]
@@ -71,7 +72,7 @@ impl Watch {
     /// An outage that began while the daemon was not running: the last event stored at
     /// `last_saved` (unix ms), with resume point `last_id`.
     pub fn not_running_since(&mut self, last_saved: i64, last_id: String) {
-        self.pending = Some(Pending {
+        self.pending = Some(Box::new(Pending {
             start: last_saved,
             cause: NOT_RUNNING.into(),
             before: Before {
@@ -79,7 +80,7 @@ impl Watch {
                 seq: self.seq,
             },
             replayed: false,
-        });
+        }));
     }
 
     /// A state change; `last_id` reads the resume point when an outage begins.
@@ -95,7 +96,7 @@ impl Watch {
             Reason::IdleTimeout { after } => at.saturating_sub(after.as_millis() as i64),
             _ => at,
         };
-        self.pending = Some(Pending {
+        self.pending = Some(Box::new(Pending {
             start,
             cause: change.reason.to_string(),
             before: Before {
@@ -103,7 +104,7 @@ impl Watch {
                 seq: self.seq,
             },
             replayed: false,
-        });
+        }));
     }
 
     /// An event received at `now` (unix ms): returns the outage it settles as a possible

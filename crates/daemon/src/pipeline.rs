@@ -209,6 +209,8 @@ impl Pipeline {
                 router.mute_until(until);
             }
         }
+        // Only the first set meets the subscriptions as the last run left them.
+        self.stopped = HashMap::new();
         // A change of quiet hours can make a held digest due now.
         self.schedule_tick();
     }
