@@ -135,7 +135,7 @@ impl Watch {
         };
         let pending = self.pending.take()?;
         let long = now.saturating_sub(pending.start) >= self.threshold.as_millis() as i64;
-        long.then(|| Outage {
+        long.then_some(Outage {
             start: pending.start,
             end: now,
             cause: pending.cause,
