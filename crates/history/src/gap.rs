@@ -9,42 +9,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Action, NewEvent};
+use crate::model::{Action, GapClass, NewEvent, RowKind, StoredEvent};
 
 /// The event type of a gap row (also its name for anyone forwarding rows as events).
 pub const GAP_TYPE: &str = "ssenotify.gap";
-
-/// What a row is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum RowKind {
-    /// An event the server sent.
-    Event,
-    /// A possible gap: an outage after which continuity could not be proven.
-    Gap,
-}
-
-/// How an outage was classified on the first events after the reconnect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum GapClass {
-    /// It is proven that events were skipped (an id or sequence number jumped).
-    Gap,
-    /// Nothing could be proven either way (no ids, ids that started again, no cursor).
-    Unknown,
-}
-
-impl GapClass {
-    /// The stored and printed name: `gap`, `unknown`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Gap => "gap",
-            Self::Unknown => "unknown",
-        }
-    }
-}
 
 /// An outage kept as a gap row: when the subscription stopped receiving, when the first
 /// event after it arrived, why it stopped, and what the first events proved.
@@ -98,4 +66,29 @@ fn local_hm(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.with_timezone(&chrono::Local).format("%H:%M").to_string())
         .unwrap_or_else(|| "?".into())
+}
+
+impl StoredEvent {
+    /// Fills in what the row is (its kind, and a gap row's outage) from its action and data.
+    pub(crate) fn classified(mut self) -> Self {
+        if self.action == Action::Gap {
+            self.kind = RowKind::Gap;
+            if let Some(outage) = Outage::from_data(&self.data) {
+                self.start = Some(outage.start);
+                self.end = Some(outage.end);
+                self.cause = Some(outage.cause);
+                self.class = Some(outage.class);
+                self.why = Some(outage.why);
+            }
+        }
+        self
+    }
+
+    /// One line for people: a gap row's summary, or the event's data.
+    pub fn text(&self) -> String {
+        match (self.kind, Outage::from_data(&self.data)) {
+            (RowKind::Gap, Some(outage)) => outage.summary(),
+            _ => self.data.clone(),
+        }
+    }
 }

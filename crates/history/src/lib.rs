@@ -35,8 +35,8 @@
 //!
 //! - `model`: the vocabulary: [`NewEvent`], [`Recorded`], [`StoredEvent`], [`Action`],
 //!   [`ResumePoint`], [`Retention`], [`HistoryError`].
-//! - `gap`: gap rows ([`Outage`], [`RowKind`], [`GapClass`]): outages not proven complete,
-//!   kept as ordinary rows of action `gap`.
+//! - `gap`: gap rows ([`Outage`]): outages not proven complete, kept as ordinary rows of
+//!   action `gap`, and how a read row learns its [`RowKind`].
 //! - `schema`: the tables, migrations, and how connections are opened (WAL, busy timeout).
 //! - `read`: [`HistoryReader`], every query (pages, counts, resume points) on a read-only
 //!   connection; a write on it does not compile.
@@ -55,10 +55,10 @@ mod writer;
 mod tests;
 
 pub use db::Reconciled;
-pub use gap::{GAP_TYPE, GapClass, Outage, RowKind};
+pub use gap::{GAP_TYPE, Outage};
 pub use model::{
-    Action, HistoryError, NewEvent, Recorded, ResumePoint, ResumeUpdate, Retention, RowId, Stats,
-    StoredEvent, UnknownAction, now_ms, unix_ms,
+    Action, GapClass, HistoryError, NewEvent, Recorded, ResumePoint, ResumeUpdate, Retention,
+    RowId, RowKind, Stats, StoredEvent, UnknownAction, now_ms, unix_ms,
 };
 pub use read::{HistoryReader, MAX_PAGE};
 pub use schema::SCHEMA_VERSION;

@@ -1,6 +1,7 @@
 //! The history's vocabulary: what is recorded ([`NewEvent`]), what recording did
 //! ([`Recorded`]), what is read back ([`StoredEvent`], [`ResumePoint`], [`Stats`]), what the
-//! router did ([`Action`]), and what can go wrong ([`HistoryError`]).
+//! router did ([`Action`]), what a row is ([`RowKind`], a gap row's [`GapClass`]), and what can go
+//! wrong ([`HistoryError`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -10,8 +11,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use ssenotify_sse::Event;
-
-use crate::gap::{GapClass, Outage, RowKind};
 
 /// A row's id in the events table: increasing, never reused (even after a subscription is forgotten).
 pub type RowId = i64;
@@ -241,6 +240,38 @@ pub struct Retention {
     pub max_age: Duration,
 }
 
+/// What a row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum RowKind {
+    /// An event the server sent.
+    Event,
+    /// A possible gap: an outage after which continuity could not be proven.
+    Gap,
+}
+
+/// How an outage was classified on the first events after the reconnect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum GapClass {
+    /// It is proven that events were skipped (an id or sequence number jumped).
+    Gap,
+    /// Nothing could be proven either way (no ids, ids that started again, no cursor).
+    Unknown,
+}
+
+impl GapClass {
+    /// The stored and printed name: `gap`, `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gap => "gap",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
 /// A recorded event as read back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -286,31 +317,6 @@ pub struct StoredEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub why: Option<String>,
-}
-
-impl StoredEvent {
-    /// Fills in what the row is (its kind, and a gap row's outage) from its action and data.
-    pub(crate) fn classified(mut self) -> Self {
-        if self.action == Action::Gap {
-            self.kind = RowKind::Gap;
-            if let Some(outage) = Outage::from_data(&self.data) {
-                self.start = Some(outage.start);
-                self.end = Some(outage.end);
-                self.cause = Some(outage.cause);
-                self.class = Some(outage.class);
-                self.why = Some(outage.why);
-            }
-        }
-        self
-    }
-
-    /// One line for people: a gap row's summary, or the event's data.
-    pub fn text(&self) -> String {
-        match (self.kind, Outage::from_data(&self.data)) {
-            (RowKind::Gap, Some(outage)) => outage.summary(),
-            _ => self.data.clone(),
-        }
-    }
 }
 
 /// How many events a subscription (or the whole history) holds, and the newest's time.

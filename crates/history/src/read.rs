@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::gap::RowKind;
 use crate::model::{
-    Action, Context, HistoryError, ResumePoint, RowId, Stats, StoredEvent, UnknownAction,
+    Action, Context, HistoryError, ResumePoint, RowId, RowKind, Stats, StoredEvent, UnknownAction,
 };
 use crate::schema;
 
