@@ -209,7 +209,8 @@ fn a_dropped_connection_is_an_outage_only_a_resuming_server_proves_complete() {
     );
     let line = gap_line(&home, "c");
     assert!(
-        line.contains("(reconnected without a resume point)") && line.contains("possible gap "),
+        line.contains("possible gap ")
+            && line.contains(" (reconnected without a resume point); outage began with: "),
         "{line}"
     );
     // The same feed at the default threshold: a reconnect within a minute is no row.

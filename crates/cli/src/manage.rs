@@ -449,11 +449,8 @@ pub fn history(args: HistoryArgs, paths: &Paths) -> ExitCode {
         let when = chrono::DateTime::from_timestamp_millis(event.received_at)
             .map(|t| t.with_timezone(&chrono::Local).format("%F %T").to_string())
             .unwrap_or_default();
-        // A gap row reads "possible gap 14:02–14:09 (why)", with what began the outage.
-        let text = match &event.cause {
-            Some(cause) => format!("{}; outage began with: {cause}", event.text()),
-            None => event.text(),
-        };
+        // A gap row reads "possible gap 14:02–14:09 (why); outage began with: …".
+        let text = event.text();
         let _ = writeln!(
             out,
             "{when}  {:<16} {:<12} {:<10} {}",

@@ -285,8 +285,8 @@ impl Pipeline {
             return;
         };
         let title = format!("{}: possible gap", router.name());
-        let body = format!("{}; outage began with: {}", outage.summary(), outage.cause);
-        let notification = router::Notification::summary(title, &body, router::Urgency::Normal);
+        let notification =
+            router::Notification::summary(title, &outage.line(), router::Urgency::Normal);
         if router
             .admit_notice(&notification, &outage.summary(), now)
             .is_ok()

@@ -60,6 +60,12 @@ impl Outage {
             self.why
         )
     }
+
+    /// The summary with what began the outage: "possible gap 14:02–14:09 (…); outage
+    /// began with: server closed the stream".
+    pub fn line(&self) -> String {
+        format!("{}; outage began with: {}", self.summary(), self.cause)
+    }
 }
 
 fn local_hm(ms: i64) -> String {
@@ -84,10 +90,10 @@ impl StoredEvent {
         self
     }
 
-    /// One line for people: a gap row's summary, or the event's data.
+    /// One line for people: a gap row's [`Outage::line`], or the event's data.
     pub fn text(&self) -> String {
         match (self.kind, Outage::from_data(&self.data)) {
-            (RowKind::Gap, Some(outage)) => outage.summary(),
+            (RowKind::Gap, Some(outage)) => outage.line(),
             _ => self.data.clone(),
         }
     }

@@ -633,10 +633,9 @@ fn a_gap_row_reads_back_with_its_outage_and_counts_for_retention_like_an_event()
     assert_eq!(read.class, Some(GapClass::Unknown));
     assert_eq!((read.start, read.end), (Some(1_000), Some(61_000)));
     assert!(read.text().starts_with("possible gap "), "{}", read.text());
-    assert!(
-        read.text()
-            .ends_with(" (reconnected without a resume point)")
-    );
+    assert!(read.text().ends_with(
+        " (reconnected without a resume point); outage began with: server closed the stream"
+    ));
     let json = serde_json::to_value(read).unwrap();
     assert_eq!(json["kind"], "gap");
     assert_eq!(json["cause"], "server closed the stream");
