@@ -38,7 +38,9 @@ pub(crate) enum Verdict {
 ///
 /// The rules, first that applies:
 /// 1. a sequence on both sides: the next number is complete, a higher one a gap, the same
-///    one a replay (wait), a lower one unknown (the sequence started again);
+///    one a replay (wait), a lower one unknown (the sequence started again); an event
+///    without the number after one with it does not decide (wait: a server's own `open`
+///    or keep-alive event);
 /// 2. no resume point before, or no id now: unknown;
 /// 3. the id is the resume point itself: the server replays from it (wait);
 /// 4. numeric ids on both sides: the next number is complete, a higher one a gap, a lower
@@ -48,7 +50,10 @@ pub(crate) enum Verdict {
 /// 6. otherwise unknown (ids that cannot be ordered).
 pub(crate) fn classify(before: &Before, after: After<'_>, replayed: bool) -> Verdict {
     use GapClass::{Gap, Unknown};
-    if let (Some(last), Some(next)) = (before.seq, after.seq) {
+    if let Some(last) = before.seq {
+        let Some(next) = after.seq else {
+            return Verdict::Wait;
+        };
         return match next.checked_sub(last) {
             Some(1) => Verdict::Complete,
             Some(0) => Verdict::Wait,
@@ -207,6 +212,11 @@ mod tests {
             Verdict::Complete
         );
         assert_eq!(classify(&before("", Some(9)), seq(9), false), Verdict::Wait);
+        assert_eq!(
+            classify(&before("41", Some(9)), id("42"), false),
+            Verdict::Wait,
+            "an event without the number does not decide"
+        );
         assert_eq!(
             classify(&before("41", Some(9)), seq(12), false),
             Verdict::Possible(

@@ -124,7 +124,7 @@ impl Watch {
         };
         let (class, why) = match classify(&pending.before, after, pending.replayed) {
             Verdict::Wait => {
-                pending.replayed = true;
+                pending.replayed |= after.id == Some(pending.before.last_id.as_str());
                 return None;
             }
             Verdict::Complete => {
