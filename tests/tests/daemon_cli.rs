@@ -1370,7 +1370,8 @@ fn history_lists_newest_first_with_the_documented_fields() {
             "id",
             "last_event_id",
             "received_at",
-            "action"
+            "action",
+            "kind"
         ])
     );
     assert_eq!(page[0]["data"], "no id\nsecond line");

@@ -30,7 +30,7 @@ const live = (sub: string, row: number | null, over: Partial<LiveEvent> = {}): L
 });
 const stored = (sub: string, row: number): StoredEvent => ({
   row, subscription: sub, type: "message", data: `d${row}`, id: String(row), last_event_id: String(row),
-  received_at: 1_000 + row, action: "history",
+  received_at: 1_000 + row, action: "history", kind: "event",
 });
 const batch = (over: Partial<UpdatePayload>): UpdatePayload => ({ statuses: [], events: [], dropped: 0, config: null, ...over });
 

@@ -480,13 +480,15 @@ pub fn history(args: HistoryArgs, paths: &Paths) -> ExitCode {
         let when = chrono::DateTime::from_timestamp_millis(event.received_at)
             .map(|t| t.with_timezone(&chrono::Local).format("%F %T").to_string())
             .unwrap_or_default();
+        // A gap row reads "possible gap 14:02–14:09 (why); outage began with: …".
+        let text = event.text();
         let _ = writeln!(
             out,
             "{when}  {:<16} {:<12} {:<10} {}",
             event.sub_id,
             event.event_type,
             event.action,
-            crate::common::Printable(&event.data)
+            crate::common::Printable(&text)
         );
     }
     // Said where the rows end, as the app's list says it: older rows did exist.

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 use ssenotify_config::Paths;
+use ssenotify_history::{Action, Outage};
 use ssenotify_protocol::{
     self as protocol, ClientError, DaemonEvent, DaemonInfo, QuietKind, Reply, Request,
     StatusReport, SubscriptionStatus, WatchLine, WatchNotice,
@@ -230,15 +231,22 @@ pub fn watch(args: WatchArgs, paths: &Paths) -> ExitCode {
 fn print_update(out: &mut impl Write, line: &WatchLine) -> io::Result<()> {
     match line {
         WatchLine::Update(DaemonEvent::Status(s)) => print_status(out, s),
-        WatchLine::Update(DaemonEvent::Event(e)) => writeln!(
-            out,
-            "{:<24} {} #{}: {} [{}]",
-            e.subscription,
-            Printable(&e.event_type),
-            Printable(&e.last_event_id),
-            Printable(&e.data),
-            e.action
-        ),
+        WatchLine::Update(DaemonEvent::Event(e)) => {
+            // A possible gap in words, as `history` prints it.
+            let gap = (e.action == Action::Gap)
+                .then(|| Outage::from_data(&e.data))
+                .flatten();
+            let data = gap.map_or_else(|| e.data.clone(), |outage| outage.line());
+            writeln!(
+                out,
+                "{:<24} {} #{}: {} [{}]",
+                e.subscription,
+                Printable(&e.event_type),
+                Printable(&e.last_event_id),
+                Printable(&data),
+                e.action
+            )
+        }
         WatchLine::Update(DaemonEvent::Removed { ids }) => {
             for id in ids {
                 writeln!(out, "{id:<24} removed")?;

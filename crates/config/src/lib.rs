@@ -78,9 +78,9 @@ pub use secret_names::{is_secret_header, is_secret_query};
 pub use secrets::{ResolveError, StashedSecret};
 pub use set::{Format, SubscriptionSet};
 pub use spec::{
-    AuthSpec, DEFAULT_MAX_AGE, DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_EVENTS, Field, HistorySpec,
-    MAX_EVENTS_LIMIT, ResumeSpec, Secret, SubscriptionSpec, format_duration, format_timestamp,
-    parse_duration, parse_timestamp,
+    AuthSpec, DEFAULT_GAP_THRESHOLD, DEFAULT_MAX_AGE, DEFAULT_MAX_EVENT_SIZE, DEFAULT_MAX_EVENTS,
+    Field, HistorySpec, MAX_EVENTS_LIMIT, ResumeSpec, Secret, SubscriptionSpec, format_duration,
+    format_timestamp, parse_duration, parse_timestamp,
 };
 pub use store::{Store, StoreError};
 pub use trust::TrustItem;

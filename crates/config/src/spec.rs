@@ -22,6 +22,9 @@ pub const DEFAULT_MAX_EVENTS: usize = 1000;
 /// Default `history.max_age`: 30 days.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
+/// Default `gap_threshold`: outages shorter than a minute are not reported as gaps.
+pub const DEFAULT_GAP_THRESHOLD: Duration = Duration::from_secs(60);
+
 /// The most events a subscription may keep, whatever its file asks for.
 pub const MAX_EVENTS_LIMIT: usize = 100_000;
 
@@ -132,6 +135,23 @@ pub struct SubscriptionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::schema_parts::silent_urgency")]
     pub silent_urgency: Option<Urgency>,
+    // Gap accounting: see the daemon's `outage` module.
+    /// An outage not proven complete and lasting at least this long is kept in history as
+    /// a "possible gap" row (`0s`: every one).
+    #[serde(
+        default = "default_gap_threshold",
+        skip_serializing_if = "is_default_gap_threshold",
+        with = "duration_serde"
+    )]
+    #[schemars(schema_with = "crate::schema_parts::duration")]
+    pub gap_threshold: Duration,
+    /// Whether a possible gap is also shown as a notification.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub notify_gaps: bool,
+    /// A JSON pointer to an integer in each event's data that grows by one per event
+    /// (`"/seq"`): it proves across a reconnect that nothing was skipped, or that something was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<String>,
 }
 
 impl SubscriptionSpec {
@@ -159,6 +179,9 @@ impl SubscriptionSpec {
             mute_until: None,
             expect_every: None,
             silent_urgency: None,
+            gap_threshold: DEFAULT_GAP_THRESHOLD,
+            notify_gaps: false,
+            sequence: None,
         }
     }
 
@@ -213,6 +236,9 @@ impl SubscriptionSpec {
             mute_until,
             expect_every,
             silent_urgency,
+            gap_threshold,
+            notify_gaps,
+            sequence,
         } = self;
         let checks = [
             (Field::Name, *name == new.name),
@@ -235,6 +261,9 @@ impl SubscriptionSpec {
             (Field::MuteUntil, *mute_until == new.mute_until),
             (Field::ExpectEvery, *expect_every == new.expect_every),
             (Field::SilentUrgency, *silent_urgency == new.silent_urgency),
+            (Field::GapThreshold, *gap_threshold == new.gap_threshold),
+            (Field::NotifyGaps, *notify_gaps == new.notify_gaps),
+            (Field::Sequence, *sequence == new.sequence),
         ];
         checks
             .into_iter()
@@ -288,6 +317,12 @@ pub enum Field {
     ExpectEvery,
     /// `silent_urgency`
     SilentUrgency,
+    /// `gap_threshold`
+    GapThreshold,
+    /// `notify_gaps`
+    NotifyGaps,
+    /// `sequence`
+    Sequence,
 }
 
 impl Field {
@@ -314,6 +349,9 @@ impl Field {
             Self::MuteUntil => "mute_until",
             Self::ExpectEvery => "expect_every",
             Self::SilentUrgency => "silent_urgency",
+            Self::GapThreshold => "gap_threshold",
+            Self::NotifyGaps => "notify_gaps",
+            Self::Sequence => "sequence",
         }
     }
 
@@ -341,6 +379,7 @@ impl Field {
             | Self::MuteUntil
             | Self::ExpectEvery
             | Self::SilentUrgency => false,
+            Self::GapThreshold | Self::NotifyGaps | Self::Sequence => false,
         }
     }
 }
@@ -660,6 +699,12 @@ fn default_idle_timeout() -> Duration {
 }
 fn is_default_idle_timeout(d: &Duration) -> bool {
     *d == DEFAULT_IDLE_TIMEOUT
+}
+fn default_gap_threshold() -> Duration {
+    DEFAULT_GAP_THRESHOLD
+}
+fn is_default_gap_threshold(d: &Duration) -> bool {
+    *d == DEFAULT_GAP_THRESHOLD
 }
 fn default_max_event_size() -> usize {
     DEFAULT_MAX_EVENT_SIZE

@@ -1570,3 +1570,44 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn gap_accounting_keys_have_defaults_and_a_bad_sequence_is_located() {
+    let set = toml("[[subscription]]\nid = \"a\"\nurl = \"https://e.com/a\"\n").unwrap();
+    let a = &set.subscriptions[0];
+    assert_eq!(a.gap_threshold, DEFAULT_GAP_THRESHOLD);
+    assert!(!a.notify_gaps && a.sequence.is_none());
+
+    let text = "[[subscription]]\nid = \"a\"\nurl = \"https://e.com/a\"\n\
+                gap_threshold = \"0s\"\nnotify_gaps = true\nsequence = \"/seq\"\n";
+    let set = toml(text).unwrap();
+    let a = &set.subscriptions[0];
+    assert_eq!(a.gap_threshold, Duration::ZERO, "0s: every outage");
+    assert!(a.notify_gaps);
+    assert_eq!(a.sequence.as_deref(), Some("/seq"));
+    let written = set.render(Format::Toml);
+    assert!(
+        written.contains("gap_threshold = \"0s\"") && written.contains("sequence = \"/seq\""),
+        "{written}"
+    );
+    assert!(
+        !toml("[[subscription]]\nid = \"a\"\nurl = \"https://e.com/a\"\n")
+            .unwrap()
+            .render(Format::Toml)
+            .contains("gap_threshold"),
+        "a default is not written"
+    );
+
+    let err = toml("[[subscription]]\nid = \"a\"\nurl = \"https://e.com/a\"\nsequence = \"seq\"\n")
+        .unwrap_err();
+    assert_eq!(
+        located(&err),
+        [
+            "4:12: subscription \"a\": sequence: \"seq\" is not a JSON pointer; expected one like \"/seq\" (RFC 6901)"
+        ]
+    );
+    let err =
+        toml("[[subscription]]\nid = \"a\"\nurl = \"https://e.com/a\"\ngap_threshold = \"soon\"\n")
+            .unwrap_err();
+    assert!(located(&err)[0].starts_with("4:"), "{:?}", located(&err));
+}

@@ -318,6 +318,12 @@ fn check_spec(
             "must not be empty (omit it for none)".into(),
         );
     }
+    if let Some(sequence) = spec.sequence.as_deref().filter(|p| !is_json_pointer(p)) {
+        report(
+            &keys(&["sequence"]),
+            format!("{sequence:?} is not a JSON pointer; expected one like \"/seq\" (RFC 6901)"),
+        );
+    }
     if let Some(resume) = &spec.resume {
         if !is_json_pointer(&resume.cursor) {
             report(

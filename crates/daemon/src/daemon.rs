@@ -67,9 +67,13 @@ impl Daemon {
         let instance = crate::ops::blocking(move || InstanceLock::acquire(&lock_paths)).await?;
         let db = paths.history_db();
         let history = crate::ops::blocking(move || HistoryWriter::open(db)).await?;
-        let resume: HashMap<String, (String, Option<String>)> = history
-            .resume_all()
-            .await?
+        let points = history.resume_all().await?;
+        // A resume point is saved with every stored batch: its time is the last event's.
+        let stopped: HashMap<String, i64> = points
+            .iter()
+            .map(|point| (point.sub_id.clone(), point.updated_at))
+            .collect();
+        let resume: HashMap<String, (String, Option<String>)> = points
             .into_iter()
             .map(|point| (point.sub_id, (point.last_event_id, point.cursor)))
             .collect();
@@ -96,7 +100,8 @@ impl Daemon {
             history.clone(),
             configure_rx,
             commands_tx.clone(),
-        );
+        )
+        .stopped_since(stopped);
         let pipeline = tokio::spawn(pipeline.run(merged));
 
         let (reload_tx, reload_rx) = mpsc::channel(8);

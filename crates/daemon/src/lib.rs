@@ -15,6 +15,8 @@
 //! - `control` (private): the control loop: follows and applies the subscriptions file,
 //!   answers commands; owns the supervisor.
 //! - `pipeline` (private): updates in; history, routing and sinks out.
+//! - `outage` (private): gap accounting: each subscription's outages, kept as gap rows
+//!   when not proven complete; `continuity` (private): the pure rules that classify them.
 //! - `messages` (private): what the tasks tell each other: commands for the control
 //!   loop, the set the pipeline routes for.
 //! - `live` (private): the shared live state: status table (every change versioned, so a
@@ -42,6 +44,7 @@
 
 mod command;
 mod companion;
+mod continuity;
 mod control;
 mod daemon;
 pub mod demo;
@@ -53,6 +56,7 @@ mod live;
 mod messages;
 mod notifier;
 pub mod ops;
+mod outage;
 mod pipeline;
 mod sink;
 mod socket;

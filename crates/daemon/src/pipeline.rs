@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use ssenotify_config::SubscriptionSet;
 use ssenotify_history::{
-    Action as HistoryAction, HistoryWriter, NewEvent, Recorded, ResumeUpdate, RowId,
+    Action as HistoryAction, HistoryReader, HistoryWriter, NewEvent, Outage, Recorded,
+    ResumeUpdate, RowId,
 };
 use ssenotify_protocol::{DaemonEvent, LiveEvent};
 use ssenotify_router::{self as router, Decision, Flags, Millis, Router};
@@ -23,6 +24,7 @@ use tokio::sync::mpsc;
 use crate::command::{Commands, MAX_QUEUED, QueueFull};
 use crate::live::Live;
 use crate::messages::{Command, Configure, Pending};
+use crate::outage::Watch;
 use crate::sink::{Delivery, OnFailure};
 use crate::watchdog::{self, Alarm, Watchdog};
 
@@ -42,6 +44,8 @@ struct Route {
     router: Option<Router>,
     /// When the current connection opened, and whether it resumed from a stored point.
     opened: Option<(Instant, bool)>,
+    /// Its gap accounting.
+    outage: Watch,
 }
 
 /// Where a subscription with unsaved events is on its way back.
@@ -79,6 +83,9 @@ pub(crate) struct Pipeline {
     next_tick: Option<Millis>,
     /// The silent-feed alarm; woken by the same timer.
     watchdog: Watchdog,
+    /// When each subscription's last event was stored before this start (unix ms): the
+    /// start of its outage while the daemon was not running. Taken as its route is made.
+    stopped: HashMap<String, i64>,
 }
 
 impl Pipeline {
@@ -102,7 +109,15 @@ impl Pipeline {
             started: Instant::now(),
             next_tick: None,
             watchdog: Watchdog::default(),
+            stopped: HashMap::new(),
         }
+    }
+
+    /// Each subscription's last stored event time (unix ms), to account for the outage
+    /// while the daemon was not running.
+    pub fn stopped_since(mut self, stopped: HashMap<String, i64>) -> Self {
+        self.stopped = stopped;
+        self
     }
 
     fn now(&self) -> router::Now {
@@ -155,7 +170,23 @@ impl Pipeline {
             let route = self.routes.entry(spec.id.as_str().into()).or_insert(Route {
                 router: None,
                 opened: None,
+                outage: Watch::default(),
             });
+            route.outage.configure(spec);
+            if let Some(since) = self.stopped.remove(&spec.id) {
+                let last_id = self
+                    .live
+                    .table()
+                    .resume
+                    .get(&spec.id)
+                    .map(|(last, _)| last.clone());
+                route
+                    .outage
+                    .not_running_since(since, last_id.unwrap_or_default());
+            }
+            if route.outage.needs_last_seq() {
+                seed_sequence(&mut route.outage, self.history.path(), &spec.id);
+            }
             let result = match &mut route.router {
                 Some(router) => router.reconfigure(
                     spec.display_name(),
@@ -188,31 +219,105 @@ impl Pipeline {
                 router.mute_until(until);
             }
         }
+        // Only the first set meets the subscriptions as the last run left them.
+        self.stopped = HashMap::new();
         // A change of quiet hours can make a held digest due now.
         self.schedule_tick();
     }
 
     async fn handle(&mut self, batch: Vec<Tagged>) {
+        let received_at = ssenotify_history::now_ms();
         let mut events: Vec<(Arc<str>, Event, bool)> = Vec::new();
         for tagged in batch {
             match tagged.update {
                 Update::State(change) => self.state(&tagged.id, &change),
                 Update::Event(event) => {
-                    let catch_up = self.routes.get(&tagged.id).is_some_and(|route| {
-                        route
+                    let mut catch_up = false;
+                    let mut gap = None;
+                    if let Some(route) = self.routes.get_mut(&tagged.id) {
+                        catch_up = route
                             .opened
-                            .is_some_and(|(at, resumed)| resumed && at.elapsed() < CATCH_UP_WINDOW)
-                    });
+                            .is_some_and(|(at, resumed)| resumed && at.elapsed() < CATCH_UP_WINDOW);
+                        gap = route.outage.on_event(&event, received_at);
+                    }
+                    if let Some(outage) = gap {
+                        // In history, the gap comes after the events before it.
+                        if !events.is_empty() {
+                            self.events(std::mem::take(&mut events), received_at).await;
+                        }
+                        self.keep_gap(tagged.id.clone(), outage).await;
+                    }
                     events.push((tagged.id, event, catch_up));
                 }
             }
         }
         if !events.is_empty() {
-            self.events(events).await;
+            self.events(events, received_at).await;
         }
     }
 
+    /// Keeps a possible gap as a history row, shows it to every face, and notifies of it
+    /// when `notify_gaps` asks (held by mute, quiet hours and the rate limit like an event).
+    async fn keep_gap(&mut self, id: Arc<str>, outage: Outage) {
+        let last_id = {
+            let table = self.live.table();
+            table
+                .resume
+                .get(id.as_ref())
+                .map(|(last, _)| last.clone())
+                .unwrap_or_default()
+        };
+        let row = outage.row(id.clone(), &last_id);
+        let kept = match self.history.record(vec![row.clone()], Vec::new()).await {
+            Ok(recorded) => recorded.first().map(|r| r.row()),
+            Err(error) => {
+                tracing::error!(%error, "history could not record a possible gap");
+                None
+            }
+        };
+        tracing::warn!(subscription = %id, cause = %outage.cause, "{}", outage.summary());
+        self.live.publish(DaemonEvent::Event(LiveEvent {
+            subscription: id.to_string(),
+            row: kept,
+            event_type: row.event_type.to_string(),
+            data: row.data,
+            last_event_id: row.last_event_id.to_string(),
+            action: HistoryAction::Gap,
+            received_at: row.received_at,
+        }));
+        let now = self.now();
+        let Some(router) = self
+            .routes
+            .get_mut(&id)
+            .filter(|r| r.outage.notify)
+            .and_then(|r| r.router.as_mut())
+        else {
+            return;
+        };
+        let title = format!("{}: possible gap", router.name());
+        let notification =
+            router::Notification::summary(title, &outage.line(), router::Urgency::Normal);
+        if router
+            .admit_notice(&notification, &outage.summary(), now)
+            .is_ok()
+        {
+            self.live.sink.deliver(&id, notification);
+        }
+        self.schedule_tick();
+    }
+
     fn state(&mut self, id: &Arc<str>, change: &StateChange) {
+        if let Some(route) = self.routes.get_mut(id) {
+            let live = &self.live;
+            route.outage.on_state(change, || {
+                let table = live.table();
+                table
+                    .resume
+                    .get(id.as_ref())
+                    .map(|(last, _)| last.clone())
+                    .unwrap_or_default()
+            });
+        }
         if let Some(recovery) = self.unsaved.get_mut(id) {
             match (*recovery, change.ready_state) {
                 (Recovery::Reconnecting, ReadyState::Connecting)
@@ -254,8 +359,7 @@ impl Pipeline {
         }
     }
 
-    async fn events(&mut self, events: Vec<(Arc<str>, Event, bool)>) {
-        let received_at = ssenotify_history::now_ms();
+    async fn events(&mut self, events: Vec<(Arc<str>, Event, bool)>, received_at: i64) {
         // Events of one subscription arrive in order; the last one carries the resume point.
         let mut resume_points: HashMap<Arc<str>, ResumeUpdate> = HashMap::new();
         let new_events: Vec<NewEvent> = events
@@ -588,6 +692,21 @@ impl Pipeline {
     }
 }
 
+/// The last sequence number `id` stored, read once after a start: a sequence declared
+/// in the file proves continuity across a restart too. One indexed read of a few rows,
+/// done in place: it happens once per such subscription.
+fn seed_sequence(watch: &mut Watch, db: &std::path::Path, id: &str) {
+    let rows = HistoryReader::open(db).and_then(|reader| reader.page(Some(id), None, 16));
+    match rows {
+        Ok(rows) => {
+            if let Some(last) = rows.iter().find(|r| r.action != HistoryAction::Gap) {
+                watch.seed_seq(&last.data);
+            }
+        }
+        Err(error) => tracing::debug!(subscription = %id, %error, "no stored sequence number"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -731,5 +850,114 @@ mod tests {
             table.resume["a"].0, "3",
             "the resume point is the last event's id"
         );
+    }
+
+    /// Runs `updates` of subscription "a" (set up by `file`) through a pipeline; returns
+    /// what the sink was asked to show and the rows of history (newest first).
+    async fn run_a(
+        file: &str,
+        updates: Vec<Update>,
+    ) -> (Vec<String>, Vec<(String, HistoryAction)>) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("history.sqlite3");
+        let history = HistoryWriter::open(&db).unwrap();
+        let sink = Arc::new(Recording::default());
+        let live = Arc::new(Live::new(HashMap::new(), sink.clone(), false, 64));
+        live.table().status.insert(
+            "a".into(),
+            SubscriptionStatus::new("a", ReadyState::Connecting, Reason::Started),
+        );
+        let set = SubscriptionSet::parse(
+            file,
+            Format::Toml,
+            Path::new("t.toml"),
+            LiteralSecrets::Reject,
+        )
+        .unwrap();
+        let (configure, configure_rx) = mpsc::channel(1);
+        let (merged, merged_rx) = mpsc::channel(16);
+        let (control, _commands) = mpsc::channel(4);
+        let pipeline = Pipeline::new(live.clone(), history.clone(), configure_rx, control);
+        let task = tokio::spawn(pipeline.run(merged_rx));
+        configure.send(Configure::Set(set)).await.unwrap();
+        for update in updates {
+            merged.send(tagged(update)).await.unwrap();
+        }
+        drop(merged);
+        task.await.unwrap();
+        history.close().await.unwrap();
+        let shown = sink
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|n| n.title.clone())
+            .collect();
+        let rows = HistoryReader::open(&db)
+            .unwrap()
+            .page(Some("a"), None, 10)
+            .unwrap();
+        (
+            shown,
+            rows.into_iter().map(|r| (r.event_type, r.action)).collect(),
+        )
+    }
+
+    /// A connection that dropped between events `1` and `5` (ids that jump: a gap).
+    fn dropped_between_1_and_5() -> Vec<Update> {
+        let open = || {
+            Update::State(StateChange::now(
+                ReadyState::Open,
+                Reason::Opened { status: 200 },
+                None,
+            ))
+        };
+        vec![
+            open(),
+            event("message", "1", "one"),
+            Update::State(StateChange::now(
+                ReadyState::Connecting,
+                Reason::StreamEnded,
+                None,
+            )),
+            open(),
+            event("message", "5", "five"),
+        ]
+    }
+
+    #[tokio::test]
+    async fn a_gap_is_kept_before_the_event_that_proves_it_and_notified_when_asked() {
+        let sub = "[[subscription]]\nid = \"a\"\nurl = \"https://a.example/sse\"\n\
+                   gap_threshold = \"0s\"\nnotify_gaps = true\n\
+                   [[subscription.rules]]\nevent = \"*\"\naction = \"history\"\n";
+        let (shown, rows) = run_a(sub, dropped_between_1_and_5()).await;
+        assert_eq!(
+            shown,
+            ["a: possible gap"],
+            "only the gap pops up (the rule keeps events quiet)"
+        );
+        assert_eq!(
+            rows,
+            [
+                ("message".to_owned(), HistoryAction::History),
+                ("ssenotify.gap".to_owned(), HistoryAction::Gap),
+                ("message".to_owned(), HistoryAction::History),
+            ]
+        );
+
+        // Quiet hours all day hold it (for the digest); the row stands.
+        let quiet = format!(
+            "[notifications]\nquiet_hours = [{{ from = \"00:00\", to = \"00:00\" }}]\n{sub}"
+        );
+        let (shown, rows) = run_a(&quiet, dropped_between_1_and_5()).await;
+        assert!(shown.is_empty(), "{shown:?}");
+        assert_eq!(rows[1].1, HistoryAction::Gap);
+
+        // At the default threshold (a minute) a quick reconnect is no row, and without
+        // notify_gaps nothing pops up.
+        let default = "[[subscription]]\nid = \"a\"\nurl = \"https://a.example/sse\"\n\
+                       [[subscription.rules]]\nevent = \"*\"\naction = \"history\"\n";
+        let (shown, rows) = run_a(default, dropped_between_1_and_5()).await;
+        assert!(shown.is_empty() && rows.len() == 2, "{shown:?} {rows:?}");
     }
 }

@@ -35,6 +35,8 @@
 //!
 //! - `model`: the vocabulary: [`NewEvent`], [`Recorded`], [`StoredEvent`], [`Action`],
 //!   [`ResumePoint`], [`Retention`], [`HistoryError`].
+//! - `gap`: gap rows ([`Outage`]): outages not proven complete, kept as ordinary rows of
+//!   action `gap`, and how a read row learns its [`RowKind`].
 //! - `schema`: the tables, migrations, and how connections are opened (WAL, busy timeout).
 //! - `read`: [`HistoryReader`], every query (pages, rows after a row, counts, resume
 //!   points) on a read-only connection; a write on it does not compile.
@@ -43,6 +45,7 @@
 //!   own thread and commits what is queued in one transaction.
 
 mod db;
+mod gap;
 mod model;
 mod read;
 mod schema;
@@ -52,9 +55,10 @@ mod writer;
 mod tests;
 
 pub use db::Reconciled;
+pub use gap::{GAP_TYPE, Outage};
 pub use model::{
-    Action, HistoryError, NewEvent, Recorded, ResumePoint, ResumeUpdate, Retention, RowId, Stats,
-    StoredEvent, UnknownAction, now_ms, unix_ms,
+    Action, GapClass, HistoryError, NewEvent, Recorded, ResumePoint, ResumeUpdate, Retention,
+    RowId, RowKind, Stats, StoredEvent, UnknownAction, now_ms, unix_ms,
 };
 pub use read::{HistoryReader, MAX_PAGE};
 pub use schema::SCHEMA_VERSION;

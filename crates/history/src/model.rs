@@ -1,6 +1,7 @@
 //! The history's vocabulary: what is recorded ([`NewEvent`]), what recording did
 //! ([`Recorded`]), what is read back ([`StoredEvent`], [`ResumePoint`], [`Stats`]), what the
-//! router did ([`Action`]), and what can go wrong ([`HistoryError`]).
+//! router did ([`Action`]), what a row is ([`RowKind`], a gap row's [`GapClass`]), and what can go
+//! wrong ([`HistoryError`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -52,11 +53,13 @@ pub enum Action {
     Command,
     /// Routing failed (e.g. the notification server was unreachable).
     Error,
+    /// Not an event: a possible gap the daemon recorded (see `gap`).
+    Gap,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Self::Pending,
         Self::Notified,
         Self::History,
@@ -67,6 +70,7 @@ impl Action {
         Self::Duplicate,
         Self::Command,
         Self::Error,
+        Self::Gap,
     ];
 
     /// The stored and printed name: `notified`, `rate_limited`, ...
@@ -82,6 +86,7 @@ impl Action {
             Self::Duplicate => "duplicate",
             Self::Command => "command",
             Self::Error => "error",
+            Self::Gap => "gap",
         }
     }
 }
@@ -235,6 +240,38 @@ pub struct Retention {
     pub max_age: Duration,
 }
 
+/// What a row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum RowKind {
+    /// An event the server sent.
+    Event,
+    /// A possible gap: an outage after which continuity could not be proven.
+    Gap,
+}
+
+/// How an outage was classified on the first events after the reconnect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum GapClass {
+    /// It is proven that events were skipped (an id or sequence number jumped).
+    Gap,
+    /// Nothing could be proven either way (no ids, ids that started again, no cursor).
+    Unknown,
+}
+
+impl GapClass {
+    /// The stored and printed name: `gap`, `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gap => "gap",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
 /// A recorded event as read back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -256,8 +293,30 @@ pub struct StoredEvent {
     pub last_event_id: String,
     /// When it was received, in unix milliseconds.
     pub received_at: i64,
-    /// What the router did with it.
+    /// What the router did with it (`gap` for a gap row).
     pub action: Action,
+    /// `event`, or `gap` for a possible gap (then the fields below say which outage).
+    pub kind: RowKind,
+    /// A gap row's outage start (unix ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub start: Option<i64>,
+    /// A gap row's outage end: the first event after the reconnect (unix ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub end: Option<i64>,
+    /// A gap row's cause: why receiving stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub cause: Option<String>,
+    /// A gap row's class: `gap` (events were skipped) or `unknown` (nothing provable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub class: Option<GapClass>,
+    /// A gap row's explanation ("reconnected without a resume point").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub why: Option<String>,
 }
 
 /// How many events a subscription (or the whole history) holds, from which row, the

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::model::{
-    Action, Context, HistoryError, ResumePoint, RowId, Stats, StoredEvent, UnknownAction,
+    Action, Context, HistoryError, ResumePoint, RowId, RowKind, Stats, StoredEvent, UnknownAction,
 };
 use crate::schema;
 
@@ -124,7 +124,7 @@ impl HistoryReader {
                     row: event.row,
                     reason: e.to_string(),
                 })?;
-            events.push(StoredEvent { action, ..event });
+            events.push(StoredEvent { action, ..event }.classified());
         }
         Ok(events)
     }
@@ -206,6 +206,12 @@ fn raw_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEvent> {
             last_event_id: r.get(5)?,
             received_at: r.get(6)?,
             action: Action::Pending,
+            kind: RowKind::Event,
+            start: None,
+            end: None,
+            cause: None,
+            class: None,
+            why: None,
         },
         r.get(7)?,
     ))

@@ -616,8 +616,57 @@ fn stored_events_serialize_for_the_cli() {
             "last_event_id": "42",
             "received_at": at,
             "action": "rate_limited",
+            "kind": "event",
         })
     );
+}
+
+#[test]
+fn a_gap_row_reads_back_with_its_outage_and_counts_for_retention_like_an_event() {
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    let now = SystemTime::now();
+    history
+        .set_retention(
+            "a",
+            Retention {
+                max_events: 3,
+                max_age: Duration::from_secs(3600),
+            },
+            now,
+        )
+        .unwrap();
+    let outage = Outage {
+        start: 1_000,
+        end: 61_000,
+        cause: "server closed the stream".into(),
+        class: GapClass::Unknown,
+        why: "reconnected without a resume point".into(),
+    };
+    let at = unix_ms(now);
+    history.record(&[ev_at("a", Some("1"), "one", at)]).unwrap();
+    let mut gap = outage.row("a".into(), "1");
+    gap.received_at = at;
+    let twice = history.record(&[gap.clone(), gap]).unwrap();
+    assert!(twice.iter().all(|r| r.is_new()), "no id: never a duplicate");
+    history.record(&[ev_at("a", Some("2"), "two", at)]).unwrap();
+
+    let rows = history.read().page(Some("a"), None, 10).unwrap();
+    assert_eq!(rows.len(), 3, "retention counts the gap rows: {rows:?}");
+    assert_eq!(rows[0].kind, RowKind::Event);
+    let read = &rows[1];
+    assert_eq!((read.kind, read.action), (RowKind::Gap, Action::Gap));
+    assert_eq!(read.event_type, GAP_TYPE);
+    assert_eq!(read.class, Some(GapClass::Unknown));
+    assert_eq!((read.start, read.end), (Some(1_000), Some(61_000)));
+    assert!(read.text().starts_with("possible gap "), "{}", read.text());
+    assert!(read.text().ends_with(
+        " (reconnected without a resume point); outage began with: server closed the stream"
+    ));
+    let json = serde_json::to_value(read).unwrap();
+    assert_eq!(json["kind"], "gap");
+    assert_eq!(json["cause"], "server closed the stream");
+    assert_eq!(json["class"], "unknown");
 }
 
 #[test]

@@ -13,6 +13,7 @@ use crate::quiet::QuietHours;
 use crate::rule::{RuleAction, Rules};
 use crate::spec::{NotificationSettings, Preset, RateLimitSpec, RuleSpec};
 use crate::storm::{Limits, Storm};
+use crate::template::Rendered;
 use crate::view::EventView;
 
 /// Longest `SSE_DATA` handed to a command, in bytes (Linux refuses a single environment
@@ -161,6 +162,26 @@ impl Router {
     ) -> Result<(), SuppressReason> {
         self.storm
             .admit_own(notification, break_quiet, now, &self.quiet)
+    }
+
+    /// Whether a notice of ssenotify's own about this subscription (a possible gap) may pop
+    /// up now: mute, quiet hours and the rate limit hold it as they hold an event's (it is
+    /// then counted in the summary or digest, `sample` standing for it there).
+    pub fn admit_notice(
+        &mut self,
+        notification: &Notification,
+        sample: &str,
+        now: Now,
+    ) -> Result<(), SuppressReason> {
+        let rendered = Rendered {
+            notification: notification.clone(),
+            template_error: None,
+            refused_click_url: None,
+            break_quiet: false,
+            sample: sample.to_owned(),
+        };
+        self.storm
+            .admit(&rendered, Flags::default(), now, &self.limits, &self.quiet)
     }
 
     /// The summaries and digests due at `now` (call it at [`Router::next_deadline`]).

@@ -3,4 +3,4 @@
 /**
  * What the router did with an event.
  */
-export type Action = "pending" | "notified" | "history" | "dropped" | "rate_limited" | "quiet" | "muted" | "duplicate" | "command" | "error";
+export type Action = "pending" | "notified" | "history" | "dropped" | "rate_limited" | "quiet" | "muted" | "duplicate" | "command" | "error" | "gap";

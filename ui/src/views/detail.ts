@@ -5,6 +5,7 @@ import { el, replace } from "../dom";
 import { formatFull, formatTime, plural, rowView, MAX_EVENTS, type SubState, type UiEvent } from "../store";
 import { addedOnTop, anchoredScrollTop, navigate, nearEnd, scrollToRow, visibleWindow, repaintOnScroll } from "../vlist";
 import { button, keepFocus } from "./common";
+import { gapText } from "../gap";
 
 /** Must match `.event-row` height in style.css. */
 export const ROW_HEIGHT = 28;
@@ -100,10 +101,12 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
 
   function eventRow(e: UiEvent): HTMLElement {
     const isSel = e.key === selected;
+    // A possible gap is not an event: its own row, its outage in words.
+    const gap = e.action === "gap" ? gapText(e.data) : null;
     return el(
       "div",
       {
-        class: `event-row${isSel ? " selected" : ""}`,
+        class: `event-row${gap ? " gap-row" : ""}${isSel ? " selected" : ""}`,
         role: "option",
         id: `ev-${id}-${e.key}`,
         "aria-selected": isSel ? "true" : "false",
@@ -115,7 +118,7 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
         el("span", { class: "ev-time" }, [formatTime(e.received_at)]),
         el("span", { class: "ev-type", "data-testid": "event-type" }, [e.type]),
         el("span", { class: "ev-data", "data-testid": "event-data" }, [
-          e.data.length > ROW_DATA_CHARS ? `${e.data.slice(0, ROW_DATA_CHARS)}…` : e.data,
+          gap ?? (e.data.length > ROW_DATA_CHARS ? `${e.data.slice(0, ROW_DATA_CHARS)}…` : e.data),
         ]),
         el("span", { class: `ev-action action-${e.action}` }, [e.action]),
       ],
