@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat};
-use ssenotify_history::{Action, StoredEvent};
+use ssenotify_history::{Action, RowKind, StoredEvent};
 use ssenotify_protocol::LiveEvent;
 
 /// One row as the hub tells it, from the live broadcast or from history.
@@ -26,7 +26,8 @@ impl<'a> From<&'a LiveEvent> for Row<'a> {
     fn from(e: &'a LiveEvent) -> Self {
         Self {
             row: e.row,
-            kind: None,
+            // The live broadcast carries a gap row as its action.
+            kind: (e.action == Action::Gap).then_some("gap"),
             subscription: &e.subscription,
             event_type: &e.event_type,
             data: &e.data,
@@ -41,7 +42,7 @@ impl<'a> From<&'a StoredEvent> for Row<'a> {
     fn from(e: &'a StoredEvent) -> Self {
         Self {
             row: Some(e.row),
-            kind: None,
+            kind: (e.kind == RowKind::Gap).then_some("gap"),
             subscription: &e.sub_id,
             event_type: &e.event_type,
             data: &e.data,
@@ -120,8 +121,17 @@ mod tests {
 
     #[test]
     fn the_daemons_own_rows_are_named_by_kind() {
-        let mut gap = row("{}");
-        gap.kind = Some("gap");
+        // A gap row as the live broadcast carries it: named by its action.
+        let live = LiveEvent {
+            subscription: "alerts".into(),
+            row: Some(43),
+            event_type: "ssenotify.gap".into(),
+            data: "{}".into(),
+            last_event_id: String::new(),
+            action: Action::Gap,
+            received_at: 1,
+        };
+        let gap = Row::from(&live);
         assert!(
             std::str::from_utf8(&gap.frame())
                 .unwrap()
