@@ -545,4 +545,31 @@ describe("the app", () => {
     await vi.waitFor(() => expect(note.hidden).toBe(true));
     expect(fake.api.setDoNotDisturb).toHaveBeenLastCalledWith(false);
   });
+
+  it("closes a form with Escape, and in a narrow window shows one pane with a way back", async () => {
+    const { root } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a") }] });
+    const layout = root.querySelector(".layout")!;
+    expect(layout.classList.contains("pane-open")).toBe(false);
+    q<HTMLButtonElement>(root, "row-edit")!.click();
+    expect(layout.classList.contains("pane-open")).toBe(true);
+    q(root, "form-url")!.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+    expect(q(root, "subscription-form")).toBeNull();
+    expect(q(root, "subscription-detail")?.getAttribute("data-id")).toBe("a");
+    q<HTMLButtonElement>(root, "back")!.click();
+    expect(layout.classList.contains("pane-open")).toBe(false);
+    q<HTMLButtonElement>(root, "open-settings")!.click();
+    await vi.waitFor(() => expect(layout.classList.contains("pane-open")).toBe(true));
+    root.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+    expect(layout.classList.contains("pane-open")).toBe(false);
+  });
+
+  it("pretty-prints JSON in the inspector, text as it came", async () => {
+    const { root, push } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a", { ready_state: "OPEN" }) }] });
+    root.querySelector<HTMLElement>('[data-testid="subscription-row"][data-id="a"] .sub-open')!.click();
+    push({ events: [live("a", { data: '{"title":"<b>x</b>","n":1}' })] });
+    root.querySelector<HTMLElement>('[data-testid="event-row"]')!.click();
+    expect(q(root, "inspector-data")?.textContent).toBe('{\n  "title": "<b>x</b>",\n  "n": 1\n}');
+    expect(root.querySelector(".inspector b")).toBeNull();
+    expect(q(root, "inspector-copy")).not.toBeNull();
+  });
 });

@@ -68,13 +68,27 @@ export async function start(root: Element, api: Api): Promise<void> {
     button("Resume all", () => void run(() => api.setAllPaused(false)), { "data-testid": "resume-all" }),
   ]);
 
+  const layout = el("div", { class: "layout" }, [el("aside", { class: "sidebar" }, [sidebar.root]), paneBox]);
   replace(root, [
     el("header", { class: "app-header" }, [el("h1", {}, ["ssenotify"]), status, quietNote, dndButton, version]),
     engineNotice,
     notice,
     nav,
-    el("div", { class: "layout" }, [el("aside", { class: "sidebar" }, [sidebar.root]), paneBox]),
+    layout,
   ]);
+  // Escape closes what is open over the list: a form, the import or the settings.
+  root.addEventListener("keydown", (ev) => {
+    const e = ev as KeyboardEvent;
+    if (e.key !== "Escape" || e.defaultPrevented) return;
+    if (pane.kind === "form") {
+      e.preventDefault();
+      if (pane.editing) openDetail(pane.editing);
+      else renderHome();
+    } else if (pane.kind === "import" || pane.kind === "settings") {
+      e.preventDefault();
+      renderHome();
+    }
+  });
 
   // --- notices ---
   function setNotice(kind: "info" | "error", text: string, extra: Child[] = []) {
@@ -143,7 +157,10 @@ export async function start(root: Element, api: Api): Promise<void> {
   // --- panes ---
   function show(next: Pane, content: HTMLElement) {
     pane = next;
-    replace(paneBox, [content]);
+    // In a narrow window the pane replaces the list; Back brings the list again.
+    layout.classList.toggle("pane-open", next.kind !== "home");
+    const back = next.kind === "home" ? null : button("← Subscriptions", () => renderHome(), { class: "back", "data-testid": "back" });
+    replace(paneBox, [back, content]);
     paneBox.scrollTop = 0;
     renderList();
   }

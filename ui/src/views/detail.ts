@@ -163,7 +163,10 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
         ...dt("Router", e.action, "inspector-action"),
         ...dt("History row", e.row === null ? "not recorded" : String(e.row)),
       ]),
-      el("pre", { class: "ev-full", "data-testid": "inspector-data", tabindex: 0 }, [e.data]),
+      el("div", { class: "actions" }, [
+        button("Copy", () => void navigator.clipboard?.writeText(e.data).catch(() => {}), { "data-testid": "inspector-copy" }),
+      ]),
+      el("pre", { class: "ev-full", "data-testid": "inspector-data", tabindex: 0 }, [pretty(e.data)]),
     ]);
   }
 
@@ -319,4 +322,15 @@ export function muted(sub: SubState, now = Date.now()): boolean {
   if (!until) return false;
   const t = Date.parse(until);
   return Number.isFinite(t) && t > now;
+}
+
+/** JSON data indented for reading (text stays text); anything else as it came. */
+export function pretty(data: string): string {
+  const t = data.trimStart();
+  if (!t.startsWith("{") && !t.startsWith("[")) return data;
+  try {
+    return JSON.stringify(JSON.parse(data), null, 2);
+  } catch {
+    return data;
+  }
 }

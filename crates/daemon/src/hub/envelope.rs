@@ -62,8 +62,7 @@ impl Row<'_> {
 
     /// The SSE frame: `id:`, `event:`, and the envelope as one `data:` line.
     pub fn frame(&self) -> Bytes {
-        let time = DateTime::from_timestamp_millis(self.received_at)
-            .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
+        let time = rfc3339(self.received_at);
         let envelope = serde_json::json!({
             "subscription": self.subscription,
             "type": self.event_type,
@@ -84,6 +83,11 @@ impl Row<'_> {
         frame.push_str(&format!("data: {envelope}\n\n"));
         Bytes::from(frame)
     }
+}
+
+/// Unix milliseconds as the envelopes write times: RFC 3339, UTC, to the millisecond.
+pub(crate) fn rfc3339(ms: i64) -> Option<String> {
+    DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
 #[cfg(test)]

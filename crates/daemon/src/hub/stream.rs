@@ -11,6 +11,7 @@
 //! client reconnects with its `Last-Event-ID` and catches up from history): the pipeline
 //! and the other clients never wait for a slow one.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -21,7 +22,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::Frame;
 use ssenotify_history::HistoryReader;
-use ssenotify_protocol::DaemonEvent;
+use ssenotify_protocol::{DaemonEvent, SubscriptionStatus};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -142,6 +143,9 @@ pub(crate) async fn feed(
     }
     let mut keep_alive =
         tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+    // Which subscriptions this client was told are silent: an alarm raised or cleared is
+    // told once, not with every later status of the same subscription.
+    let mut silent: HashMap<String, bool> = HashMap::new();
     loop {
         let pushed = tokio::select! {
             _ = keep_alive.tick() => queue.try_push(Bytes::from_static(b": keep-alive\n\n")),
@@ -156,6 +160,15 @@ pub(crate) async fn feed(
                     }
                     last = row.row.unwrap_or(last);
                     queue.try_push(row.frame())
+                }
+                Ok(DaemonEvent::Status(status)) => {
+                    let raised = status.silent.is_some();
+                    let told = silent.get(&status.id).copied().unwrap_or(false);
+                    if raised == told || filter.is_some_and(|id| id != status.id) {
+                        continue;
+                    }
+                    silent.insert(status.id.clone(), raised);
+                    queue.try_push(silence_frame(&status))
                 }
                 Ok(_) => continue,
                 // This client's task fell behind the broadcast itself: as full.
@@ -177,6 +190,20 @@ pub(crate) async fn feed(
             }
         }
     }
+}
+
+/// A silent-feed alarm raised or cleared, as an `ssenotify.silent` event. It has no `id:`:
+/// it is no history row, so a client's `Last-Event-ID` stays on the last row it saw.
+fn silence_frame(status: &SubscriptionStatus) -> Bytes {
+    let data = serde_json::json!({
+        "subscription": status.id,
+        "silent": status.silent.map(|s| serde_json::json!({
+            "kind": s.kind.as_str(),
+            "since": super::envelope::rfc3339(s.since),
+        })),
+        "time": super::envelope::rfc3339(ssenotify_history::now_ms()),
+    });
+    Bytes::from(format!("event: ssenotify.silent\ndata: {data}\n\n"))
 }
 
 /// Sends every row after `after` (of `filter`, or all); the last row id sent (or `after`),
@@ -347,6 +374,65 @@ mod tests {
         updates.send(published(row, "1")).unwrap();
         let sent = tokio::time::timeout(Duration::from_secs(5), ids(&mut body, 1));
         assert_eq!(sent.await.expect("the row is sent"), [row.to_string()]);
+        feeder.abort();
+    }
+
+    /// A silent-feed alarm is told when it is raised and when it is cleared, once each,
+    /// without an `id:` (it is no history row).
+    #[tokio::test]
+    async fn a_silence_is_told_when_raised_and_when_cleared() {
+        use ssenotify_protocol::{ReadyState, Silence, SilenceKind};
+        let (updates, _) = broadcast::channel(16);
+        let (queue, mut body) = queue();
+        let wanted = Wanted {
+            subscription: None,
+            after: None,
+        };
+        let feeder = tokio::spawn(feed(
+            updates.subscribe(),
+            PathBuf::new(),
+            wanted,
+            queue,
+            CancellationToken::new(),
+        ));
+        let status = |silent: Option<Silence>, events: u64| {
+            DaemonEvent::Status(SubscriptionStatus {
+                silent,
+                events,
+                ..SubscriptionStatus::new("a", ReadyState::Open, "HTTP 200 OK")
+            })
+        };
+        let raised = Some(Silence {
+            kind: SilenceKind::Silent,
+            since: 1_700_000_000_000,
+        });
+        for update in [
+            status(None, 1),
+            status(raised, 1),
+            status(raised, 1),
+            status(None, 2),
+            status(None, 3),
+        ] {
+            updates.send(update).unwrap();
+        }
+        let mut frames = Vec::new();
+        while frames.len() < 2 {
+            let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx))
+                .await
+                .unwrap()
+                .unwrap();
+            frames.push(String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap());
+        }
+        assert!(frames.iter().all(|f| f.starts_with("event: ssenotify.silent\ndata: {")));
+        assert!(frames.iter().all(|f| !f.contains("\nid:")));
+        assert!(frames[0].contains(r#""silent":{"kind":"silent","since":"2023-11-14T22:13:20.000Z"}"#));
+        assert!(frames[1].contains(r#""silent":null"#));
+        // Nothing more: the later statuses changed no silence.
+        let more = tokio::time::timeout(
+            Duration::from_millis(200),
+            std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)),
+        );
+        assert!(more.await.is_err());
         feeder.abort();
     }
 
