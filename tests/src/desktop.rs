@@ -401,6 +401,17 @@ impl Drop for Process {
     }
 }
 
+/// Our notifications in dunst's history (appname `ssenotify`), oldest first.
+pub fn ours(history: &[DunstNotification]) -> Vec<DunstNotification> {
+    let mut ours: Vec<DunstNotification> = history
+        .iter()
+        .filter(|n| n.appname == "ssenotify")
+        .cloned()
+        .collect();
+    ours.sort_by_key(|n| (n.timestamp, n.id));
+    ours
+}
+
 /// One notification from `dunstctl history`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DunstNotification {

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use ssenotify_e2e::desktop::{Desktop, DunstNotification};
+use ssenotify_e2e::desktop::{Desktop, DunstNotification, ours};
 use ssenotify_e2e::{TestServer, poll, sse_event};
 
 /// Generous: CI runs several desktops at once on two cores.
@@ -16,12 +16,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// The summaries of our notifications in dunst's history, oldest first.
 fn summaries(history: &[DunstNotification]) -> Vec<String> {
-    let mut ours: Vec<&DunstNotification> = history
-        .iter()
-        .filter(|n| n.appname == "ssenotify")
-        .collect();
-    ours.sort_by_key(|n| (n.timestamp, n.id));
-    ours.into_iter().map(|n| n.summary.clone()).collect()
+    ours(history).into_iter().map(|n| n.summary).collect()
 }
 
 /// `ssenotify status --json`'s daemon report.

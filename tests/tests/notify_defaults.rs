@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use ssenotify_e2e::desktop::{Desktop, DunstNotification};
+use ssenotify_e2e::desktop::{Desktop, DunstNotification, ours};
 use ssenotify_e2e::{Response, Step, TestServer, poll, sse_event};
 
 /// Generous: CI runs several desktops at once on two cores.
@@ -16,19 +16,9 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// Our notifications in dunst's history, oldest first: (summary, body, urgency).
 fn shown(history: &[DunstNotification]) -> Vec<(String, String, String)> {
-    let mut ours: Vec<&DunstNotification> = history
-        .iter()
-        .filter(|n| n.appname == "ssenotify")
-        .collect();
-    ours.sort_by_key(|n| (n.timestamp, n.id));
-    ours.into_iter()
-        .map(|n| {
-            (
-                n.summary.clone(),
-                n.body.clone(),
-                n.urgency.clone().unwrap_or_default(),
-            )
-        })
+    ours(history)
+        .into_iter()
+        .map(|n| (n.summary, n.body, n.urgency.unwrap_or_default()))
         .collect()
 }
 

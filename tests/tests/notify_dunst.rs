@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use ssenotify_e2e::desktop::{Desktop, DesktopOptions, DunstNotification};
+use ssenotify_e2e::desktop::{Desktop, DesktopOptions, DunstNotification, ours};
 use ssenotify_e2e::{Step, TestServer, poll, sse_event};
 
 /// Generous: CI runs several desktops at once on two cores.
@@ -67,17 +67,6 @@ fn count_actions(events: &[Value]) -> BTreeMap<String, usize> {
             .or_insert(0) += 1;
     }
     counts
-}
-
-/// Our notifications in dunst's history (appname `ssenotify`), oldest first.
-fn ours(history: &[DunstNotification]) -> Vec<DunstNotification> {
-    let mut ours: Vec<DunstNotification> = history
-        .iter()
-        .filter(|n| n.appname == "ssenotify")
-        .cloned()
-        .collect();
-    ours.sort_by_key(|n| (n.timestamp, n.id));
-    ours
 }
 
 /// Decodes the entities a Pango renderer decodes (`&lt;` `&gt;` `&quot;` `&apos;` `&amp;`).

@@ -7,22 +7,11 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use ssenotify_e2e::desktop::{Desktop, DunstNotification};
+use ssenotify_e2e::desktop::{Desktop, DunstNotification, ours};
 use ssenotify_e2e::{Gate, Response, Step, TestServer, poll, sse_event};
 
 /// Generous: CI runs several desktops at once on two cores.
 const WAIT: Duration = Duration::from_secs(15);
-
-/// Our notifications in dunst's history (appname `ssenotify`), oldest first.
-fn ours(history: &[DunstNotification]) -> Vec<DunstNotification> {
-    let mut ours: Vec<DunstNotification> = history
-        .iter()
-        .filter(|n| n.appname == "ssenotify")
-        .cloned()
-        .collect();
-    ours.sort_by_key(|n| (n.timestamp, n.id));
-    ours
-}
 
 fn summaries(desk: &Desktop) -> Vec<String> {
     ours(&desk.dunst_history())

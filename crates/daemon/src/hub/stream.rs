@@ -423,9 +423,15 @@ mod tests {
                 .unwrap();
             frames.push(String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap());
         }
-        assert!(frames.iter().all(|f| f.starts_with("event: ssenotify.silent\ndata: {")));
+        assert!(
+            frames
+                .iter()
+                .all(|f| f.starts_with("event: ssenotify.silent\ndata: {"))
+        );
         assert!(frames.iter().all(|f| !f.contains("\nid:")));
-        assert!(frames[0].contains(r#""silent":{"kind":"silent","since":"2023-11-14T22:13:20.000Z"}"#));
+        assert!(
+            frames[0].contains(r#""silent":{"kind":"silent","since":"2023-11-14T22:13:20.000Z"}"#)
+        );
         assert!(frames[1].contains(r#""silent":null"#));
         // Nothing more: the later statuses changed no silence.
         let more = tokio::time::timeout(
