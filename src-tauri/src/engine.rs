@@ -136,7 +136,8 @@ impl Engine {
             .iter()
             .filter(|s| s.ready_state == ssenotify_protocol::ReadyState::Open)
             .count();
-        let summary = format!("{} subscriptions, {open} open", statuses.len());
+        let s = if statuses.len() == 1 { "" } else { "s" };
+        let summary = format!("{} subscription{s}, {open} open", statuses.len());
         let config_error = daemon.and_then(|d| d.config_error.clone());
         // The link says who runs; the daemon's report says, right now, whether its icon
         // shows (a tray host can come and go after the link was made).

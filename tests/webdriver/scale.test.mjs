@@ -73,7 +73,8 @@ test("10,000 subscriptions: all live, a window of rows, the last one reachable",
         "const done = arguments[0]; done([document.querySelector('#status')?.textContent ?? ''," +
           " document.querySelectorAll('[data-testid=\"subscription-row\"]')[2]?.dataset.id]);",
       );
-      return status.includes(`${COUNT} subscriptions, ${COUNT} open`) && third === "s2";
+      const count = COUNT.toLocaleString("en-US");
+      return status.includes(`${count} subscriptions, ${count} open`) && third === "s2";
     }, "every subscription OPEN and listed", 150_000);
     const rows = await page("const done = arguments[0]; done(document.querySelectorAll('[data-testid=\"subscription-row\"]').length);");
     assert.ok(rows > 0 && rows < 100, `${rows} rows in the DOM for ${COUNT} subscriptions`);

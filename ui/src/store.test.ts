@@ -223,7 +223,7 @@ describe("a store of many subscriptions", () => {
     const next = applyUpdate(s, batch({ statuses: [status("s5", { ready_state: "OPEN" })] }));
     expect(next.subs).toBe(s.subs);
     expect(next.shape).toBe(s.shape);
-    expect(summary(next)).toBe("10,000 subscriptions, 1 open, 9999 connecting");
+    expect(summary(next)).toBe("10,000 subscriptions, 1 open, 9,999 connecting");
   });
 
   it("keeps the header's counts equal to a count of every subscription", () => {

@@ -398,11 +398,12 @@ export function silentText(silence: Silence, now: number): string {
 /** The header's one-line summary of all subscriptions (from the kept counts: no loop). */
 export function summary(store: Store): string {
   const { open, connecting, closed, paused } = store.counts;
+  const n = (count: number) => count.toLocaleString("en-US");
   const parts = [plural(store.subs.size, "subscription")];
-  if (open) parts.push(`${open} open`);
-  if (connecting) parts.push(`${connecting} connecting`);
-  if (closed) parts.push(`${closed} closed`);
-  if (paused) parts.push(`${paused} paused`);
+  if (open) parts.push(`${n(open)} open`);
+  if (connecting) parts.push(`${n(connecting)} connecting`);
+  if (closed) parts.push(`${n(closed)} closed`);
+  if (paused) parts.push(`${n(paused)} paused`);
   return parts.join(", ");
 }
 
