@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use ssenotify_e2e::desktop::{Desktop, DunstNotification, ours};
+use ssenotify_e2e::desktop::{Desktop, ours};
 use ssenotify_e2e::{Gate, Response, Step, TestServer, poll, sse_event};
 
 /// Generous: CI runs several desktops at once on two cores.
