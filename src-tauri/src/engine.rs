@@ -142,6 +142,8 @@ impl Engine {
         // The link says who runs; the daemon's report says, right now, whether its icon
         // shows (a tray host can come and go after the link was made).
         let host_shown = daemon.is_none_or(|d| d.tray_host);
+        // Only the no-tray-host notice is information to dismiss; the others are problems.
+        let dismissible = config_error.is_none() && !host_shown;
         let (engine, engine_pid, notice, status) = match self.link().await {
             Link::Daemon { pid, tray: true } => {
                 let notice = config_error.or_else(|| {
@@ -176,6 +178,7 @@ impl Engine {
             version: app.package_info().version.to_string(),
             config_dir: self.paths.config_dir.to_string_lossy().into_owned(),
             data_dir: self.paths.data_dir.to_string_lossy().into_owned(),
+            dismissible: dismissible && engine == EngineKind::Running,
             engine,
             engine_pid,
             notice,

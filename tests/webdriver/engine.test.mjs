@@ -31,7 +31,7 @@ const BADGE = `[data-testid="subscription-row"][data-id="${ID}"] [data-testid="r
 let session;
 let headless;
 const requests = [];
-const { withScreenshot, waitForTexts, invoke } = helpers(() => session, "engine");
+const { withScreenshot, waitForTexts, invoke, click } = helpers(() => session, "engine");
 
 // A loopback SSE server that keeps every stream open.
 const server = http.createServer((req, res) => {
@@ -101,6 +101,18 @@ test("the app starts the engine in a process of its own, without WebKit, with a 
     const info = await invoke("app_info");
     assert.equal(info.engine, "running");
     assert.equal(info.enginePid, engine.pid);
+    // Information, not an alarm: it can be put away for good.
+    assert.equal(info.dismissible, true);
+    const role = await session.executeAsync(
+      "const done = arguments[0]; done(document.querySelector('[data-testid=\"engine-notice\"]').getAttribute('role'));",
+    );
+    assert.equal(role, "status");
+    await click('[data-testid="engine-notice-dismiss"]');
+    await until(async () => (await engineNotice()) === "", "the notice to go when dismissed");
+    await newSession();
+    // Once the header shows the engine, the notice has been decided.
+    await waitForTexts('[data-testid="app-status"]', (ts) => /engine running/.test(ts[0] ?? ""));
+    assert.equal(await engineNotice(), "", "a dismissed notice stays away in a new window");
   }),
 );
 

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { Api, AppInfo, LiveEvent, SubscriptionSpec, SubscriptionStatus, SubscriptionView, UpdatePayload } from "./api";
-import { start } from "./app";
+import { start, UNDO_MS } from "./app";
 
 const IMG = "<img src=x onerror=alert(1)>";
 const SCRIPT = "<script>window.__pwned = true</script>";
@@ -21,7 +21,7 @@ function fakeApi(opts: { files?: string[]; views?: SubscriptionView[]; notice?: 
   let listed = 0;
   const files = [...(opts.files ?? [])];
   const api: Api = {
-    appInfo: vi.fn(async (): Promise<AppInfo> => ({ version: "0.1.0", configDir: "/c", dataDir: "/d", engine: "running", notice: opts.notice ?? null, status: "ok" })),
+    appInfo: vi.fn(async (): Promise<AppInfo> => ({ version: "0.1.0", configDir: "/c", dataDir: "/d", engine: "running", notice: opts.notice ?? null, dismissible: false, status: "ok" })),
     listSubscriptions: vi.fn(async () => views),
     listChanges: vi.fn(async () => ({ version: ++listed, full: true, views, removed: [] })),
     addSubscription: vi.fn(async (input) => {
@@ -103,16 +103,40 @@ describe("the app", () => {
     expect(n.textContent).toBe("ssenotify run is already running (pid 42)");
   });
 
+  it("lets information be dismissed for good, never a problem", async () => {
+    localStorage.clear();
+    const root = document.createElement("div");
+    document.body.replaceChildren(root);
+    const fake = fakeApi({ notice: "This desktop shows no tray icons" });
+    (fake.api.appInfo as ReturnType<typeof vi.fn>).mockImplementation(async () => ({
+      version: "0.1.0", configDir: "/c", dataDir: "/d", engine: "running", notice: "This desktop shows no tray icons", dismissible: true, status: "ok",
+    }));
+    await start(root, fake.api);
+    const n = q(root, "engine-notice")!;
+    expect([n.hidden, n.getAttribute("role"), n.classList.contains("notice-info")]).toEqual([false, "status", true]);
+    q<HTMLButtonElement>(n, "engine-notice-dismiss")!.click();
+    expect(n.hidden).toBe(true);
+    // A new window remembers.
+    const again = document.createElement("div");
+    document.body.replaceChildren(again);
+    await start(again, fake.api);
+    expect(q(again, "engine-notice")!.hidden).toBe(true);
+    // A problem has no dismiss button.
+    const { root: other } = await boot({ notice: "config error" });
+    expect(q(other, "engine-notice-dismiss")).toBeNull();
+    localStorage.clear();
+  });
+
   it("follows the engine link: a notice when it stops, gone when it is back", async () => {
     const { root, push, api } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a") }] });
     const calls = (api.listChanges as ReturnType<typeof vi.fn>).mock.calls.length;
     push({ statuses: [], events: [], dropped: 0, config: null,
-      engine: { version: "0.1.0", configDir: "/c", dataDir: "/d", engine: "error", notice: "the engine is not running: the engine stopped unexpectedly", status: "engine not running" } });
+      engine: { version: "0.1.0", configDir: "/c", dataDir: "/d", engine: "error", notice: "the engine is not running: the engine stopped unexpectedly", dismissible: false, status: "engine not running" } });
     await vi.waitFor(() => expect(q(root, "engine-notice")!.hidden).toBe(false));
     expect(q(root, "engine-notice")!.textContent).toContain("stopped unexpectedly");
     expect(root.querySelector("#status")?.textContent).toContain("engine: error");
     push({ statuses: [], events: [], dropped: 0, config: null,
-      engine: { version: "0.1.0", configDir: "/c", dataDir: "/d", engine: "running", enginePid: 7, notice: null, status: "1 subscriptions, 1 open" } });
+      engine: { version: "0.1.0", configDir: "/c", dataDir: "/d", engine: "running", enginePid: 7, notice: null, dismissible: false, status: "1 subscriptions, 1 open" } });
     await vi.waitFor(() => expect(q(root, "engine-notice")!.hidden).toBe(true));
     expect(root.querySelector("#status")?.textContent).toContain("engine running");
     // Each link change refetches the list: it may have changed while nobody watched.
@@ -340,13 +364,29 @@ describe("the app", () => {
     );
   });
 
-  it("removes after a confirmation", async () => {
-    const { root, api } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a") }] });
-    q<HTMLButtonElement>(root, "row-remove")!.click();
-    expect(api.removeSubscription).not.toHaveBeenCalled();
-    q<HTMLButtonElement>(root, "row-remove")!.click();
-    await vi.waitFor(() => expect(root.querySelector("#empty-state")).not.toBeNull());
-    expect(api.removeSubscription).toHaveBeenCalledWith("a");
+  it("removes at once from the window, with Undo for a few seconds, then for real", async () => {
+    const { root, api } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a") }, { spec: { id: "b", url: "http://y" }, status: status("b") }] });
+    vi.useFakeTimers();
+    try {
+      const ids = () => [...root.querySelectorAll<HTMLElement>('[data-testid="subscription-row"]')].map((r) => r.dataset.id);
+      // From the list: gone, undone, back; nothing removed.
+      root.querySelector<HTMLButtonElement>('[data-testid="subscription-row"][data-id="a"] [data-testid="row-remove"]')!.click();
+      expect(ids()).toEqual(["b"]);
+      expect(root.querySelector("#notice")?.textContent).toBe("Removed a, with its history.");
+      q<HTMLButtonElement>(root, "undo-remove")!.click();
+      await vi.waitFor(() => expect(ids()).toEqual(["a", "b"]));
+      await vi.advanceTimersByTimeAsync(UNDO_MS + 100);
+      expect(api.removeSubscription).not.toHaveBeenCalled();
+      // From the detail, the same way: removed for real once Undo is no longer offered.
+      root.querySelector<HTMLElement>('[data-testid="subscription-row"][data-id="b"] .sub-open')!.click();
+      q<HTMLButtonElement>(root, "detail-remove")!.click();
+      expect(q(root, "subscription-detail")).toBeNull();
+      expect(ids()).toEqual(["a"]);
+      await vi.advanceTimersByTimeAsync(UNDO_MS + 100);
+      expect(api.removeSubscription).toHaveBeenCalledWith("b");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("tests rules before a URL is typed, and reports bad conditions", async () => {

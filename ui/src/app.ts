@@ -27,6 +27,10 @@ import { importView, settingsView } from "./views/tools";
 
 /** Rows per history page. */
 const PAGE = 500;
+/** Where the window remembers that the no-tray-host notice was dismissed for good. */
+const DISMISSED_KEY = "ssenotify.notice.no-tray-host.dismissed";
+/** How long a removal can be undone before it happens. */
+export const UNDO_MS = 6_000;
 /** How often the header asks whether quiet hours began or ended. */
 const QUIET_POLL_MS = 60_000;
 
@@ -50,13 +54,13 @@ export async function start(root: Element, api: Api): Promise<void> {
   let quiet: QuietState | null = null;
   const quietNote = el("span", { class: "quiet-note", "data-testid": "quiet-indicator", role: "status", hidden: true });
   const dndButton = button("Do not disturb", () => void toggleDnd(), { "data-testid": "dnd-toggle", "aria-pressed": "false" });
-  const engineNotice = el("p", { class: "notice notice-error", "data-testid": "engine-notice", role: "alert", hidden: true });
+  const engineNotice = el("div", { class: "notice notice-error", "data-testid": "engine-notice", role: "alert", hidden: true });
   const notice = el("div", { class: "notice-slot" });
   const sidebar = subList({
     open: (id) => openDetail(id),
     togglePause: (id, paused) => void togglePause(id, paused),
     edit: (id) => openForm(id),
-    remove: (id, name) => void confirmRemove(id, name),
+    remove: (id) => remove(id),
   });
   const paneBox = el("section", { class: "pane", id: "pane", "aria-live": "off" });
   const nav = el("nav", { class: "toolbar", "aria-label": "Main" }, [
@@ -115,8 +119,23 @@ export async function start(root: Element, api: Api): Promise<void> {
     if (store.configError) parts.push(`config error: ${store.configError}`);
     status.textContent = info ? parts.join(" · ") : "connecting to the app…";
     version.textContent = info ? `v${info.version}` : "";
-    engineNotice.textContent = info?.notice ?? "";
-    engineNotice.hidden = !info?.notice;
+    // The no-tray-host notice is information, hidden for good once the user says so;
+    // other notices are problems and stay until they are gone.
+    const notice = info?.notice ?? "";
+    const dismissible = !!info?.dismissible;
+    const dismissed = dismissible && localStorage.getItem(DISMISSED_KEY) === "1";
+    engineNotice.className = `notice ${dismissible ? "notice-info" : "notice-error"}`;
+    engineNotice.setAttribute("role", dismissible ? "status" : "alert");
+    replace(engineNotice, [
+      notice,
+      dismissible
+        ? button("Don't show again", () => {
+            localStorage.setItem(DISMISSED_KEY, "1");
+            renderHeader();
+          }, { class: "notice-dismiss", "data-testid": "engine-notice-dismiss" })
+        : null,
+    ]);
+    engineNotice.hidden = !notice || dismissed;
   }
 
   // --- quiet time ---
@@ -197,7 +216,7 @@ export async function start(root: Element, api: Api): Promise<void> {
       mute: (sid, minutes) => void run(() => api.muteSubscription(sid, minutes)),
       retry: (sid) => void run(() => api.reconnectSubscription(sid)),
       edit: (sid) => openForm(sid),
-      remove: (sid) => void remove(sid),
+      remove: (sid) => remove(sid),
       loadOlder: (sid) => void loadOlder(sid),
     });
     show({ kind: "detail", id, view }, view.root);
@@ -322,24 +341,38 @@ export async function start(root: Element, api: Api): Promise<void> {
     }
   }
 
-  const pendingRemove = new Set<string>();
-  async function confirmRemove(id: string, name: string) {
-    if (pendingRemove.has(id)) return remove(id);
-    pendingRemove.add(id);
-    setNotice("info", `Remove ${name}? Press Remove again within 5 seconds to confirm.`);
-    setTimeout(() => pendingRemove.delete(id), 5000);
+  // One way to remove, from the list or the detail: it goes at once from the window, with
+  // Undo for a few seconds; only then is it removed (with its history) for real.
+  const undoable = new Map<string, ReturnType<typeof setTimeout>>();
+  function remove(id: string) {
+    const sub = store.subs.get(id);
+    if (!sub) return;
+    const name = sub.spec?.name ?? sub.status?.name ?? id;
+    undoable.set(id, setTimeout(() => void commitRemove(id), UNDO_MS));
+    store = removeSub(store, id);
+    if ((pane.kind === "detail" && pane.id === id) || (pane.kind === "form" && pane.editing === id)) renderHome();
+    setNotice("info", `Removed ${name}, with its history.`, [
+      button("Undo", () => undo(id), { class: "notice-action", "data-testid": "undo-remove" }),
+    ]);
+    changed();
   }
 
-  async function remove(id: string) {
+  function undo(id: string) {
+    clearTimeout(undoable.get(id));
+    undoable.delete(id);
+    clearNotice();
+    void refresh(true).catch(() => {});
+  }
+
+  async function commitRemove(id: string) {
+    undoable.delete(id);
     try {
       await api.removeSubscription(id);
-      pendingRemove.delete(id);
-      store = removeSub(store, id);
-      setNotice("info", `Removed ${id}, with its history.`);
-      if ((pane.kind === "detail" && pane.id === id) || (pane.kind === "form" && pane.editing === id)) renderHome();
+      if (notice.querySelector('[data-testid="undo-remove"]')) clearNotice();
       await refresh();
     } catch (err) {
       setNotice("error", errorText(err));
+      await refresh(true).catch(() => {});
     }
   }
 
@@ -443,6 +476,8 @@ export async function start(root: Element, api: Api): Promise<void> {
   }
 
   function changed() {
+    // A list refetch or a status brings back what waits for its removal: not shown.
+    for (const id of undoable.keys()) if (store.subs.has(id)) store = removeSub(store, id);
     renderHeader();
     renderList();
     if (pane.kind === "detail") {

@@ -21,7 +21,7 @@ const ev = (sub: string, type: string, data: string): LiveEvent => ({
   subscription: sub, row: ++row, type, data, last_event_id: String(row), action: "notified", received_at: Date.now(),
 });
 const api: Api = {
-  appInfo: async () => ({ version: "0.1.0", configDir: "/c", dataDir: "/d", engine: "running", notice: null, status: "mock" }),
+  appInfo: async () => ({ version: "0.1.0", configDir: "/c", dataDir: "/d", engine: "running", notice: null, dismissible: false, status: "mock" }),
   listSubscriptions: async () => views,
   listChanges: async () => ({ version: 1, full: true, views, removed: [] }),
   addSubscription: async (input) => {

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use ssenotify_config::SubscriptionSpec;
 use ssenotify_router::RuleSpec;
+use ssenotify_router::spec::RateLimitSpec;
 
 /// The URL of the demo subscription in the file: a reserved name (RFC 6761's `.invalid`
 /// never resolves) that the daemon replaces with its own loopback server's address.
@@ -115,8 +116,18 @@ urgency = "low"
     spec.rules = toml::from_str::<Rules>(rules)
         .expect("the demo rules are valid")
         .rules;
+    // One event a second: the default limit (5 per 10 s) would summarise the demo's own
+    // progress away. Its own limit shows every kind of popup, and still says what one is.
+    spec.rate_limit = Some(RateLimitSpec {
+        max: std::num::NonZeroU32::new(DEMO_RATE_MAX),
+        per: Some(Duration::from_secs(10)),
+        catch_up: None,
+    });
     spec
 }
+
+/// Popups the demo subscription allows per 10 s: more than its stream sends.
+const DEMO_RATE_MAX: u32 = 12;
 
 /// The running demo server; [`DemoServer::stop`] closes it and every client.
 pub(crate) struct DemoServer {
@@ -259,6 +270,53 @@ mod tests {
         assert_eq!(seen[10], ("news".into(), "11".into()));
         assert_eq!(seen[4], ("chat".into(), "5".into()));
         assert_eq!(seen[0], ("progress".into(), "1".into()));
+    }
+
+    /// Two minutes of the stream through the demo's own rules: every event pops up, none is
+    /// summarised by the rate limit.
+    #[test]
+    fn the_demo_never_trips_its_own_rate_limit() {
+        let spec = demo_subscription();
+        let mut router = ssenotify_router::Router::new(
+            "Demo feed",
+            None,
+            &spec.rules,
+            spec.rate_limit.as_ref(),
+            &ssenotify_router::spec::NotificationSettings::default(),
+        )
+        .unwrap();
+        let mut parser = ssenotify_sse::Parser::default();
+        let noon = chrono::NaiveDate::from_ymd_opt(2026, 12, 7)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
+        for n in 1..=120u64 {
+            let mut events = Vec::new();
+            parser
+                .feed(demo_event(n).as_bytes(), |out| {
+                    if let ssenotify_sse::Output::Event(e) = out {
+                        events.push(ssenotify_sse::Event {
+                            event_type: e.event_type.into(),
+                            data: e.data.to_owned(),
+                            last_event_id: e.last_event_id.into(),
+                            id: Some(e.last_event_id.into()),
+                            cursor: None,
+                        });
+                    }
+                })
+                .unwrap();
+            let now = ssenotify_router::Now {
+                mono: ssenotify_router::Millis(n * 1000),
+                local: noon,
+            };
+            for event in &events {
+                let decision = router.route(event, ssenotify_router::Flags::default(), now);
+                assert!(
+                    matches!(decision.action, ssenotify_router::Action::Notify(_)),
+                    "event {n}: {decision:?}"
+                );
+            }
+        }
     }
 
     #[tokio::test]

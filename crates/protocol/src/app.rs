@@ -36,6 +36,10 @@ pub struct AppInfo {
     pub engine_pid: Option<u32>,
     /// Something the UI must show visibly (no tray icon, engine down, config error).
     pub notice: Option<String>,
+    /// The notice is information the user may hide for good (this desktop shows no tray
+    /// icons), not a problem to fix.
+    #[serde(default)]
+    pub dismissible: bool,
     /// One line about the engine, for the header.
     pub status: String,
 }

@@ -30,6 +30,11 @@ enginePid?: number | null,
  */
 notice: string | null, 
 /**
+ * The notice is information the user may hide for good (this desktop shows no tray
+ * icons), not a problem to fix.
+ */
+dismissible: boolean, 
+/**
  * One line about the engine, for the header.
  */
 status: string, };

@@ -38,7 +38,6 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
   let query = "";
   let selected: string | null = null;
   let pending = false;
-  let confirmRemove = false;
 
   const head = el("div", { class: "detail-head" });
   const scroller = el("div", {
@@ -237,17 +236,7 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
           ? button("Unmute", () => actions.mute(id, 0), { "data-testid": "detail-mute" })
           : button("Mute 1 h", () => actions.mute(id, 60), { "data-testid": "detail-mute" }),
         button("Edit", () => actions.edit(id), { "data-testid": "detail-edit" }),
-        button(confirmRemove ? "Really remove?" : "Remove", () => {
-          if (confirmRemove) actions.remove(id);
-          else {
-            confirmRemove = true;
-            renderHead();
-            setTimeout(() => {
-              confirmRemove = false;
-              if (root.isConnected) renderHead();
-            }, 4000);
-          }
-        }, { class: confirmRemove ? "danger" : "", "data-testid": "detail-remove" }),
+        button("Remove", () => actions.remove(id), { class: "danger", "data-testid": "detail-remove" }),
       ]),
     ]);
   }
