@@ -2,7 +2,7 @@
 // once; the sidebar repaints the rows in view on every batch (~10 a second at most), the
 // open pane is told about changes (the detail view patches itself; forms are never rebuilt
 // under the user). The list is fetched whole once, then as changes (list_changes).
-import { errorText, toCommandError, type Api, type AppInfo, type QuietState, type SubscriptionSpec } from "./api";
+import { errorText, toCommandError, type Api, type AppInfo, type QuietState, type StoredEvent, type SubscriptionSpec } from "./api";
 import { el, replace, type Child } from "./dom";
 import { addInput } from "./form";
 import {
@@ -11,6 +11,7 @@ import {
   applyHistoryAll,
   applyStats,
   applyUpdate,
+  replaceHistory,
   emptyStore,
   formatClock,
   markWhole,
@@ -427,26 +428,41 @@ export async function start(root: Element, api: Api): Promise<void> {
   }
 
   /**
-   * Pages `id`'s history back from the newest row until the pages meet the rows already
-   * held, so that events a batch left out leave no silent hole in the list.
+   * Reads `id`'s list again from history, newest first, up to what the window keeps: after
+   * a batch left events out, what the window held may have holes anywhere (live events
+   * arrive with gaps between them), so nothing short of history itself is the truth. One
+   * read at a time; asked again meanwhile, it reads once more when done.
    */
+  let catching = false;
+  let catchAgain = false;
   async function catchUp(id: string) {
-    const epoch = store.gapEpoch;
-    const held = new Set(store.subs.get(id)?.events.map((e) => e.row));
-    let before: number | undefined;
+    if (catching) {
+      catchAgain = true;
+      return;
+    }
+    catching = true;
     try {
-      for (let n = 0; n < MAX_EVENTS / PAGE; n++) {
-        const page = await api.historyPage({ subscription: id, ...(before !== undefined ? { beforeRow: before } : {}), limit: PAGE });
-        store = applyHistory(store, id, page, PAGE);
-        const last = page[page.length - 1];
-        // Met: the page's oldest row was held already (everything older is too).
-        if (!last || page.length < PAGE || held.has(last.row)) break;
-        before = last.row;
+      let next: string | null = id;
+      while (next) {
+        catchAgain = false;
+        const epoch = store.gapEpoch;
+        const rows: StoredEvent[] = [];
+        let before: number | undefined;
+        while (rows.length < MAX_EVENTS) {
+          const page = await api.historyPage({ subscription: next, ...(before !== undefined ? { beforeRow: before } : {}), limit: PAGE });
+          rows.push(...page);
+          const last = page[page.length - 1];
+          if (!last || page.length < PAGE) break;
+          before = last.row;
+        }
+        store = markWhole({ ...replaceHistory(store, next, rows, rows.length < MAX_EVENTS), dropped: 0 }, next, epoch);
+        changed();
+        next = catchAgain && pane.kind === "detail" ? pane.id : null;
       }
-      store = markWhole({ ...store, dropped: 0 }, id, epoch);
-      changed();
     } catch {
       // The next batch or opening it again will try again.
+    } finally {
+      catching = false;
     }
   }
 

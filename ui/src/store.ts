@@ -285,6 +285,19 @@ export function applyHistory(
   return { ...store };
 }
 
+/**
+ * Puts history's rows of `id` (newest first, all it holds when `done`) in place of its
+ * list; events that arrived since (newer than the newest row read) stay on top.
+ */
+export function replaceHistory(store: Store, id: string, rows: StoredEvent[], done: boolean, max = MAX_EVENTS): Store {
+  const prev = store.subs.get(id) ?? blank(id);
+  const newest = rows[0]?.row ?? 0;
+  const since = prev.events.filter((e) => e.row === null || e.row > newest);
+  const events = mergeEvents(rows.map(fromStored), since, max);
+  put(store, { ...prev, events, historyDone: done });
+  return { ...store };
+}
+
 /** Adds a page of history across subscriptions (startup seeding). */
 export function applyHistoryAll(store: Store, page: StoredEvent[], max = MAX_EVENTS): Store {
   const bySub = new Map<string, StoredEvent[]>();
@@ -323,8 +336,11 @@ export function applyStats(store: Store, id: string, stats: HistoryStats): Store
   else if (oldest !== null && events.some((e) => e.row !== null && e.row < oldest)) {
     events = events.filter((e) => e.row === null || e.row >= oldest);
   }
+  // Holding history's oldest row means holding all of it only for a list without holes
+  // (no batch left events out since it was read).
   const recorded = events.length && events[events.length - 1]!.row;
-  const historyDone = prev.historyDone || (stats.count > 0 && recorded === oldest);
+  const whole = prev.whole >= store.gapEpoch;
+  const historyDone = prev.historyDone || (whole && stats.count > 0 && recorded === oldest);
   put(store, { ...prev, stats, events, historyDone });
   return { ...store };
 }
