@@ -15,6 +15,7 @@ fn main() {
         "set_all_paused",
         "mute_subscription",
         "reconnect_subscription",
+        "mark_read",
         "import_subscriptions",
         "export_subscriptions",
         "history_page",

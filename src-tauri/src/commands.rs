@@ -351,6 +351,21 @@ pub async fn reconnect_subscription(state: State<'_, AppState>, id: String) -> R
     }
 }
 
+/// Marks subscriptions read (all of them when `ids` is absent): the engine zeroes their
+/// unread counts and keeps the mark across restarts.
+#[tauri::command]
+pub async fn mark_read(state: State<'_, AppState>, ids: Option<Vec<String>>) -> Result<()> {
+    let request = Request::MarkRead { ids };
+    match ssenotify_protocol::request(&state.engine.socket(), &request).await {
+        Ok(Reply::Done { .. }) => Ok(()),
+        Ok(Reply::Error { message }) => Err(CommandError::new(message)),
+        Ok(_) => Err(CommandError::new("unexpected reply from the engine")),
+        Err(err) => Err(CommandError::new(format!(
+            "the engine did not answer: {err}"
+        ))),
+    }
+}
+
 /// The import formats the UI offers.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "lowercase")]

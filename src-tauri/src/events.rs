@@ -561,6 +561,7 @@ mod tests {
                 last_event_id: String::new(),
                 action: Action::History,
                 received_at: 0,
+                unread: 0,
             })
         };
         let mut b = UpdateBatcher::new(100 * MS);

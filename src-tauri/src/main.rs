@@ -79,6 +79,7 @@ fn main() -> ExitCode {
             commands::set_all_paused,
             commands::mute_subscription,
             commands::reconnect_subscription,
+            commands::mark_read,
             commands::import_subscriptions,
             commands::export_subscriptions,
             commands::history_page,

@@ -92,6 +92,10 @@ enum Command {
     /// break through) until `off`, which shows one digest of what was held.
     #[command(after_help = "Examples:\n  ssenotify dnd on\n  ssenotify dnd off")]
     Dnd(manage::DndArgs),
+    /// Mark subscriptions read (all of them without an id): their unread counts, shown by
+    /// `list`, the app and the tray, go back to zero.
+    #[command(after_help = "Examples:\n  ssenotify mark-read alerts\n  ssenotify mark-read")]
+    MarkRead(manage::MarkReadArgs),
     /// List subscriptions with their live state when the daemon runs.
     #[command(after_help = "Examples:\n  ssenotify list\n  ssenotify list --json")]
     List(manage::ListArgs),
@@ -209,6 +213,7 @@ fn main() -> ExitCode {
         Command::Reconnect(args) => manage::reconnect(args, &paths),
         Command::Mute(args) => manage::mute(args, &paths),
         Command::Dnd(args) => manage::dnd(args, &paths),
+        Command::MarkRead(args) => manage::mark_read(args, &paths),
         Command::Unmute(args) => manage::unmute(args, &paths),
         Command::List(args) => manage::list(args, &paths),
         Command::Status(args) => status::status(args, &paths),

@@ -64,6 +64,13 @@ pub struct DndArgs {
     state: OnOff,
 }
 
+/// Arguments of `ssenotify mark-read`.
+#[derive(Debug, clap::Args)]
+pub struct MarkReadArgs {
+    /// The subscriptions' ids; none: every subscription.
+    ids: Vec<String>,
+}
+
 /// A switch's two positions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OnOff {
@@ -260,6 +267,25 @@ pub fn reconnect(args: IdArgs, paths: &Paths) -> ExitCode {
     match crate::common::block_on(protocol::request(&paths.control_socket(), &request)) {
         Ok(Reply::Done { .. }) => {
             println!("reconnecting {}", args.id);
+            ExitCode::SUCCESS
+        }
+        Ok(Reply::Error { message }) => fail(message),
+        Ok(other) => fail(format!("unexpected reply: {other:?}")),
+        Err(error) => fail(error),
+    }
+}
+
+/// `ssenotify mark-read [ID]...`: exit 0 when the daemon marked them read, 1 when it
+/// cannot (no daemon, no such subscription).
+pub fn mark_read(args: MarkReadArgs, paths: &Paths) -> ExitCode {
+    let request = Request::MarkRead {
+        ids: (!args.ids.is_empty()).then_some(args.ids),
+    };
+    match crate::common::block_on(protocol::request(&paths.control_socket(), &request)) {
+        Ok(Reply::Done {
+            detail: protocol::Done::MarkedRead { marked_read },
+        }) => {
+            println!("marked read: {}", marked_read.join(", "));
             ExitCode::SUCCESS
         }
         Ok(Reply::Error { message }) => fail(message),

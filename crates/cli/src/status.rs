@@ -165,6 +165,9 @@ pub fn reason_of(status: &SubscriptionStatus) -> String {
             silence.kind.as_str()
         ));
     }
+    if status.unread > 0 {
+        reason.push_str(&format!(" [{} unread]", status.unread));
+    }
     reason
 }
 

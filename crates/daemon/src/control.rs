@@ -332,6 +332,7 @@ impl ControlLoop {
                 }
             }
             Command::Forget(ids) => self.forget(ids).await,
+            Command::MarkRead(ids) => self.mark_read(ids).await,
             Command::Reconnect(id) => self.reconnect(id),
             Command::ReconnectFrom(id) => {
                 let (last_event_id, cursor) = self
@@ -397,6 +398,23 @@ impl ControlLoop {
                     detail: Done::Reconnecting { reconnecting: id },
                 }
             }
+        }
+    }
+
+    /// Marks subscriptions read: live at once, in history for the next start.
+    async fn mark_read(&mut self, ids: Option<Vec<String>>) -> Reply {
+        let marks = match crate::unread::mark(&self.live, ids) {
+            Ok(marks) => marks,
+            Err(message) => return Reply::Error { message },
+        };
+        let marked_read = marks.iter().map(|(id, _)| id.clone()).collect();
+        match self.history.mark_read(marks).await {
+            Ok(()) => Reply::Done {
+                detail: Done::MarkedRead { marked_read },
+            },
+            Err(error) => Reply::Error {
+                message: error.to_string(),
+            },
         }
     }
 

@@ -68,6 +68,7 @@ impl Daemon {
         let db = paths.history_db();
         let history = crate::ops::blocking(move || HistoryWriter::open(db)).await?;
         let points = history.resume_all().await?;
+        let counted_upto = crate::unread::newest_row(paths.history_db()).await;
         // A resume point is saved with every stored batch: its time is the last event's.
         let stopped: HashMap<String, i64> = points
             .iter()
@@ -118,6 +119,11 @@ impl Daemon {
         // An invalid file is reported through the status and the log; the daemon runs on
         // (with nothing) and applies the file as soon as it is fixed.
         let _ = control.reload(false).await;
+        let unread_task = tokio::spawn(crate::unread::count_stored(
+            paths.history_db(),
+            counted_upto,
+            live.clone(),
+        ));
         let control_task = tokio::spawn(control.run(commands_rx, reload_rx, cancel.clone()));
         let upkeep_task = tokio::spawn(crate::upkeep::run(
             history.clone(),
@@ -137,7 +143,13 @@ impl Daemon {
             paths,
             cancel,
             reload: reload_tx,
-            tasks: vec![control_task, socket_task, sleep_task, upkeep_task],
+            tasks: vec![
+                control_task,
+                socket_task,
+                sleep_task,
+                upkeep_task,
+                unread_task,
+            ],
             pipeline,
             history,
             _instance: instance,

@@ -21,6 +21,8 @@
 //!   loop, the set the pipeline routes for.
 //! - `live` (private): the shared live state: status table (every change versioned, so a
 //!   client asks for what changed since a version it saw), resume points, config error.
+//! - `unread` (private): unread counts: counted live, seeded from history at start, marks
+//!   stored in history.
 //! - `upkeep` (private): history upkeep while running: rows aged out when due, and
 //!   subscriptions missing from the file forgotten after the grace period.
 //! - `socket` (private): the control socket's server side (0600 in a 0700 directory, peers
@@ -60,6 +62,7 @@ mod outage;
 mod pipeline;
 mod sink;
 mod socket;
+mod unread;
 mod upkeep;
 mod watchdog;
 

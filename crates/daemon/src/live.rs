@@ -9,7 +9,7 @@
 //!
 //! [`Daemon`]: crate::Daemon
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -329,6 +329,9 @@ pub(crate) struct Table {
     pub config_error: Option<String>,
     /// The file-wide notification settings in force (quiet hours, do not disturb).
     pub notifications: NotificationSettings,
+    /// Until history's unread rows are counted at start: the subscriptions marked read
+    /// meanwhile (see `unread.rs`).
+    pub marked_early: Option<HashSet<String>>,
 }
 
 /// State shared by the control loop, the pipeline and the handle.
@@ -362,6 +365,7 @@ impl Live {
                 resume,
                 config_error: None,
                 notifications: NotificationSettings::default(),
+                marked_early: Some(HashSet::new()),
             }),
             ui: broadcast::channel(ui_buffer).0,
             sink,

@@ -23,6 +23,8 @@ pub(crate) enum Command {
     Reload,
     /// Stop the daemon.
     Quit,
+    /// Mark subscriptions read (all of them when `None`).
+    MarkRead(Option<Vec<String>>),
     /// Forget the history of subscriptions the user removed.
     Forget(Vec<String>),
     /// Reconnect one subscription now.

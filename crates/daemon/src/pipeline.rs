@@ -284,6 +284,12 @@ impl Pipeline {
             last_event_id: row.last_event_id.to_string(),
             action: HistoryAction::Gap,
             received_at: row.received_at,
+            unread: self
+                .live
+                .table()
+                .status
+                .get(id.as_ref())
+                .map_or(0, |s| s.unread),
         }));
         let now = self.now();
         let Some(router) = self
@@ -469,12 +475,22 @@ impl Pipeline {
                 (None, _) => None,
             };
             // A duplicate was received before and counted then.
-            if action != HistoryAction::Duplicate
-                && let Some(entry) = self.live.table().status.get_mut(id.as_ref())
-            {
-                entry.events += 1;
-                entry.last_event_at = Some(received_at);
-            }
+            let unread = {
+                let mut table = self.live.table();
+                if action != HistoryAction::Duplicate
+                    && let Some(entry) = table.status.get_mut(id.as_ref())
+                {
+                    entry.events += 1;
+                    entry.last_event_at = Some(received_at);
+                    if row.is_some() {
+                        entry.last_row = row;
+                    }
+                    if action.wants_attention() {
+                        entry.unread += 1;
+                    }
+                }
+                table.status.get(id.as_ref()).map_or(0, |s| s.unread)
+            };
             // What history keeps counts for the silent-feed alarm (so it counts again
             // after a restart).
             if !matches!(action, HistoryAction::Duplicate | HistoryAction::Dropped) {
@@ -491,6 +507,7 @@ impl Pipeline {
                 last_event_id: event.last_event_id.to_string(),
                 action,
                 received_at,
+                unread,
             }));
         }
         if !actions.is_empty() {

@@ -180,6 +180,7 @@ async fn handle(
                 Ok(Request::Reload) => Ok(Command::Reload),
                 Ok(Request::Quit) => Ok(Command::Quit),
                 Ok(Request::Forget { ids }) => Ok(Command::Forget(ids)),
+                Ok(Request::MarkRead { ids }) => Ok(Command::MarkRead(ids)),
                 Ok(Request::Reconnect { id }) => Ok(Command::Reconnect(id)),
                 Err(error) => Err(error),
             };

@@ -356,6 +356,8 @@ pub(crate) fn forget(conn: &Connection, book: &mut Book, sub: &str) -> rusqlite:
         .execute([sub])?;
     conn.prepare_cached("DELETE FROM retired WHERE sub_id = ?1")?
         .execute([sub])?;
+    conn.prepare_cached("DELETE FROM read_marks WHERE sub_id = ?1")?
+        .execute([sub])?;
     book.retention.remove(sub);
     book.rows.remove(sub);
     Ok(removed as u64)

@@ -41,6 +41,8 @@
 //! - `read`: [`HistoryReader`], every query (pages, rows after a row, counts, resume
 //!   points) on a read-only connection; a write on it does not compile.
 //! - `db` (private): the read-write connection, automatic pruning, every write statement.
+//! - `unread`: read marks, which rows wanting attention ([`Action::wants_attention`]) the
+//!   user has read, and the unread counts that follow.
 //! - `writer`: [`HistoryWriter`], the one writer: it owns the read-write connection on its
 //!   own thread and commits what is queued in one transaction.
 
@@ -49,6 +51,7 @@ mod gap;
 mod model;
 mod read;
 mod schema;
+mod unread;
 mod writer;
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The database file: its schema and migrations, and how a connection to it is opened
 //! (read-write with WAL for the one writer, read-only for everyone else).
 //!
-//! # Schema (version 4, `PRAGMA user_version`)
+//! # Schema (version 5, `PRAGMA user_version`)
 //!
 //! ```sql
 //! CREATE TABLE events (
@@ -34,6 +34,12 @@
 //! CREATE TABLE retired (
 //!     sub_id        TEXT PRIMARY KEY,
 //!     rows          INTEGER NOT NULL
+//! ) STRICT, WITHOUT ROWID;
+//! -- Version 5: what the user has read: a subscription's rows up to `row` are read, so its
+//! -- unread count survives restarts (see `unread.rs`).
+//! CREATE TABLE read_marks (
+//!     sub_id        TEXT PRIMARY KEY,
+//!     row           INTEGER NOT NULL
 //! ) STRICT, WITHOUT ROWID;
 //! ```
 
@@ -97,6 +103,12 @@ DROP INDEX events_by_age;
 CREATE TABLE retired (
     sub_id        TEXT PRIMARY KEY,
     rows          INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+"#,
+    r#"
+CREATE TABLE read_marks (
+    sub_id        TEXT PRIMARY KEY,
+    row           INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 "#,
 ];

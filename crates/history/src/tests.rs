@@ -1156,3 +1156,67 @@ async fn a_deleted_history_file_is_recreated_with_its_resume_points() {
     );
     writer.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn unread_counts_follow_read_marks_and_attention_and_survive_a_reopen() {
+    let (_dir, path) = temp();
+    let writer = HistoryWriter::spawn(Db::open(&path).unwrap()).unwrap();
+    let events = (0..6).map(|i| ev(if i < 4 { "a" } else { "b" }, None, "x"));
+    let rows: Vec<RowId> = writer
+        .record(events.collect(), vec![])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.row())
+        .collect();
+    let actions = [
+        Action::Notified,
+        Action::History,
+        Action::Quiet,
+        Action::RateLimited,
+        Action::Error,
+        Action::Dropped,
+    ];
+    writer
+        .set_actions(rows.iter().copied().zip(actions).collect())
+        .await
+        .unwrap();
+    writer.flush().await.unwrap();
+    let reader = HistoryReader::open(&path).unwrap();
+    let last = reader.last_row().unwrap();
+    assert_eq!(last, rows[5]);
+    let unread = |upto| {
+        let mut counts = reader.unread(upto).unwrap();
+        counts.sort();
+        counts
+    };
+    // A `history` row and a dropped one never ask for attention.
+    assert_eq!(unread(last), [("a".to_owned(), 3), ("b".to_owned(), 1)]);
+    // Rows after `upto` are left to whoever counts them live.
+    assert_eq!(unread(rows[2]), [("a".to_owned(), 2)]);
+
+    writer
+        .mark_read(vec![("a".into(), Some(rows[2])), ("b".into(), None)])
+        .await
+        .unwrap();
+    assert_eq!(unread(last), [("a".to_owned(), 1)]);
+    assert_eq!(reader.read_mark("b").unwrap(), Some(rows[5]));
+    // A mark never moves back.
+    writer
+        .mark_read(vec![("a".into(), Some(rows[0]))])
+        .await
+        .unwrap();
+    assert_eq!(reader.read_mark("a").unwrap(), Some(rows[2]));
+    writer.close().await.unwrap();
+
+    let reopened = HistoryReader::open(&path).unwrap();
+    assert_eq!(reopened.unread(last).unwrap(), [("a".to_owned(), 1)]);
+    let writer = HistoryWriter::spawn(Db::open(&path).unwrap()).unwrap();
+    writer.forget(vec!["a".into()]).await.unwrap();
+    writer.flush().await.unwrap();
+    assert_eq!(
+        reopened.read_mark("a").unwrap(),
+        None,
+        "forget drops the mark"
+    );
+}

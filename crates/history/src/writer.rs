@@ -41,6 +41,7 @@ enum Op {
     SetRetention(Arc<str>, Retention),
     Expire,
     Forget(Vec<String>),
+    MarkRead(Vec<(String, Option<RowId>)>),
     Reconcile {
         keep: Vec<String>,
         grace_ms: i64,
@@ -67,6 +68,7 @@ impl Op {
             Self::SetRetention(..) => "setting retention",
             Self::Expire => "pruning",
             Self::Forget(_) | Self::ForgetOrphans { .. } => "forgetting a subscription",
+            Self::MarkRead(_) => "marking events read",
             Self::Reconcile { .. } => "reconciling with the file",
             Self::ResumeAll => "reading resume points",
             Self::Flush => "flushing",
@@ -231,6 +233,12 @@ impl HistoryWriter {
     /// rows removed.
     pub async fn forget(&self, subs: Vec<String>) -> Result<u64, HistoryError> {
         self.counted(Op::Forget(subs)).await
+    }
+
+    /// Marks each subscription's rows read up to its row (`None`: up to its newest row);
+    /// a mark never moves back.
+    pub async fn mark_read(&self, marks: Vec<(String, Option<RowId>)>) -> Result<(), HistoryError> {
+        self.done(Op::MarkRead(marks)).await
     }
 
     /// Compare history with the subscriptions in the file (`keep`): one missing from it is
@@ -480,6 +488,12 @@ fn execute(conn: &rusqlite::Connection, book: &mut Book, op: &Op) -> rusqlite::R
                 removed += forget(conn, book, sub)?;
             }
             Outcome::Count(removed)
+        }
+        Op::MarkRead(marks) => {
+            for (sub, row) in marks {
+                crate::unread::mark_read(conn, sub, *row)?;
+            }
+            Outcome::Done
         }
         Op::Reconcile { keep, grace_ms } => {
             Outcome::Reconciled(reconcile(conn, book, keep, *grace_ms, now_ms())?)

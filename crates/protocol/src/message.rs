@@ -44,6 +44,13 @@ pub enum Request {
         /// The subscription's id.
         id: String,
     },
+    /// Mark subscriptions read (`ssenotify read`, the app's Mark read): their unread counts
+    /// go to zero, and stay there across restarts until new events ask for attention.
+    MarkRead {
+        /// The subscriptions' ids; absent: every subscription.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ids: Option<Vec<String>>,
+    },
     /// Delete the history and resume points of subscriptions the user removed (`remove`,
     /// `import --replace`, the app's Remove), after the file no longer has them. Ids still
     /// in the file are refused: history is never deleted because of what the file says.
@@ -100,6 +107,11 @@ pub enum Done {
     Reconnecting {
         /// Its id.
         reconnecting: String,
+    },
+    /// `mark_read`: the subscriptions now read.
+    MarkedRead {
+        /// Their ids.
+        marked_read: Vec<String>,
     },
     /// `forget`: the subscriptions whose history and resume point are gone.
     Forgotten {

@@ -40,6 +40,14 @@ pub struct SubscriptionStatus {
     pub last_event_at: Option<i64>,
     /// Events received since the daemon started.
     pub events: u64,
+    /// Events that asked for attention (shown, summarised, held by quiet hours) since the
+    /// user last marked this subscription read; kept across restarts.
+    #[serde(default)]
+    pub unread: u64,
+    /// The newest history row of this subscription the daemon counted (what "mark read"
+    /// marks up to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_row: Option<i64>,
     /// A problem that keeps it from running (a secret that cannot be resolved, ...), or
     /// the last template error of its rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -115,6 +123,8 @@ impl SubscriptionStatus {
             retry_in_ms: None,
             last_event_at: None,
             events: 0,
+            unread: 0,
+            last_row: None,
             error: None,
             hint: None,
             silent: None,
@@ -165,6 +175,10 @@ pub struct LiveEvent {
     pub action: Action,
     /// When it arrived (Unix ms).
     pub received_at: i64,
+    /// The subscription's unread count once this event is counted (see
+    /// [`SubscriptionStatus::unread`]): the newest event a client saw carries the count.
+    #[serde(default)]
+    pub unread: u64,
 }
 
 /// Whether the notification server takes notifications.

@@ -102,8 +102,9 @@ pub async fn run(daemon: &Daemon) {
     loop {
         tokio::select! {
             received = updates.recv(), if following => match received {
-                // Events do not change what the tray shows; skip them cheaply.
-                Ok(DaemonEvent::Event(_)) => continue,
+                // Only events that add to the unread count change what the tray shows;
+                // skip the others cheaply.
+                Ok(DaemonEvent::Event(event)) if !event.action.wants_attention() => continue,
                 // A change (or missed ones: recomputing from the status table catches up):
                 // looked at once the changes around it have settled.
                 Ok(_) | Err(RecvError::Lagged(_)) => {

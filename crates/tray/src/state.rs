@@ -87,6 +87,10 @@ impl View {
             .quiet
             .as_ref()
             .is_some_and(|q| q.kind == QuietKind::DoNotDisturb);
+        let unread: u64 = statuses.iter().map(|s| s.unread).sum();
+        if unread > 0 {
+            details.push(format!("{unread} unread"));
+        }
         if let Some(quiet) = &daemon.quiet {
             details.push(match (quiet.kind, quiet.until) {
                 (QuietKind::DoNotDisturb, _) => "Do not disturb: notifications are held".to_owned(),
@@ -244,6 +248,21 @@ mod tests {
         // Disabled notifications (`run --no-notify`) are not a failure.
         let view = View::of(&[], &health(NotifierState::Disabled, None));
         assert_eq!(view, View::default());
+    }
+
+    #[test]
+    fn view_counts_unread_events_across_subscriptions() {
+        let daemon = health(NotifierState::Up, None);
+        let mut a = status("a", ReadyState::Open, false);
+        let mut b = status("b", ReadyState::Open, false);
+        assert!(
+            View::of(&[a.clone(), b.clone()], &daemon)
+                .details
+                .is_empty()
+        );
+        a.unread = 3;
+        b.unread = 1_000;
+        assert_eq!(View::of(&[a, b], &daemon).details, ["1003 unread"]);
     }
 
     #[test]

@@ -26,4 +26,8 @@ reconnecting: string, } | {
 /**
  * Their ids.
  */
+marked_read: Array<string>, } | { 
+/**
+ * Their ids.
+ */
 forgotten: Array<string>, } | ApplyReport;

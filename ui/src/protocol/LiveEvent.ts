@@ -32,4 +32,9 @@ action: Action,
 /**
  * When it arrived (Unix ms).
  */
-received_at: number, };
+received_at: number, 
+/**
+ * The subscription's unread count once this event is counted (see
+ * [`SubscriptionStatus::unread`]): the newest event a client saw carries the count.
+ */
+unread: number, };

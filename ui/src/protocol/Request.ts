@@ -22,7 +22,11 @@ snapshot?: boolean, } | { "cmd": "quit" } | { "cmd": "reconnect",
 /**
  * The subscription's id.
  */
-id: string, } | { "cmd": "forget", 
+id: string, } | { "cmd": "mark_read", 
+/**
+ * The subscriptions' ids; absent: every subscription.
+ */
+ids?: Array<string> | null, } | { "cmd": "forget", 
 /**
  * The removed subscriptions' ids.
  */

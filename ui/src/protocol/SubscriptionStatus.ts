@@ -61,6 +61,16 @@ last_event_at?: number | null,
  */
 events: number, 
 /**
+ * Events that asked for attention (shown, summarised, held by quiet hours) since the
+ * user last marked this subscription read; kept across restarts.
+ */
+unread: number, 
+/**
+ * The newest history row of this subscription the daemon counted (what "mark read"
+ * marks up to).
+ */
+last_row?: number | null, 
+/**
  * A problem that keeps it from running (a secret that cannot be resolved, ...), or
  * the last template error of its rules.
  */

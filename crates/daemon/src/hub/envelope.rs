@@ -134,6 +134,7 @@ mod tests {
             last_event_id: String::new(),
             action: Action::Gap,
             received_at: 1,
+            unread: 0,
         };
         let gap = Row::from(&live);
         assert!(

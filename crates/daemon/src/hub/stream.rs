@@ -278,6 +278,7 @@ mod tests {
             last_event_id: data.into(),
             action: Action::Notified,
             received_at: 0,
+            unread: 0,
         })
     }
 
