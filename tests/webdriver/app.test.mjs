@@ -15,6 +15,7 @@
 //   [data-testid=list-note]             below the list: its count, what retention removed
 //   [data-testid=detail-count]          the detail header's count of events in history
 //   [data-testid=message-search]        searches the subscription's messages
+//   [data-testid=unread] (in a row)     its unread count; [data-testid=unread-total] the header's
 //   [data-testid=form-cancel]           closes the form
 //   [data-testid=open-import]           the import view: import-text, import-dry-run, diff-view,
 //   [data-testid=import-trust-list]     what the input would run or read, with its checkbox
@@ -182,6 +183,28 @@ test("markup in event data shows as literal text", { timeout: 60_000 }, () =>
     assert.equal(result.xss, false, "the script did not run");
     // No alert() dialog opened either.
     await assert.rejects(session.cmd("GET", "/alert/text"), /no such alert/);
+  }),
+);
+
+test("unread counts grow while a subscription is not shown and go when it is opened", { timeout: 60_000 }, () =>
+  withScreenshot("unread", async () => {
+    const unread = async () => {
+      const { stdout } = await run(CLI, ["list", "--json"]);
+      return JSON.parse(stdout).find((s) => s.id === ID)?.live?.unread;
+    };
+    await invoke("mark_read", { ids: null });
+    await waitForTexts(`${ROW} [data-testid="unread"]`, (ts) => ts.length === 0, 5_000);
+    // Away from the detail (it reads what it shows), three events arrive.
+    await click('[data-testid="open-settings"]');
+    sse.send("event: deploy\nid: u1\ndata: unread 1\n\nevent: deploy\nid: u2\ndata: unread 2\n\nevent: deploy\nid: u3\ndata: unread 3\n\n");
+    await waitForTexts(`${ROW} [data-testid="unread"]`, (ts) => ts[0] === "3", 5_000);
+    await waitForTexts('[data-testid="unread-total"]', (ts) => ts[0] === "3 unread events");
+    assert.equal(await unread(), 3, "the daemon counts them");
+    // Opening it reads them, in the window and in the daemon.
+    await click(`${ROW} [data-testid="ready-state"]`);
+    await waitForTexts(`${DETAIL} [data-testid="event-data"]`, (ts) => ts[0] === "unread 3", 5_000);
+    await waitForTexts(`${ROW} [data-testid="unread"]`, (ts) => ts.length === 0, 5_000);
+    await until(async () => ((await unread()) === 0 ? true : null), "the daemon's count back to 0", 5_000);
   }),
 );
 

@@ -219,6 +219,8 @@ export interface Api {
   muteSubscription(id: string, minutes: number): Promise<void>;
   /** Reconnects now ("Retry now"): from CLOSED, or a wait before the next try. */
   reconnectSubscription(id: string): Promise<void>;
+  /** Marks subscriptions read (every one when `ids` is null): their unread counts go to zero. */
+  markRead(ids: string[] | null): Promise<void>;
   /** Shows a test notification; resolves to the notification server's identity. */
   testNotification(urgency?: Urgency): Promise<NotifierInfo>;
   importSubscriptions(args: {
@@ -265,6 +267,7 @@ export const tauriApi: Api = {
   setAllPaused: (paused) => invoke<void>("set_all_paused", { paused }),
   muteSubscription: (id, minutes) => invoke<void>("mute_subscription", { id, minutes }),
   reconnectSubscription: (id) => invoke<void>("reconnect_subscription", { id }),
+  markRead: (ids) => invoke<void>("mark_read", { ids }),
   testNotification: (urgency) =>
     invoke<NotifierInfo>("test_notification", urgency ? { urgency } : {}),
   importSubscriptions: (args) => invoke<ImportResult>("import_subscriptions", { ...args }),

@@ -7,12 +7,12 @@ const SCRIPT = "<script>window.__pwned = true</script>";
 
 const status = (id: string, over: Partial<SubscriptionStatus> = {}): SubscriptionStatus => ({
   id, name: id, url: `http://127.0.0.1/${id}`, enabled: true, paused: false,
-  ready_state: "CONNECTING", reason: "connecting", since: Date.now(), events: 0, ...over,
+  ready_state: "CONNECTING", reason: "connecting", since: Date.now(), events: 0, unread: 0, ...over,
 });
 let rowSeq = 0;
 const live = (sub: string, over: Partial<LiveEvent> = {}): LiveEvent => {
   rowSeq += 1;
-  return { subscription: sub, row: rowSeq, type: "message", data: `event ${rowSeq}`, last_event_id: String(rowSeq), action: "notified", received_at: Date.now(), ...over };
+  return { subscription: sub, row: rowSeq, type: "message", data: `event ${rowSeq}`, last_event_id: String(rowSeq), action: "notified", received_at: Date.now(), unread: 0, ...over };
 };
 
 function fakeApi(opts: { files?: string[]; views?: SubscriptionView[]; notice?: string } = {}) {
@@ -42,6 +42,7 @@ function fakeApi(opts: { files?: string[]; views?: SubscriptionView[]; notice?: 
     setAllPaused: vi.fn(async () => {}),
     muteSubscription: vi.fn(async () => {}),
     reconnectSubscription: vi.fn(async () => {}),
+    markRead: vi.fn(async () => {}),
     testNotification: vi.fn(async () => ({ name: "dunst", vendor: "knopwob", version: "1.9", spec_version: "1.2", capabilities: ["body"] })),
     importSubscriptions: vi.fn(async () => ({ added: ["news"], changed: [{ id: "ci", fields: ["url"], reconnect: true }], removed: [], unchanged: [], notifications_changed: false, warnings: [] })),
     exportSubscriptions: vi.fn(async () => "version = 1\n"),
@@ -449,6 +450,41 @@ describe("the app", () => {
     expect(q(root, "ready-state")!.className).not.toContain("badge-closed");
   });
 
+  it("counts unread events per subscription and in all, and reads them when opened or all at once", async () => {
+    const { root, push, api } = await boot({
+      views: [
+        { spec: { id: "a", url: "http://x/a" }, status: status("a", { ready_state: "OPEN" }) },
+        { spec: { id: "b", url: "http://x/b" }, status: status("b", { ready_state: "OPEN", unread: 2 }) },
+      ],
+    });
+    const badge = (id: string) => root.querySelector(`[data-testid="subscription-row"][data-id="${id}"] [data-testid="unread"]`)?.textContent ?? null;
+    expect(badge("b")).toBe("2");
+    expect(badge("a")).toBeNull();
+    expect(q(root, "unread-total")!.textContent).toBe("2 unread events");
+    // Each event carries its subscription's count: the newest one wins, even after a
+    // batch that left events out; an event kept in history only counts nothing.
+    const e1 = live("a", { unread: 1 });
+    const e2 = live("a", { unread: 2 });
+    const e3 = live("a", { unread: 2, action: "history" });
+    push({ events: [e1, e2, e3], dropped: 5 });
+    await vi.waitFor(() => expect(badge("a")).toBe("2"));
+    expect(q(root, "unread-total")!.textContent).toBe("4 unread events");
+
+    // Opening a reads it; the daemon's status says so, and a stale event in the same batch
+    // (counted before the mark) does not bring the count back.
+    root.querySelector<HTMLElement>('[data-testid="subscription-row"][data-id="a"] .sub-open')!.click();
+    await vi.waitFor(() => expect(api.markRead).toHaveBeenCalledWith(["a"]));
+    push({ statuses: [status("a", { ready_state: "OPEN", unread: 0, last_row: e3.row })], events: [live("a", { row: e2.row, unread: 2 })] });
+    await vi.waitFor(() => expect(badge("a")).toBeNull());
+    expect(q(root, "unread-total")!.textContent).toBe("2 unread events");
+
+    q<HTMLButtonElement>(root, "mark-all-read")!.click();
+    await vi.waitFor(() => expect(api.markRead).toHaveBeenCalledWith(null));
+    push({ statuses: [status("b", { ready_state: "OPEN", unread: 0, last_row: 1 })] });
+    await vi.waitFor(() => expect(q(root, "unread-total")!.closest<HTMLElement>(".unread-total")!.hidden).toBe(true));
+    expect(badge("b")).toBeNull();
+  });
+
   it("keeps the subscription list virtual with 10,000 subscriptions, filterable, each update cheap", async () => {
     const views = Array.from({ length: 10_000 }, (_, i) => ({ spec: { id: `s${i}`, url: `http://x/${i}` }, status: status(`s${i}`) }));
     const { root, push } = await boot({ views });
@@ -506,7 +542,7 @@ describe("the app", () => {
     await vi.waitFor(() => expect(q(root, "list-note")?.textContent).toContain("500 messages of 1,200 in history"));
     // A batch left out 1201..1800 (more than a page) and carried 1801.
     for (let r = 1201; r <= 1801; r++) rows.push(r);
-    push({ events: [{ subscription: "a", row: 1801, type: "message", data: "event 1801", last_event_id: "1801", action: "notified", received_at: 1801 }], dropped: 600 });
+    push({ events: [{ subscription: "a", row: 1801, type: "message", data: "event 1801", last_event_id: "1801", action: "notified", received_at: 1801, unread: 0 }], dropped: 600 });
     // Read again from history: every row, no hole (the newest page alone would leave
     // 1201..1301 out, and live rows held before could hide holes of their own).
     await vi.waitFor(() => expect(q(root, "list-note")?.textContent).toBe("1,801 messages"));

@@ -16,9 +16,12 @@ import {
   formatClock,
   markWhole,
   MAX_EVENTS,
+  plural,
   removeSub,
   summary,
+  unreadOf,
   type Store,
+  type SubState,
 } from "./store";
 import { button } from "./views/common";
 import { detailView, type DetailView } from "./views/detail";
@@ -32,6 +35,8 @@ const PAGE = 500;
 const DISMISSED_KEY = "ssenotify.notice.no-tray-host.dismissed";
 /** How long a removal can be undone before it happens. */
 export const UNDO_MS = 6_000;
+/** How long events shown in the open detail wait before they are marked read. */
+const READ_DELAY_MS = 1_000;
 /** How often the header asks whether quiet hours began or ended. */
 const QUIET_POLL_MS = 60_000;
 
@@ -55,6 +60,12 @@ export async function start(root: Element, api: Api): Promise<void> {
   let quiet: QuietState | null = null;
   const quietNote = el("span", { class: "quiet-note", "data-testid": "quiet-indicator", role: "status", hidden: true });
   const dndButton = button("Do not disturb", () => void toggleDnd(), { "data-testid": "dnd-toggle", "aria-pressed": "false" });
+  // Unread events over every subscription, and the one click that reads them all.
+  const unreadCount = el("span", { "data-testid": "unread-total" });
+  const unreadBox = el("span", { class: "unread-total", hidden: true }, [
+    unreadCount,
+    button("Mark all read", () => void markRead(null), { "data-testid": "mark-all-read" }),
+  ]);
   const engineNotice = el("div", { class: "notice notice-error", "data-testid": "engine-notice", role: "alert", hidden: true });
   const notice = el("div", { class: "notice-slot" });
   const sidebar = subList({
@@ -75,7 +86,7 @@ export async function start(root: Element, api: Api): Promise<void> {
 
   const layout = el("div", { class: "layout" }, [el("aside", { class: "sidebar" }, [sidebar.root]), paneBox]);
   replace(root, [
-    el("header", { class: "app-header" }, [el("h1", {}, ["ssenotify"]), status, quietNote, dndButton, version]),
+    el("header", { class: "app-header" }, [el("h1", {}, ["ssenotify"]), status, unreadBox, quietNote, dndButton, version]),
     engineNotice,
     notice,
     nav,
@@ -119,6 +130,8 @@ export async function start(root: Element, api: Api): Promise<void> {
     }
     if (store.configError) parts.push(`config error: ${store.configError}`);
     status.textContent = info ? parts.join(" · ") : "connecting to the app…";
+    unreadBox.hidden = store.unread <= 0;
+    unreadCount.textContent = plural(Math.max(store.unread, 0), "unread event");
     version.textContent = info ? `v${info.version}` : "";
     // The no-tray-host notice is information, hidden for good once the user says so;
     // other notices are problems and stay until they are gone.
@@ -166,6 +179,29 @@ export async function start(root: Element, api: Api): Promise<void> {
     } catch (err) {
       setNotice("error", `Cannot change do not disturb: ${errorText(err)}`);
     }
+  }
+
+  // --- unread ---
+  /** Marks `ids` (every subscription when null) read; the daemon's statuses follow. */
+  async function markRead(ids: string[] | null) {
+    try {
+      await api.markRead(ids);
+    } catch (err) {
+      setNotice("error", `Cannot mark read: ${errorText(err)}`);
+    }
+  }
+  // Events that arrive for the subscription on screen while the window has the focus are
+  // read as they come; one request a second at most.
+  let readSoon: ReturnType<typeof setTimeout> | null = null;
+  function readWhatIsShown() {
+    if (readSoon || pane.kind !== "detail" || document.hidden || !document.hasFocus()) return;
+    const id = pane.id;
+    const sub: SubState | undefined = store.subs.get(id);
+    if (!sub || !unreadOf(sub)) return;
+    readSoon = setTimeout(() => {
+      readSoon = null;
+      if (pane.kind === "detail" && pane.id === id) void markRead([id]);
+    }, READ_DELAY_MS);
   }
 
   // --- sidebar ---
@@ -216,11 +252,14 @@ export async function start(root: Element, api: Api): Promise<void> {
       togglePause: (sid, paused) => void togglePause(sid, paused),
       mute: (sid, minutes) => void run(() => api.muteSubscription(sid, minutes)),
       retry: (sid) => void run(() => api.reconnectSubscription(sid)),
+      markRead: (sid) => void markRead([sid]),
       edit: (sid) => openForm(sid),
       remove: (sid) => remove(sid),
       loadOlder: (sid) => void loadOlder(sid),
     });
     show({ kind: "detail", id, view }, view.root);
+    // Opening a subscription reads it, as in a chat app.
+    if (unreadOf(sub)) void markRead([id]);
     // Events left out of a batch since this list was last made whole: page them in first.
     if (sub.whole < store.gapEpoch) void catchUp(id);
     else if (sub.events.length < PAGE && !sub.historyDone) void loadOlder(id);
@@ -537,7 +576,10 @@ export async function start(root: Element, api: Api): Promise<void> {
     if (pane.kind === "detail") {
       const id = pane.id;
       if (payload.dropped) void catchUp(id);
-      if (payload.dropped || payload.events?.some((e) => e.subscription === id)) void refreshStats(id);
+      if (payload.dropped || payload.events?.some((e) => e.subscription === id)) {
+        void refreshStats(id);
+        readWhatIsShown();
+      }
     }
   });
   await api.onOpenFiles(() => void takeFiles().catch(() => {}));

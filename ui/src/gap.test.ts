@@ -31,7 +31,7 @@ describe("gap rows", () => {
       events: [row(3, "notified", "after"), row(2, "gap", gapData), row(1, "notified", "before")],
     };
     const noop = vi.fn();
-    const view = detailView(sub, { togglePause: noop, mute: noop, retry: noop, edit: noop, remove: noop, loadOlder: noop });
+    const view = detailView(sub, { togglePause: noop, mute: noop, retry: noop, markRead: noop, edit: noop, remove: noop, loadOlder: noop });
     document.body.replaceChildren(view.root);
     const rows = [...view.root.querySelectorAll<HTMLElement>('[data-testid="event-row"]')];
     expect(rows.map((r) => r.classList.contains("gap-row"))).toEqual([false, true, false]);

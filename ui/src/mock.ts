@@ -8,7 +8,7 @@ let row = 0;
 let handler: ((p: UpdatePayload) => void) | undefined;
 const st = (id: string, over: Partial<SubscriptionStatus> = {}): SubscriptionStatus => ({
   id, name: id, url: `http://127.0.0.1:8080/${id}`, enabled: true, paused: false,
-  ready_state: "OPEN", reason: "connected (HTTP 200)", since: Date.now() - 60_000, events: 0, ...over,
+  ready_state: "OPEN", reason: "connected (HTTP 200)", since: Date.now() - 60_000, events: 0, unread: 0, ...over,
 });
 let views: SubscriptionView[] = new URLSearchParams(location.search).has("empty")
   ? []
@@ -18,7 +18,7 @@ let views: SubscriptionView[] = new URLSearchParams(location.search).has("empty"
       { spec: { id: "alerts", url: "https://ntfy.sh/alerts/sse", paused: true }, status: st("alerts", { paused: true, ready_state: "CLOSED", reason: "paused" }) },
     ];
 const ev = (sub: string, type: string, data: string): LiveEvent => ({
-  subscription: sub, row: ++row, type, data, last_event_id: String(row), action: "notified", received_at: Date.now(),
+  subscription: sub, row: ++row, type, data, last_event_id: String(row), action: "notified", received_at: Date.now(), unread: 0,
 });
 const api: Api = {
   appInfo: async () => ({ version: "0.1.0", configDir: "/c", dataDir: "/d", engine: "running", notice: null, dismissible: false, status: "mock" }),
@@ -38,6 +38,7 @@ const api: Api = {
   setAllPaused: async () => {},
   muteSubscription: async () => {},
   reconnectSubscription: async () => {},
+  markRead: async () => {},
   testNotification: async () => ({ name: "mock", vendor: "ssenotify", version: "0", spec_version: "1.2", capabilities: [] }),
   importSubscriptions: async () => ({ added: ["news"], changed: [{ id: "ci", fields: ["url", "rules"], reconnect: true }], removed: [], unchanged: ["demo"], notifications_changed: true, warnings: [], trust: [] }),
   exportSubscriptions: async () => 'version = 1\n\n[[subscription]]\nid = "demo"\n',

@@ -22,11 +22,11 @@ import {
 
 const status = (id: string, over: Partial<SubscriptionStatus> = {}): SubscriptionStatus => ({
   id, name: id.toUpperCase(), url: `http://x/${id}`, enabled: true, paused: false,
-  ready_state: "CONNECTING", reason: "starting", since: 1000, events: 0, ...over,
+  ready_state: "CONNECTING", reason: "starting", since: 1000, events: 0, unread: 0, ...over,
 });
 const live = (sub: string, row: number | null, over: Partial<LiveEvent> = {}): LiveEvent => ({
   subscription: sub, row, type: "message", data: `d${row}`, last_event_id: String(row),
-  action: "notified", received_at: 1_000 + (row ?? 0), ...over,
+  action: "notified", received_at: 1_000 + (row ?? 0), unread: 0, ...over,
 });
 const stored = (sub: string, row: number): StoredEvent => ({
   row, subscription: sub, type: "message", data: `d${row}`, id: String(row), last_event_id: String(row),

@@ -72,6 +72,8 @@ export interface Store {
   subs: Map<string, SubState>;
   /** How many subscriptions are in each category, kept as they change. */
   counts: Record<Category, number>;
+  /** Unread events over every subscription (the daemon's counts), kept as they change. */
+  unread: number;
   /** Bumped whenever ids come or go, or a spec changes: what a list shows may differ. */
   shape: number;
   /** The `version` of the last list_changes answer, to ask for what changed after it. */
@@ -90,6 +92,7 @@ export function emptyStore(): Store {
   return {
     subs: new Map(),
     counts: { open: 0, connecting: 0, closed: 0, paused: 0 },
+    unread: 0,
     shape: 0,
     listVersion: null,
     dropped: 0,
@@ -110,10 +113,18 @@ export function category(sub: SubState): Category {
 /** Puts `sub` in place of the subscription with its id (or last), keeping the counts. */
 function put(store: Store, sub: SubState): void {
   const prev = store.subs.get(sub.id);
-  if (prev) store.counts[category(prev)]--;
-  else store.shape++;
+  if (prev) {
+    store.counts[category(prev)]--;
+    store.unread -= unreadOf(prev);
+  } else store.shape++;
   store.counts[category(sub)]++;
+  store.unread += unreadOf(sub);
   store.subs.set(sub.id, sub);
+}
+
+/** The daemon's unread count of `sub`. */
+export function unreadOf(sub: SubState): number {
+  return sub.status?.unread ?? 0;
 }
 
 /** Drops the subscription `id`, keeping the counts. */
@@ -121,6 +132,7 @@ function drop(store: Store, id: string): void {
   const prev = store.subs.get(id);
   if (!prev) return;
   store.counts[category(prev)]--;
+  store.unread -= unreadOf(prev);
   store.subs.delete(id);
   store.shape++;
 }
@@ -172,7 +184,7 @@ function fromView(prev: SubState | undefined, view: SubscriptionView): SubState 
 
 /** The full list: keeps events and timelines, drops removed ids. */
 export function applyList(store: Store, views: SubscriptionView[]): Store {
-  const next: Store = { ...store, subs: new Map(), counts: { open: 0, connecting: 0, closed: 0, paused: 0 } };
+  const next: Store = { ...store, subs: new Map(), counts: { open: 0, connecting: 0, closed: 0, paused: 0 }, unread: 0 };
   for (const view of views) put(next, fromView(store.subs.get(view.spec.id), view));
   next.shape = store.shape + 1;
   return next;
@@ -202,8 +214,9 @@ export function fromStored(e: StoredEvent): UiEvent {
   };
 }
 
-function fromLive(e: LiveEvent, seq: number): UiEvent {
+function fromLive(e: LiveEvent, seq: number): UiEvent & { unread: number } {
   return {
+    unread: e.unread,
     key: e.row === null ? `l${seq}` : `r${e.row}`,
     row: e.row,
     subscription: e.subscription,
@@ -243,6 +256,21 @@ export function mergeEvents(existing: UiEvent[], incoming: UiEvent[], max = MAX_
   return existing.concat(fresh).sort(newer).slice(0, max);
 }
 
+/**
+ * `status` with the unread count the newest of `events` (arrival order) carries. An event
+ * at or before the status's `last_row` is older than the status (a "mark read" published
+ * after it): its count is stale.
+ */
+function withUnread(status: SubscriptionStatus | null, events: (UiEvent & { unread: number })[]): SubscriptionStatus | null {
+  if (!status) return status;
+  let next = status;
+  for (const e of events) {
+    if (e.row !== null && next.last_row != null && e.row <= next.last_row) continue;
+    next = { ...next, unread: e.unread, last_row: e.row ?? next.last_row };
+  }
+  return next;
+}
+
 /** Applies one `ssenotify://update` batch. */
 export function applyUpdate(store: Store, payload: UpdatePayload, max = MAX_EVENTS): Store {
   const subs = store.subs;
@@ -252,7 +280,7 @@ export function applyUpdate(store: Store, payload: UpdatePayload, max = MAX_EVEN
   }
   for (const id of payload.removed ?? []) drop(store, id);
   let seq = store.seq;
-  const bySub = new Map<string, UiEvent[]>();
+  const bySub = new Map<string, (UiEvent & { unread: number })[]>();
   for (const e of payload.events ?? []) {
     const list = bySub.get(e.subscription) ?? [];
     list.push(fromLive(e, seq++));
@@ -263,7 +291,7 @@ export function applyUpdate(store: Store, payload: UpdatePayload, max = MAX_EVEN
     // are left to history; the list refetch brings it in.
     const prev = subs.get(id);
     if (!prev) continue;
-    put(store, { ...prev, events: mergeEvents(prev.events, events, max) });
+    put(store, { ...prev, status: withUnread(prev.status, events), events: mergeEvents(prev.events, events, max) });
   }
   let configError = store.configError;
   if (payload.config?.kind === "config") configError = payload.config.error ?? null;
@@ -379,6 +407,8 @@ export interface RowView {
   since: number | null;
   /** When the daemon last received an event for it. */
   lastEventAt: number | null;
+  /** Events that asked for attention since it was last marked read. */
+  unread: number;
   error: string | null;
   /** The raised silent-feed alarm in words ("silent since 02:10"), or null. */
   silent: string | null;
@@ -400,6 +430,7 @@ export function rowView(sub: SubState, now = Date.now()): RowView {
     says: s?.hint ?? s?.reason ?? "",
     since: s?.since ?? null,
     lastEventAt: s?.last_event_at ?? null,
+    unread: s?.unread ?? 0,
     error: s?.error ?? null,
     silent: s?.silent ? silentText(s.silent, now) : null,
   };

@@ -18,6 +18,7 @@ export interface DetailActions {
   togglePause(id: string, paused: boolean): void;
   mute(id: string, minutes: number): void;
   retry(id: string): void;
+  markRead(id: string): void;
   edit(id: string): void;
   remove(id: string): void;
   loadOlder(id: string): void;
@@ -235,6 +236,9 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
         muted(sub)
           ? button("Unmute", () => actions.mute(id, 0), { "data-testid": "detail-mute" })
           : button("Mute 1 h", () => actions.mute(id, 60), { "data-testid": "detail-mute" }),
+        r.unread
+          ? button(`Mark ${plural(r.unread, "event")} read`, () => actions.markRead(id), { "data-testid": "detail-mark-read" })
+          : null,
         button("Edit", () => actions.edit(id), { "data-testid": "detail-edit" }),
         button("Remove", () => actions.remove(id), { class: "danger", "data-testid": "detail-remove" }),
       ]),

@@ -3,7 +3,7 @@
 // repaints that window, a keystroke in the filter scans strings and repaints it too, and the
 // ids the list shows are worked out again only when the store's shape changed.
 import { el, replace } from "../dom";
-import { formatTime, matchingIds, rowView, type Store } from "../store";
+import { formatTime, matchingIds, plural, rowView, type Store } from "../store";
 import { visibleWindow, repaintOnScroll } from "../vlist";
 import { button, keepFocus } from "./common";
 
@@ -120,6 +120,11 @@ export function subList(actions: SubListActions): SubList {
       }, [
         el("span", { class: "sub-line" }, [
           el("span", { class: "sub-name" }, [r.name]),
+          r.unread
+            ? el("span", { class: "unread-badge", "data-testid": "unread", title: `${plural(r.unread, "unread event")}` }, [
+                r.unread.toLocaleString("en-US"),
+              ])
+            : null,
           // Paused is the user's choice, not a failure: no red badge for it.
           el("span", { class: `badge badge-${r.paused ? "paused" : badge.toLowerCase()}`, "data-testid": "ready-state" }, [badge]),
           r.paused ? el("span", { class: "badge badge-paused", "data-testid": "paused" }, ["paused"]) : null,
