@@ -16,6 +16,7 @@ fn main() {
         "mute_subscription",
         "reconnect_subscription",
         "mark_read",
+        "show_anyway",
         "import_subscriptions",
         "export_subscriptions",
         "history_page",

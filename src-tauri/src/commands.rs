@@ -351,6 +351,15 @@ pub async fn reconnect_subscription(state: State<'_, AppState>, id: String) -> R
     }
 }
 
+/// "Show anyway": lifts the quiet hours in force until they end (see `edit::show_anyway`).
+#[tauri::command]
+pub async fn show_anyway(state: State<'_, AppState>) -> Result<()> {
+    edit(&state, move |paths| {
+        edit::show_anyway(paths, chrono::Local::now().naive_local()).map(|_| ())
+    })
+    .await
+}
+
 /// Marks subscriptions read (all of them when `ids` is absent): the engine zeroes their
 /// unread counts and keeps the mark across restarts.
 #[tauri::command]

@@ -80,6 +80,7 @@ fn main() -> ExitCode {
             commands::mute_subscription,
             commands::reconnect_subscription,
             commands::mark_read,
+            commands::show_anyway,
             commands::import_subscriptions,
             commands::export_subscriptions,
             commands::history_page,

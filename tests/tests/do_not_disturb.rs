@@ -91,3 +91,55 @@ fn do_not_disturb_holds_popups_until_it_is_turned_off_then_shows_one_digest() {
         "the switch lives in the file"
     );
 }
+
+#[test]
+fn show_anyway_lifts_quiet_hours_until_they_end_with_one_digest() {
+    use ssenotify_e2e::{Gate, Step};
+    let desk = Desktop::start();
+    let gate = Gate::new();
+    let server = TestServer::first_response_plays(vec![
+        Step::Send(sse_event(None, Some("1"), "held at night")),
+        Step::Wait(gate.clone()),
+        Step::Send(sse_event(None, Some("2"), "shown anyway")),
+        Step::Hold,
+    ]);
+    // Quiet hours around now, ending in two hours (crossing midnight if need be).
+    let now = chrono::Local::now();
+    let hhmm = |t: chrono::DateTime<chrono::Local>| t.format("%H:%M").to_string();
+    let end = now + chrono::Duration::hours(2);
+    desk.write_subscriptions(&format!(
+        "[[notifications.quiet_hours]]\nfrom = \"{}\"\nto = \"{}\"\n\n\
+         [[subscription]]\nid = \"ops\"\nname = \"Ops\"\nurl = \"{}\"\n",
+        hhmm(now - chrono::Duration::hours(1)),
+        hhmm(end),
+        server.url("/events")
+    ));
+    let daemon = desk.run_daemon();
+    poll(WAIT, || {
+        let output = desk.ssenotify_output(&["history", "ops", "--json"]);
+        let rows: Vec<Value> = serde_json::from_slice(&output.stdout).ok()?;
+        (rows.first()?["action"] == "quiet").then_some(())
+    })
+    .unwrap_or_else(|| panic!("the first event held:\n{}", daemon.log()));
+    assert_eq!(daemon_report(&desk)["quiet"]["kind"], "quiet_hours");
+
+    let lifted = desk.ssenotify_output(&["show-anyway"]);
+    assert!(lifted.status.success(), "show-anyway: {lifted:?}");
+    assert!(
+        String::from_utf8_lossy(&lifted.stdout)
+            .starts_with(&format!("quiet hours lifted until {}", hhmm(end))),
+        "{lifted:?}"
+    );
+    let history = desk.wait_for_dunst(WAIT, "the digest", |h| !summaries(h).is_empty());
+    assert_eq!(summaries(&history), ["1 event from Ops during quiet hours"]);
+    poll(WAIT, || {
+        daemon_report(&desk)["quiet"].is_null().then_some(())
+    })
+    .expect("the daemon no longer says notifications are held");
+    // Events show again at once.
+    gate.open();
+    let history = desk.wait_for_dunst(WAIT, "the next event", |h| summaries(h).len() >= 2);
+    assert_eq!(summaries(&history)[1], "Ops");
+    let text = std::fs::read_to_string(desk.config_dir().join("subscriptions.toml")).unwrap();
+    assert!(text.contains("show_anyway_until = "), "{text}");
+}

@@ -219,6 +219,8 @@ export interface Api {
   muteSubscription(id: string, minutes: number): Promise<void>;
   /** Reconnects now ("Retry now"): from CLOSED, or a wait before the next try. */
   reconnectSubscription(id: string): Promise<void>;
+  /** Lifts the quiet hours in force until they end ("Show anyway"). */
+  showAnyway(): Promise<void>;
   /** Marks subscriptions read (every one when `ids` is null): their unread counts go to zero. */
   markRead(ids: string[] | null): Promise<void>;
   /** Shows a test notification; resolves to the notification server's identity. */
@@ -268,6 +270,7 @@ export const tauriApi: Api = {
   muteSubscription: (id, minutes) => invoke<void>("mute_subscription", { id, minutes }),
   reconnectSubscription: (id) => invoke<void>("reconnect_subscription", { id }),
   markRead: (ids) => invoke<void>("mark_read", { ids }),
+  showAnyway: () => invoke<void>("show_anyway"),
   testNotification: (urgency) =>
     invoke<NotifierInfo>("test_notification", urgency ? { urgency } : {}),
   importSubscriptions: (args) => invoke<ImportResult>("import_subscriptions", { ...args }),

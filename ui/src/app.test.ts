@@ -43,6 +43,7 @@ function fakeApi(opts: { files?: string[]; views?: SubscriptionView[]; notice?: 
     muteSubscription: vi.fn(async () => {}),
     reconnectSubscription: vi.fn(async () => {}),
     markRead: vi.fn(async () => {}),
+    showAnyway: vi.fn(async () => {}),
     testNotification: vi.fn(async () => ({ name: "dunst", vendor: "knopwob", version: "1.9", spec_version: "1.2", capabilities: ["body"] })),
     importSubscriptions: vi.fn(async () => ({ added: ["news"], changed: [{ id: "ci", fields: ["url"], reconnect: true }], removed: [], unchanged: [], notifications_changed: false, warnings: [] })),
     exportSubscriptions: vi.fn(async () => "version = 1\n"),
@@ -610,16 +611,28 @@ describe("the app", () => {
     document.body.replaceChildren(root);
     await start(root, fake.api);
     const note = q(root, "quiet-indicator")!;
-    expect(note.hidden).toBe(false);
+    const box = note.closest<HTMLElement>(".quiet-note")!;
+    expect(box.hidden).toBe(false);
     expect(note.textContent).toMatch(/^Quiet hours until 0?7:00( AM)?: notifications are held$/);
+    // Quiet hours can be lifted in one click; the daemon says they no longer hold.
+    const anyway = q<HTMLButtonElement>(root, "show-anyway")!;
+    expect(anyway.hidden).toBe(false);
+    (fake.api.showAnyway as ReturnType<typeof vi.fn>).mockImplementationOnce(async () => {
+      state = null;
+    });
+    anyway.click();
+    await vi.waitFor(() => expect(box.hidden).toBe(true));
+    expect(fake.api.showAnyway).toHaveBeenCalledOnce();
+    state = { kind: "quiet_hours", until };
     const dnd = q<HTMLButtonElement>(root, "dnd-toggle")!;
     expect(dnd.getAttribute("aria-pressed")).toBe("false");
     dnd.click();
     await vi.waitFor(() => expect(dnd.getAttribute("aria-pressed")).toBe("true"));
     expect(fake.api.setDoNotDisturb).toHaveBeenLastCalledWith(true);
     expect(note.textContent).toBe("Do not disturb: notifications are held (critical ones show)");
+    expect(anyway.hidden, "do not disturb has its own switch").toBe(true);
     dnd.click();
-    await vi.waitFor(() => expect(note.hidden).toBe(true));
+    await vi.waitFor(() => expect(box.hidden).toBe(true));
     expect(fake.api.setDoNotDisturb).toHaveBeenLastCalledWith(false);
   });
 

@@ -58,7 +58,9 @@ export async function start(root: Element, api: Api): Promise<void> {
   const version = el("span", { class: "version" });
   // Whether notifications are held now, and the switch that holds them all.
   let quiet: QuietState | null = null;
-  const quietNote = el("span", { class: "quiet-note", "data-testid": "quiet-indicator", role: "status", hidden: true });
+  const quietNote = el("span", { "data-testid": "quiet-indicator", role: "status" });
+  const showAnywayButton = button("Show anyway", () => void showAnyway(), { "data-testid": "show-anyway" });
+  const quietBox = el("span", { class: "quiet-note", hidden: true }, [quietNote, showAnywayButton]);
   const dndButton = button("Do not disturb", () => void toggleDnd(), { "data-testid": "dnd-toggle", "aria-pressed": "false" });
   // Unread events over every subscription, and the one click that reads them all.
   const unreadCount = el("span", { "data-testid": "unread-total" });
@@ -86,7 +88,7 @@ export async function start(root: Element, api: Api): Promise<void> {
 
   const layout = el("div", { class: "layout" }, [el("aside", { class: "sidebar" }, [sidebar.root]), paneBox]);
   replace(root, [
-    el("header", { class: "app-header" }, [el("h1", {}, ["ssenotify"]), status, unreadBox, quietNote, dndButton, version]),
+    el("header", { class: "app-header" }, [el("h1", {}, ["ssenotify"]), status, unreadBox, quietBox, dndButton, version]),
     engineNotice,
     notice,
     nav,
@@ -157,7 +159,9 @@ export async function start(root: Element, api: Api): Promise<void> {
     const dnd = quiet?.kind === "do_not_disturb";
     dndButton.setAttribute("aria-pressed", dnd ? "true" : "false");
     dndButton.classList.toggle("on", dnd);
-    quietNote.hidden = !quiet;
+    quietBox.hidden = !quiet;
+    // Quiet hours can be lifted until they end; do not disturb has its own switch.
+    showAnywayButton.hidden = quiet?.kind !== "quiet_hours";
     quietNote.textContent = !quiet
       ? ""
       : dnd
@@ -170,6 +174,14 @@ export async function start(root: Element, api: Api): Promise<void> {
       renderQuiet();
     } catch {
       // No engine: the header says so already.
+    }
+  }
+  async function showAnyway() {
+    try {
+      await api.showAnyway();
+      await refreshQuiet();
+    } catch (err) {
+      setNotice("error", `Cannot show notifications anyway: ${errorText(err)}`);
     }
   }
   async function toggleDnd() {

@@ -92,6 +92,10 @@ enum Command {
     /// break through) until `off`, which shows one digest of what was held.
     #[command(after_help = "Examples:\n  ssenotify dnd on\n  ssenotify dnd off")]
     Dnd(manage::DndArgs),
+    /// Show notifications now although quiet hours hold them: until those quiet hours end
+    /// (what was held comes as one digest); do not disturb is switched with `dnd`.
+    #[command(after_help = "Example:\n  ssenotify show-anyway")]
+    ShowAnyway,
     /// Mark subscriptions read (all of them without an id): their unread counts, shown by
     /// `list`, the app and the tray, go back to zero.
     #[command(after_help = "Examples:\n  ssenotify mark-read alerts\n  ssenotify mark-read")]
@@ -214,6 +218,7 @@ fn main() -> ExitCode {
         Command::Mute(args) => manage::mute(args, &paths),
         Command::Dnd(args) => manage::dnd(args, &paths),
         Command::MarkRead(args) => manage::mark_read(args, &paths),
+        Command::ShowAnyway => manage::show_anyway(&paths),
         Command::Unmute(args) => manage::unmute(args, &paths),
         Command::List(args) => manage::list(args, &paths),
         Command::Status(args) => status::status(args, &paths),

@@ -275,6 +275,18 @@ pub fn reconnect(args: IdArgs, paths: &Paths) -> ExitCode {
     }
 }
 
+/// `ssenotify show-anyway`: exit 0 whether or not quiet hours held anything.
+pub fn show_anyway(paths: &Paths) -> ExitCode {
+    let result = ops::show_anyway(paths, chrono::Local::now().naive_local());
+    finish(paths, result, |until| match until {
+        Some(until) => format!(
+            "quiet hours lifted until {}: notifications show (held ones as one digest)",
+            until.format("%H:%M")
+        ),
+        None => "no quiet hours hold notifications now".to_owned(),
+    })
+}
+
 /// `ssenotify mark-read [ID]...`: exit 0 when the daemon marked them read, 1 when it
 /// cannot (no daemon, no such subscription).
 pub fn mark_read(args: MarkReadArgs, paths: &Paths) -> ExitCode {

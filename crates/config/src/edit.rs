@@ -143,6 +143,28 @@ pub fn set_do_not_disturb(paths: &Paths, on: bool) -> Result<(), EditError> {
     })
 }
 
+/// "Show anyway": quiet hours in force at local time `now` hold nothing until they end (an
+/// hour from now when they chain around the clock); returns until when, or `None` when no
+/// quiet hours hold notifications now (nothing is written then).
+pub fn show_anyway(
+    paths: &Paths,
+    now: chrono::NaiveDateTime,
+) -> Result<Option<chrono::NaiveDateTime>, EditError> {
+    Store::new(paths.clone()).update(|set| {
+        // Judged without an earlier Show anyway, which would hide the quiet it lifted.
+        let mut settings = set.notifications.clone();
+        settings.show_anyway_until = None;
+        let ssenotify_router::QuietNow::QuietHours(end) =
+            ssenotify_router::QuietNow::of(&settings, now)
+        else {
+            return Ok(None);
+        };
+        let end = end.unwrap_or(now + chrono::Duration::hours(1));
+        set.notifications.show_anyway_until = Some(end);
+        Ok(Some(end))
+    })
+}
+
 /// Replace the subscription with `spec.id` (the app's edit form); it must exist.
 pub fn update(paths: &Paths, spec: SubscriptionSpec) -> Result<(), EditError> {
     let store = Store::new(paths.clone());

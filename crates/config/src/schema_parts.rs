@@ -91,6 +91,11 @@ pub(crate) fn notifications(_: &mut SchemaGenerator) -> Schema {
                 "description": "Quiet around the clock until turned off; held notifications come as one digest then, critical ones break through.",
                 "default": false
             },
+            "show_anyway_until": {
+                "type": "string",
+                "description": "Quiet hours hold nothing until this local time (the window's Show anyway, `ssenotify show-anyway`); do not disturb still holds. Written by ssenotify.",
+                "pattern": "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?$"
+            },
             "rate_limit": rate_limit_value()
         }
     })

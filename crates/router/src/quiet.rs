@@ -14,6 +14,8 @@ pub(crate) struct QuietHours {
     periods: Vec<Period>,
     /// Do not disturb: quiet whatever the time, until the settings change.
     always: bool,
+    /// "Show anyway": the periods hold nothing before this local time.
+    skipped_until: Option<NaiveDateTime>,
 }
 
 /// Whether notifications are held right now, and until when: what the window's header and
@@ -88,6 +90,7 @@ impl QuietHours {
     pub(crate) fn new(settings: &NotificationSettings) -> Self {
         let mut quiet = Self::periods(&settings.quiet_hours);
         quiet.always = settings.do_not_disturb;
+        quiet.skipped_until = settings.show_anyway_until;
         quiet
     }
 
@@ -120,18 +123,28 @@ impl QuietHours {
         Self {
             periods,
             always: false,
+            skipped_until: None,
         }
     }
 
     /// Whether `t` falls inside any quiet period (always, while do not disturb is on).
     pub(crate) fn contains(&self, t: NaiveDateTime) -> bool {
-        self.always || self.periods.iter().any(|p| p.end_if_contains(t).is_some())
+        self.always
+            || (!self.skipped(t) && self.periods.iter().any(|p| p.end_if_contains(t).is_some()))
+    }
+
+    /// Whether "Show anyway" lifts the periods at `t`.
+    fn skipped(&self, t: NaiveDateTime) -> bool {
+        self.skipped_until.is_some_and(|until| t < until)
     }
 
     /// When the quiet that contains `t` ends.
     pub(crate) fn end(&self, t: NaiveDateTime) -> QuietEnd {
         if self.always {
             return QuietEnd::Never;
+        }
+        if self.skipped(t) {
+            return QuietEnd::NotQuiet;
         }
         let mut at = t;
         for _ in 0..MAX_CHAIN {

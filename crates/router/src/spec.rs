@@ -327,6 +327,10 @@ pub struct NotificationSettings {
     /// the tray's toggle, `ssenotify dnd`); held notifications come as one digest then.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub do_not_disturb: bool,
+    /// Quiet hours hold nothing until this local time (the window's "Show anyway"); do not
+    /// disturb still does. Past, it means nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub show_anyway_until: Option<chrono::NaiveDateTime>,
 }
 
 /// A recurring quiet period in local time.

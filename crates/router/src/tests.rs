@@ -1413,6 +1413,41 @@ mod quiet_hours {
     }
 
     #[test]
+    fn show_anyway_lifts_quiet_hours_until_its_time_with_one_digest_and_not_do_not_disturb() {
+        let mut r = router(NIGHTS);
+        let held = |r: &mut Router, t: NaiveDateTime| {
+            suppressed(&r.route(&msg("x"), LIVE, at_local(0, t))) == SuppressReason::Quiet
+        };
+        assert!(held(&mut r, local(25, 23, 0)));
+        // "Show anyway" at 23:05, until the night's end.
+        let shown = NotificationSettings {
+            show_anyway_until: Some(local(26, 7, 0)),
+            ..parse(NIGHTS).notifications
+        };
+        r.reconfigure("CI", None, &[], None, &shown).unwrap();
+        let digest = r.tick(at_local(5, local(25, 23, 5)));
+        assert_eq!(digest[0].title, "1 event from CI during quiet hours");
+        assert!(matches!(
+            r.route(&msg("y"), LIVE, at_local(6, local(25, 23, 6)))
+                .action,
+            Action::Notify(_)
+        ));
+        assert_eq!(QuietNow::of(&shown, local(25, 23, 6)), QuietNow::No);
+        // The next night holds again.
+        assert!(held(&mut r, local(26, 22, 30)));
+        assert_eq!(
+            QuietNow::of(&shown, local(26, 22, 30)),
+            QuietNow::QuietHours(Some(local(27, 7, 0)))
+        );
+        // Do not disturb is not quiet hours: Show anyway does not lift it.
+        let dnd = NotificationSettings {
+            do_not_disturb: true,
+            ..shown
+        };
+        assert_eq!(QuietNow::of(&dnd, local(25, 23, 6)), QuietNow::DoNotDisturb);
+    }
+
+    #[test]
     fn one_digest_when_quiet_ends() {
         let mut r = router(NIGHTS);
         // Wednesday 23:00; quiet ends Thursday 07:00, eight hours later.
