@@ -148,6 +148,8 @@ export interface RouteReport {
   events: { event: { type: string; data: string; last_event_id: string }; decision: Decision }[];
   summaries: Notification[];
   stopped?: string;
+  /** The sample ends inside an event (no blank line after it): it was not routed. */
+  unterminated?: boolean;
 }
 
 export interface ImportResult {

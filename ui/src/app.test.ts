@@ -257,6 +257,18 @@ describe("the app", () => {
     expect(q(form, "tester-title")?.textContent).toBe(IMG);
     expect(q(form, "tester-body")?.textContent).toBe("<script>");
     expect(form.querySelector("img, script")).toBeNull();
+    // The tester takes the subscription's recent messages from history.
+    (api.historyPage as ReturnType<typeof vi.fn>).mockImplementationOnce(async () => [
+      { row: 9, subscription: "a", type: "deploy", data: "v2", id: "9", last_event_id: "9", received_at: 9, action: "notified" },
+    ]);
+    q<HTMLButtonElement>(form, "tester-recent")!.click();
+    await vi.waitFor(() => expect(q<HTMLTextAreaElement>(form, "tester-transcript")!.value).toBe("event: deploy\nid: 9\ndata: v2\n\n"));
+    expect(api.historyPage).toHaveBeenLastCalledWith({ subscription: "a", limit: 20 });
+    await vi.waitFor(() => expect(api.testRules).toHaveBeenLastCalledWith(expect.anything(), "event: deploy\nid: 9\ndata: v2\n\n"));
+    // A sample cut before its blank line is said to be one.
+    (api.testRules as ReturnType<typeof vi.fn>).mockImplementationOnce(async () => ({ events: [], summaries: [], unterminated: true }));
+    q<HTMLButtonElement>(form, "tester-run")!.click();
+    await vi.waitFor(() => expect(q(form, "tester-unterminated")?.textContent).toMatch(/^The sample ends inside an event/));
     q<HTMLInputElement>(form, "form-name")!.value = "Renamed";
     form.requestSubmit();
     await vi.waitFor(() => expect(api.updateSubscription).toHaveBeenCalled());

@@ -4,7 +4,7 @@
 // under the user). The list is fetched whole once, then as changes (list_changes).
 import { errorText, toCommandError, type Api, type AppInfo, type QuietState, type StoredEvent, type SubscriptionSpec } from "./api";
 import { el, replace, type Child } from "./dom";
-import { addInput } from "./form";
+import { addInput, RECENT_SAMPLE, toTranscript } from "./form";
 import {
   applyChanges,
   applyHistory,
@@ -291,6 +291,9 @@ export async function start(root: Element, api: Api): Promise<void> {
         }
       },
       testRules: (s, transcript) => api.testRules(s, transcript),
+      recentTranscript: id
+        ? async () => toTranscript(await api.historyPage({ subscription: id, limit: RECENT_SAMPLE }))
+        : undefined,
       cancel: () => (id ? openDetail(id) : renderHome()),
     }));
     paneBox.querySelector<HTMLElement>("[data-testid=form-url]")?.focus();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { SubscriptionSpec } from "./api";
-import { addInput, durationProblem, emptyForm, errorsByField, fieldFromMessage, fieldOf, formToSpec, knownFields, specToForm } from "./form";
+import { addInput, durationProblem, emptyForm, errorsByField, fieldFromMessage, fieldOf, formToSpec, knownFields, specToForm, toTranscript } from "./form";
 
 const full: SubscriptionSpec = {
   id: "ci",
@@ -144,3 +144,17 @@ describe("durations", () => {
   });
 });
 
+
+describe("toTranscript", () => {
+  it("writes history rows back as the stream that carried them, oldest first, without gap rows", () => {
+    const row = (n: number, type: string, data: string, id: string | null, action = "notified") =>
+      ({ row: n, subscription: "a", type, data, id, last_event_id: id ?? "", received_at: n, action }) as Parameters<typeof toTranscript>[0][number];
+    const newestFirst = [
+      row(3, "deploy", "line 1\nline 2", "7"),
+      row(2, "ssenotify.gap", "{}", null, "gap"),
+      row(1, "message", "hello", null),
+    ];
+    expect(toTranscript(newestFirst)).toBe("data: hello\n\nevent: deploy\nid: 7\ndata: line 1\ndata: line 2\n\n");
+    expect(toTranscript([])).toBe("");
+  });
+});

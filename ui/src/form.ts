@@ -1,7 +1,7 @@
 // The add/edit form's state and its conversion to and from a SubscriptionSpec, plus the
 // mapping of the engine's validation errors onto form fields. Pure: the view reads the
 // inputs into a FormState and writes FormState back into inputs.
-import type { AddInput, AuthSpec, CommandError, RuleSpec, SubscriptionSpec } from "./api";
+import type { AddInput, AuthSpec, CommandError, RuleSpec, StoredEvent, SubscriptionSpec } from "./api";
 
 export interface RuleForm {
   event: string;
@@ -343,4 +343,25 @@ const SECRET_HEADER = /auth|password|token|secret|key|cookie/i;
 /** Whether a header's value must be a secret (the engine moves literals to files on add). */
 export function isSecretHeader(name: string): boolean {
   return SECRET_HEADER.test(name);
+}
+
+/** Messages the rule tester takes from history at most. */
+export const RECENT_SAMPLE = 20;
+
+/**
+ * History rows (newest first, as history pages come) as the stream that carried them, oldest
+ * first: `event:` unless it is `message`, `id:` when the event had one, a `data:` line per
+ * line, a blank line after each. Rows the daemon wrote itself (possible gaps) are left out.
+ */
+export function toTranscript(rows: StoredEvent[]): string {
+  return [...rows]
+    .reverse()
+    .filter((e) => e.action !== "gap")
+    .map((e) => {
+      const lines = e.type === "message" ? [] : [`event: ${e.type}`];
+      if (e.id !== null) lines.push(`id: ${e.id}`);
+      for (const line of e.data.split("\n")) lines.push(`data: ${line}`);
+      return `${lines.join("\n")}\n\n`;
+    })
+    .join("");
 }

@@ -58,6 +58,11 @@ pub fn route(args: RouteArgs, paths: &Paths) -> ExitCode {
     if let Some(reason) = &report.stopped {
         eprintln!("ssenotify: transcript stopped early: {reason}");
     }
+    if report.unterminated {
+        eprintln!(
+            "ssenotify: warning: the transcript ends inside an event (no blank line after it); it was not routed"
+        );
+    }
     let mut out = std::io::stdout().lock();
     for routed in &report.events {
         let _ = writeln!(out, "{}", serde_json::json!(routed));

@@ -73,6 +73,10 @@ pub struct RouteReport {
     /// Why the transcript stopped early, if it did (an event over the size limit).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// The transcript ends inside an event (no blank line after it): the end of a stream
+    /// discards it, and so did this test.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unterminated: bool,
 }
 
 /// Feed a recorded SSE body through `spec`'s rules, as if it arrived live just now
@@ -105,6 +109,7 @@ pub fn route_transcript(
         })
         .err()
         .map(|e| e.to_string());
+    let unterminated = stopped.is_none() && parser.holds_partial_event();
     let local = chrono::Local::now().naive_local();
     // All at one instant: a transcript is a burst, which is what storm control is for.
     let now = Now {
@@ -134,6 +139,7 @@ pub fn route_transcript(
         events,
         summaries: router.tick(later),
         stopped,
+        unterminated,
     })
 }
 
@@ -171,6 +177,16 @@ mod tests {
             report.events[1].decision.action,
             ssenotify_router::Action::History
         );
+        assert!(!report.unterminated);
+        // A pasted sample that stops before its blank line: the last event is not routed,
+        // and the report says why.
+        for cut in [&b"data: one\n\ndata: two\n"[..], b"data: one\n\ndata: tw"] {
+            let report = route_transcript(&set, spec, cut).unwrap();
+            assert_eq!(report.events.len(), 1);
+            assert!(report.unterminated, "{:?}", String::from_utf8_lossy(cut));
+        }
+        let comment = route_transcript(&set, spec, b"data: one\n\n: just a comment").unwrap();
+        assert!(!comment.unterminated, "a comment is no event");
     }
 
     #[test]

@@ -227,6 +227,12 @@ impl Parser {
         self.id_buffer.push_str(last_event_id);
     }
 
+    /// Whether an event has begun (a field line without its end, or data lines) without
+    /// the blank line that dispatches it: what the end of a stream discards.
+    pub fn holds_partial_event(&self) -> bool {
+        !self.line.is_empty() || !self.data.is_empty()
+    }
+
     /// The last event ID string: what the next request sends as `Last-Event-ID`.
     pub fn last_event_id(&self) -> &str {
         &self.last_event_id

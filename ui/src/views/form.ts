@@ -22,6 +22,9 @@ export interface FormActions {
   /** Checks without saving (as the user types); resolves to null or the engine's error. */
   check(spec: SubscriptionSpec, isNew: boolean): Promise<CommandError | null>;
   testRules(spec: SubscriptionSpec, transcript: string): Promise<RouteReport>;
+  /** The subscription's recent messages as a stream sample (oldest first); absent for a
+   * subscription not saved yet. */
+  recentTranscript?(): Promise<string>;
   cancel(): void;
 }
 
@@ -382,13 +385,29 @@ function testerView(
       replace(out, [el("p", { class: "error-text", role: "alert" }, [e?.message ?? String(err)])]);
     }
   };
+  const useRecent = async () => {
+    try {
+      const sample = await actions.recentTranscript!();
+      if (!sample) {
+        replace(out, [el("p", { class: "muted" }, ["No messages in history yet: paste a sample instead."])]);
+        return;
+      }
+      transcript.value = sample;
+      await run();
+    } catch (err) {
+      replace(out, [el("p", { class: "error-text", role: "alert" }, [(err as CommandError)?.message ?? String(err)])]);
+    }
+  };
   return el("details", { class: "tester" }, [
     el("summary", {}, ["Rule tester"]),
     el("p", { class: "hint" }, [
       "Paste a sample of the stream (as the server sends it: event:, id:, data: lines, a blank line after each event) and see what these rules would do. Nothing is shown or stored.",
     ]),
     field("Sample stream", transcript, "transcript"),
-    button("Test rules", () => void run(), { "data-testid": "tester-run" }),
+    el("div", { class: "actions" }, [
+      button("Test rules", () => void run(), { "data-testid": "tester-run" }),
+      actions.recentTranscript ? button("Use recent messages", () => void useRecent(), { "data-testid": "tester-recent" }) : null,
+    ]),
     out,
   ]);
 }
@@ -425,6 +444,11 @@ export function renderReport(report: RouteReport): HTMLElement[] {
         ])
       : null,
     report.stopped ? el("p", { class: "error-text" }, [`Stopped: ${report.stopped}`]) : null,
+    report.unterminated
+      ? el("p", { class: "error-text", "data-testid": "tester-unterminated" }, [
+          "The sample ends inside an event: add a blank line after its last line, or it is not an event (a stream's end discards it too).",
+        ])
+      : null,
   ];
   return parts.filter((x): x is HTMLElement => x !== null);
 }
