@@ -16,6 +16,7 @@ fn main() {
         "mute_subscription",
         "reconnect_subscription",
         "mark_read",
+        "export_to_file",
         "show_anyway",
         "import_subscriptions",
         "export_subscriptions",

@@ -457,6 +457,44 @@ pub async fn export_subscriptions(state: State<'_, AppState>, format: String) ->
         .map_err(edit_error)
 }
 
+/// Exports the subscriptions in `format` to a file the user picks in a save dialog; returns
+/// its path, or `None` when they cancelled.
+#[tauri::command]
+pub async fn export_to_file(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    format: String,
+) -> Result<Option<String>> {
+    use tauri::Manager;
+    use tauri_plugin_dialog::DialogExt;
+    let format: Format = format.parse().map_err(CommandError::new)?;
+    let extension = match format {
+        Format::Toml => "toml",
+        Format::Json => "json",
+    };
+    let mut dialog = app
+        .dialog()
+        .file()
+        .set_title("Export subscriptions")
+        .set_file_name(format!("subscriptions.{extension}"))
+        .add_filter(extension.to_uppercase(), &[extension]);
+    if let Some(window) = app.get_webview_window("main") {
+        dialog = dialog.set_parent(&window);
+    }
+    // The dialog runs on the main thread; this waits for it off the async runtime.
+    let Some(chosen) = ops::blocking(move || dialog.blocking_save_file()).await else {
+        return Ok(None);
+    };
+    let path = chosen
+        .into_path()
+        .map_err(|e| CommandError::new(format!("not a local file: {e}")))?;
+    let shown = path.display().to_string();
+    blocking(&state, move |paths| edit::export_to(paths, format, &path))
+        .await
+        .map_err(edit_error)?;
+    Ok(Some(shown))
+}
+
 /// A page of history, newest first (`before_row` pages back).
 #[tauri::command]
 pub async fn history_page(

@@ -64,6 +64,7 @@ fn main() -> ExitCode {
         .plugin(tauri_plugin_single_instance::init(|app, argv, cwd| {
             args::on_second_instance(app, argv, cwd);
         }))
+        .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec![args::HIDDEN_FLAG]),
@@ -80,6 +81,7 @@ fn main() -> ExitCode {
             commands::mute_subscription,
             commands::reconnect_subscription,
             commands::mark_read,
+            commands::export_to_file,
             commands::show_anyway,
             commands::import_subscriptions,
             commands::export_subscriptions,

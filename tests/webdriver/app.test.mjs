@@ -23,6 +23,9 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { helpers, required, run, until } from "./harness.mjs";
 import { Session, sleep, waitForDriver } from "./webdriver.mjs";
 
@@ -286,6 +289,31 @@ test("an import that would run a program needs a confirmation that names it", { 
     const after = (await invoke("list_subscriptions")).map((v) => v.spec.id);
     assert.ok(after.includes("imported"), `imported, yet not listed: ${after}`);
     await invoke("remove_subscription", { id: "imported" });
+  }),
+);
+
+test("export saves to a file picked in the save dialog", { timeout: 60_000 }, () =>
+  withScreenshot("export-file", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ssenotify-export-"));
+    const target = join(dir, "my-feeds.toml");
+    await click('[data-testid="open-import"]');
+    await click('[data-testid="export-save"]');
+    // The desktop's own save dialog (GTK): typed into as a user would, a path and Enter.
+    const dialog = await until(async () => {
+      const found = await run("xdotool", ["search", "--onlyvisible", "--name", "^Export subscriptions$"]).catch(() => null);
+      return found?.stdout.trim().split("\n")[0] || null;
+    }, "the save dialog", 15_000);
+    await run("xdotool", ["windowfocus", "--sync", dialog]);
+    await run("xdotool", ["key", "--clearmodifiers", "ctrl+a"]);
+    await run("xdotool", ["type", "--delay", "20", target]);
+    await run("xdotool", ["key", "Return"]);
+    await waitForTexts('[data-testid="export-status"]', (ts) => ts[0] === `Saved to ${target}.`, 15_000);
+    const saved = await readFile(target, "utf8");
+    assert.match(saved, new RegExp(`id = "${ID}"`));
+    const { stdout } = await run(CLI, ["export"]);
+    assert.equal(saved.trimEnd(), stdout.trimEnd(), "the file holds what `ssenotify export` prints");
+    assert.equal((await stat(target)).mode & 0o777, 0o600);
+    await rm(dir, { recursive: true, force: true });
   }),
 );
 

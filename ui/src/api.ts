@@ -223,6 +223,8 @@ export interface Api {
   reconnectSubscription(id: string): Promise<void>;
   /** Lifts the quiet hours in force until they end ("Show anyway"). */
   showAnyway(): Promise<void>;
+  /** Saves the export to a file the user picks in a save dialog; null when they cancel. */
+  exportToFile(format: "toml" | "json"): Promise<string | null>;
   /** Marks subscriptions read (every one when `ids` is null): their unread counts go to zero. */
   markRead(ids: string[] | null): Promise<void>;
   /** Shows a test notification; resolves to the notification server's identity. */
@@ -272,6 +274,7 @@ export const tauriApi: Api = {
   muteSubscription: (id, minutes) => invoke<void>("mute_subscription", { id, minutes }),
   reconnectSubscription: (id) => invoke<void>("reconnect_subscription", { id }),
   markRead: (ids) => invoke<void>("mark_read", { ids }),
+  exportToFile: (format) => invoke<string | null>("export_to_file", { format }),
   showAnyway: () => invoke<void>("show_anyway"),
   testNotification: (urgency) =>
     invoke<NotifierInfo>("test_notification", urgency ? { urgency } : {}),

@@ -43,6 +43,7 @@ function fakeApi(opts: { files?: string[]; views?: SubscriptionView[]; notice?: 
     muteSubscription: vi.fn(async () => {}),
     reconnectSubscription: vi.fn(async () => {}),
     markRead: vi.fn(async () => {}),
+    exportToFile: vi.fn(async () => "/home/me/subscriptions.toml"),
     showAnyway: vi.fn(async () => {}),
     testNotification: vi.fn(async () => ({ name: "dunst", vendor: "knopwob", version: "1.9", spec_version: "1.2", capabilities: ["body"] })),
     importSubscriptions: vi.fn(async () => ({ added: ["news"], changed: [{ id: "ci", fields: ["url"], reconnect: true }], removed: [], unchanged: [], notifications_changed: false, warnings: [] })),
@@ -273,6 +274,23 @@ describe("the app", () => {
     form.requestSubmit();
     await vi.waitFor(() => expect(api.updateSubscription).toHaveBeenCalled());
     expect(api.updateSubscription).toHaveBeenCalledWith({ id: "a", url: "http://x", name: "Renamed", rules: [{ event: "deploy", title: "T" }] });
+  });
+
+  it("saves the export to a file picked in a dialog, and says nothing when it was cancelled", async () => {
+    const { root, api } = await boot();
+    q<HTMLButtonElement>(root, "open-import")!.click();
+    q<HTMLSelectElement>(root, "export-format")!.value = "json";
+    q<HTMLButtonElement>(root, "export-save")!.click();
+    await vi.waitFor(() => expect(q(root, "export-status")?.textContent).toBe("Saved to /home/me/subscriptions.toml."));
+    expect(api.exportToFile).toHaveBeenCalledWith("json");
+    (api.exportToFile as ReturnType<typeof vi.fn>).mockImplementationOnce(async () => null);
+    q<HTMLButtonElement>(root, "export-save")!.click();
+    await vi.waitFor(() => expect(q(root, "export-status")?.textContent).toBe(""));
+    (api.exportToFile as ReturnType<typeof vi.fn>).mockImplementationOnce(async () => {
+      throw { message: "cannot write /ro/x.toml: Permission denied" };
+    });
+    q<HTMLButtonElement>(root, "export-save")!.click();
+    await vi.waitFor(() => expect(q(root, "export-status")?.textContent).toContain("Permission denied"));
   });
 
   it("imports after a dry run", async () => {

@@ -307,6 +307,7 @@ export async function start(root: Element, api: Api): Promise<void> {
         return r;
       },
       exportText: (format) => api.exportSubscriptions(format),
+      exportFile: (format) => api.exportToFile(format),
       errorText: (err) => {
         const e = toCommandError(err);
         const lines = (e.problems ?? []).map((p) => (p.line ? `${p.line}:${p.column ?? 1}: ${p.message}` : p.message));

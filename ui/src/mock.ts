@@ -39,6 +39,7 @@ const api: Api = {
   muteSubscription: async () => {},
   reconnectSubscription: async () => {},
   markRead: async () => {},
+  exportToFile: async () => null,
   showAnyway: async () => {},
   testNotification: async () => ({ name: "mock", vendor: "ssenotify", version: "0", spec_version: "1.2", capabilities: [] }),
   importSubscriptions: async () => ({ added: ["news"], changed: [{ id: "ci", fields: ["url", "rules"], reconnect: true }], removed: [], unchanged: ["demo"], notifications_changed: true, warnings: [], trust: [] }),

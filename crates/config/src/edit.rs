@@ -394,6 +394,14 @@ pub fn export(paths: &Paths, format: Format) -> Result<String, EditError> {
     })
 }
 
+/// Exports to the file `path` (the app's "Save to file…"): replaced atomically and readable
+/// by its owner alone, since it names where secrets are.
+pub fn export_to(paths: &Paths, format: Format, path: &Path) -> Result<(), EditError> {
+    let text = export(paths, format)?;
+    Store::new(paths.clone()).write_atomic(path, text.as_bytes(), 0o600)?;
+    Ok(())
+}
+
 /// An id for `url` that is not taken yet: host and path, sanitised.
 fn derive_id(url: &str, set: &SubscriptionSet) -> String {
     let parts: Vec<String> = ssenotify_sse::http_url(url)
@@ -451,6 +459,41 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths::at(dir.path());
         (dir, paths)
+    }
+
+    #[test]
+    fn export_to_a_file_replaces_it_whole_readable_by_its_owner_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, paths) = paths();
+        add(
+            &paths,
+            NewSubscription {
+                url: "https://ci.example/sse".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let out = dir.path().join("export.json");
+        std::fs::write(
+            &out,
+            "an older, longer file that must not leave a tail behind",
+        )
+        .unwrap();
+        export_to(&paths, Format::Json, &out).unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(text, export(&paths, Format::Json).unwrap());
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            json["subscriptions"][0]["url"], "https://ci.example/sse",
+            "{json}"
+        );
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let missing = dir.path().join("no/such/dir/x.toml");
+        let err = export_to(&paths, Format::Toml, &missing)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no/such/dir"), "{err}");
     }
 
     #[test]

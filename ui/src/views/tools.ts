@@ -7,6 +7,8 @@ import { button, copyText, field, input, section, showErrors } from "./common";
 export interface ImportActions {
   importText(text: string, format: ImportFormat, replace: boolean, dryRun: boolean, trust: boolean): Promise<ImportResult>;
   exportText(format: "toml" | "json"): Promise<string>;
+  /** Saves the export to a file picked in a dialog; resolves to its path, or null if cancelled. */
+  exportFile(format: "toml" | "json"): Promise<string | null>;
   errorText(err: unknown): string;
 }
 
@@ -106,7 +108,7 @@ export function importView(actions: ImportActions, openFiles: string[] = []): HT
     el("option", { value: "json" }, ["JSON"]),
   ]);
   const exportText = el("textarea", { rows: 8, class: "mono", readonly: true, "data-testid": "export-text", "aria-label": "Exported subscriptions" });
-  const copyStatus = el("span", { class: "muted", role: "status" });
+  const copyStatus = el("span", { class: "muted", role: "status", "data-testid": "export-status" });
 
   return el("div", { class: "tools", "data-testid": "import-view" }, [
     el("h2", {}, ["Import and export"]),
@@ -142,6 +144,14 @@ export function importView(actions: ImportActions, openFiles: string[] = []): HT
             copyStatus.textContent = actions.errorText(err);
           }
         }, { "data-testid": "export-run" }),
+        button("Save to file…", async () => {
+          try {
+            const path = await actions.exportFile(exportFormat.value as "toml" | "json");
+            copyStatus.textContent = path ? `Saved to ${path}.` : "";
+          } catch (err) {
+            copyStatus.textContent = actions.errorText(err);
+          }
+        }, { "data-testid": "export-save" }),
         button("Copy", async () => {
           copyStatus.textContent = (await copyText(exportText.value, exportText)) ? "Copied." : "Select the text and copy it.";
         }, { "data-testid": "export-copy" }),
