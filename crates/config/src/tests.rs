@@ -1611,3 +1611,36 @@ fn gap_accounting_keys_have_defaults_and_a_bad_sequence_is_located() {
             .unwrap_err();
     assert!(located(&err)[0].starts_with("4:"), "{:?}", located(&err));
 }
+
+#[test]
+fn http_button_headers_are_references_and_secret_ones_need_a_written_origin() {
+    let text = r#"
+[[subscription]]
+id = "a"
+url = "https://e.com"
+
+[[subscription.rules]]
+buttons = [
+  { label = "ok", http = { url = "https://ci.example/r", headers = { Authorization = "file:ci-token", Content-Type = "text/plain" } } },
+  { label = "clear", http = { url = "https://ci.example/r", headers = { Authorization = "Bearer hunter2" } } },
+  { label = "templated", http = { url = "https://{{ json.host }}/r", headers = { X-Key = "env:KEY" } } },
+]
+"#;
+    // Even import input may not hold a button's secret in clear: import stashes only a
+    // subscription's own.
+    for literal in [LiteralSecrets::Reject, LiteralSecrets::Allow] {
+        let err = SubscriptionSet::parse(text, Format::Toml, Path::new("in"), literal).unwrap_err();
+        let got = located(&err);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            got[0].contains("rules[0].buttons[1].http.headers.Authorization: a secret must not be written in clear"),
+            "{got:?}"
+        );
+        assert!(
+            got[1].contains("rules[0].buttons[2].http.headers.X-Key: a secret header needs the URL's scheme, host and port written out"),
+            "{got:?}"
+        );
+        assert!(got[1].starts_with("10:"), "{got:?}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+}
