@@ -1,7 +1,7 @@
 //! The database file: its schema and migrations, and how a connection to it is opened
 //! (read-write with WAL for the one writer, read-only for everyone else).
 //!
-//! # Schema (version 4, `PRAGMA user_version`)
+//! # Schema (version 5, `PRAGMA user_version`)
 //!
 //! ```sql
 //! CREATE TABLE events (
@@ -35,6 +35,8 @@
 //!     sub_id        TEXT PRIMARY KEY,
 //!     rows          INTEGER NOT NULL
 //! ) STRICT, WITHOUT ROWID;
+//! -- Version 5: what the event's last pressed `http` button got ("Restart: 200 OK").
+//! ALTER TABLE events ADD COLUMN button TEXT;
 //! ```
 
 use std::path::Path;
@@ -98,6 +100,9 @@ CREATE TABLE retired (
     sub_id        TEXT PRIMARY KEY,
     rows          INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
+"#,
+    r#"
+ALTER TABLE events ADD COLUMN button TEXT;
 "#,
 ];
 
