@@ -108,7 +108,9 @@ impl Buttons {
                 } else if status.is_redirection() {
                     outcome(
                         true,
-                        format!("the server answered {status} (a redirect to another origin is not followed)"),
+                        format!(
+                            "the server answered {status} (a redirect to another origin is not followed)"
+                        ),
                     )
                 } else {
                     outcome(true, format!("the server answered {status}"))
@@ -117,9 +119,9 @@ impl Buttons {
             Err(error) => outcome(true, failure(&error, request.timeout)),
         };
         if let Some(origin) = withheld {
-            result
-                .line
-                .push_str(&format!(" (secret headers not sent: they go only to {origin})"));
+            result.line.push_str(&format!(
+                " (secret headers not sent: they go only to {origin})"
+            ));
         }
         tracing::info!(result = %result.line, "button pressed");
         result
@@ -199,5 +201,8 @@ fn error_chain(error: &reqwest::Error) -> String {
         source = cause.source();
     }
     // reqwest names the URL in its message; the rest of the line says which button.
-    text.replace(&format!(" for url ({})", error.url().map_or("", |u| u.as_str())), "")
+    text.replace(
+        &format!(" for url ({})", error.url().map_or("", |u| u.as_str())),
+        "",
+    )
 }

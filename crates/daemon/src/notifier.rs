@@ -15,10 +15,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ssenotify_protocol::{NotifierHealth, NotifierState, ServerInfo};
 use ssenotify_config::Paths;
+use ssenotify_protocol::{NotifierHealth, NotifierState, ServerInfo};
 use ssenotify_router::{
-    Button, HttpRequest, Notification, Press, Timeout, Urgency, escape_markup, unescape_markup, vet_click_url,
+    Button, HttpRequest, Notification, Press, Timeout, Urgency, escape_markup, unescape_markup,
+    vet_click_url,
 };
 use tokio::sync::{Semaphore, mpsc};
 

@@ -1162,7 +1162,10 @@ async fn a_buttons_result_is_kept_in_its_row_and_read_back() {
     let (_dir, path) = temp();
     let writer = HistoryWriter::spawn(Db::open(&path).unwrap()).unwrap();
     let recorded = writer
-        .record(vec![ev("a", Some("1"), "one"), ev("a", Some("2"), "two")], vec![])
+        .record(
+            vec![ev("a", Some("1"), "one"), ev("a", Some("2"), "two")],
+            vec![],
+        )
         .await
         .unwrap();
     let row = recorded[0].row();
@@ -1178,5 +1181,10 @@ async fn a_buttons_result_is_kept_in_its_row_and_read_back() {
     assert_eq!(rows[1].button.as_deref(), Some("Restart: 200 OK"));
     let json = serde_json::to_value(&rows[1]).unwrap();
     assert_eq!(json["button"], "Restart: 200 OK");
-    assert!(serde_json::to_value(&rows[0]).unwrap().get("button").is_none());
+    assert!(
+        serde_json::to_value(&rows[0])
+            .unwrap()
+            .get("button")
+            .is_none()
+    );
 }

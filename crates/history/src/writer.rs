@@ -11,8 +11,8 @@ use rusqlite::TransactionBehavior;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{
-    Book, Db, Reconciled, discard, expire_all, forget, forget_orphans, insert_events,
-    button_result, notify_failed, reconcile, save_resume, set_action, set_retention,
+    Book, Db, Reconciled, button_result, discard, expire_all, forget, forget_orphans,
+    insert_events, notify_failed, reconcile, save_resume, set_action, set_retention,
 };
 use crate::model::{
     Action, Context, HistoryError, NewEvent, Recorded, ResumePoint, ResumeUpdate, Retention, RowId,
@@ -209,7 +209,10 @@ impl HistoryWriter {
             reply: Reply::None,
         };
         if self.tx.try_send(request).is_err() {
-            tracing::warn!(row, "history is busy or closed: a button's result not recorded");
+            tracing::warn!(
+                row,
+                "history is busy or closed: a button's result not recorded"
+            );
         }
     }
 

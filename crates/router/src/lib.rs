@@ -69,9 +69,8 @@ pub use quiet::QuietNow;
 pub use route::{Router, validate_rules};
 pub use spec::{
     ActionKind, ButtonSpec, ConditionSpec, DEFAULT_HTTP_TIMEOUT, HttpButtonSpec, MAX_BUTTONS,
-    MAX_HTTP_TIMEOUT, NotificationSettings, Preset,
-    QuietHoursSpec, RateLimitSpec, RuleSpec, TimeOfDay, Timeout, Urgency, UrgencyMapSpec,
-    UrgencyPreset,
+    MAX_HTTP_TIMEOUT, NotificationSettings, Preset, QuietHoursSpec, RateLimitSpec, RuleSpec,
+    TimeOfDay, Timeout, Urgency, UrgencyMapSpec, UrgencyPreset,
 };
 pub use text::vet_click_url;
 pub use text::{escape_markup, unescape_markup};

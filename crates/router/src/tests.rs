@@ -594,7 +594,11 @@ mod defaults {
         assert_eq!(n.buttons[0].label, "Restart 7");
         let restart = http(&n.buttons[0]);
         assert_eq!(
-            (restart.method.as_str(), restart.url.as_str(), restart.body.as_str()),
+            (
+                restart.method.as_str(),
+                restart.url.as_str(),
+                restart.body.as_str()
+            ),
             ("POST", "https://ci.example:8443/r/7", r#"{"job": 7}"#)
         );
         assert_eq!(restart.headers["Authorization"], "file:ci-token");
@@ -612,7 +616,10 @@ mod defaults {
         );
         assert_eq!(elsewhere.secret_origin, None);
         assert_eq!(elsewhere.timeout, Duration::from_secs(3));
-        assert_eq!(d.refused_click_url.as_ref().unwrap().url, "ftp://ci.example/x");
+        assert_eq!(
+            d.refused_click_url.as_ref().unwrap().url,
+            "ftp://ci.example/x"
+        );
         // The decision says what would be sent, references and all, never a resolved value.
         let json = serde_json::to_value(&d).unwrap();
         assert_eq!(
@@ -643,7 +650,10 @@ mod defaults {
         );
         let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
         let has = |needle: &str| {
-            assert!(text.iter().any(|t| t.contains(needle)), "{needle}: {text:#?}");
+            assert!(
+                text.iter().any(|t| t.contains(needle)),
+                "{needle}: {text:#?}"
+            );
         };
         has("rules[0].buttons[0].view: a button is either view or http");
         has("rules[0].buttons[1]: needs view");
