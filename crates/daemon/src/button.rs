@@ -206,3 +206,110 @@ fn error_chain(error: &reqwest::Error) -> String {
         "",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn request(url: &str, origin: Option<&str>, from_event: bool) -> HttpRequest {
+        HttpRequest {
+            method: "POST".into(),
+            url: url.into(),
+            headers: BTreeMap::from([
+                ("Authorization".into(), "file:secrets/token".into()),
+                ("X-Home".into(), "env:HOME".into()),
+                ("Content-Type".into(), "text/plain".into()),
+            ]),
+            body: String::new(),
+            timeout: Duration::from_secs(1),
+            secret_origin: origin.map(str::to_owned),
+            from_event,
+        }
+    }
+
+    fn sent(headers: &HeaderMap) -> Vec<(String, String)> {
+        headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn secret_headers_are_resolved_for_the_rules_origin_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        std::fs::create_dir_all(paths.secrets_dir()).unwrap();
+        std::fs::write(paths.secrets_dir().join("token"), "Bearer t0ken\n").unwrap();
+        let home = std::env::var("HOME").unwrap_or_default();
+
+        let r = request("https://ci.example/x", Some("https://ci.example"), false);
+        let (found, withheld) = headers(&r, &r.url, Some(&paths)).unwrap();
+        assert_eq!(withheld, None);
+        assert_eq!(
+            sent(&found),
+            [
+                ("authorization".into(), "Bearer t0ken".into()),
+                ("content-type".into(), "text/plain".into()),
+                ("x-home".into(), home),
+            ]
+        );
+        assert!(found["authorization"].is_sensitive());
+
+        // Another port is another origin; so is a URL whose origin the rule templated.
+        for (url, origin) in [
+            ("https://ci.example:8443/x", Some("https://ci.example")),
+            ("https://ci.example/x", None),
+        ] {
+            let r = request(url, origin, false);
+            let (found, withheld) = headers(&r, &r.url, Some(&paths)).unwrap();
+            assert_eq!(
+                sent(&found),
+                [("content-type".to_owned(), "text/plain".to_owned())]
+            );
+            assert!(withheld.is_some(), "{url}");
+        }
+    }
+
+    #[test]
+    fn an_events_own_headers_are_sent_as_given_never_resolved() {
+        let r = request("https://api.example/x", None, true);
+        let (found, withheld) = headers(&r, &r.url, None).unwrap();
+        assert_eq!(withheld, None);
+        assert_eq!(
+            sent(&found),
+            [
+                ("authorization".into(), "file:secrets/token".into()),
+                ("content-type".into(), "text/plain".into()),
+                ("x-home".into(), "env:HOME".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_reference_that_cannot_be_read_sends_nothing_and_names_the_reference() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        let r = request("https://ci.example/x", Some("https://ci.example"), false);
+        let why = headers(&r, &r.url, Some(&paths)).unwrap_err();
+        assert!(
+            why.starts_with("headers.Authorization: cannot read")
+                && why.contains("file:secrets/token"),
+            "{why}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_non_http_url_is_never_requested() {
+        let r = request("file:///etc/passwd", None, true);
+        let outcome = Buttons::new().press("Go", &r, None).await;
+        assert_eq!(
+            outcome,
+            Outcome {
+                line: "Go: not sent: only http(s) URLs are".into(),
+                failed: true
+            }
+        );
+    }
+}
