@@ -178,7 +178,10 @@ buttons = [{ label = "Ack", http = { url = "https://hooks.example:8443/ack/{{ id
     let item = r#"subscription "ops": rules[0].buttons[0].http.headers.Authorization: reads file "secrets/mine.auth-token" and sends it to https://hooks.example:8443"#;
     let err = stderr(&refused);
     assert!(err.contains(item), "{err}");
-    assert!(!err.contains("X-Source"), "a literal header needs nothing: {err}");
+    assert!(
+        !err.contains("X-Source"),
+        "a literal header needs nothing: {err}"
+    );
     assert_eq!(std::fs::read(home.subs_file()).unwrap(), before);
 
     let trusted = home.run(&["import", "--trust", "--json", input]);
