@@ -23,6 +23,10 @@ const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 /// The method of an `http` button that names none, as in ntfy.
 const DEFAULT_METHOD: &str = "POST";
 
+/// Adds a template named after its key (`buttons[0].label`) and says its name; reports its
+/// own errors.
+pub(crate) type AddTemplate<'a> = dyn FnMut(&mut Errors<'_>, String, &str) -> Option<Box<str>> + 'a;
+
 /// A button as compiled: template names (the templates live in the rule's environment).
 pub(crate) struct CompiledButton {
     label: Box<str>,
@@ -55,7 +59,7 @@ impl CompiledButton {
         j: usize,
         spec: &ButtonSpec,
         errs: &mut Errors<'_>,
-        add: &mut dyn FnMut(&mut Errors<'_>, String, &str) -> Option<Box<str>>,
+        add: &mut AddTemplate<'_>,
     ) -> Option<Self> {
         let key = |k: &str| format!("buttons[{j}].{k}");
         let label = add(errs, key("label"), &spec.label);
