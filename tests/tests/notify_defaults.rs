@@ -370,11 +370,15 @@ fn an_http_button_pressed_in_dunst_sends_its_request_and_history_keeps_what_it_g
     );
     std::fs::write(&rc, dunstrc).unwrap();
 
-    // The API the rule's buttons call (503 for /fail), and another origin an event names.
-    let api = TestServer::start(|request, _| {
-        Response::status(if request.path == "/fail" { 503 } else { 200 })
-    });
+    // The API the rule's buttons call (503 for /fail, /bounce redirects elsewhere), and
+    // another origin an event names.
     let elsewhere = TestServer::start(|_, _| Response::status(200));
+    let bounced = elsewhere.url("/bounced");
+    let api = TestServer::start(move |request, _| match request.path.as_str() {
+        "/fail" => Response::status(503),
+        "/bounce" => Response::redirect(307, &bounced),
+        _ => Response::status(200),
+    });
     let secrets = desk.config_dir().join("secrets");
     std::fs::create_dir_all(&secrets).unwrap();
     std::fs::write(secrets.join("api-token"), "Bearer s3cret-e2e\n").unwrap();
@@ -389,6 +393,7 @@ fn an_http_button_pressed_in_dunst_sends_its_request_and_history_keeps_what_it_g
     let mut body = event("restart", "");
     body.extend(event("fail", ""));
     body.extend(event("away", elsewhere.url("").trim_end_matches('/')));
+    body.extend(event("bounce", ""));
     let server = TestServer::streaming(body);
     desk.write_subscriptions(&format!(
         r#"[[subscription]]
@@ -425,7 +430,7 @@ buttons = [{{ label = "Press {{{{ json.job }}}}", http = {{ url = "{api}/{{{{ js
                 .ok()
         })
     };
-    poll(WAIT, || (displayed()? >= 3).then_some(())).expect("dunst shows the three popups");
+    poll(WAIT, || (displayed()? >= 4).then_some(())).expect("dunst shows the four popups");
     let press = |label: &str| {
         std::fs::write(&choice, label).unwrap();
         let context = desk
@@ -483,7 +488,12 @@ buttons = [{{ label = "Press {{{{ json.job }}}}", http = {{ url = "{api}/{{{{ js
             })
             .collect()
     };
-    let results = poll(WAIT, || Some(results()).filter(|r| r.len() == 3))
+    // A redirect to another origin is not followed: the secret header stays home.
+    press("Press bounce");
+    let bounce = arrived(&api, "/bounce");
+    assert_eq!(bounce.header("authorization"), Some("Bearer s3cret-e2e"));
+
+    let results = poll(WAIT, || Some(results()).filter(|r| r.len() == 4))
         .unwrap_or_else(|| panic!("history: {:?}", results()));
     let of = |job: &str| {
         results
@@ -502,25 +512,40 @@ buttons = [{{ label = "Press {{{{ json.job }}}}", http = {{ url = "{api}/{{{{ js
         of("away").starts_with("Press away: 200 OK (secret headers not sent"),
         "{results:?}"
     );
+    assert_eq!(
+        of("bounce"),
+        "Press bounce: the server answered 307 Temporary Redirect (a redirect to another origin is not followed)"
+    );
+    assert!(
+        elsewhere.requests().iter().all(|r| r.path != "/bounced"),
+        "{:?}",
+        elsewhere.requests()
+    );
     assert!(!format!("{results:?}").contains("s3cret"));
 
     // The failure is told in a notification of its own.
-    let history = desk.wait_for_dunst(WAIT, "the failed button's notice", |h| {
+    let history = desk.wait_for_dunst(WAIT, "the failed buttons' notices", |h| {
         shown(h)
             .iter()
-            .any(|(_, body, _)| body.contains("Press fail: the server answered 503"))
+            .filter(|(_, body, _)| body.starts_with("Press"))
+            .count()
+            >= 2
     });
-    let notice: Vec<_> = shown(&history)
+    let mut notices: Vec<_> = shown(&history)
         .into_iter()
-        .filter(|(_, body, _)| body.contains("Press"))
+        .filter(|(_, body, _)| body.starts_with("Press"))
         .collect();
+    notices.sort();
     assert_eq!(
-        notice,
-        [row(
-            "fail",
-            "Press fail: the server answered 503 Service Unavailable",
-            "normal"
-        )],
-        "one notice, for the failed button only"
+        notices,
+        [
+            row("bounce", &of("bounce"), "normal"),
+            row(
+                "fail",
+                "Press fail: the server answered 503 Service Unavailable",
+                "normal"
+            )
+        ],
+        "a notice for each failed button only"
     );
 }
