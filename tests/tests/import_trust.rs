@@ -155,3 +155,46 @@ fn an_unchanged_reimport_is_not_refused_but_a_changed_program_or_server_is() {
     );
     assert_eq!(std::fs::read(home.subs_file()).unwrap(), before);
 }
+
+#[test]
+fn a_buttons_secret_reference_is_named_with_the_origin_it_goes_to_and_needs_trust() {
+    let home = home_with_one_subscription();
+    let before = std::fs::read(home.subs_file()).unwrap();
+    // A file of ssenotify's own secrets dir: fine as a subscription's header, but a button
+    // would send it (another subscription's token, say) to an origin of its own.
+    let shared = r#"
+[[subscription]]
+id = "ops"
+url = "https://ops.example/sse"
+
+[[subscription.rules]]
+buttons = [{ label = "Ack", http = { url = "https://hooks.example:8443/ack/{{ id }}",
+  headers = { Authorization = "file:secrets/mine.auth-token", X-Source = "ssenotify" } } }]
+"#;
+    let input = home.write("buttons.toml", shared);
+    let input = input.to_str().unwrap();
+    let refused = home.run(&["import", input]);
+    assert_eq!(refused.status.code(), Some(1), "{}", show(&refused));
+    let item = r#"subscription "ops": rules[0].buttons[0].http.headers.Authorization: reads file "secrets/mine.auth-token" and sends it to https://hooks.example:8443"#;
+    let err = stderr(&refused);
+    assert!(err.contains(item), "{err}");
+    assert!(
+        !err.contains("X-Source"),
+        "a literal header needs nothing: {err}"
+    );
+    assert_eq!(std::fs::read(home.subs_file()).unwrap(), before);
+
+    let trusted = home.run(&["import", "--trust", "--json", input]);
+    assert!(trusted.status.success(), "{}", show(&trusted));
+    let report: Value = serde_json::from_str(&stdout(&trusted)).unwrap();
+    assert_eq!(
+        report["trust"][0],
+        serde_json::json!({"kind": "read", "subscription": "ops",
+            "server": "https://hooks.example:8443",
+            "field": "rules[0].buttons[0].http.headers.Authorization",
+            "reference": "file:secrets/mine.auth-token"})
+    );
+    // Imported once, the same file asks nothing again.
+    let again = home.run(&["import", input]);
+    assert!(again.status.success(), "{}", show(&again));
+}

@@ -341,3 +341,211 @@ fn a_button_pressed_in_dunst_opens_its_url_and_only_http_urls_become_buttons() {
     });
     assert_eq!(opened_urls.trim(), "https://dash.example/ops");
 }
+
+#[test]
+fn an_http_button_pressed_in_dunst_sends_its_request_and_history_keeps_what_it_got() {
+    let desk = Desktop::start();
+    // dunst's context menu runs this `dmenu`: it picks the button named in `choice.txt`.
+    let bin = desk.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let menu = desk.path().join("menu.txt");
+    let choice = desk.path().join("choice.txt");
+    script(
+        &bin,
+        "fake-dmenu",
+        &format!(
+            "tee -a {} | grep -m1 -F \"$(cat {})\"",
+            menu.display(),
+            choice.display()
+        ),
+    );
+    let rc = desk.path().join("config/dunst/dunstrc");
+    let dunstrc = std::fs::read_to_string(&rc).unwrap().replacen(
+        "[global]\n",
+        &format!(
+            "[global]\n    dmenu = {}\n",
+            bin.join("fake-dmenu").display()
+        ),
+        1,
+    );
+    std::fs::write(&rc, dunstrc).unwrap();
+
+    // The API the rule's buttons call (503 for /fail, /bounce redirects elsewhere), and
+    // another origin an event names.
+    let elsewhere = TestServer::start(|_, _| Response::status(200));
+    let bounced = elsewhere.url("/bounced");
+    let api = TestServer::start(move |request, _| match request.path.as_str() {
+        "/fail" => Response::status(503),
+        "/bounce" => Response::redirect(307, &bounced),
+        _ => Response::status(200),
+    });
+    let secrets = desk.config_dir().join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join("api-token"), "Bearer s3cret-e2e\n").unwrap();
+
+    let event = |job: &str, target: &str| {
+        sse_event(
+            None,
+            None,
+            &serde_json::json!({"job": job, "target": target}).to_string(),
+        )
+    };
+    let mut body = event("restart", "");
+    body.extend(event("fail", ""));
+    body.extend(event("away", elsewhere.url("").trim_end_matches('/')));
+    body.extend(event("bounce", ""));
+    let server = TestServer::streaming(body);
+    desk.write_subscriptions(&format!(
+        r#"[[subscription]]
+id = "ops"
+url = "{sse}"
+
+[[subscription.rules]]
+when = [{{ pointer = "/job", equals = "away" }}]
+title = "{{{{ json.job }}}}"
+buttons = [{{ label = "Press away", http = {{ url = "{{{{ json.target }}}}/away",
+  headers = {{ Authorization = "file:secrets/api-token" }} }} }}]
+
+[[subscription.rules]]
+title = "{{{{ json.job }}}}"
+buttons = [{{ label = "Press {{{{ json.job }}}}", http = {{ url = "{api}/{{{{ json.job }}}}",
+  method = "PUT", body = '{{"job": "{{{{ json.job }}}}"}}',
+  headers = {{ Authorization = "file:secrets/api-token", X-Tag = "e2e" }} }} }}]
+"#,
+        sse = server.url("/ops/sse"),
+        api = api.url("").trim_end_matches('/'),
+    ));
+    let _daemon = desk.run_daemon();
+    // Not `wait_for_dunst`: reading dunst's history closes the popups, and a closed popup
+    // has no menu.
+    let displayed = || {
+        let out = desk
+            .command("dunstctl")
+            .args(["count", "displayed"])
+            .output();
+        out.ok().and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<u32>()
+                .ok()
+        })
+    };
+    poll(WAIT, || (displayed()? >= 4).then_some(())).expect("dunst shows the four popups");
+    let press = |label: &str| {
+        std::fs::write(&choice, label).unwrap();
+        let context = desk
+            .command("dunstctl")
+            .arg("context")
+            .output()
+            .expect("dunstctl runs");
+        assert!(context.status.success(), "{context:?}");
+    };
+    let arrived = |server: &TestServer, path: &str| {
+        poll(WAIT, || {
+            server.requests().into_iter().find(|r| r.path == path)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no request to {path}; dunst's menu was:\n{}",
+                std::fs::read_to_string(&menu).unwrap_or_default()
+            )
+        })
+    };
+
+    press("Press restart");
+    let restart = arrived(&api, "/restart");
+    assert_eq!(restart.method, "PUT");
+    assert_eq!(
+        String::from_utf8_lossy(&restart.body),
+        r#"{"job": "restart"}"#
+    );
+    assert_eq!(restart.header("authorization"), Some("Bearer s3cret-e2e"));
+    assert_eq!(restart.header("x-tag"), Some("e2e"));
+
+    press("Press fail");
+    let fail = arrived(&api, "/fail");
+    assert_eq!(fail.header("authorization"), Some("Bearer s3cret-e2e"));
+
+    // The rendered URL is on another origin than the rule writes out: the request goes
+    // there, but without the secret header.
+    press("Press away");
+    let away = arrived(&elsewhere, "/away");
+    assert_eq!(away.method, "POST", "the default method");
+    assert_eq!(away.header("authorization"), None, "{away:?}");
+
+    // Each event's history row keeps what its button got.
+    let results = || -> Vec<(String, String)> {
+        let output = desk.ssenotify_output(&["history", "ops", "--json"]);
+        let events: Vec<Value> = serde_json::from_slice(&output.stdout).expect("a JSON array");
+        events
+            .iter()
+            .filter_map(|e| {
+                let data: Value = serde_json::from_str(e["data"].as_str()?).ok()?;
+                Some((
+                    data["job"].as_str()?.to_owned(),
+                    e["button"].as_str()?.to_owned(),
+                ))
+            })
+            .collect()
+    };
+    // A redirect to another origin is not followed: the secret header stays home.
+    press("Press bounce");
+    let bounce = arrived(&api, "/bounce");
+    assert_eq!(bounce.header("authorization"), Some("Bearer s3cret-e2e"));
+
+    let results = poll(WAIT, || Some(results()).filter(|r| r.len() == 4))
+        .unwrap_or_else(|| panic!("history: {:?}", results()));
+    let of = |job: &str| {
+        results
+            .iter()
+            .find(|(j, _)| j == job)
+            .map(|(_, r)| r.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(of("restart"), "Press restart: 200 OK");
+    assert_eq!(
+        of("fail"),
+        "Press fail: the server answered 503 Service Unavailable"
+    );
+    assert!(
+        of("away").starts_with("Press away: 200 OK (secret headers not sent"),
+        "{results:?}"
+    );
+    assert_eq!(
+        of("bounce"),
+        "Press bounce: the server answered 307 Temporary Redirect (a redirect to another origin is not followed)"
+    );
+    assert!(
+        elsewhere.requests().iter().all(|r| r.path != "/bounced"),
+        "{:?}",
+        elsewhere.requests()
+    );
+    assert!(!format!("{results:?}").contains("s3cret"));
+
+    // The failure is told in a notification of its own.
+    let history = desk.wait_for_dunst(WAIT, "the failed buttons' notices", |h| {
+        shown(h)
+            .iter()
+            .filter(|(_, body, _)| body.starts_with("Press"))
+            .count()
+            >= 2
+    });
+    let mut notices: Vec<_> = shown(&history)
+        .into_iter()
+        .filter(|(_, body, _)| body.starts_with("Press"))
+        .collect();
+    notices.sort();
+    assert_eq!(
+        notices,
+        [
+            row("bounce", &of("bounce"), "normal"),
+            row(
+                "fail",
+                "Press fail: the server answered 503 Service Unavailable",
+                "normal"
+            )
+        ],
+        "a notice for each failed button only"
+    );
+}

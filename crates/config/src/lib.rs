@@ -36,7 +36,8 @@
 //! - `diff`: compares two sets by id ([`diff`]): for `import` (merge or replace, dry run)
 //!   and for the daemon, which restarts only the subscriptions whose connection changed.
 //! - `trust`: [`TrustItem`], what an import would newly let run (command rules) or read
-//!   (references outside the secrets dir); `import` refuses it unless trusted.
+//!   (references outside the secrets dir, and any in an `http` button's headers); `import`
+//!   refuses it unless trusted.
 //! - `ntfy`: [`from_ntfy_client_yml`] turns an ntfy `client.yml` into subscriptions.
 //! - `schema`: the file's JSON Schema ([`json_schema`]), derived from the types above, and
 //!   the `#:schema` directive of a new file ([`schema_for_new_file`]).

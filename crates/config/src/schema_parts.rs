@@ -105,6 +105,41 @@ fn duration_described(description: &str) -> Value {
     json!({ "type": "string", "description": description, "pattern": DURATION_PATTERN })
 }
 
+/// One button of a rule: `view` or `http`.
+fn button() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["label"],
+        "oneOf": [ { "required": ["view"] }, { "required": ["http"] } ],
+        "properties": {
+            "label": template("the button's label."),
+            "view": template("the http(s) URL opened when the button is pressed."),
+            "http": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["url"],
+                "description": "The request sent when the button is pressed (the result is kept in the event's history row).",
+                "properties": {
+            "url": template("the http(s) URL the request goes to."),
+            "method": {
+                "type": "string",
+                "description": "The method (default POST).",
+                "pattern": "^([Gg][Ee][Tt]|[Pp][Oo][Ss][Tt]|[Pp][Uu][Tt]|[Pp][Aa][Tt][Cc][Hh]|[Dd][Ee][Ll][Ee][Tt][Ee])$"
+            },
+            "headers": {
+                "type": "object",
+                "description": "Request headers: a literal, \"env:NAME\" or \"file:PATH\"; secret ones go only to the origin the URL names as written.",
+                "additionalProperties": { "type": "string" }
+            },
+            "body": template("the request body."),
+            "timeout": duration_described("How long the request may take (default 10s, at most 60s).")
+                }
+            }
+        }
+    })
+}
+
 fn template(description: &str) -> Value {
     json!({ "type": "string", "description": format!("Template (minijinja): {description}") })
 }
@@ -156,15 +191,7 @@ fn rule() -> Value {
                 "type": "array",
                 "maxItems": 3,
                 "description": "Buttons on the notification, where the server shows actions.",
-                "items": {
-                    "type": "object",
-                    "additionalProperties": false,
-                    "required": ["label", "view"],
-                    "properties": {
-                        "label": template("the button's label."),
-                        "view": template("the http(s) URL opened when the button is pressed.")
-                    }
-                }
+                "items": button()
             },
             "command": {
                 "type": "array",

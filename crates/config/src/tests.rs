@@ -1611,3 +1611,31 @@ fn gap_accounting_keys_have_defaults_and_a_bad_sequence_is_located() {
             .unwrap_err();
     assert!(located(&err)[0].starts_with("4:"), "{:?}", located(&err));
 }
+
+#[test]
+fn http_button_headers_are_references_never_secrets_in_clear() {
+    let text = r#"
+[[subscription]]
+id = "a"
+url = "https://e.com"
+
+[[subscription.rules]]
+buttons = [
+  { label = "ok", http = { url = "https://ci.example/r", headers = { Authorization = "file:ci-token", Content-Type = "text/plain" } } },
+  { label = "clear", http = { url = "https://ci.example/r", headers = { Authorization = "Bearer hunter2" } } },
+  { label = "templated", http = { url = "https://{{ json.host }}/r", headers = { X-Key = "env:KEY" } } },
+]
+"#;
+    // Even import input may not hold a button's secret in clear: import stashes only a
+    // subscription's own.
+    for literal in [LiteralSecrets::Reject, LiteralSecrets::Allow] {
+        let err = SubscriptionSet::parse(text, Format::Toml, Path::new("in"), literal).unwrap_err();
+        let got = located(&err);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(
+            got[0].contains("rules[0].buttons[1].http.headers.Authorization: a secret must not be written in clear"),
+            "{got:?}"
+        );
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+}

@@ -1,5 +1,6 @@
-//! What an import would newly let run or read: rules that run a program, and secret
-//! references to anything outside ssenotify's own secrets directory.
+//! What an import would newly let run or read: rules that run a program, secret
+//! references to anything outside ssenotify's own secrets directory, and any reference
+//! in an `http` button's headers (sent to the button's origin when pressed).
 //!
 //! A shared subscriptions file is data from someone else. Imported as it is, it could run a
 //! program on every event its server sends, or send `file:~/.ssh/id_ed25519` as a header to
@@ -131,7 +132,42 @@ fn trust_of(
             });
         }
     }
+    // A button's reference goes to the button's own origin when pressed: every one counts,
+    // even one under the secrets dir (another subscription's token sent somewhere new).
+    let before = old.map(button_refs).unwrap_or_default();
+    for (field, target, secret) in button_refs(new) {
+        if !before.iter().any(|(_, t, s)| *t == target && *s == secret) {
+            items.push(TrustItem::Read {
+                subscription: new.id.clone(),
+                server: target,
+                field,
+                reference: secret.as_written(),
+            });
+        }
+    }
     items
+}
+
+/// The references in the headers of `spec`'s `http` buttons: the field as written
+/// (`rules[0].buttons[1].http.headers.Authorization`), the origin the value is sent to,
+/// and the reference.
+fn button_refs(spec: &SubscriptionSpec) -> Vec<(String, String, Secret)> {
+    let mut refs = Vec::new();
+    for (i, rule) in spec.rules.iter().enumerate() {
+        for (j, button) in rule.buttons.iter().enumerate() {
+            let Some(http) = &button.http else { continue };
+            let target =
+                ssenotify_router::literal_origin(&http.url).unwrap_or_else(|| http.url.clone());
+            for (name, value) in &http.headers {
+                let secret = Secret::parse(value);
+                if !secret.is_literal() {
+                    let field = format!("rules[{i}].buttons[{j}].http.headers.{name}");
+                    refs.push((field, target.clone(), secret));
+                }
+            }
+        }
+    }
+    refs
 }
 
 /// Whether `secret` reads something other than ssenotify's own secrets directory: any
@@ -263,6 +299,52 @@ mod tests {
             trust(mine, &[risky("https://ci.example:8443/sse")]).len(),
             4
         );
+    }
+
+    #[test]
+    fn every_reference_in_an_http_buttons_headers_is_named_with_where_it_goes() {
+        let button = |url: &str, headers: &[(&str, &str)]| ssenotify_router::ButtonSpec {
+            label: "Restart".into(),
+            view: None,
+            http: Some(ssenotify_router::HttpButtonSpec {
+                url: url.into(),
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                ..Default::default()
+            }),
+        };
+        let mut spec = SubscriptionSpec::new("ci", "https://ci.example/sse");
+        spec.rules = vec![RuleSpec {
+            buttons: vec![
+                // Even a file of the secrets dir: it may be another subscription's token.
+                button(
+                    "https://hooks.example:8443/r/{{ id }}",
+                    &[
+                        ("Authorization", "file:secrets/other.auth-token"),
+                        ("Content-Type", "text/plain"),
+                    ],
+                ),
+                button("https://ci.example/ack", &[]),
+            ],
+            ..RuleSpec::default()
+        }];
+        let mine = std::slice::from_ref(&spec);
+        assert_eq!(
+            trust(&[], mine),
+            [
+                r#"subscription "ci": rules[0].buttons[0].http.headers.Authorization: reads file "secrets/other.auth-token" and sends it to https://hooks.example:8443"#
+            ]
+        );
+        assert!(
+            trust(mine, mine).is_empty(),
+            "allowed before: not asked again"
+        );
+        // The same reference sent to another origin is asked again.
+        let mut moved = spec.clone();
+        moved.rules[0].buttons[0].http.as_mut().unwrap().url = "https://evil.example/r".into();
+        assert_eq!(trust(mine, &[moved]).len(), 1);
     }
 
     #[test]

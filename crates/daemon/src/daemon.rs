@@ -102,7 +102,8 @@ impl Daemon {
             configure_rx,
             commands_tx.clone(),
         )
-        .stopped_since(stopped);
+        .stopped_since(stopped)
+        .secrets_from(paths.clone());
         let pipeline = tokio::spawn(pipeline.run(merged));
 
         let (reload_tx, reload_rx) = mpsc::channel(8);

@@ -36,6 +36,8 @@
 //!   [`notify_test`], [`open_url`].
 //! - `images` (private): icons and images given as http(s) URLs: fetched (bounded),
 //!   cached, decoded into the pixels the notification server is sent.
+//! - `button` (private): sends the request of a pressed `http` button (bounded, secret
+//!   headers only to the rule's origin) and says what it got.
 //! - `command` (private): runs a rule's `command` action.
 //! - [`ops`]: what the faces ask beside the socket, for async callers (blocking work off
 //!   the runtime; the rule tester).
@@ -44,6 +46,7 @@
 //! - `watchdog` (private): the silent-feed alarm (`expect_every`): one deadline heap for
 //!   every watched subscription, woken by the pipeline's timer; clocks seeded from history.
 
+mod button;
 mod command;
 mod companion;
 mod continuity;
@@ -71,4 +74,4 @@ pub use daemon::{Daemon, Options};
 pub use error::DaemonError;
 pub use instance::running_pid;
 pub use notifier::{DesktopNotifier, QUEUE as NOTIFICATION_QUEUE, open_url, test as notify_test};
-pub use sink::{Delivery, NoNotifications, NotifySink, OnFailure};
+pub use sink::{Delivery, NoNotifications, NotifySink, OnFailure, OnPressed, Tracked};

@@ -15,12 +15,17 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ssenotify_config::Paths;
 use ssenotify_protocol::{NotifierHealth, NotifierState, ServerInfo};
-use ssenotify_router::{Button, Notification, Timeout, Urgency, unescape_markup, vet_click_url};
+use ssenotify_router::{
+    Button, HttpRequest, Notification, Press, Timeout, Urgency, escape_markup, unescape_markup,
+    vet_click_url,
+};
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::button::Buttons;
 use crate::images::{FETCH_TIMEOUT, Images};
-use crate::sink::{Delivery, NotifySink, OnFailure};
+use crate::sink::{Delivery, NotifySink, OnPressed, Tracked};
 
 /// The app name notifications carry unless a rule names another.
 const APP_NAME: &str = "ssenotify";
@@ -37,8 +42,8 @@ enum Job {
     Show {
         subscription: String,
         notification: Box<Notification>,
-        /// Told when the server refuses it or never answers.
-        failed: Option<OnFailure>,
+        /// Told when the server refuses it or never answers, and what its buttons got.
+        tracked: Option<Tracked>,
     },
     /// Answered once everything queued before it has been sent.
     Flush(tokio::sync::oneshot::Sender<()>),
@@ -86,9 +91,9 @@ impl NotifySink for DesktopNotifier {
         &self,
         subscription: &str,
         notification: Notification,
-        failed: OnFailure,
+        tracked: Tracked,
     ) -> Delivery {
-        self.queue(subscription, notification, Some(failed))
+        self.queue(subscription, notification, Some(tracked))
     }
 
     fn health(&self) -> NotifierHealth {
@@ -101,12 +106,12 @@ impl DesktopNotifier {
         &self,
         subscription: &str,
         notification: Notification,
-        failed: Option<OnFailure>,
+        tracked: Option<Tracked>,
     ) -> Delivery {
         let job = Job::Show {
             subscription: subscription.to_owned(),
             notification: Box::new(notification),
-            failed,
+            tracked,
         };
         match self.jobs.try_send(job) {
             Ok(()) => Delivery::Queued,
@@ -142,6 +147,7 @@ struct Sender {
     caps: Option<Caps>,
     clicks: Arc<Semaphore>,
     images: Images,
+    buttons: Arc<Buttons>,
 }
 
 impl Sender {
@@ -153,6 +159,7 @@ impl Sender {
             caps: None,
             clicks: Arc::new(Semaphore::new(MAX_CLICK_WAITERS)),
             images: Images::new(ssenotify_config::Paths::cache_dir()),
+            buttons: Arc::new(Buttons::new()),
         }
     }
 
@@ -162,9 +169,17 @@ impl Sender {
                 Job::Show {
                     subscription,
                     notification,
-                    failed,
+                    tracked,
                 } => {
-                    if !self.send(subscription, *notification).await
+                    let (failed, pressed) = match tracked {
+                        Some(Tracked {
+                            failed,
+                            pressed,
+                            secrets,
+                        }) => (Some(failed), (Some(pressed), secrets)),
+                        None => (None, (None, None)),
+                    };
+                    if !self.send(subscription, *notification, pressed).await
                         && let Some(failed) = failed
                     {
                         failed();
@@ -178,7 +193,12 @@ impl Sender {
     }
 
     /// Shows one notification; returns whether the server took it.
-    async fn send(&mut self, subscription: String, notification: Notification) -> bool {
+    async fn send(
+        &mut self,
+        subscription: String,
+        notification: Notification,
+        pressed: (Option<OnPressed>, Option<Paths>),
+    ) -> bool {
         if self.caps.is_none() {
             self.caps = capabilities().await.ok().map(|caps| Caps {
                 body_markup: caps.iter().any(|c| c == "body-markup"),
@@ -229,7 +249,13 @@ impl Sender {
                     self.remember(key, handle.id());
                 }
                 if notification.click_url.is_some() || !buttons.is_empty() {
-                    self.await_click(handle, notification.click_url.clone(), buttons);
+                    let (record, secrets) = pressed;
+                    let pressed = Pressed {
+                        title: notification.title.clone(),
+                        record,
+                        secrets,
+                    };
+                    self.await_click(handle, notification.click_url.clone(), buttons, pressed);
                 }
                 if missed > 0 {
                     let notice = format!(
@@ -296,42 +322,87 @@ impl Sender {
         }
     }
 
-    /// Open `click_url` if the user clicks the notification (its default action), or a
-    /// button's URL if they press it.
+    /// Open `click_url` if the user clicks the notification (its default action), or do
+    /// what a button says if they press it: open its URL, or send its request (what that
+    /// got goes to history, and a failure is told in a notification of its own).
     fn await_click(
         &self,
         handle: notify_rust::NotificationHandle,
         click_url: Option<String>,
         buttons: Vec<Button>,
+        pressed: Pressed,
     ) {
         let Ok(permit) = self.clicks.clone().try_acquire_owned() else {
             tracing::debug!("too many notifications await a click; this one will not open");
             return;
         };
+        let requests = self.buttons.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let mut chosen = None;
+            let mut label = String::new();
             handle
                 .wait_for_action_async(|response| {
                     chosen = match response {
-                        notify_rust::NotificationResponse::Default => click_url.clone(),
+                        notify_rust::NotificationResponse::Default => {
+                            click_url.clone().map(Press::View)
+                        }
                         notify_rust::NotificationResponse::Action(action)
                             if action == "default" =>
                         {
-                            click_url.clone()
+                            click_url.clone().map(Press::View)
                         }
                         notify_rust::NotificationResponse::Action(action) => action
                             .strip_prefix("button-")
                             .and_then(|i| buttons.get(i.parse::<usize>().ok()?))
-                            .map(|button| button.view.clone()),
+                            .map(|button| {
+                                label = button.label.clone();
+                                button.press.clone()
+                            }),
                         _ => None,
                     };
                 })
                 .await;
-            if let Some(url) = chosen {
-                open_url(&url).await;
+            match chosen {
+                Some(Press::View(url)) => open_url(&url).await,
+                Some(Press::Http(request)) => pressed.press(&requests, &label, &request).await,
+                None => {}
             }
         });
+    }
+}
+
+/// Where a notification's pressed `http` buttons report: history, and a follow-up
+/// notification when the request failed.
+struct Pressed {
+    /// The notification's title, which the follow-up repeats.
+    title: String,
+    record: Option<OnPressed>,
+    secrets: Option<Paths>,
+}
+
+impl Pressed {
+    async fn press(self, buttons: &Buttons, label: &str, request: &HttpRequest) {
+        let paths = self.secrets.or_else(Paths::from_env);
+        let outcome = buttons.press(label, request, paths.as_ref()).await;
+        if let Some(record) = &self.record {
+            record(outcome.line.clone());
+        }
+        if outcome.failed {
+            let mut popup = notify_rust::Notification::new();
+            popup
+                .appname(APP_NAME)
+                .summary(&self.title)
+                .body(&escape_markup(&outcome.line))
+                .urgency(notify_rust::Urgency::Normal);
+            match tokio::time::timeout(CALL_TIMEOUT, popup.show_async()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "a failed button's notice could not be shown");
+                }
+                Err(_) => tracing::warn!("a failed button's notice: the server did not answer"),
+            }
+        }
     }
 }
 

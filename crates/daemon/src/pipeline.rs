@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ssenotify_config::SubscriptionSet;
+use ssenotify_config::{Paths, SubscriptionSet};
 use ssenotify_history::{
     Action as HistoryAction, HistoryReader, HistoryWriter, NewEvent, Outage, Recorded,
     ResumeUpdate, RowId,
@@ -25,7 +25,7 @@ use crate::command::{Commands, MAX_QUEUED, QueueFull};
 use crate::live::Live;
 use crate::messages::{Command, Configure, Pending};
 use crate::outage::Watch;
-use crate::sink::{Delivery, OnFailure};
+use crate::sink::{Delivery, OnFailure, OnPressed, Tracked};
 use crate::watchdog::{self, Alarm, Watchdog};
 
 /// How a history failure reads in a subscription's `error`, so that it is cleared when
@@ -86,6 +86,8 @@ pub(crate) struct Pipeline {
     /// When each subscription's last event was stored before this start (unix ms): the
     /// start of its outage while the daemon was not running. Taken as its route is made.
     stopped: HashMap<String, i64>,
+    /// Where `http` buttons read their header references.
+    secrets: Option<Paths>,
 }
 
 impl Pipeline {
@@ -110,7 +112,15 @@ impl Pipeline {
             next_tick: None,
             watchdog: Watchdog::default(),
             stopped: HashMap::new(),
+            secrets: None,
         }
+    }
+
+    /// Where `http` buttons read their header references (`file:` relative to its config
+    /// dir); the user's own directories when not said.
+    pub fn secrets_from(mut self, paths: Paths) -> Self {
+        self.secrets = Some(paths);
+        self
     }
 
     /// Each subscription's last stored event time (unix ms), to account for the outage
@@ -605,7 +615,15 @@ impl Pipeline {
                     Some(row) => {
                         let history = self.history.clone();
                         let failed: OnFailure = Box::new(move || history.notify_failed_now(row));
-                        self.live.sink.deliver_tracked(id, notification, failed)
+                        let history = self.history.clone();
+                        let pressed: OnPressed =
+                            Arc::new(move |result| history.button_result_now(row, result));
+                        let tracked = Tracked {
+                            failed,
+                            pressed,
+                            secrets: self.secrets.clone(),
+                        };
+                        self.live.sink.deliver_tracked(id, notification, tracked)
                     }
                     None => self.live.sink.deliver(id, notification),
                 };

@@ -2,6 +2,9 @@
 //! dependency on the desktop. [`crate::DesktopNotifier`] is the real one;
 //! [`NoNotifications`] shows nothing (`run --no-notify`, machines without a desktop).
 
+use std::sync::Arc;
+
+use ssenotify_config::Paths;
 use ssenotify_protocol::{NotifierHealth, NotifierState};
 use ssenotify_router::Notification;
 
@@ -9,16 +12,17 @@ use ssenotify_router::Notification;
 pub trait NotifySink: Send + Sync + 'static {
     /// Queue one notification of subscription `subscription`; never blocks.
     fn deliver(&self, subscription: &str, notification: Notification) -> Delivery;
-    /// [`NotifySink::deliver`], and call `failed` if the notification server later refuses
-    /// it or never answers, so history can say so (a queued popup is not yet a shown one).
-    /// Sinks that cannot tell just deliver.
+    /// [`NotifySink::deliver`], and tell `tracked` if the notification server later
+    /// refuses it or never answers, so history can say so (a queued popup is not yet a
+    /// shown one), and what its pressed `http` buttons got. Sinks that cannot tell just
+    /// deliver.
     fn deliver_tracked(
         &self,
         subscription: &str,
         notification: Notification,
-        failed: OnFailure,
+        tracked: Tracked,
     ) -> Delivery {
-        drop(failed);
+        drop(tracked);
         self.deliver(subscription, notification)
     }
     /// The sink's health, for `ssenotify list` and the tray.
@@ -27,6 +31,19 @@ pub trait NotifySink: Send + Sync + 'static {
 
 /// Called by a [`NotifySink`] when a queued notification could not be shown.
 pub type OnFailure = Box<dyn FnOnce() + Send>;
+
+/// Called by a [`NotifySink`] with what a pressed `http` button got ("Restart: 200 OK").
+pub type OnPressed = Arc<dyn Fn(String) + Send + Sync>;
+
+/// What a [`NotifySink`] reports back about one notification, and what its buttons need.
+pub struct Tracked {
+    /// Called if the notification could not be shown.
+    pub failed: OnFailure,
+    /// Called with what each pressed `http` button got.
+    pub pressed: OnPressed,
+    /// Where the buttons' header references (`file:`) are read; the user's own when absent.
+    pub secrets: Option<Paths>,
+}
 
 /// What a [`NotifySink`] did with a notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

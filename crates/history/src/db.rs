@@ -344,6 +344,13 @@ pub(crate) fn notify_failed(conn: &Connection, row: RowId) -> rusqlite::Result<b
     Ok(changed == 1)
 }
 
+pub(crate) fn button_result(conn: &Connection, row: RowId, result: &str) -> rusqlite::Result<bool> {
+    let changed = conn
+        .prepare_cached("UPDATE events SET button = ?2 WHERE id = ?1")?
+        .execute(params![row, result])?;
+    Ok(changed == 1)
+}
+
 pub(crate) fn forget(conn: &Connection, book: &mut Book, sub: &str) -> rusqlite::Result<u64> {
     let removed = conn
         .prepare_cached("DELETE FROM events WHERE sub_id = ?1")?

@@ -317,6 +317,11 @@ pub struct StoredEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub why: Option<String>,
+    /// What the last `http` button pressed on its notification got ("Restart: 200 OK",
+    /// "Restart: the server answered 503 Service Unavailable"); never a secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub button: Option<String>,
 }
 
 /// How many events a subscription (or the whole history) holds, from which row, the

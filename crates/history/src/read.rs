@@ -89,7 +89,7 @@ impl HistoryReader {
             Order::OldestAfter(row) => ("id > ?2 ORDER BY id ASC", row),
         };
         const COLUMNS: &str =
-            "id, sub_id, event_type, data, event_id, last_event_id, received_at, action";
+            "id, sub_id, event_type, data, event_id, last_event_id, received_at, action, button";
         // One statement per case, so that a subscription's read uses its index.
         let mut stmt;
         let rows = match sub {
@@ -212,6 +212,7 @@ fn raw_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEvent> {
             cause: None,
             class: None,
             why: None,
+            button: r.get(8)?,
         },
         r.get(7)?,
     ))

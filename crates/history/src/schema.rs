@@ -1,7 +1,7 @@
 //! The database file: its schema and migrations, and how a connection to it is opened
 //! (read-write with WAL for the one writer, read-only for everyone else).
 //!
-//! # Schema (version 5, `PRAGMA user_version`)
+//! # Schema (version 6, `PRAGMA user_version`)
 //!
 //! ```sql
 //! CREATE TABLE events (
@@ -41,6 +41,8 @@
 //!     sub_id        TEXT PRIMARY KEY,
 //!     row           INTEGER NOT NULL
 //! ) STRICT, WITHOUT ROWID;
+//! -- Version 6: what the event's last pressed `http` button got ("Restart: 200 OK").
+//! ALTER TABLE events ADD COLUMN button TEXT;
 //! ```
 
 use std::path::Path;
@@ -110,6 +112,9 @@ CREATE TABLE read_marks (
     sub_id        TEXT PRIMARY KEY,
     row           INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
+"#,
+    r#"
+ALTER TABLE events ADD COLUMN button TEXT;
 "#,
 ];
 

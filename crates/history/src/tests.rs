@@ -1220,3 +1220,35 @@ async fn unread_counts_follow_read_marks_and_attention_and_survive_a_reopen() {
         "forget drops the mark"
     );
 }
+
+#[tokio::test]
+async fn a_buttons_result_is_kept_in_its_row_and_read_back() {
+    let (_dir, path) = temp();
+    let writer = HistoryWriter::spawn(Db::open(&path).unwrap()).unwrap();
+    let recorded = writer
+        .record(
+            vec![ev("a", Some("1"), "one"), ev("a", Some("2"), "two")],
+            vec![],
+        )
+        .await
+        .unwrap();
+    let row = recorded[0].row();
+    writer.button_result_now(row, "Restart: the server answered 503".into());
+    writer.button_result_now(row, "Restart: 200 OK".into());
+    writer.flush().await.unwrap();
+    let rows = HistoryReader::open(&path)
+        .unwrap()
+        .page(Some("a"), None, 10)
+        .unwrap();
+    // Newest first: the second event has no result; the first, the last press's.
+    assert_eq!(rows[0].button, None);
+    assert_eq!(rows[1].button.as_deref(), Some("Restart: 200 OK"));
+    let json = serde_json::to_value(&rows[1]).unwrap();
+    assert_eq!(json["button"], "Restart: 200 OK");
+    assert!(
+        serde_json::to_value(&rows[0])
+            .unwrap()
+            .get("button")
+            .is_none()
+    );
+}

@@ -11,8 +11,8 @@ use rusqlite::TransactionBehavior;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{
-    Book, Db, Reconciled, discard, expire_all, forget, forget_orphans, insert_events,
-    notify_failed, reconcile, save_resume, set_action, set_retention,
+    Book, Db, Reconciled, button_result, discard, expire_all, forget, forget_orphans,
+    insert_events, notify_failed, reconcile, save_resume, set_action, set_retention,
 };
 use crate::model::{
     Action, Context, HistoryError, NewEvent, Recorded, ResumePoint, ResumeUpdate, Retention, RowId,
@@ -37,6 +37,7 @@ enum Op {
     SetActions(Vec<(RowId, Action)>),
     Discard(Vec<RowId>),
     NotifyFailed(RowId),
+    ButtonResult(RowId, String),
     SaveResume(ResumeUpdate),
     SetRetention(Arc<str>, Retention),
     Expire,
@@ -64,6 +65,7 @@ impl Op {
             Self::SetActions(_) => "storing actions",
             Self::Discard(_) => "discarding dropped events",
             Self::NotifyFailed(_) => "marking a failed notification",
+            Self::ButtonResult(..) => "recording what a button's request got",
             Self::SaveResume(_) => "saving a resume point",
             Self::SetRetention(..) => "setting retention",
             Self::Expire => "pruning",
@@ -197,6 +199,21 @@ impl HistoryWriter {
             tracing::warn!(
                 row,
                 "history is busy or closed: a failed notification not marked"
+            );
+        }
+    }
+
+    /// Record what the `http` button pressed on event `row`'s notification got (the last
+    /// press wins). Never waits, like [`HistoryWriter::notify_failed_now`].
+    pub fn button_result_now(&self, row: RowId, result: String) {
+        let request = Request {
+            op: Op::ButtonResult(row, result),
+            reply: Reply::None,
+        };
+        if self.tx.try_send(request).is_err() {
+            tracing::warn!(
+                row,
+                "history is busy or closed: a button's result not recorded"
             );
         }
     }
@@ -472,6 +489,10 @@ fn execute(conn: &rusqlite::Connection, book: &mut Book, op: &Op) -> rusqlite::R
         Op::Discard(rows) => Outcome::Count(discard(conn, book, rows)?),
         Op::NotifyFailed(row) => {
             notify_failed(conn, *row)?;
+            Outcome::Done
+        }
+        Op::ButtonResult(row, result) => {
+            button_result(conn, *row, result)?;
             Outcome::Done
         }
         Op::SaveResume(update) => {

@@ -51,12 +51,53 @@ pub struct Notification {
 }
 
 /// A button on a notification.
+///
+/// Serialized flat: `{"label": "Open", "view": "https://…"}` or `{"label": "Restart",
+/// "http": {"method": "POST", "url": "https://…", …}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Button {
     /// Its label: plain text on one line.
     pub label: String,
-    /// The vetted http(s) URL it opens.
-    pub view: String,
+    /// What pressing it does.
+    #[serde(flatten)]
+    pub press: Press,
+}
+
+/// What pressing a button does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Press {
+    /// Open this vetted http(s) URL in the desktop's browser.
+    View(String),
+    /// Send this request.
+    Http(HttpRequest),
+}
+
+/// The request an `http` button sends when pressed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpRequest {
+    /// The method, upper case.
+    pub method: String,
+    /// The vetted http(s) URL.
+    pub url: String,
+    /// Header values: for a rule's button as the file writes them (a literal, `env:NAME`,
+    /// `file:PATH`), resolved when pressed; for an event's own action, as given.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The body; empty for none.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub body: String,
+    /// How long the request may take.
+    #[serde(serialize_with = "duration_str")]
+    pub timeout: Duration,
+    /// The origin the rule's URL names as written, the only one its secret headers go to;
+    /// none when the rule templates its scheme, host or port (or the event asked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_origin: Option<String>,
+    /// The event asked for this request (ntfy's `http` action): untrusted, so its header
+    /// values are never read as secret references.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub from_event: bool,
 }
 
 impl Notification {

@@ -27,6 +27,8 @@
 //! - `view` (private): the event as rules see it (its data parsed as JSON once), and JSON
 //!   pointer helpers.
 //! - `error`: problems found in rules ([`RuleError`]), collected per subscription.
+//! - `button` (private): `view` and `http` buttons, a rule's and ntfy's `actions`; which
+//!   origin a rule's secret headers may go to ([`literal_origin`]).
 //! - `template` (private): minijinja templates for titles and bodies, with fuel limits.
 //! - `urgency` (private): urgency from a JSON field through a preset or a table.
 //! - `wellknown` (private): the notification an event's JSON asks for when no template
@@ -37,6 +39,7 @@
 //! - `quiet` (private): quiet hours and the digest held through them.
 //! - `decision`: what the router decided ([`Decision`], [`Action`], [`Notification`]).
 
+mod button;
 mod decision;
 pub mod duration;
 mod error;
@@ -56,15 +59,18 @@ mod wellknown;
 #[cfg(test)]
 mod tests;
 
-pub use decision::{Action, Button, Decision, Notification, RefusedUrl, SuppressReason};
+pub use button::{literal_origin, origin_of};
+pub use decision::{
+    Action, Button, Decision, HttpRequest, Notification, Press, RefusedUrl, SuppressReason,
+};
 pub use error::{RuleError, RuleErrors};
 pub use input::{Flags, Millis, Now};
 pub use quiet::QuietNow;
 pub use route::{Router, validate_rules};
 pub use spec::{
-    ActionKind, ButtonSpec, ConditionSpec, MAX_BUTTONS, NotificationSettings, Preset,
-    QuietHoursSpec, RateLimitSpec, RuleSpec, TimeOfDay, Timeout, Urgency, UrgencyMapSpec,
-    UrgencyPreset,
+    ActionKind, ButtonSpec, ConditionSpec, DEFAULT_HTTP_TIMEOUT, HttpButtonSpec, MAX_BUTTONS,
+    MAX_HTTP_TIMEOUT, NotificationSettings, Preset, QuietHoursSpec, RateLimitSpec, RuleSpec,
+    TimeOfDay, Timeout, Urgency, UrgencyMapSpec, UrgencyPreset,
 };
 pub use text::vet_click_url;
 pub use text::{escape_markup, unescape_markup};

@@ -99,14 +99,49 @@ pub struct RuleSpec {
 /// The most buttons one notification shows (servers show two or three at best).
 pub const MAX_BUTTONS: usize = 3;
 
-/// A button on a notification: its label and what pressing it does.
+/// A button on a notification: its label and what pressing it does, exactly one of
+/// `view` (open a URL) and `http` (send a request).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ButtonSpec {
     /// Template of the label.
     pub label: String,
     /// Template of the http(s) URL opened (in the desktop's browser) when pressed.
-    pub view: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<String>,
+    /// The request sent when pressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpButtonSpec>,
+}
+
+/// The longest an `http` button's request may take (its `timeout` may not say more).
+pub const MAX_HTTP_TIMEOUT: Duration = Duration::from_secs(60);
+/// An `http` button's timeout unless it says otherwise.
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The request an `http` button sends (as ntfy's `http` action does).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpButtonSpec {
+    /// Template of the http(s) URL.
+    pub url: String,
+    /// The method (`GET`, `POST`, `PUT`, `PATCH`, `DELETE`); POST when absent, as in ntfy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Header values as the subscription's headers write them: a literal, `env:NAME` or
+    /// `file:PATH` (resolved when pressed, sent only to the origin `url` names).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Template of the request body; none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// How long the request may take (default 10s, at most 60s).
+    #[serde(
+        default,
+        with = "opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timeout: Option<Duration>,
 }
 
 /// A condition on the event data.

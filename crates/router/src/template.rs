@@ -9,7 +9,8 @@
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
-use super::decision::{Button, Notification, RefusedUrl};
+use super::button::{CompiledButton, RawButton};
+use super::decision::{Notification, RefusedUrl};
 use super::error::Errors;
 use super::markdown::to_markup;
 use super::spec::{MAX_BUTTONS, Preset, RuleSpec, Timeout, Urgency};
@@ -133,8 +134,8 @@ pub(crate) struct NotifyRule {
     break_quiet: Option<bool>,
     /// Whether the body is markdown; `None`: when the event says so.
     markdown: Option<bool>,
-    /// The buttons' label and URL templates; none: the event's own (ntfy's `actions`).
-    buttons: Vec<(Box<str>, Box<str>)>,
+    /// The rule's buttons; none: the event's own (ntfy's `actions`).
+    buttons: Vec<CompiledButton>,
 }
 
 /// A rendered notification and what went wrong on the way.
@@ -175,28 +176,26 @@ impl NotifyRule {
                 ),
             );
         }
-        let mut buttons = Vec::new();
-        for (j, button) in spec.buttons.iter().enumerate() {
-            let mut add = |key: &str, source: &str| {
-                let name = format!("rules[{}].buttons[{j}].{key}", errs.rule);
-                if source.trim().is_empty() {
-                    errs.push(format!("buttons[{j}].{key}"), "must not be empty");
-                    return None;
-                }
-                match env.add_template_owned(name.clone(), source.to_owned()) {
-                    Ok(()) => Some(name.into_boxed_str()),
-                    Err(e) => {
-                        errs.push(format!("buttons[{j}].{key}"), e.to_string());
-                        None
-                    }
-                }
-            };
-            if let (Some(label), Some(view)) =
-                (add("label", &button.label), add("view", &button.view))
-            {
-                buttons.push((label, view));
+        let mut add = |errs: &mut Errors<'_>, key: String, source: &str| {
+            if source.trim().is_empty() {
+                errs.push(key, "must not be empty");
+                return None;
             }
-        }
+            let name = format!("rules[{}].{key}", errs.rule);
+            match env.add_template_owned(name.clone(), source.to_owned()) {
+                Ok(()) => Some(name.into_boxed_str()),
+                Err(e) => {
+                    errs.push(key, e.to_string());
+                    None
+                }
+            }
+        };
+        let buttons: Vec<CompiledButton> = spec
+            .buttons
+            .iter()
+            .enumerate()
+            .filter_map(|(j, button)| CompiledButton::compile(j, button, errs, &mut add))
+            .collect();
         let urgency_from = match (&spec.urgency_from, &spec.urgency_map) {
             (None, None) => None,
             (None, Some(_)) => {
@@ -248,10 +247,10 @@ impl NotifyRule {
                 .map_err(|e| errors.push(e.to_string()))
                 .ok()
         };
-        let rendered_buttons: Vec<(String, String)> = self
+        let rendered_buttons: Vec<RawButton> = self
             .buttons
             .iter()
-            .filter_map(|(label, url)| Some((render_named(label)?, render_named(url)?)))
+            .filter_map(|button| button.render(&mut |name| render_named(name)))
             .collect();
         let mut render = |field: Field| -> Option<String> {
             render_named(self.templates[field as usize].as_deref()?)
@@ -313,16 +312,15 @@ impl NotifyRule {
         };
         let buttons = offered
             .into_iter()
-            .filter_map(|(label, url)| {
-                let label = one_line(&label, MAX_FIELD_CHARS);
-                let view = match vet_click_url(&url) {
-                    Ok(view) => view,
-                    Err(reason) => {
-                        refused_click_url.get_or_insert(RefusedUrl { url, reason });
-                        return None;
-                    }
-                };
-                (!label.is_empty()).then_some(Button { label, view })
+            .filter_map(|button| {
+                button
+                    .vet()
+                    .map_err(|refused| {
+                        if let Some(refused) = refused {
+                            refused_click_url.get_or_insert(refused);
+                        }
+                    })
+                    .ok()
             })
             .take(MAX_BUTTONS)
             .collect();

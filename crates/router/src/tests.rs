@@ -519,7 +519,7 @@ mod defaults {
     fn buttons_from_a_rule_or_from_ntfy_actions_open_http_urls_only() {
         let button = |label: &str, view: &str| Button {
             label: label.into(),
-            view: view.into(),
+            press: Press::View(view.into()),
         };
         let mut r = router(
             r#"
@@ -537,7 +537,8 @@ mod defaults {
         );
         assert!(d.refused_click_url.is_some(), "the refused one is reported");
 
-        let mut r = ntfy_router("");
+        // Without the ntfy preset an event's `http` action is not offered.
+        let mut r = router("");
         let data = serde_json::json!({"topic": "t", "message": "m", "actions": [
             {"action": "view", "label": "Dashboard", "url": "https://d.example/"},
             {"action": "http", "label": "Ack", "url": "https://api.example/ack"},
@@ -566,6 +567,138 @@ mod defaults {
             "{text:?}"
         );
         assert!(text[1].contains("rules[1].buttons[0].label"), "{text:?}");
+    }
+
+    #[test]
+    fn http_buttons_render_their_request_and_keep_secret_headers_to_the_written_origin() {
+        let mut r = router(
+            r#"
+            [[rules]]
+            buttons = [
+                { label = "Restart {{ json.n }}", http = { url = "https://ci.example:8443/r/{{ json.n }}",
+                  headers = { Authorization = "file:ci-token", Content-Type = "application/json" },
+                  body = '{"job": {{ json.n }}}' } },
+                { label = "Elsewhere", http = { url = "https://{{ json.host }}/x", method = "put",
+                  timeout = "3s" } },
+                { label = "Bad", http = { url = "ftp://ci.example/x" } },
+            ]
+            "#,
+        );
+        let d = route(&mut r, &msg(r#"{"n":7,"host":"evil.example"}"#));
+        let n = notified(&d);
+        let http = |b: &Button| match &b.press {
+            Press::Http(request) => request.clone(),
+            Press::View(_) => panic!("a view button: {b:?}"),
+        };
+        assert_eq!(n.buttons.len(), 2, "{:?}", n.buttons);
+        assert_eq!(n.buttons[0].label, "Restart 7");
+        let restart = http(&n.buttons[0]);
+        assert_eq!(
+            (
+                restart.method.as_str(),
+                restart.url.as_str(),
+                restart.body.as_str()
+            ),
+            ("POST", "https://ci.example:8443/r/7", r#"{"job": 7}"#)
+        );
+        assert_eq!(restart.headers["Authorization"], "file:ci-token");
+        assert_eq!(restart.timeout, DEFAULT_HTTP_TIMEOUT);
+        assert_eq!(
+            restart.secret_origin.as_deref(),
+            Some("https://ci.example:8443")
+        );
+        assert!(!restart.from_event);
+        // A templated host names no origin: no secret header may go anywhere.
+        let elsewhere = http(&n.buttons[1]);
+        assert_eq!(
+            (elsewhere.method.as_str(), elsewhere.url.as_str()),
+            ("PUT", "https://evil.example/x")
+        );
+        assert_eq!(elsewhere.secret_origin, None);
+        assert_eq!(elsewhere.timeout, Duration::from_secs(3));
+        assert_eq!(
+            d.refused_click_url.as_ref().unwrap().url,
+            "ftp://ci.example/x"
+        );
+        // The decision says what would be sent, references and all, never a resolved value.
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(
+            json["buttons"][0]["http"]["headers"]["Authorization"],
+            "file:ci-token"
+        );
+        assert_eq!(literal_origin("http://{{ json.h }}:80/x"), None);
+        assert_eq!(
+            literal_origin("HTTP://Example.COM:80/{{ x }}").as_deref(),
+            Some("http://example.com")
+        );
+    }
+
+    #[test]
+    fn a_button_is_exactly_one_of_view_and_http_and_its_errors_name_the_key() {
+        let errors = compile_errors(
+            r#"
+            [[rules]]
+            buttons = [
+                { label = "both", view = "https://a", http = { url = "https://a" } },
+                { label = "neither" },
+                { label = "m", http = { url = "https://a", method = "TRACE" } },
+                { label = "t", http = { url = "https://a", timeout = "2m" } },
+                { label = "h", http = { url = "https://a", headers = { "Bad Name" = "x" } } },
+                { label = "u", http = { url = "{{ oops" } },
+            ]
+            "#,
+        );
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        let has = |needle: &str| {
+            assert!(
+                text.iter().any(|t| t.contains(needle)),
+                "{needle}: {text:#?}"
+            );
+        };
+        has("rules[0].buttons[0].view: a button is either view or http");
+        has("rules[0].buttons[1]: needs view");
+        has("rules[0].buttons[2].http.method: \"TRACE\" is not one of");
+        has("rules[0].buttons[3].http.timeout");
+        has("rules[0].buttons[4].http.headers.Bad Name");
+        has("rules[0].buttons[5].http.url");
+        has("rules[0].buttons: 6 buttons; a notification shows at most 3");
+        assert_eq!(text.len(), 7, "{text:#?}");
+    }
+
+    #[test]
+    fn ntfy_http_actions_become_http_buttons_that_carry_only_what_the_event_says() {
+        let mut r = ntfy_router("");
+        let data = serde_json::json!({"topic": "t", "message": "m", "actions": [
+            {"action": "http", "label": "Close door", "url": "https://api.example/door",
+             "method": "PUT", "headers": {"Authorization": "env:HOME"}, "body": "{\"a\":1}",
+             "clear": true},
+            {"action": "http", "label": "Ack", "url": "https://api.example/ack"},
+            {"action": "http", "label": "Local", "url": "file:///etc/passwd"},
+            {"action": "broadcast", "label": "Android", "intent": "x"}]});
+        let d = route(&mut r, &msg(&data.to_string()));
+        let n = notified(&d).clone();
+        let requests: Vec<(String, HttpRequest)> = n
+            .buttons
+            .into_iter()
+            .map(|b| match b.press {
+                Press::Http(request) => (b.label, request),
+                Press::View(url) => panic!("view {url}"),
+            })
+            .collect();
+        assert_eq!(requests.len(), 2, "{requests:?}");
+        let (label, door) = &requests[0];
+        assert_eq!(label, "Close door");
+        assert_eq!(
+            (door.method.as_str(), door.url.as_str(), door.body.as_str()),
+            ("PUT", "https://api.example/door", r#"{"a":1}"#)
+        );
+        // Untrusted: taken as given (never read as a reference), and no origin for secrets.
+        assert!(door.from_event);
+        assert_eq!(door.secret_origin, None);
+        assert_eq!(door.headers["Authorization"], "env:HOME");
+        let (_, ack) = &requests[1];
+        assert_eq!(ack.method, "POST", "ntfy's default method");
+        assert!(d.refused_click_url.is_some());
     }
 
     #[test]

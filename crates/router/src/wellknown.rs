@@ -19,6 +19,8 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
+use crate::button::{RawButton, ntfy_actions};
+use crate::decision::Press;
 use crate::spec::{Preset, Urgency, UrgencyMapSpec, UrgencyPreset};
 use crate::urgency::UrgencyMap;
 
@@ -38,8 +40,9 @@ pub(crate) struct Known {
     pub(crate) icon: Option<String>,
     /// An image URL (`image`; ntfy: an attachment whose type is an image).
     pub(crate) image: Option<String>,
-    /// Buttons (label, URL not vetted yet): ntfy's `view` actions, then its attachment.
-    pub(crate) buttons: Vec<(String, String)>,
+    /// Buttons (URLs not vetted yet): ntfy's `view` actions (and with the ntfy preset its
+    /// `http` actions), then its attachment.
+    pub(crate) buttons: Vec<RawButton>,
     /// Whether the message is markdown (`"content_type": "text/markdown"`, as ntfy sends
     /// it, or `"markdown": true`).
     pub(crate) markdown: bool,
@@ -113,26 +116,16 @@ pub(crate) fn known(json: &Value, preset: Option<Preset>) -> Option<Known> {
             .then(|| text(attachment, &["url"]).map(str::to_owned))
             .flatten()
     });
-    let mut buttons: Vec<(String, String)> = object
-        .get("actions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|action| {
-            let action = action.as_object()?;
-            // ntfy's `http` and `broadcast` actions are not run from a notification here.
-            (action.get("action")?.as_str()? == "view").then_some(())?;
-            Some((
-                text(action, &["label"])?.to_owned(),
-                text(action, &["url"])?.to_owned(),
-            ))
-        })
-        .collect();
+    // A request is sent for an event's own action only from a feed said to be ntfy's.
+    let mut buttons = ntfy_actions(object, preset == Some(Preset::Ntfy));
     if let Some(attachment) = attachment
         && let Some(url) = text(attachment, &["url"])
     {
         let name = text(attachment, &["name"]).unwrap_or("attachment");
-        buttons.push((format!("Open {name}"), url.to_owned()));
+        buttons.push(RawButton {
+            label: format!("Open {name}"),
+            press: Press::View(url.to_owned()),
+        });
     }
     Some(Known {
         buttons,

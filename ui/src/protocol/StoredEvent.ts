@@ -62,4 +62,9 @@ class?: GapClass,
 /**
  * A gap row's explanation ("reconnected without a resume point").
  */
-why?: string, };
+why?: string, 
+/**
+ * What the last `http` button pressed on its notification got ("Restart: 200 OK",
+ * "Restart: the server answered 503 Service Unavailable"); never a secret.
+ */
+button?: string, };

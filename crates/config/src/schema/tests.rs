@@ -128,6 +128,16 @@ fn the_schema_refuses_what_the_validator_refuses_by_shape() {
         "[[notifications.quiet_hours]]\nfrom = \"25:00\"\nto = \"07:00\"\n",
         "[[notifications.quiet_hours]]\ndays = [\"mnday\"]\nfrom = \"22:00\"\nto = \"07:00\"\n",
         "[[subscription]]\nid = \"a\"\n",
+        &format!(
+            "{SUB}[[subscription.rules]]\nbuttons = [{{label = \"l\", view = \"https://a\", http = {{url = \"https://a\"}}}}]\n"
+        ),
+        &format!("{SUB}[[subscription.rules]]\nbuttons = [{{label = \"l\"}}]\n"),
+        &format!(
+            "{SUB}[[subscription.rules]]\nbuttons = [{{label = \"l\", http = {{url = \"https://a\", method = \"TRACE\"}}}}]\n"
+        ),
+        &format!(
+            "{SUB}[[subscription.rules]]\nbuttons = [{{label = \"l\", http = {{method = \"GET\"}}}}]\n"
+        ),
     ] {
         assert!(validate(text).is_err(), "the validator accepts:\n{text}");
         assert!(
@@ -220,6 +230,17 @@ fn every_key_the_validator_accepts_is_in_the_schema_and_no_other() {
         (
             format!("{SUB}[[subscription.rules]]\n[[subscription.rules.when]]\n{probe}"),
             vec!["subscription", "[]", "rules", "[]", "when", "[]"],
+        ),
+        (
+            format!("{SUB}[[subscription.rules]]\n[[subscription.rules.buttons]]\n{probe}"),
+            vec!["subscription", "[]", "rules", "[]", "buttons", "[]"],
+        ),
+        (
+            format!(
+                "{SUB}[[subscription.rules]]\n[[subscription.rules.buttons]]\nlabel = \"l\"\n\
+                 [subscription.rules.buttons.http]\nurl = \"https://a\"\n{probe}"
+            ),
+            vec!["subscription", "[]", "rules", "[]", "buttons", "[]", "http"],
         ),
     ];
     for (text, path) in &places {
