@@ -562,6 +562,8 @@ mod tests {
                 action: Action::History,
                 received_at: 0,
                 unread: 0,
+                rule: None,
+                shown: None,
             })
         };
         let mut b = UpdateBatcher::new(100 * MS);

@@ -56,6 +56,29 @@ fn do_not_disturb_holds_popups_until_it_is_turned_off_then_shows_one_digest() {
     })
     .unwrap_or_else(|| panic!("three events recorded:\n{}", daemon.log()));
     assert_eq!(actions, ["quiet", "notified", "quiet"]);
+    // History keeps which rule matched and the notification made, held or shown (what the
+    // window's inspector shows).
+    let output = desk.ssenotify_output(&["history", "ops", "--json"]);
+    let rows: Vec<Value> = serde_json::from_slice(&output.stdout).expect("JSON");
+    let made: Vec<(Value, Value, Value)> = rows
+        .iter()
+        .rev()
+        .map(|r| {
+            (
+                r["rule"].clone(),
+                r["shown"]["title"].clone(),
+                r["shown"]["urgency"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        made,
+        [
+            (1.into(), "Ops".into(), "normal".into()),
+            (0.into(), "Ops · page".into(), "critical".into()),
+            (1.into(), "Ops".into(), "normal".into()),
+        ]
+    );
     let history = desk.wait_for_dunst(WAIT, "the page", |h| !summaries(h).is_empty());
     assert_eq!(summaries(&history), ["Ops · page"]);
     // The daemon says why the others wait, in JSON and in words.

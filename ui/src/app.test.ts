@@ -692,4 +692,36 @@ describe("the app", () => {
     expect(root.querySelector(".inspector b")).toBeNull();
     expect(q(root, "inspector-copy")).not.toBeNull();
   });
+
+  it("shows which rule matched and the notification it made, and filters by urgency", async () => {
+    const { root, push, api } = await boot({
+      views: [{ spec: { id: "a", url: "http://x", rules: [{ event: "page", urgency: "critical" }, { event: "*" }] }, status: status("a", { ready_state: "OPEN" }) }],
+    });
+    (api.historyStats as ReturnType<typeof vi.fn>).mockImplementation(async () => ({ count: 3, last_received_at: null, retired: 0, oldest_row: 1 }));
+    root.querySelector<HTMLElement>('[data-testid="subscription-row"][data-id="a"] .sub-open')!.click();
+    push({
+      events: [
+        live("a", { type: "page", data: "db down", rule: 0, shown: { title: "A · page", body: "db &lt;1&gt; down", urgency: "critical" } }),
+        live("a", { data: "hello", rule: 1, shown: { title: "A", body: "hello", urgency: "normal" } }),
+        live("a", { data: "kept", action: "history" }),
+      ],
+    });
+    await vi.waitFor(() => expect(root.querySelectorAll('[data-testid="event-row"]').length).toBe(3));
+    const pick = (data: string) =>
+      [...root.querySelectorAll<HTMLElement>('[data-testid="event-row"]')].find((r) => r.textContent?.includes(data))!.click();
+    pick("db down");
+    expect(q(root, "inspector-rule")?.textContent).toBe("rule 1 (event page)");
+    expect(q(root, "inspector-notification")?.textContent).toBe("A · page — db <1> down (critical)");
+    pick("kept");
+    expect(q(root, "inspector-rule")?.textContent).toBe("no rule (the defaults)");
+    expect(q(root, "inspector-notification")).toBeNull();
+    const filter = q<HTMLSelectElement>(root, "urgency-filter")!;
+    filter.value = "critical";
+    filter.dispatchEvent(new Event("change"));
+    await vi.waitFor(() => expect(root.querySelectorAll('[data-testid="event-row"]').length).toBe(1));
+    expect(q(root, "list-note")?.textContent).toContain("1 match in 3 messages");
+    filter.value = "";
+    filter.dispatchEvent(new Event("change"));
+    await vi.waitFor(() => expect(root.querySelectorAll('[data-testid="event-row"]').length).toBe(3));
+  });
 });

@@ -23,7 +23,7 @@ describe("gap rows", () => {
     const now = Date.now();
     const row = (n: number, action: string, d: string): UiEvent => ({
       key: `r${n}`, row: n, subscription: "a", type: action === "gap" ? "ssenotify.gap" : "message",
-      data: d, id: String(n), received_at: now, action,
+      data: d, id: String(n), received_at: now, action, rule: null, shown: null, button: null,
     });
     const gapData = JSON.stringify({ start: now - 60_000, end: now, cause: "paused by user", class: "gap", why: "ids jumped from 3 to 9: 5 missing" });
     const sub: SubState = {

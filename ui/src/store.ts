@@ -11,6 +11,7 @@ import type { TimelineEntry as DaemonTimelineEntry } from "./protocol";
 import type {
   HistoryStats,
   LiveEvent,
+  Shown,
   ReadyState,
   Silence,
   StoredEvent,
@@ -38,6 +39,12 @@ export interface UiEvent {
   id: string;
   received_at: number;
   action: string;
+  /** The rule that matched (0-based), when one did and it is known. */
+  rule: number | null;
+  /** The notification the router made of it (shown or held), when it made one. */
+  shown: Shown | null;
+  /** What the last pressed http button of its notification got. */
+  button: string | null;
 }
 
 /** One readyState change. */
@@ -211,6 +218,9 @@ export function fromStored(e: StoredEvent): UiEvent {
     id: e.id ?? e.last_event_id,
     received_at: e.received_at,
     action: e.action,
+    rule: e.rule ?? null,
+    shown: e.shown ?? null,
+    button: e.button ?? null,
   };
 }
 
@@ -225,6 +235,9 @@ function fromLive(e: LiveEvent, seq: number): UiEvent & { unread: number } {
     id: e.last_event_id,
     received_at: e.received_at,
     action: e.action,
+    rule: e.rule ?? null,
+    shown: e.shown ?? null,
+    button: null,
   };
 }
 

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use ssenotify_config::{Paths, SubscriptionSet};
 use ssenotify_history::{
-    Action as HistoryAction, HistoryReader, HistoryWriter, NewEvent, Outage, Recorded,
-    ResumeUpdate, RowId,
+    Action as HistoryAction, Decided, HistoryReader, HistoryWriter, NewEvent, Outage, Recorded,
+    ResumeUpdate, RowId, Shown,
 };
 use ssenotify_protocol::{DaemonEvent, LiveEvent};
 use ssenotify_router::{self as router, Decision, Flags, Millis, Router};
@@ -77,7 +77,7 @@ pub(crate) struct Pipeline {
     routes: HashMap<Arc<str>, Route>,
     /// Routed rows' actions not yet handed to history: they go with the next batch's events
     /// when one is waiting already, else at once on their own.
-    actions: Vec<(RowId, HistoryAction)>,
+    actions: Vec<Decided>,
     started: Instant,
     /// The next time any router has a summary or digest due.
     next_tick: Option<Millis>,
@@ -300,6 +300,8 @@ impl Pipeline {
                 .status
                 .get(id.as_ref())
                 .map_or(0, |s| s.unread),
+            rule: None,
+            shown: None,
         }));
         let now = self.now();
         let Some(router) = self
@@ -454,6 +456,7 @@ impl Pipeline {
                 !r.needs_routing() || (!r.is_new() && added.contains(&r.row()))
             });
             let mut rule = None;
+            let mut shown = None;
             let action = match self.routes.get_mut(&id).and_then(|r| r.router.as_mut()) {
                 _ if duplicate => HistoryAction::Duplicate,
                 Some(router) => {
@@ -466,6 +469,7 @@ impl Pipeline {
                         now,
                     );
                     rule = decision.rule;
+                    shown = made(&decision.action);
                     self.act(&id, decision, recorded.as_ref().map(|r| r.row()))
                 }
                 None => HistoryAction::History,
@@ -479,7 +483,12 @@ impl Pipeline {
                 }
                 (Some(row), HistoryAction::Duplicate) => (!dropped.contains(&row)).then_some(row),
                 (Some(row), action) => {
-                    actions.push((row, action));
+                    actions.push(Decided {
+                        row,
+                        action,
+                        rule: rule.and_then(|r| u32::try_from(r).ok()),
+                        shown: shown.clone(),
+                    });
                     Some(row)
                 }
                 (None, _) => None,
@@ -518,6 +527,8 @@ impl Pipeline {
                 action,
                 received_at,
                 unread,
+                rule: rule.and_then(|r| u32::try_from(r).ok()),
+                shown,
             }));
         }
         if !actions.is_empty() {
@@ -740,6 +751,29 @@ fn seed_sequence(watch: &mut Watch, db: &std::path::Path, id: &str) {
         }
         Err(error) => tracing::debug!(subscription = %id, %error, "no stored sequence number"),
     }
+}
+
+/// The notification a decision made (shown now, or held), as history keeps it for the
+/// inspector.
+fn made(action: &router::Action) -> Option<Shown> {
+    let notification = match action {
+        router::Action::Notify(notification) => notification,
+        router::Action::Suppressed {
+            notification: Some(notification),
+            ..
+        } => notification,
+        _ => return None,
+    };
+    let urgency = match notification.urgency {
+        router::Urgency::Low => "low",
+        router::Urgency::Normal => "normal",
+        router::Urgency::Critical => "critical",
+    };
+    Some(Shown {
+        title: notification.title.clone(),
+        body: notification.body.clone(),
+        urgency: urgency.to_owned(),
+    })
 }
 
 #[cfg(test)]

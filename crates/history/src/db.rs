@@ -8,7 +8,8 @@ use std::sync::Arc;
 use rusqlite::{Connection, params};
 
 use crate::model::{
-    Action, Context, HistoryError, NewEvent, Recorded, ResumeUpdate, Retention, RowId, now_ms,
+    Action, Context, Decided, HistoryError, NewEvent, Recorded, ResumeUpdate, Retention, RowId,
+    now_ms,
 };
 use crate::read::HistoryReader;
 use crate::schema;
@@ -326,12 +327,28 @@ pub(crate) fn save_resume(conn: &Connection, update: &ResumeUpdate) -> rusqlite:
     Ok(())
 }
 
-pub(crate) fn set_action(conn: &Connection, row: RowId, action: Action) -> rusqlite::Result<bool> {
+pub(crate) fn set_action(conn: &Connection, decided: &Decided) -> rusqlite::Result<bool> {
+    let Decided {
+        row,
+        action,
+        rule,
+        shown,
+    } = decided;
+    let shown = shown
+        .as_ref()
+        .map(|s| serde_json::to_string(s).expect("a Shown serializes"));
     // A failure the notifier reported is final: the router's "notified" for the same row
     // may arrive after it (both travel through the writer, the failure from another task).
     let changed = conn
-        .prepare_cached("UPDATE events SET action = ?2 WHERE id = ?1 AND action != 'error'")?
-        .execute(params![row, action.as_str()])?;
+        .prepare_cached(
+            "UPDATE events SET action = ?2, rule = ?3, shown = ?4 WHERE id = ?1 AND action != 'error'",
+        )?
+        .execute(params![row, action.as_str(), rule, shown])?;
+    if changed == 0 && (rule.is_some() || shown.is_some()) {
+        // What was meant to be shown still tells the inspector why it failed.
+        conn.prepare_cached("UPDATE events SET rule = ?2, shown = ?3 WHERE id = ?1")?
+            .execute(params![row, rule, shown])?;
+    }
     Ok(changed == 1)
 }
 
@@ -522,7 +539,8 @@ mod sync {
             row: RowId,
             action: Action,
         ) -> Result<bool, HistoryError> {
-            set_action(&self.read.conn, row, action).ctx(&self.read.path, "storing an action")
+            set_action(&self.read.conn, &(row, action).into())
+                .ctx(&self.read.path, "storing an action")
         }
 
         /// The notification of event `row` was not shown after all: its action becomes
@@ -540,7 +558,7 @@ mod sync {
         ) -> Result<(), HistoryError> {
             self.write("storing actions", |tx, _| {
                 for &(row, action) in actions {
-                    set_action(tx, row, action)?;
+                    set_action(tx, &(row, action).into())?;
                 }
                 Ok(())
             })

@@ -60,8 +60,8 @@ mod tests;
 pub use db::Reconciled;
 pub use gap::{GAP_TYPE, Outage};
 pub use model::{
-    Action, GapClass, HistoryError, NewEvent, Recorded, ResumePoint, ResumeUpdate, Retention,
-    RowId, RowKind, Stats, StoredEvent, UnknownAction, now_ms, unix_ms,
+    Action, Decided, GapClass, HistoryError, NewEvent, Recorded, ResumePoint, ResumeUpdate,
+    Retention, RowId, RowKind, Shown, Stats, StoredEvent, UnknownAction, now_ms, unix_ms,
 };
 pub use read::{HistoryReader, MAX_PAGE};
 pub use schema::SCHEMA_VERSION;

@@ -322,6 +322,52 @@ pub struct StoredEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub button: Option<String>,
+    /// The rule that matched it (0-based, in the subscription's `rules`); absent when none
+    /// did (the defaults decided) or for rows routed before this was kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub rule: Option<u32>,
+    /// The notification the router made of it: shown, or held (quiet hours, the rate
+    /// limit, a mute); absent when it made none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub shown: Option<Shown>,
+}
+
+/// A notification as history keeps it for the inspector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Shown {
+    /// Its title (summary).
+    pub title: String,
+    /// Its body, as sent (escaped markup where the server renders markup).
+    pub body: String,
+    /// `low`, `normal` or `critical`.
+    pub urgency: String,
+}
+
+/// The router's decision for a recorded row, as history stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    /// The row.
+    pub row: RowId,
+    /// What the router did.
+    pub action: Action,
+    /// The rule that matched (0-based), if one did.
+    pub rule: Option<u32>,
+    /// The notification it made, if any.
+    pub shown: Option<Shown>,
+}
+
+impl From<(RowId, Action)> for Decided {
+    fn from((row, action): (RowId, Action)) -> Self {
+        Self {
+            row,
+            action,
+            rule: None,
+            shown: None,
+        }
+    }
 }
 
 /// How many events a subscription (or the whole history) holds, from which row, the

@@ -88,8 +88,7 @@ impl HistoryReader {
             Order::NewestBefore(row) => ("id < ?2 ORDER BY id DESC", row),
             Order::OldestAfter(row) => ("id > ?2 ORDER BY id ASC", row),
         };
-        const COLUMNS: &str =
-            "id, sub_id, event_type, data, event_id, last_event_id, received_at, action, button";
+        const COLUMNS: &str = "id, sub_id, event_type, data, event_id, last_event_id, received_at, action, button, rule, shown";
         // One statement per case, so that a subscription's read uses its index.
         let mut stmt;
         let rows = match sub {
@@ -213,6 +212,11 @@ fn raw_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEvent> {
             class: None,
             why: None,
             button: r.get(8)?,
+            rule: r.get(9)?,
+            // Written by this crate from a `Shown`; a value it cannot read is left out.
+            shown: r
+                .get::<_, Option<String>>(10)?
+                .and_then(|text| serde_json::from_str(&text).ok()),
         },
         r.get(7)?,
     ))

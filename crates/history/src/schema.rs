@@ -1,7 +1,7 @@
 //! The database file: its schema and migrations, and how a connection to it is opened
 //! (read-write with WAL for the one writer, read-only for everyone else).
 //!
-//! # Schema (version 6, `PRAGMA user_version`)
+//! # Schema (version 7, `PRAGMA user_version`)
 //!
 //! ```sql
 //! CREATE TABLE events (
@@ -43,6 +43,10 @@
 //! ) STRICT, WITHOUT ROWID;
 //! -- Version 6: what the event's last pressed `http` button got ("Restart: 200 OK").
 //! ALTER TABLE events ADD COLUMN button TEXT;
+//! -- Version 7: which rule matched (0-based) and the notification it made (JSON: title,
+//! -- body, urgency), for the inspector; NULL for rows routed before, or without them.
+//! ALTER TABLE events ADD COLUMN rule INTEGER;
+//! ALTER TABLE events ADD COLUMN shown TEXT;
 //! ```
 
 use std::path::Path;
@@ -115,6 +119,10 @@ CREATE TABLE read_marks (
 "#,
     r#"
 ALTER TABLE events ADD COLUMN button TEXT;
+"#,
+    r#"
+ALTER TABLE events ADD COLUMN rule INTEGER;
+ALTER TABLE events ADD COLUMN shown TEXT;
 "#,
 ];
 

@@ -924,7 +924,7 @@ async fn record_after_stores_the_earlier_actions_before_the_new_events() {
     let row = first[0].row();
     let next = writer
         .record_after(
-            vec![(row, Action::Notified)],
+            vec![(row, Action::Notified).into()],
             vec![ev("a", Some("1"), "one"), ev("a", Some("2"), "two")],
             vec![resume_update("a", "2", None)],
         )
@@ -1250,5 +1250,63 @@ async fn a_buttons_result_is_kept_in_its_row_and_read_back() {
             .unwrap()
             .get("button")
             .is_none()
+    );
+}
+
+#[tokio::test]
+async fn the_rule_and_the_notification_are_kept_with_the_decision_even_after_a_failure() {
+    let (_dir, path) = temp();
+    let writer = HistoryWriter::spawn(Db::open(&path).unwrap()).unwrap();
+    let rows: Vec<RowId> = writer
+        .record(
+            vec![ev("a", None, "x"), ev("a", None, "y"), ev("a", None, "z")],
+            vec![],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.row())
+        .collect();
+    let shown = Shown {
+        title: "CI · deploy".into(),
+        body: "api &lt;v2&gt; is out".into(),
+        urgency: "critical".into(),
+    };
+    // The notifier's failure can arrive before the router's decision: it stays an error,
+    // and the inspector still learns what was meant to be shown, by which rule.
+    writer.notify_failed_now(rows[1]);
+    writer
+        .set_actions(vec![
+            Decided {
+                row: rows[0],
+                action: Action::Notified,
+                rule: Some(2),
+                shown: Some(shown.clone()),
+            },
+            Decided {
+                row: rows[1],
+                action: Action::Notified,
+                rule: None,
+                shown: Some(shown.clone()),
+            },
+            (rows[2], Action::History).into(),
+        ])
+        .await
+        .unwrap();
+    writer.flush().await.unwrap();
+    let reader = HistoryReader::open(&path).unwrap();
+    let page = reader.page(Some("a"), None, 10).unwrap();
+    let got: Vec<(Action, Option<u32>, Option<Shown>)> = page
+        .into_iter()
+        .rev()
+        .map(|e| (e.action, e.rule, e.shown))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Action::Notified, Some(2), Some(shown.clone())),
+            (Action::Error, None, Some(shown)),
+            (Action::History, None, None),
+        ]
     );
 }

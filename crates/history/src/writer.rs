@@ -15,8 +15,8 @@ use crate::db::{
     insert_events, notify_failed, reconcile, save_resume, set_action, set_retention,
 };
 use crate::model::{
-    Action, Context, HistoryError, NewEvent, Recorded, ResumePoint, ResumeUpdate, Retention, RowId,
-    now_ms,
+    Context, Decided, HistoryError, NewEvent, Recorded, ResumePoint, ResumeUpdate, Retention,
+    RowId, now_ms,
 };
 
 /// How many requests may wait for the writer before senders wait (backpressure).
@@ -30,11 +30,11 @@ const WRITER_BATCH: usize = 512;
 enum Op {
     Record {
         /// Earlier rows' actions, stored first (see [`HistoryWriter::record_after`]).
-        actions: Vec<(RowId, Action)>,
+        actions: Vec<Decided>,
         events: Vec<NewEvent>,
         resume: Vec<ResumeUpdate>,
     },
-    SetActions(Vec<(RowId, Action)>),
+    SetActions(Vec<Decided>),
     Discard(Vec<RowId>),
     NotifyFailed(RowId),
     ButtonResult(RowId, String),
@@ -167,7 +167,7 @@ impl HistoryWriter {
     /// `pending`, as after a crash between the two steps).
     pub async fn record_after(
         &self,
-        actions: Vec<(RowId, Action)>,
+        actions: Vec<Decided>,
         events: Vec<NewEvent>,
         resume: Vec<ResumeUpdate>,
     ) -> Result<Vec<Recorded>, HistoryError> {
@@ -181,8 +181,10 @@ impl HistoryWriter {
         answer.await.map_err(|_| self.closed())?
     }
 
-    /// Queue the router's decisions; a failure is reported by the next flush or close.
-    pub async fn set_actions(&self, actions: Vec<(RowId, Action)>) -> Result<(), HistoryError> {
+    /// Queue the router's decisions (a `(row, action)` alone, or [`Decided`] with the rule
+    /// and notification); a failure is reported by the next flush or close.
+    pub async fn set_actions<D: Into<Decided>>(&self, actions: Vec<D>) -> Result<(), HistoryError> {
+        let actions = actions.into_iter().map(Into::into).collect();
         self.send(Op::SetActions(actions), Reply::None).await
     }
 
@@ -471,8 +473,8 @@ fn execute(conn: &rusqlite::Connection, book: &mut Book, op: &Op) -> rusqlite::R
             events,
             resume,
         } => {
-            for &(row, action) in actions {
-                set_action(conn, row, action)?;
+            for decided in actions {
+                set_action(conn, decided)?;
             }
             let recorded = insert_events(conn, book, events)?;
             for update in resume {
@@ -481,8 +483,8 @@ fn execute(conn: &rusqlite::Connection, book: &mut Book, op: &Op) -> rusqlite::R
             Outcome::Recorded(recorded)
         }
         Op::SetActions(actions) => {
-            for &(row, action) in actions {
-                set_action(conn, row, action)?;
+            for decided in actions {
+                set_action(conn, decided)?;
             }
             Outcome::Done
         }

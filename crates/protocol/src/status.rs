@@ -2,7 +2,7 @@
 //! updates a `watch` stream carries, and the notifier's health.
 
 use serde::{Deserialize, Serialize};
-use ssenotify_history::Action;
+use ssenotify_history::{Action, Shown};
 use ssenotify_sse::{ApplyReport, ReadyState};
 use ts_rs::TS;
 
@@ -179,6 +179,12 @@ pub struct LiveEvent {
     /// [`SubscriptionStatus::unread`]): the newest event a client saw carries the count.
     #[serde(default)]
     pub unread: u64,
+    /// The rule that matched it (0-based), as history keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<u32>,
+    /// The notification the router made of it (shown or held), as history keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shown: Option<Shown>,
 }
 
 /// Whether the notification server takes notifications.

@@ -2,6 +2,7 @@
 import type { Action } from "./Action";
 import type { GapClass } from "./GapClass";
 import type { RowKind } from "./RowKind";
+import type { Shown } from "./Shown";
 
 /**
  * A recorded event as read back.
@@ -67,4 +68,14 @@ why?: string,
  * What the last `http` button pressed on its notification got ("Restart: 200 OK",
  * "Restart: the server answered 503 Service Unavailable"); never a secret.
  */
-button?: string, };
+button?: string, 
+/**
+ * The rule that matched it (0-based, in the subscription's `rules`); absent when none
+ * did (the defaults decided) or for rows routed before this was kept.
+ */
+rule?: number, 
+/**
+ * The notification the router made of it: shown, or held (quiet hours, the rate
+ * limit, a mute); absent when it made none.
+ */
+shown?: Shown, };

@@ -20,6 +20,7 @@ export type { Reply } from "./Reply";
 export type { Request } from "./Request";
 export type { RowKind } from "./RowKind";
 export type { ServerInfo } from "./ServerInfo";
+export type { Shown } from "./Shown";
 export type { Silence } from "./Silence";
 export type { SilenceKind } from "./SilenceKind";
 export type { StatusReport } from "./StatusReport";

@@ -37,6 +37,7 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
   /** What the search lets through (`events` itself when there is no search). */
   let shown: UiEvent[] = [];
   let query = "";
+  let urgency = "";
   let selected: string | null = null;
   let pending = false;
 
@@ -60,20 +61,30 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
     "aria-label": "Search messages",
     "data-testid": "message-search",
   }) as HTMLInputElement;
-  search.addEventListener("input", () => {
+  // Which notifications to show by their urgency (events that made none have none).
+  const urgencyFilter = el("select", { class: "urgency-filter", "aria-label": "Filter by urgency", "data-testid": "urgency-filter" }, [
+    el("option", { value: "" }, ["All urgencies"]),
+    el("option", { value: "critical" }, ["Critical"]),
+    el("option", { value: "normal" }, ["Normal"]),
+    el("option", { value: "low" }, ["Low"]),
+  ]) as HTMLSelectElement;
+  const refilter = () => {
     query = search.value;
+    urgency = urgencyFilter.value;
     filter();
     scroller.scrollTop = 0;
     paint();
     renderNote();
-  });
+  };
+  search.addEventListener("input", refilter);
+  urgencyFilter.addEventListener("change", refilter);
   const inspector = el("div", { class: "inspector", "data-testid": "event-inspector", "aria-live": "polite" });
   const timeline = el("ol", { class: "timeline", "data-testid": "state-timeline" });
 
   const root = el("section", { class: "detail", "data-testid": "subscription-detail", "data-id": id }, [
     head,
     el("div", { class: "detail-body" }, [
-      el("div", { class: "messages" }, [el("h3", {}, ["Messages"]), search, scroller, listNote]),
+      el("div", { class: "messages" }, [el("h3", {}, ["Messages"]), el("div", { class: "message-filters" }, [search, urgencyFilter]), scroller, listNote]),
       el("div", { class: "side" }, [
         el("h3", {}, ["Inspector"]),
         inspector,
@@ -93,7 +104,7 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
     for (let i = w.start; i < w.end; i++) rows.push(eventRow(shown[i]!));
     replace(win, rows);
     // A search looks through everything history holds, not only what was paged in.
-    if ((query || nearEnd(w, shown.length)) && !sub.historyDone && events.length < MAX_EVENTS && !pending) {
+    if ((query || urgency || nearEnd(w, shown.length)) && !sub.historyDone && events.length < MAX_EVENTS && !pending) {
       pending = true;
       actions.loadOlder(id);
     }
@@ -128,8 +139,12 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
   /** `shown` for the current search: text, type or the router's action, any case. */
   function filter() {
     const needle = query.trim().toLowerCase();
-    shown = needle
-      ? events.filter((e) => e.data.toLowerCase().includes(needle) || e.type.toLowerCase().includes(needle) || e.action.includes(needle))
+    shown = needle || urgency
+      ? events.filter(
+          (e) =>
+            (!urgency || e.shown?.urgency === urgency) &&
+            (!needle || e.data.toLowerCase().includes(needle) || e.type.toLowerCase().includes(needle) || e.action.includes(needle)),
+        )
       : events;
   }
 
@@ -161,6 +176,11 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
         ...dt("Id", e.id || "—"),
         ...dt("Received", formatFull(e.received_at)),
         ...dt("Router", e.action, "inspector-action"),
+        ...dt("Rule", ruleText(e.rule), "inspector-rule"),
+        ...(e.shown
+          ? dt("Notification", `${e.shown.title} — ${fromMarkup(e.shown.body)} (${e.shown.urgency})`, "inspector-notification")
+          : []),
+        ...(e.button ? dt("Button", e.button, "inspector-button") : []),
         ...dt("History row", e.row === null ? "not recorded" : String(e.row)),
       ]),
       el("div", { class: "actions" }, [
@@ -168,6 +188,14 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
       ]),
       el("pre", { class: "ev-full", "data-testid": "inspector-data", tabindex: 0 }, [pretty(e.data)]),
     ]);
+  }
+
+  /** The rule that matched, as the form shows it: its number and what it matches. */
+  function ruleText(rule: number | null): string {
+    if (rule === null) return "no rule (the defaults)";
+    const spec = sub.spec?.rules?.[rule];
+    const what = spec ? ` (event ${spec.event ?? "*"}${spec.action ? `, ${spec.action}` : ""})` : "";
+    return `rule ${rule + 1}${what}`;
   }
 
   repaintOnScroll(scroller, paint);
@@ -284,7 +312,7 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
   function renderNote() {
     const parts: string[] = [];
     const total = sub.stats?.count;
-    if (query) parts.push(`${plural(shown.length, "match", "matches")} in ${plural(events.length, "message")}`);
+    if (query || urgency) parts.push(`${plural(shown.length, "match", "matches")} in ${plural(events.length, "message")}`);
     else if (events.length === 0) parts.push("No messages yet.");
     else if (sub.historyDone || total === events.length) parts.push(plural(events.length, "message"));
     else if (total !== undefined && total > events.length) parts.push(`${plural(events.length, "message")} of ${total.toLocaleString("en-US")} in history`);
@@ -295,7 +323,7 @@ export function detailView(initial: SubState, actions: DetailActions): DetailVie
     const atEnd = sub.historyDone || (total !== undefined && total <= events.length);
     replace(listNote, [
       parts.join(" · "),
-      retired > 0 && atEnd && !query
+      retired > 0 && atEnd && !query && !urgency
         ? el("span", { class: "retention-note", "data-testid": "retention-note" }, [
             ` · ${plural(retired, "older event")} removed by retention`,
           ])
@@ -326,4 +354,15 @@ export function pretty(data: string): string {
   } catch {
     return data;
   }
+}
+
+/** A notification body as sent (escaped for the server's markup) back to plain text. */
+export function fromMarkup(body: string): string {
+  return body
+    .replace(/<[^>]*>/g, "")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;|&apos;/g, "'")
+    .replace(/&amp;/g, "&");
 }

@@ -135,6 +135,8 @@ mod tests {
             action: Action::Gap,
             received_at: 1,
             unread: 0,
+            rule: None,
+            shown: None,
         };
         let gap = Row::from(&live);
         assert!(

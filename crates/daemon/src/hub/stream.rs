@@ -279,6 +279,8 @@ mod tests {
             action: Action::Notified,
             received_at: 0,
             unread: 0,
+            rule: None,
+            shown: None,
         })
     }
 
