@@ -46,12 +46,19 @@ class SseServer {
     this.requests = [];
     this.streams = new Set();
     this.sockets = new Set();
+    /** Paths answered 404 (a feed that is gone: EventSource fails for good). */
+    this.gone = new Set();
     this.port = 0;
   }
 
   async start() {
     this.server = http.createServer((req, res) => {
       this.requests.push({ url: req.url, lastEventId: req.headers["last-event-id"] ?? null, at: Date.now() });
+      if (this.gone.has(req.url)) {
+        res.writeHead(404, { "content-type": "text/plain" });
+        res.end("no such feed");
+        return;
+      }
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store" });
       // A short retry so the reconnect after a restart is quick.
       res.write("retry: 300\n\n");
@@ -314,6 +321,48 @@ test("export saves to a file picked in the save dialog", { timeout: 60_000 }, ()
     assert.equal(saved.trimEnd(), stdout.trimEnd(), "the file holds what `ssenotify export` prints");
     assert.equal((await stat(target)).mode & 0o777, 0o600);
     await rm(dir, { recursive: true, force: true });
+  }),
+);
+
+test("field errors show next to their fields as they are typed, a header's on its row", { timeout: 60_000 }, () =>
+  withScreenshot("field-errors", async () => {
+    await click('[data-testid="add-subscription"]');
+    await type('[data-testid="form-url"]', "ftp://bad");
+    const [url] = await waitForTexts('[data-testid="form-error-url"]', (ts) => (ts[0] ?? "").length > 0, 5_000);
+    assert.match(url, /ftp/);
+    await clickCentered('[data-testid="form-add-header"]');
+    await type(".header-row .h-name", "Bad Name");
+    const [header] = await waitForTexts('[data-testid="form-error-headers-0"]', (ts) => (ts[0] ?? "").length > 0, 5_000);
+    assert.match(header, /not a valid header name/);
+    // Each next to its own field: the URL's error stays the URL's.
+    const placed = await session.executeAsync(
+      `const done = arguments[arguments.length - 1];
+       const url = document.querySelector('[data-testid="form-error-url"]');
+       const header = document.querySelector('[data-testid="form-error-headers-0"]');
+       done({
+         url: !url.hidden && url.parentElement.contains(document.querySelector('[data-testid="form-url"]')),
+         header: !header.hidden && header.closest(".header-row") !== null,
+       });`,
+    );
+    assert.deepEqual(placed, { url: true, header: true });
+    await clickCentered('[data-testid="form-cancel"]');
+  }),
+);
+
+test("Retry now revives a subscription CLOSED for good", { timeout: 60_000 }, () =>
+  withScreenshot("retry-now", async () => {
+    const id = "gone";
+    const row = `[data-testid="subscription-row"][data-id="${id}"]`;
+    sse.gone.add("/gone");
+    const added = await invoke("add_subscription", { input: { url: `http://127.0.0.1:${sse.port}/gone`, id, headers: [] } });
+    assert.equal(added, id, JSON.stringify(added));
+    await waitForTexts(`${row} [data-testid="ready-state"]`, (ts) => ts[0] === "CLOSED", 15_000);
+    // The feed is back; EventSource would stay CLOSED, ssenotify tries again when asked.
+    sse.gone.delete("/gone");
+    await click(`${row} [data-testid="ready-state"]`);
+    await click('[data-testid="detail-retry"]');
+    await waitForTexts(`${row} [data-testid="ready-state"]`, (ts) => ts[0] === "OPEN", 15_000);
+    await invoke("remove_subscription", { id });
   }),
 );
 
