@@ -666,6 +666,21 @@ describe("the app", () => {
     expect(fake.api.setDoNotDisturb).toHaveBeenLastCalledWith(false);
   });
 
+  it("says in the header which subscriptions are muted, and until when", async () => {
+    const soon = new Date(Date.now() + 3_600_000).toISOString();
+    const past = new Date(Date.now() - 60_000).toISOString();
+    const { root } = await boot({
+      views: [
+        { spec: { id: "ci", name: "CI", url: "http://x/ci", mute_until: soon }, status: status("ci", { name: "CI" }) },
+        { spec: { id: "old", url: "http://x/old", mute_until: past }, status: status("old") },
+        { spec: { id: "b", url: "http://x/b" }, status: status("b") },
+      ],
+    });
+    const note = q(root, "mute-indicator")!;
+    expect(note.hidden).toBe(false);
+    expect(note.textContent).toMatch(/^CI muted until \d{1,2}:\d{2}/);
+  });
+
   it("closes a form with Escape, and in a narrow window shows one pane with a way back", async () => {
     const { root } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a") }] });
     const layout = root.querySelector(".layout")!;

@@ -24,7 +24,7 @@ import {
   type SubState,
 } from "./store";
 import { button } from "./views/common";
-import { detailView, type DetailView } from "./views/detail";
+import { detailView, muted, type DetailView } from "./views/detail";
 import { formView } from "./views/form";
 import { subList } from "./views/sublist";
 import { importView, settingsView } from "./views/tools";
@@ -61,6 +61,8 @@ export async function start(root: Element, api: Api): Promise<void> {
   const quietNote = el("span", { "data-testid": "quiet-indicator", role: "status" });
   const showAnywayButton = button("Show anyway", () => void showAnyway(), { "data-testid": "show-anyway" });
   const quietBox = el("span", { class: "quiet-note", hidden: true }, [quietNote, showAnywayButton]);
+  // Muted subscriptions hold their popups too: said beside quiet time.
+  const muteNote = el("span", { class: "quiet-note", "data-testid": "mute-indicator", role: "status", hidden: true });
   const dndButton = button("Do not disturb", () => void toggleDnd(), { "data-testid": "dnd-toggle", "aria-pressed": "false" });
   // Unread events over every subscription, and the one click that reads them all.
   const unreadCount = el("span", { "data-testid": "unread-total" });
@@ -88,7 +90,7 @@ export async function start(root: Element, api: Api): Promise<void> {
 
   const layout = el("div", { class: "layout" }, [el("aside", { class: "sidebar" }, [sidebar.root]), paneBox]);
   replace(root, [
-    el("header", { class: "app-header" }, [el("h1", {}, ["ssenotify"]), status, unreadBox, quietBox, dndButton, version]),
+    el("header", { class: "app-header" }, [el("h1", {}, ["ssenotify"]), status, unreadBox, quietBox, muteNote, dndButton, version]),
     engineNotice,
     notice,
     nav,
@@ -133,6 +135,7 @@ export async function start(root: Element, api: Api): Promise<void> {
     if (store.configError) parts.push(`config error: ${store.configError}`);
     status.textContent = info ? parts.join(" · ") : "connecting to the app…";
     unreadBox.hidden = store.unread <= 0;
+    renderMuted();
     unreadCount.textContent = plural(Math.max(store.unread, 0), "unread event");
     version.textContent = info ? `v${info.version}` : "";
     // The no-tray-host notice is information, hidden for good once the user says so;
@@ -152,6 +155,24 @@ export async function start(root: Element, api: Api): Promise<void> {
         : null,
     ]);
     engineNotice.hidden = !notice || dismissed;
+  }
+
+  // --- muted subscriptions ---
+  function renderMuted() {
+    const now = Date.now();
+    const held: { name: string; until: number }[] = [];
+    for (const sub of store.subs.values()) {
+      if (sub.spec?.mute_until && muted(sub, now)) {
+        held.push({ name: sub.status?.name ?? sub.spec.name ?? sub.id, until: Date.parse(sub.spec.mute_until) });
+      }
+    }
+    muteNote.hidden = held.length === 0;
+    muteNote.textContent =
+      held.length === 1
+        ? `${held[0]!.name} muted until ${formatClock(held[0]!.until)}`
+        : held.length > 1
+          ? `${plural(held.length, "subscription")} muted`
+          : "";
   }
 
   // --- quiet time ---
