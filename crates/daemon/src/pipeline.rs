@@ -474,6 +474,11 @@ impl Pipeline {
                 }
                 None => HistoryAction::History,
             };
+            // Kept only for what was shown or held: with notifications off (`run
+            // --no-notify`) the decision is a plain `history`, and costs no more.
+            if !(action.wants_attention() || action == HistoryAction::Muted) {
+                shown = None;
+            }
             // A dropped event is neither shown nor kept (`drop` promises that); its row
             // went in only to find duplicates, and goes now.
             let row = match (recorded.map(Recorded::row), action) {
