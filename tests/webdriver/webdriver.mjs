@@ -64,6 +64,11 @@ export class Session {
     return this.cmd("POST", "/execute/async", { script, args });
   }
 
+  /** Sets the window's size (and position, if given): W3C "Set Window Rect". */
+  setWindowRect(rect) {
+    return this.cmd("POST", "/window/rect", rect);
+  }
+
   /** Saves a PNG screenshot of the window to `file` (directories are created). */
   async screenshot(file, { timeoutMs = 10_000 } = {}) {
     const png = await this.cmd("GET", "/screenshot", undefined, timeoutMs);
