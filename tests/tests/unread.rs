@@ -77,20 +77,24 @@ fn unread_counts_until_marked_read_and_survives_a_restart() {
     let file = home.write(
         "subscriptions.toml",
         &format!(
-            "{}\n{}\n{}\n{}rules = [{{ event = \"*\", action = \"history\" }}]\n",
+            "{}\n{}\n{}\n{}rules = [{{ event = \"*\", action = \"history\" }}]\n\n\
+             {}history = {{ max_events = 2 }}\n",
             sub("a"),
             sub("b"),
             sub("c"),
             sub("logs"),
+            sub("small"),
         ),
     );
     home.ok(&["import", file.to_str().unwrap()]);
     let daemon = start(&home);
+    // History keeps two of small's events: no more can be unread.
     let expected = [
         row("a", 3, 3),
         row("b", 3, 3),
         row("c", 3, 3),
         row("logs", 0, 3),
+        row("small", 2, 3),
     ];
     poll(WAIT, || (counts(&home) == expected).then_some(()))
         .unwrap_or_else(|| panic!("{:?}\n{}", counts(&home), daemon.log()));
@@ -99,7 +103,11 @@ fn unread_counts_until_marked_read_and_survives_a_restart() {
         "list shows the count"
     );
     assert_eq!(home.ok(&["mark-read", "a"]).trim(), "marked read: a");
-    wait_unread(&home, &daemon, &[("a", 0), ("b", 3), ("c", 3), ("logs", 0)]);
+    wait_unread(
+        &home,
+        &daemon,
+        &[("a", 0), ("b", 3), ("c", 3), ("logs", 0), ("small", 2)],
+    );
     let unknown = home.run(&["mark-read", "nope"]);
     assert!(
         !unknown.status.success() && stderr(&unknown).contains("no subscription with id \"nope\""),
@@ -110,14 +118,33 @@ fn unread_counts_until_marked_read_and_survives_a_restart() {
     // After a restart the server replays 1-3: duplicates, counted before. a's mark holds;
     // the others' unread rows are counted again from history.
     let daemon = restart(&home, daemon);
-    wait_unread(&home, &daemon, &[("a", 0), ("b", 3), ("c", 3), ("logs", 0)]);
+    wait_unread(
+        &home,
+        &daemon,
+        &[("a", 0), ("b", 3), ("c", 3), ("logs", 0), ("small", 2)],
+    );
     // b is marked read with no event counted since the start: up to its newest row.
     home.ok(&["mark-read", "b", "logs"]);
-    wait_unread(&home, &daemon, &[("a", 0), ("b", 0), ("c", 3), ("logs", 0)]);
+    wait_unread(
+        &home,
+        &daemon,
+        &[("a", 0), ("b", 0), ("c", 3), ("logs", 0), ("small", 2)],
+    );
 
     // Once c's count is back, the restarted daemon has counted history: b's mark held.
     let daemon = restart(&home, daemon);
-    wait_unread(&home, &daemon, &[("a", 0), ("b", 0), ("c", 3), ("logs", 0)]);
-    assert_eq!(home.ok(&["mark-read"]).trim(), "marked read: a, b, c, logs");
-    wait_unread(&home, &daemon, &[("a", 0), ("b", 0), ("c", 0), ("logs", 0)]);
+    wait_unread(
+        &home,
+        &daemon,
+        &[("a", 0), ("b", 0), ("c", 3), ("logs", 0), ("small", 2)],
+    );
+    assert_eq!(
+        home.ok(&["mark-read"]).trim(),
+        "marked read: a, b, c, logs, small"
+    );
+    wait_unread(
+        &home,
+        &daemon,
+        &[("a", 0), ("b", 0), ("c", 0), ("logs", 0), ("small", 0)],
+    );
 }

@@ -246,6 +246,12 @@ describe("the app", () => {
     expect(q(form, "form-error-headers-1")?.textContent).toContain("not a valid header name");
     expect(q(form, "form-error-headers-0")?.hidden).toBe(true);
     expect(q(form, "form-error-url")?.hidden).toBe(true);
+    // An error found here (a duration) does not hide the engine's (the URL).
+    typeInto(q<HTMLInputElement>(form, "form-url")!, "ftp://bad");
+    typeInto(q<HTMLInputElement>(form, "form-reconnect_time")!, "5 parsecs");
+    await vi.waitFor(() => expect(q(form, "form-error-reconnect_time")?.hidden).toBe(false));
+    await vi.waitFor(() => expect(q(form, "form-error-url")?.hidden).toBe(false));
+    expect(q(form, "form-error-url")?.textContent).toContain('scheme "ftp"');
   });
 
   it("edits with the full spec and runs the rule tester", async () => {
@@ -696,6 +702,13 @@ describe("the app", () => {
     await vi.waitFor(() => expect(layout.classList.contains("pane-open")).toBe(true));
     root.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
     expect(layout.classList.contains("pane-open")).toBe(false);
+  });
+
+  it("shows the empty state, not an empty list, in a narrow window with no subscriptions", async () => {
+    const { root } = await boot();
+    expect(root.querySelector(".layout")!.classList.contains("pane-open")).toBe(true);
+    expect(root.querySelector("#empty-state")).not.toBeNull();
+    expect(q(root, "back")).toBeNull();
   });
 
   it("pretty-prints JSON in the inspector, text as it came", async () => {

@@ -247,7 +247,8 @@ export async function start(root: Element, api: Api): Promise<void> {
   function show(next: Pane, content: HTMLElement) {
     pane = next;
     // In a narrow window the pane replaces the list; Back brings the list again.
-    layout.classList.toggle("pane-open", next.kind !== "home");
+    // With nothing to list, the pane (the empty state and its demo button) is what shows.
+    layout.classList.toggle("pane-open", next.kind !== "home" || store.subs.size === 0);
     const back = next.kind === "home" ? null : button("← Subscriptions", () => renderHome(), { class: "back", "data-testid": "back" });
     replace(paneBox, [back, content]);
     paneBox.scrollTop = 0;

@@ -46,6 +46,8 @@ struct Route {
     opened: Option<(Instant, bool)>,
     /// Its gap accounting.
     outage: Watch,
+    /// History keeps at most this many of its events: no more can be unread.
+    max_unread: u64,
 }
 
 /// Where a subscription with unsaved events is on its way back.
@@ -181,7 +183,9 @@ impl Pipeline {
                 router: None,
                 opened: None,
                 outage: Watch::default(),
+                max_unread: u64::MAX,
             });
+            route.max_unread = spec.history.max_events as u64;
             route.outage.configure(spec);
             if let Some(since) = self.stopped.remove(&spec.id) {
                 let last_id = self
@@ -499,6 +503,7 @@ impl Pipeline {
                 (None, _) => None,
             };
             // A duplicate was received before and counted then.
+            let max_unread = self.routes.get(&id).map_or(u64::MAX, |r| r.max_unread);
             let unread = {
                 let mut table = self.live.table();
                 if action != HistoryAction::Duplicate
@@ -510,7 +515,7 @@ impl Pipeline {
                         entry.last_row = row;
                     }
                     if action.wants_attention() {
-                        entry.unread += 1;
+                        entry.unread = (entry.unread + 1).min(max_unread);
                     }
                 }
                 table.status.get(id.as_ref()).map_or(0, |s| s.unread)

@@ -265,10 +265,13 @@ export function formView(
   async function checkLive() {
     const mine = ++checks;
     const { spec, errors } = formToSpec(read(), base);
-    if (Object.keys(errors).length === 0) {
-      const err = await actions.check(spec, editing === null);
-      if (mine !== checks || !form.isConnected) return;
-      if (err) Object.assign(errors, errorsByField(err, knownFields(rules.length, headers.map((h) => h.name.trim()))));
+    // The engine checks the rest even while a field has an error found here: a bad
+    // duration must not hide a bad URL. A field keeps the error found here.
+    const err = await actions.check(spec, editing === null);
+    if (mine !== checks || !form.isConnected) return;
+    if (err) {
+      const engine = errorsByField(err, knownFields(rules.length, headers.map((h) => h.name.trim())));
+      for (const [field, messages] of Object.entries(engine)) if (!(field in errors)) errors[field] = messages;
     }
     show(errors, touched);
   }
