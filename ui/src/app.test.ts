@@ -32,6 +32,10 @@ function fakeApi(opts: { files?: string[]; views?: SubscriptionView[]; notice?: 
     }),
     updateSubscription: vi.fn(async () => {}),
     checkSubscription: vi.fn(async (spec: SubscriptionSpec) => {
+      // As the real IPC: a value it cannot read refuses the whole request, about it alone.
+      if (spec.reconnect_time !== undefined && !/^\d+(ms|s|m|h|d|w)$/.test(spec.reconnect_time)) {
+        throw { message: "invalid args `spec` for command `check_subscription`: unknown time unit" };
+      }
       if (spec.url.startsWith("ftp:")) throw { message: 'url: scheme "ftp" is not allowed', field: "url" };
       if (spec.headers && "Bad Name" in spec.headers) throw { message: "invalid", problems: [{ field: "headers.Bad Name", message: '"Bad Name" is not a valid header name' }] };
     }),

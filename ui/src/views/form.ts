@@ -267,7 +267,11 @@ export function formView(
     const { spec, errors } = formToSpec(read(), base);
     // The engine checks the rest even while a field has an error found here: a bad
     // duration must not hide a bad URL. A field keeps the error found here.
-    const err = await actions.check(spec, editing === null);
+    // Fields with an error here go to the engine unset: a value it cannot even read would
+    // make it answer about that field alone.
+    const rest: Record<string, unknown> = { ...spec };
+    for (const field of Object.keys(errors)) if (field in rest && field !== "id" && field !== "url") delete rest[field];
+    const err = await actions.check(rest as unknown as SubscriptionSpec, editing === null);
     if (mine !== checks || !form.isConnected) return;
     if (err) {
       const engine = errorsByField(err, knownFields(rules.length, headers.map((h) => h.name.trim())));
