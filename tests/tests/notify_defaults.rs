@@ -522,6 +522,13 @@ buttons = [{{ label = "Press {{{{ json.job }}}}", http = {{ url = "{api}/{{{{ js
         elsewhere.requests()
     );
     assert!(!format!("{results:?}").contains("s3cret"));
+    // The text form says it too, under its event.
+    let text = desk.ssenotify_output(&["history", "ops"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("\n    button: Press restart: 200 OK\n"),
+        "{text}"
+    );
 
     // The failure is told in a notification of its own.
     let history = desk.wait_for_dunst(WAIT, "the failed buttons' notices", |h| {

@@ -528,6 +528,9 @@ pub fn history(args: HistoryArgs, paths: &Paths) -> ExitCode {
             event.action,
             crate::common::Printable(&text)
         );
+        if let Some(button) = &event.button {
+            let _ = writeln!(out, "    button: {}", crate::common::Printable(button));
+        }
     }
     // Said where the rows end, as the app's list says it: older rows did exist.
     if reached_the_end {
