@@ -340,7 +340,11 @@ pub async fn mute_subscription(state: State<'_, AppState>, id: String, minutes: 
 /// Reconnects a subscription now ("Retry now"): from CLOSED, or a wait before the next try.
 #[tauri::command]
 pub async fn reconnect_subscription(state: State<'_, AppState>, id: String) -> Result<()> {
-    let request = Request::Reconnect { id };
+    ask_engine(&state, Request::Reconnect { id }).await
+}
+
+/// Sends the engine a request that it carries out or refuses, and says which.
+async fn ask_engine(state: &AppState, request: Request) -> Result<()> {
     match ssenotify_protocol::request(&state.engine.socket(), &request).await {
         Ok(Reply::Done { .. }) => Ok(()),
         Ok(Reply::Error { message }) => Err(CommandError::new(message)),
@@ -364,15 +368,7 @@ pub async fn show_anyway(state: State<'_, AppState>) -> Result<()> {
 /// unread counts and keeps the mark across restarts.
 #[tauri::command]
 pub async fn mark_read(state: State<'_, AppState>, ids: Option<Vec<String>>) -> Result<()> {
-    let request = Request::MarkRead { ids };
-    match ssenotify_protocol::request(&state.engine.socket(), &request).await {
-        Ok(Reply::Done { .. }) => Ok(()),
-        Ok(Reply::Error { message }) => Err(CommandError::new(message)),
-        Ok(_) => Err(CommandError::new("unexpected reply from the engine")),
-        Err(err) => Err(CommandError::new(format!(
-            "the engine did not answer: {err}"
-        ))),
-    }
+    ask_engine(&state, Request::MarkRead { ids }).await
 }
 
 /// The import formats the UI offers.

@@ -16,7 +16,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync } from "node:fs"
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
-import { run, visibleWindows } from "./harness.mjs";
+import { run, until, visibleWindows } from "./harness.mjs";
 import { Session, sleep, waitForDriver } from "./webdriver.mjs";
 
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -75,16 +75,6 @@ class SseServer {
     this.server.closeAllConnections?.();
     return new Promise((resolve) => this.server.close(resolve));
   }
-}
-
-async function until(check, what, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value) return value;
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** One app session: its own HOME, tauri-driver and engine. */

@@ -506,9 +506,9 @@ impl Pipeline {
             let max_unread = self.routes.get(&id).map_or(u64::MAX, |r| r.max_unread);
             let unread = {
                 let mut table = self.live.table();
-                if action != HistoryAction::Duplicate
-                    && let Some(entry) = table.status.get_mut(id.as_ref())
-                {
+                if action == HistoryAction::Duplicate {
+                    table.status.get(id.as_ref()).map_or(0, |s| s.unread)
+                } else if let Some(entry) = table.status.get_mut(id.as_ref()) {
                     entry.events += 1;
                     entry.last_event_at = Some(received_at);
                     if row.is_some() {
@@ -517,8 +517,10 @@ impl Pipeline {
                     if action.wants_attention() {
                         entry.unread = (entry.unread + 1).min(max_unread);
                     }
+                    entry.unread
+                } else {
+                    0
                 }
-                table.status.get(id.as_ref()).map_or(0, |s| s.unread)
             };
             // What history keeps counts for the silent-feed alarm (so it counts again
             // after a restart).
