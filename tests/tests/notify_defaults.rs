@@ -248,25 +248,18 @@ fn script(dir: &std::path::Path, name: &str, body: &str) {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
-#[test]
-fn a_button_pressed_in_dunst_opens_its_url_and_only_http_urls_become_buttons() {
-    let desk = Desktop::start();
-    // dunst's context menu runs `dmenu` with every action as a line and invokes the line
-    // it prints: this one picks the Dashboard button, as a user would. `xdg-open` (the
-    // daemon's way to open a URL) writes what it was given.
+/// Makes dunst's context menu run a `dmenu` of `desk`'s own (in its `bin/`): dunst writes
+/// every action as a line and invokes the line it prints, so `pick` (a shell filter)
+/// presses a button as a user would. Every menu shown is kept in `menu.txt`. Returns the
+/// `bin` directory and that file.
+fn fake_dmenu(desk: &Desktop, pick: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let bin = desk.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let menu = desk.path().join("menu.txt");
-    let opened = desk.path().join("opened.txt");
     script(
         &bin,
         "fake-dmenu",
-        &format!("tee {} | grep -m1 Dashboard", menu.display()),
-    );
-    script(
-        &bin,
-        "xdg-open",
-        &format!("echo \"$1\" >> {}", opened.display()),
+        &format!("tee -a {} | {pick}", menu.display()),
     );
     let rc = desk.path().join("config/dunst/dunstrc");
     let dunstrc = std::fs::read_to_string(&rc).unwrap().replacen(
@@ -278,6 +271,32 @@ fn a_button_pressed_in_dunst_opens_its_url_and_only_http_urls_become_buttons() {
         1,
     );
     std::fs::write(&rc, dunstrc).unwrap();
+    (bin, menu)
+}
+
+/// How many popups dunst shows now. Not `wait_for_dunst`: reading dunst's history closes
+/// the popups, and a closed popup has no menu.
+fn displayed(desk: &Desktop) -> Option<u32> {
+    let out = desk
+        .command("dunstctl")
+        .args(["count", "displayed"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+#[test]
+fn a_button_pressed_in_dunst_opens_its_url_and_only_http_urls_become_buttons() {
+    let desk = Desktop::start();
+    // The menu picks the Dashboard button; `xdg-open` (the daemon's way to open a URL)
+    // writes what it was given.
+    let (bin, menu) = fake_dmenu(&desk, "grep -m1 Dashboard");
+    let opened = desk.path().join("opened.txt");
+    script(
+        &bin,
+        "xdg-open",
+        &format!("echo \"$1\" >> {}", opened.display()),
+    );
 
     let data = serde_json::json!({"topic": "ops", "message": "deploy done", "actions": [
         {"action": "view", "label": "Dashboard", "url": "https://dash.example/ops"},
@@ -297,23 +316,7 @@ fn a_button_pressed_in_dunst_opens_its_url_and_only_http_urls_become_buttons() {
     let _daemon = desk.run_daemon_with(|command| {
         command.env("PATH", &path);
     });
-    // Not `wait_for_dunst`: reading dunst's history closes the popups, and a closed popup
-    // has no menu.
-    let displayed = || {
-        let out = desk
-            .command("dunstctl")
-            .args(["count", "displayed"])
-            .output();
-        out.ok()
-            .and_then(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .trim()
-                    .parse::<u32>()
-                    .ok()
-            })
-            .is_some_and(|n| n >= 1)
-    };
-    poll(WAIT, || displayed().then_some(())).expect("dunst shows the popup");
+    poll(WAIT, || (displayed(&desk)? >= 1).then_some(())).expect("dunst shows the popup");
     let calls = monitor.calls();
     assert_eq!(calls.len(), 1, "{calls:#?}");
     assert_eq!(
@@ -345,30 +348,12 @@ fn a_button_pressed_in_dunst_opens_its_url_and_only_http_urls_become_buttons() {
 #[test]
 fn an_http_button_pressed_in_dunst_sends_its_request_and_history_keeps_what_it_got() {
     let desk = Desktop::start();
-    // dunst's context menu runs this `dmenu`: it picks the button named in `choice.txt`.
-    let bin = desk.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let menu = desk.path().join("menu.txt");
+    // The menu picks the button named in `choice.txt`.
     let choice = desk.path().join("choice.txt");
-    script(
-        &bin,
-        "fake-dmenu",
-        &format!(
-            "tee -a {} | grep -m1 -F \"$(cat {})\"",
-            menu.display(),
-            choice.display()
-        ),
+    let (_, menu) = fake_dmenu(
+        &desk,
+        &format!("grep -m1 -F \"$(cat {})\"", choice.display()),
     );
-    let rc = desk.path().join("config/dunst/dunstrc");
-    let dunstrc = std::fs::read_to_string(&rc).unwrap().replacen(
-        "[global]\n",
-        &format!(
-            "[global]\n    dmenu = {}\n",
-            bin.join("fake-dmenu").display()
-        ),
-        1,
-    );
-    std::fs::write(&rc, dunstrc).unwrap();
 
     // The API the rule's buttons call (503 for /fail, /bounce redirects elsewhere), and
     // another origin an event names.
@@ -416,21 +401,7 @@ buttons = [{{ label = "Press {{{{ json.job }}}}", http = {{ url = "{api}/{{{{ js
         api = api.url("").trim_end_matches('/'),
     ));
     let _daemon = desk.run_daemon();
-    // Not `wait_for_dunst`: reading dunst's history closes the popups, and a closed popup
-    // has no menu.
-    let displayed = || {
-        let out = desk
-            .command("dunstctl")
-            .args(["count", "displayed"])
-            .output();
-        out.ok().and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .trim()
-                .parse::<u32>()
-                .ok()
-        })
-    };
-    poll(WAIT, || (displayed()? >= 4).then_some(())).expect("dunst shows the four popups");
+    poll(WAIT, || (displayed(&desk)? >= 4).then_some(())).expect("dunst shows the four popups");
     let press = |label: &str| {
         std::fs::write(&choice, label).unwrap();
         let context = desk
