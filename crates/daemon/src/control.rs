@@ -269,6 +269,7 @@ impl ControlLoop {
 
         let mut table = self.live.table();
         let removed = table.status.retain(|id| ids.contains(id));
+        table.unread_caps.retain(|id, _| ids.contains(id.as_str()));
         if !removed.is_empty() {
             self.live.publish(DaemonEvent::Removed { ids: removed });
         }
@@ -276,6 +277,9 @@ impl ControlLoop {
         // watchers one line, not one per subscription.
         for spec in &set.subscriptions {
             let error = report.failed.get(&spec.id).cloned();
+            table
+                .unread_caps
+                .insert(spec.id.clone(), spec.history.max_events as u64);
             let changed = table.status.update(
                 &spec.id,
                 || initial_status(spec),

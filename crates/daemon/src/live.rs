@@ -332,6 +332,9 @@ pub(crate) struct Table {
     /// Until history's unread rows are counted at start: the subscriptions marked read
     /// meanwhile (see `unread.rs`).
     pub marked_early: Option<HashSet<String>>,
+    /// Per subscription, the most events history keeps of it (`history.max_events`): no
+    /// more can be unread. Set with the file, before any count.
+    pub unread_caps: HashMap<String, u64>,
 }
 
 /// State shared by the control loop, the pipeline and the handle.
@@ -366,6 +369,7 @@ impl Live {
                 config_error: None,
                 notifications: NotificationSettings::default(),
                 marked_early: Some(HashSet::new()),
+                unread_caps: HashMap::new(),
             }),
             ui: broadcast::channel(ui_buffer).0,
             sink,

@@ -46,8 +46,6 @@ struct Route {
     opened: Option<(Instant, bool)>,
     /// Its gap accounting.
     outage: Watch,
-    /// History keeps at most this many of its events: no more can be unread.
-    max_unread: u64,
 }
 
 /// Where a subscription with unsaved events is on its way back.
@@ -183,9 +181,7 @@ impl Pipeline {
                 router: None,
                 opened: None,
                 outage: Watch::default(),
-                max_unread: u64::MAX,
             });
-            route.max_unread = spec.history.max_events as u64;
             route.outage.configure(spec);
             if let Some(since) = self.stopped.remove(&spec.id) {
                 let last_id = self
@@ -503,9 +499,9 @@ impl Pipeline {
                 (None, _) => None,
             };
             // A duplicate was received before and counted then.
-            let max_unread = self.routes.get(&id).map_or(u64::MAX, |r| r.max_unread);
             let unread = {
                 let mut table = self.live.table();
+                let cap = table.unread_caps.get(id.as_ref()).copied();
                 if action == HistoryAction::Duplicate {
                     table.status.get(id.as_ref()).map_or(0, |s| s.unread)
                 } else if let Some(entry) = table.status.get_mut(id.as_ref()) {
@@ -515,7 +511,7 @@ impl Pipeline {
                         entry.last_row = row;
                     }
                     if action.wants_attention() {
-                        entry.unread = (entry.unread + 1).min(max_unread);
+                        entry.unread = (entry.unread + 1).min(cap.unwrap_or(u64::MAX));
                     }
                     entry.unread
                 } else {

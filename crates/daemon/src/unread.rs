@@ -38,8 +38,10 @@ pub(crate) async fn count_stored(db: PathBuf, upto: RowId, live: Arc<Live>) {
         if marked.contains(&id) {
             continue;
         }
+        let cap = table.unread_caps.get(&id).copied().unwrap_or(u64::MAX);
         if let Some(status) = table.status.get_mut(&id) {
-            status.unread += n;
+            // Rows counted live meanwhile may be among those retention removed since.
+            status.unread = (status.unread + n).min(cap);
             live.publish(DaemonEvent::Status(status.clone()));
         }
     }
