@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::fresh::Fresh;
 use crate::model::{
     Action, Context, Decided, HistoryError, NewEvent, Recorded, ResumeUpdate, Retention, RowId,
     now_ms,
@@ -37,6 +38,8 @@ impl std::fmt::Debug for Db {
 pub(crate) struct Book {
     retention: HashMap<Arc<str>, Retention>,
     rows: HashMap<Arc<str>, u64>,
+    /// The rows not yet merged into the per-subscription indexes.
+    pub(crate) fresh: Fresh,
 }
 
 impl Book {
@@ -48,7 +51,7 @@ impl Book {
     fn rows(&mut self, conn: &Connection, sub: &Arc<str>) -> rusqlite::Result<&mut u64> {
         if !self.rows.contains_key(sub) {
             let count: i64 = conn
-                .prepare_cached("SELECT count(*) FROM events WHERE sub_id = ?1")?
+                .prepare_cached("SELECT count(*) FROM sub_events WHERE sub_id = ?1")?
                 .query_row([&**sub], |r| r.get(0))?;
             self.rows.insert(sub.clone(), count as u64);
         }
@@ -69,9 +72,13 @@ impl Db {
         let path = path.as_ref().to_owned();
         let conn = schema::open_read_write(&path)?;
         let file = identity(&path);
+        let fresh = Fresh::load(&conn).ctx(&path, "reading the rows not yet merged")?;
         Ok(Self {
             read: HistoryReader { conn, path },
-            book: Book::default(),
+            book: Book {
+                fresh,
+                ..Book::default()
+            },
             file,
         })
     }
@@ -119,6 +126,11 @@ impl Db {
         &self.read.path
     }
 
+    /// How long until fresh rows are due for a merge; `None` with nothing fresh.
+    pub(crate) fn fresh_due_in(&self) -> Option<std::time::Duration> {
+        self.book.fresh.due_in()
+    }
+
     /// The connection and the bookkeeping, for the writer thread's batches.
     pub(crate) fn parts(&mut self) -> (&mut Connection, &mut Book) {
         (&mut self.read.conn, &mut self.book)
@@ -147,19 +159,25 @@ pub(crate) fn insert_events(
     book: &mut Book,
     batch: &[NewEvent],
 ) -> rusqlite::Result<Vec<Recorded>> {
-    // ON CONFLICT names the dedup index, where INSERT OR IGNORE would also silently skip
-    // rows that break any other constraint.
+    // Fresh: outside the per-subscription indexes until the next merge (see `fresh.rs`).
     let mut insert = conn.prepare_cached(
         "INSERT INTO events \
-             (sub_id, event_type, data, event_id, last_event_id, received_at, action) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-         ON CONFLICT (sub_id, event_id) WHERE event_id IS NOT NULL DO NOTHING",
+             (sub_id, event_type, data, event_id, last_event_id, received_at, action, fresh) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)",
     )?;
     let mut recorded = Vec::with_capacity(batch.len());
-    let mut added_to: Vec<(Arc<str>, u64)> = Vec::new();
     for event in batch {
         let key = event.dedup_key();
-        let added = insert.execute(params![
+        if let Some(key) = key
+            && let Some((row, action)) = earlier_copy(conn, book, &event.sub_id, key)?
+        {
+            // An unreadable action on the earlier copy is treated as already routed: a
+            // missed notification is better than a repeated one.
+            let action = action.parse().unwrap_or(Action::Error);
+            recorded.push(Recorded::Duplicate { row, action });
+            continue;
+        }
+        insert.execute(params![
             &*event.sub_id,
             &*event.event_type,
             event.data,
@@ -168,43 +186,61 @@ pub(crate) fn insert_events(
             event.received_at,
             event.action.as_str(),
         ])?;
-        if added == 1 {
-            recorded.push(Recorded::New {
-                row: conn.last_insert_rowid(),
-            });
-            match added_to.iter_mut().find(|(sub, _)| *sub == event.sub_id) {
-                Some((_, n)) => *n += 1,
-                None => added_to.push((event.sub_id.clone(), 1)),
-            }
-        } else {
-            let (row, action): (RowId, String) = conn
-                .prepare_cached(
-                    "SELECT id, action FROM events WHERE sub_id = ?1 AND event_id = ?2",
-                )?
-                .query_row(params![&*event.sub_id, key], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            // An unreadable action on the earlier copy is treated as already routed: a
-            // missed notification is better than a repeated one.
-            let action = action.parse().unwrap_or(Action::Error);
-            recorded.push(Recorded::Duplicate { row, action });
-        }
-    }
-    for (sub, added) in added_to {
+        let row = conn.last_insert_rowid();
+        recorded.push(Recorded::New { row });
+        book.fresh.added(&event.sub_id, key, row);
         // Counted before these rows when first seen: the count query then includes them.
-        let known = book.rows.contains_key(&sub);
-        let rows = book.rows(conn, &sub)?;
-        if known {
-            *rows += added;
+        if let Some(rows) = book.rows.get_mut(&event.sub_id) {
+            *rows += 1;
         }
-        trim(conn, book, &sub)?;
     }
     Ok(recorded)
 }
 
+/// The row and action of `sub`'s event with dedup key `key`, fresh or indexed.
+fn earlier_copy(
+    conn: &Connection,
+    book: &Book,
+    sub: &str,
+    key: &str,
+) -> rusqlite::Result<Option<(RowId, String)>> {
+    if let Some(row) = book.fresh.find(sub, key) {
+        // Gone only if something deleted it behind the bookkeeping's back (ageing out
+        // merges first): then the indexes answer.
+        let action = conn
+            .prepare_cached("SELECT action FROM events WHERE id = ?1")?
+            .query_row([row], |r| r.get(0))
+            .optional()?;
+        if let Some(action) = action {
+            return Ok(Some((row, action)));
+        }
+    }
+    conn.prepare_cached(
+        "SELECT id, action FROM events WHERE sub_id = ?1 AND event_id = ?2 AND fresh = 0",
+    )?
+    .query_row(params![sub, key], |r| Ok((r.get(0)?, r.get(1)?)))
+    .optional()
+}
+
+/// Moves every fresh row into the per-subscription indexes in one statement, then trims
+/// each subscription that had fresh rows to its `max_events` (see `fresh.rs`).
+pub(crate) fn merge(conn: &Connection, book: &mut Book) -> rusqlite::Result<()> {
+    if book.fresh.is_empty() {
+        return Ok(());
+    }
+    conn.prepare_cached("UPDATE events SET fresh = 0 WHERE fresh = 1")?
+        .execute([])?;
+    for sub in book.fresh.take() {
+        trim(conn, book, &sub)?;
+    }
+    Ok(())
+}
+
 /// Deletes `sub`'s oldest rows beyond its `max_events`; returns how many went.
 ///
-/// Runs after every write that adds rows, so a subscription never holds more than its
-/// limit once a transaction commits; deleting exactly the excess costs an index walk of
-/// the rows removed, not of the rows kept.
+/// Runs at every merge of the rows it grew by (and when its retention changes), so a
+/// subscription holds at most its limit once fresh rows are merged; deleting exactly the
+/// excess costs an index walk of the rows removed, not of the rows kept.
 fn trim(conn: &Connection, book: &mut Book, sub: &Arc<str>) -> rusqlite::Result<u64> {
     let Some(retention) = book.retention(sub) else {
         return Ok(0);
@@ -217,7 +253,7 @@ fn trim(conn: &Connection, book: &mut Book, sub: &Arc<str>) -> rusqlite::Result<
     let removed = conn
         .prepare_cached(
             "DELETE FROM events WHERE id IN \
-                 (SELECT id FROM events WHERE sub_id = ?1 ORDER BY id LIMIT ?2)",
+                 (SELECT id FROM sub_events WHERE sub_id = ?1 ORDER BY id LIMIT ?2)",
         )?
         .execute(params![&**sub, excess as i64])? as u64;
     retired(conn, book, sub, removed)?;
@@ -246,7 +282,10 @@ fn expire(conn: &Connection, book: &mut Book, sub: &str, now: i64) -> rusqlite::
     };
     let max_age = i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
     let removed = conn
-        .prepare_cached("DELETE FROM events WHERE sub_id = ?1 AND received_at < ?2")?
+        .prepare_cached(
+            "DELETE FROM events WHERE id IN \
+                 (SELECT id FROM sub_events WHERE sub_id = ?1 AND received_at < ?2)",
+        )?
         .execute(params![sub, now.saturating_sub(max_age)])? as u64;
     retired(conn, book, sub, removed)?;
     Ok(removed)
@@ -261,6 +300,8 @@ pub(crate) fn set_retention(
     retention: Retention,
     now: i64,
 ) -> rusqlite::Result<u64> {
+    // Before the new retention: what the merge trims goes by the one the rows came under.
+    merge(conn, book)?;
     if book.retention.insert(sub.clone(), retention) == Some(retention) {
         return Ok(0);
     }
@@ -274,6 +315,7 @@ pub(crate) fn expire_all(
     book: &mut Book,
     now: i64,
 ) -> rusqlite::Result<(u64, Option<i64>)> {
+    merge(conn, book)?;
     let subs: Vec<(Arc<str>, Retention)> = book
         .retention
         .iter()
@@ -284,7 +326,7 @@ pub(crate) fn expire_all(
     for (sub, retention) in subs {
         removed += expire(conn, book, &sub, now)?;
         let oldest: Option<i64> = conn
-            .prepare_cached("SELECT min(received_at) FROM events WHERE sub_id = ?1")?
+            .prepare_cached("SELECT min(received_at) FROM sub_events WHERE sub_id = ?1")?
             .query_row([&*sub], |r| r.get(0))?;
         if let Some(oldest) = oldest {
             let max_age = i64::try_from(retention.max_age.as_millis()).unwrap_or(i64::MAX);
@@ -298,13 +340,23 @@ pub(crate) fn expire_all(
 /// Deletes the rows of events the router dropped (a `drop` rule keeps nothing); returns
 /// how many went.
 pub(crate) fn discard(conn: &Connection, book: &mut Book, rows: &[RowId]) -> rusqlite::Result<u64> {
-    let mut delete = conn.prepare_cached("DELETE FROM events WHERE id = ?1 RETURNING sub_id")?;
+    let mut delete = conn
+        .prepare_cached("DELETE FROM events WHERE id = ?1 RETURNING sub_id, event_id, fresh")?;
     let mut removed = 0;
     for &row in rows {
-        let subs: Vec<String> = delete
-            .query_map([row], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        for sub in subs {
+        let gone = delete
+            .query_row([row], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, bool>(2)?,
+                ))
+            })
+            .optional()?;
+        if let Some((sub, key, fresh)) = gone {
+            if fresh {
+                book.fresh.removed(&sub, key.as_deref());
+            }
             book.removed(&sub, 1);
             removed += 1;
         }
@@ -369,9 +421,11 @@ pub(crate) fn button_result(conn: &Connection, row: RowId, result: &str) -> rusq
 }
 
 pub(crate) fn forget(conn: &Connection, book: &mut Book, sub: &str) -> rusqlite::Result<u64> {
+    merge(conn, book)?;
     let removed = conn
-        .prepare_cached("DELETE FROM events WHERE sub_id = ?1")?
+        .prepare_cached("DELETE FROM events WHERE id IN (SELECT id FROM sub_events WHERE sub_id = ?1)")?
         .execute([sub])?;
+    book.fresh.forget(sub);
     conn.prepare_cached("DELETE FROM resume WHERE sub_id = ?1")?
         .execute([sub])?;
     // A removed subscription may have held most of the file; give the pages back.
@@ -449,9 +503,10 @@ pub(crate) fn forget_orphans(
 }
 
 fn known_subscriptions(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    // DISTINCT over the (sub_id, ...) index; UNION also picks up resume-only subscriptions.
+    // Through the (sub_id, ...) index and the fresh rows; UNION also picks up resume-only
+    // subscriptions.
     let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT sub_id FROM events UNION SELECT sub_id FROM resume ORDER BY 1",
+        "SELECT sub_id FROM sub_events UNION SELECT sub_id FROM resume ORDER BY 1",
     )?;
     let rows = stmt.query_map([], |r| r.get(0))?;
     rows.collect()
@@ -495,6 +550,11 @@ mod sync {
                 Ok(value)
             })();
             result.ctx(&self.read.path, op)
+        }
+
+        /// Merge the fresh rows now, as the writer does when they are due.
+        pub(crate) fn merge(&mut self) -> Result<(), HistoryError> {
+            self.write("merging", |tx, book| merge(tx, book))
         }
 
         /// Set `sub`'s retention (applied at once when it changed); returns the rows removed.

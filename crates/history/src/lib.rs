@@ -23,8 +23,9 @@
 //!
 //! # Limits
 //!
-//! Each subscription keeps at most [`Retention::max_events`] rows (exactly: every write
-//! that adds rows deletes the excess) no older than [`Retention::max_age`] (rows age out
+//! Each subscription keeps at most [`Retention::max_events`] rows (exactly once the rows
+//! recorded in the last half second are merged: see `fresh`; until then it may hold those
+//! beyond it) no older than [`Retention::max_age`] (rows age out
 //! when [`HistoryWriter::expire`] runs, which says when to run it next). A subscription
 //! the user removed loses its rows with [`HistoryWriter::forget`]; one that is merely
 //! missing from the file keeps them for a grace period ([`HistoryWriter::reconcile`]).
@@ -41,12 +42,16 @@
 //! - `read`: [`HistoryReader`], every query (pages, rows after a row, counts, resume
 //!   points) on a read-only connection; a write on it does not compile.
 //! - `db` (private): the read-write connection, automatic pruning, every write statement.
+//! - `fresh` (private): rows recorded since the last merge, outside the per-subscription
+//!   indexes until then, so that a commit writes few pages however many subscriptions
+//!   had events.
 //! - `unread`: read marks, which rows wanting attention ([`Action::wants_attention`]) the
 //!   user has read, and the unread counts that follow.
 //! - `writer`: [`HistoryWriter`], the one writer: it owns the read-write connection on its
 //!   own thread and commits what is queued in one transaction.
 
 mod db;
+mod fresh;
 mod gap;
 mod model;
 mod read;

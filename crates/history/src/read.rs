@@ -96,7 +96,7 @@ impl HistoryReader {
                 stmt = self
                     .conn
                     .prepare_cached(&format!(
-                        "SELECT {COLUMNS} FROM events WHERE sub_id = ?1 AND {bound} LIMIT ?3"
+                        "SELECT {COLUMNS} FROM sub_events WHERE sub_id = ?1 AND {bound} LIMIT ?3"
                     ))
                     .ctx(&self.path, op)?;
                 stmt.query_map(params![sub, row, limit], raw_event)
@@ -151,7 +151,7 @@ impl HistoryReader {
                 .prepare_cached(
                     "SELECT count(*), max(received_at), \
                      (SELECT coalesce(sum(rows), 0) FROM retired WHERE sub_id = ?1), min(id) \
-                     FROM events WHERE sub_id = ?1",
+                     FROM sub_events WHERE sub_id = ?1",
                 )
                 .and_then(|mut s| s.query_row([sub], stats)),
             None => self

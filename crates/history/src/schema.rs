@@ -1,7 +1,7 @@
 //! The database file: its schema and migrations, and how a connection to it is opened
 //! (read-write with WAL for the one writer, read-only for everyone else).
 //!
-//! # Schema (version 7, `PRAGMA user_version`)
+//! # Schema (version 8, `PRAGMA user_version`)
 //!
 //! ```sql
 //! CREATE TABLE events (
@@ -47,6 +47,17 @@
 //! -- body, urgency), for the inspector; NULL for rows routed before, or without them.
 //! ALTER TABLE events ADD COLUMN rule INTEGER;
 //! ALTER TABLE events ADD COLUMN shown TEXT;
+//! -- Version 8: rows go in `fresh` and join the per-subscription indexes in bulk (see
+//! -- `fresh.rs`): a commit then writes the table's last pages, not two index pages per
+//! -- subscription that had an event. A query that names one subscription reads
+//! -- `sub_events`, which finds its rows through both indexes.
+//! ALTER TABLE events ADD COLUMN fresh INTEGER NOT NULL DEFAULT 0;
+//! CREATE INDEX events_by_sub ON events (sub_id, id) WHERE fresh = 0;
+//! CREATE UNIQUE INDEX events_dedup ON events (sub_id, event_id)
+//!     WHERE event_id IS NOT NULL AND fresh = 0;
+//! CREATE INDEX events_fresh ON events (id) WHERE fresh = 1;
+//! CREATE VIEW sub_events AS
+//!     SELECT * FROM events WHERE fresh = 0 UNION ALL SELECT * FROM events WHERE fresh = 1;
 //! ```
 
 use std::path::Path;
@@ -123,6 +134,19 @@ ALTER TABLE events ADD COLUMN button TEXT;
     r#"
 ALTER TABLE events ADD COLUMN rule INTEGER;
 ALTER TABLE events ADD COLUMN shown TEXT;
+"#,
+    // Every event paid for two index pages per subscription in each commit (its entry in
+    // `events_by_sub` and `events_dedup`, and its trim's); fresh rows wait outside them.
+    r#"
+ALTER TABLE events ADD COLUMN fresh INTEGER NOT NULL DEFAULT 0;
+DROP INDEX events_by_sub;
+DROP INDEX events_dedup;
+CREATE INDEX events_by_sub ON events (sub_id, id) WHERE fresh = 0;
+CREATE UNIQUE INDEX events_dedup ON events (sub_id, event_id)
+    WHERE event_id IS NOT NULL AND fresh = 0;
+CREATE INDEX events_fresh ON events (id) WHERE fresh = 1;
+CREATE VIEW sub_events AS
+    SELECT * FROM events WHERE fresh = 0 UNION ALL SELECT * FROM events WHERE fresh = 1;
 "#,
 ];
 

@@ -344,11 +344,12 @@ fn retention_by_count_keeps_the_newest_and_applies_as_soon_as_it_is_set() {
     // A pruned ID is outside the dedup window: the server's replay of it is new again.
     assert!(history.record(&[ev("a", Some("0"), "0")]).unwrap()[0].is_new());
     assert!(!history.record(&[ev("a", Some("19"), "19")]).unwrap()[0].is_new());
+    history.merge().unwrap();
     assert_eq!(history.read().count(Some("a")).unwrap(), 5);
 }
 
 #[test]
-fn every_write_keeps_a_subscription_at_its_max_events_exactly() {
+fn every_merge_keeps_a_subscription_at_its_max_events_exactly() {
     let (_dir, path) = temp();
     let mut history = Db::open(&path).unwrap();
     let ten = Retention {
@@ -358,31 +359,47 @@ fn every_write_keeps_a_subscription_at_its_max_events_exactly() {
     history.set_retention("a", ten, SystemTime::now()).unwrap();
     let batch: Vec<_> = (0..30).map(|i| ev("a", None, &i.to_string())).collect();
     history.record(&batch).unwrap();
+    // Fresh rows are read like the others until the merge trims them.
+    assert_eq!(history.read().count(Some("a")).unwrap(), 30);
+    history.merge().unwrap();
     assert_eq!(history.read().count(Some("a")).unwrap(), 10);
     for i in 0..100 {
         history.record(&[ev("a", None, &format!("x{i}"))]).unwrap();
+        assert_eq!(history.read().count(Some("a")).unwrap(), 11);
+        history.merge().unwrap();
         assert_eq!(history.read().count(Some("a")).unwrap(), 10);
     }
     assert_eq!(
         history.read().page(Some("a"), None, 1).unwrap()[0].data,
         "x99"
     );
-    // Duplicates add no row and remove none.
+    // Duplicates add no row and remove none, whether their first copy is fresh or merged.
     history.record(&[ev("a", Some("d"), "d")]).unwrap();
-    for _ in 0..20 {
-        history.record(&[ev("a", Some("d"), "d")]).unwrap();
+    for i in 0..20 {
+        if i == 10 {
+            history.merge().unwrap();
+        }
+        assert!(!history.record(&[ev("a", Some("d"), "d")]).unwrap()[0].is_new());
     }
     assert_eq!(history.read().count(Some("a")).unwrap(), 10);
     assert_eq!(
         history.read().page(Some("a"), None, 1).unwrap()[0].data,
         "d"
     );
-    // A reopened database counts again before it trims.
+    // A reopened database counts again before it trims, fresh rows left behind included.
+    history.record(&[ev("a", Some("e"), "e")]).unwrap();
     drop(history);
     let mut history = Db::open(&path).unwrap();
+    assert!(!history.record(&[ev("a", Some("e"), "e")]).unwrap()[0].is_new());
     history.set_retention("a", ten, SystemTime::now()).unwrap();
-    history.record(&[ev("a", None, "after")]).unwrap();
     assert_eq!(history.read().count(Some("a")).unwrap(), 10);
+    history.record(&[ev("a", None, "after")]).unwrap();
+    history.merge().unwrap();
+    assert_eq!(history.read().count(Some("a")).unwrap(), 10);
+    assert_eq!(
+        datas(&history.read().page(Some("a"), None, 3).unwrap()),
+        ["after", "e", "d"]
+    );
 }
 
 #[test]
@@ -401,6 +418,7 @@ fn rows_removed_by_retention_are_counted_per_subscription_and_kept_across_reopen
         .collect();
     history.record(&batch).unwrap();
     history.record(&[ev("b", None, "b")]).unwrap();
+    history.merge().unwrap();
     let stats = history.read().stats(Some("a")).unwrap();
     assert_eq!((stats.count, stats.retired), (3, 7));
     let oldest = history.read().page(Some("a"), None, 3).unwrap()[2].row;
@@ -411,6 +429,7 @@ fn rows_removed_by_retention_are_counted_per_subscription_and_kept_across_reopen
     let dropped = history
         .record(&[ev_at("a", None, "dropped", base)])
         .unwrap();
+    history.merge().unwrap();
     let retired = history.read().stats(Some("a")).unwrap().retired;
     history.discard(&[dropped[0].row()]).unwrap();
     assert_eq!(history.read().stats(Some("a")).unwrap().retired, retired);
@@ -650,6 +669,7 @@ fn a_gap_row_reads_back_with_its_outage_and_counts_for_retention_like_an_event()
     let twice = history.record(&[gap.clone(), gap]).unwrap();
     assert!(twice.iter().all(|r| r.is_new()), "no id: never a duplicate");
     history.record(&[ev_at("a", Some("2"), "two", at)]).unwrap();
+    history.merge().unwrap();
 
     let rows = history.read().page(Some("a"), None, 10).unwrap();
     assert_eq!(rows.len(), 3, "retention counts the gap rows: {rows:?}");

@@ -23,7 +23,8 @@ impl Action {
 pub(crate) fn mark_read(conn: &Connection, sub: &str, row: Option<RowId>) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO read_marks (sub_id, row) \
-         VALUES (?1, coalesce(?2, (SELECT max(id) FROM events WHERE sub_id = ?1), 0)) \
+         VALUES (?1, coalesce(?2, \
+             (SELECT id FROM sub_events WHERE sub_id = ?1 ORDER BY id DESC LIMIT 1), 0)) \
          ON CONFLICT (sub_id) DO UPDATE SET row = max(row, excluded.row)",
     )?
     .execute(rusqlite::params![sub, row])?;

@@ -6,13 +6,14 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rusqlite::TransactionBehavior;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{
     Book, Db, Reconciled, button_result, discard, expire_all, forget, forget_orphans,
-    insert_events, notify_failed, reconcile, save_resume, set_action, set_retention,
+    insert_events, merge, notify_failed, reconcile, save_resume, set_action, set_retention,
 };
 use crate::model::{
     Context, Decided, HistoryError, NewEvent, Recorded, ResumePoint, ResumeUpdate, Retention,
@@ -339,7 +340,27 @@ fn run(mut history: Db, mut rx: mpsc::Receiver<Request>) {
     let mut unreported: Option<HistoryError> = None;
     let mut closers = Vec::new();
     let mut batch = Vec::with_capacity(WRITER_BATCH);
-    while let Some(first) = rx.blocking_recv() {
+    // Only to wait for a request with a timeout: fresh rows are merged when due even if
+    // nothing else comes.
+    let timer = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build();
+    loop {
+        let due = history.fresh_due_in();
+        let first = match (due, &timer) {
+            (Some(due), Ok(timer)) => {
+                match timer.block_on(async { tokio::time::timeout(due, rx.recv()).await }) {
+                    Ok(first) => first,
+                    Err(_elapsed) => {
+                        // Nothing came: an empty batch, which merges.
+                        apply(&mut history, &mut batch, &mut unreported, &mut closers);
+                        continue;
+                    }
+                }
+            }
+            _ => rx.blocking_recv(),
+        };
+        let Some(first) = first else { break };
         batch.push(first);
         while batch.len() < WRITER_BATCH {
             match rx.try_recv() {
@@ -459,6 +480,18 @@ fn execute_all(
             // else: dropping the savepoint rolls that request back alone.
             outcomes.push(outcome.ctx(path, request.op.name()));
         }
+        if book.fresh.due_in() == Some(Duration::ZERO) {
+            let savepoint = tx.savepoint()?;
+            match merge(&savepoint, book) {
+                Ok(()) => savepoint.commit()?,
+                // Rolled back: the rows stay fresh, readable and deduplicated, and a merge
+                // is tried again later.
+                Err(error) => {
+                    tracing::error!(%error, "history could not merge its fresh rows");
+                    book.fresh.postpone();
+                }
+            }
+        }
         tx.commit()
     })();
     // A BEGIN that failed left no outcomes; every request shares the error.
@@ -526,6 +559,10 @@ fn execute(conn: &rusqlite::Connection, book: &mut Book, op: &Op) -> rusqlite::R
             ..Reconciled::default()
         }),
         Op::ResumeAll => Outcome::Resume(crate::read::resume_all(conn)?),
-        Op::Flush | Op::Close => Outcome::Done,
+        // What was flushed is merged too: retention exact, every row in the indexes.
+        Op::Flush | Op::Close => {
+            merge(conn, book)?;
+            Outcome::Done
+        }
     })
 }
