@@ -222,16 +222,24 @@ fn earlier_copy(
     .optional()
 }
 
-/// Moves every fresh row into the per-subscription indexes in one statement, then trims
-/// each subscription that had fresh rows to its `max_events` (see `fresh.rs`).
-pub(crate) fn merge(conn: &Connection, book: &mut Book) -> rusqlite::Result<()> {
+/// Moves fresh rows into the per-subscription indexes, then trims each subscription
+/// merged to its `max_events` (see `fresh.rs`): every fresh row with `all`, else those of
+/// the subscriptions due, a slice at a time.
+pub(crate) fn merge(conn: &Connection, book: &mut Book, all: bool) -> rusqlite::Result<()> {
     if book.fresh.is_empty() {
         return Ok(());
     }
-    conn.prepare_cached("UPDATE events SET fresh = 0 WHERE fresh = 1")?
-        .execute([])?;
-    for sub in book.fresh.take() {
-        trim(conn, book, &sub)?;
+    // A failure rolls the merge back, and the writer reads the bookkeeping again.
+    let taken = book.fresh.take_due(all);
+    let mut update =
+        conn.prepare_cached("UPDATE events SET fresh = 0 WHERE id = ?1 AND fresh = 1")?;
+    for (_, rows) in &taken {
+        for row in rows {
+            update.execute([row])?;
+        }
+    }
+    for (sub, _) in &taken {
+        trim(conn, book, sub)?;
     }
     Ok(())
 }
@@ -301,7 +309,7 @@ pub(crate) fn set_retention(
     now: i64,
 ) -> rusqlite::Result<u64> {
     // Before the new retention: what the merge trims goes by the one the rows came under.
-    merge(conn, book)?;
+    merge(conn, book, true)?;
     if book.retention.insert(sub.clone(), retention) == Some(retention) {
         return Ok(0);
     }
@@ -315,7 +323,7 @@ pub(crate) fn expire_all(
     book: &mut Book,
     now: i64,
 ) -> rusqlite::Result<(u64, Option<i64>)> {
-    merge(conn, book)?;
+    merge(conn, book, true)?;
     let subs: Vec<(Arc<str>, Retention)> = book
         .retention
         .iter()
@@ -340,8 +348,8 @@ pub(crate) fn expire_all(
 /// Deletes the rows of events the router dropped (a `drop` rule keeps nothing); returns
 /// how many went.
 pub(crate) fn discard(conn: &Connection, book: &mut Book, rows: &[RowId]) -> rusqlite::Result<u64> {
-    let mut delete = conn
-        .prepare_cached("DELETE FROM events WHERE id = ?1 RETURNING sub_id, event_id, fresh")?;
+    let mut delete =
+        conn.prepare_cached("DELETE FROM events WHERE id = ?1 RETURNING sub_id, event_id, fresh")?;
     let mut removed = 0;
     for &row in rows {
         let gone = delete
@@ -421,9 +429,11 @@ pub(crate) fn button_result(conn: &Connection, row: RowId, result: &str) -> rusq
 }
 
 pub(crate) fn forget(conn: &Connection, book: &mut Book, sub: &str) -> rusqlite::Result<u64> {
-    merge(conn, book)?;
+    merge(conn, book, true)?;
     let removed = conn
-        .prepare_cached("DELETE FROM events WHERE id IN (SELECT id FROM sub_events WHERE sub_id = ?1)")?
+        .prepare_cached(
+            "DELETE FROM events WHERE id IN (SELECT id FROM sub_events WHERE sub_id = ?1)",
+        )?
         .execute([sub])?;
     book.fresh.forget(sub);
     conn.prepare_cached("DELETE FROM resume WHERE sub_id = ?1")?
@@ -554,7 +564,7 @@ mod sync {
 
         /// Merge the fresh rows now, as the writer does when they are due.
         pub(crate) fn merge(&mut self) -> Result<(), HistoryError> {
-            self.write("merging", |tx, book| merge(tx, book))
+            self.write("merging", |tx, book| merge(tx, book, true))
         }
 
         /// Set `sub`'s retention (applied at once when it changed); returns the rows removed.

@@ -49,7 +49,10 @@
 //!   user has read, and the unread counts that follow.
 //! - `writer`: [`HistoryWriter`], the one writer: it owns the read-write connection on its
 //!   own thread and commits what is queued in one transaction.
+//! - `checkpoint` (private): copies the WAL back into the file on a thread of its own, so
+//!   that no commit waits for it.
 
+mod checkpoint;
 mod db;
 mod fresh;
 mod gap;

@@ -930,6 +930,90 @@ async fn writer_records_flushes_and_reports() {
     writer.close().await.unwrap();
 }
 
+/// Waits until `done` holds, for at most 10 s; false if it never did.
+fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// Fresh rows join the indexes on their own, with nothing more asked of the writer: the
+/// trim lands (rows keep their ids), a replay of a merged event is still a duplicate, and
+/// readers saw every row in between.
+#[tokio::test]
+async fn the_writer_merges_fresh_rows_by_itself_and_retention_follows() {
+    let (_dir, path) = temp();
+    let writer = HistoryWriter::spawn(Db::open(&path).unwrap()).unwrap();
+    let three = Retention {
+        max_events: 3,
+        max_age: Duration::from_secs(3600),
+    };
+    writer.set_retention("a", three).await.unwrap();
+    let batch: Vec<_> = (0..10)
+        .map(|i| ev("a", Some(&i.to_string()), &i.to_string()))
+        .collect();
+    let recorded = writer.record(batch, vec![]).await.unwrap();
+    let reader = HistoryReader::open(&path).unwrap();
+    let fresh = |conn: &Connection| -> i64 {
+        conn.query_row("SELECT count(*) FROM events WHERE fresh = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    let raw = Connection::open(&path).unwrap();
+    assert_eq!(fresh(&raw), 10, "recorded fresh");
+    assert_eq!(reader.count(Some("a")).unwrap(), 10, "fresh rows are read");
+    assert!(
+        eventually(|| reader.count(Some("a")).unwrap() == 3),
+        "merged and trimmed without another request"
+    );
+    assert_eq!(fresh(&raw), 0);
+    let kept: Vec<RowId> = reader
+        .page(Some("a"), None, 10)
+        .unwrap()
+        .iter()
+        .map(|e| e.row)
+        .collect();
+    let newest: Vec<RowId> = recorded.iter().rev().take(3).map(|r| r.row()).collect();
+    assert_eq!(kept, newest);
+    assert_eq!(reader.stats(Some("a")).unwrap().retired, 7);
+    let again = writer
+        .record(vec![ev("a", Some("9"), "9")], vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        again[0],
+        Recorded::Duplicate {
+            row: newest[0],
+            action: Action::Pending
+        }
+    );
+    writer.close().await.unwrap();
+}
+
+/// The WAL is copied back into the file while the writer keeps its connection open, long
+/// before SQLite's own threshold: the checkpointer does it, not a commit.
+#[tokio::test]
+async fn committed_pages_reach_the_file_without_a_commit_paying_for_it() {
+    let (_dir, path) = temp();
+    let writer = HistoryWriter::spawn(Db::open(&path).unwrap()).unwrap();
+    let empty = std::fs::metadata(&path).unwrap().len();
+    let batch: Vec<_> = (0..2000)
+        .map(|i| ev("a", Some(&i.to_string()), &"x".repeat(100)))
+        .collect();
+    writer.record(batch, vec![]).await.unwrap();
+    assert!(
+        eventually(|| std::fs::metadata(&path).unwrap().len() > empty + 100_000),
+        "the rows were copied into the database file"
+    );
+    writer.close().await.unwrap();
+}
+
 /// The pipeline hands a batch's decisions over with the next batch's events: they are
 /// stored first, so a copy in that next batch already finds its earlier row decided (and
 /// is not routed again).

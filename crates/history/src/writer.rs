@@ -11,6 +11,7 @@ use std::time::Duration;
 use rusqlite::TransactionBehavior;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::checkpoint::{BACKSTOP_PAGES, Checkpointer};
 use crate::db::{
     Book, Db, Reconciled, button_result, discard, expire_all, forget, forget_orphans,
     insert_events, merge, notify_failed, reconcile, save_resume, set_action, set_retention,
@@ -26,6 +27,13 @@ const WRITER_QUEUE: usize = 1024;
 /// The most queued requests committed in one transaction; bounds how long a request
 /// waits behind others.
 const WRITER_BATCH: usize = 512;
+
+/// The least time from one commit's start to the next: a request arriving sooner waits
+/// the rest, so that what arrives meanwhile shares its commit. Each commit writes the
+/// table's last pages and every touched resume point again, so under a flood commits
+/// every half millisecond cost several times what one every two costs, for a latency of
+/// at most this much.
+const COMMIT_GAP: Duration = Duration::from_millis(1);
 
 /// What the writer thread is asked to do.
 enum Op {
@@ -133,17 +141,28 @@ impl HistoryWriter {
     }
 
     /// Move `db` onto a new thread and return its handle.
-    pub(crate) fn spawn(history: Db) -> Result<Self, HistoryError> {
+    pub(crate) fn spawn(mut history: Db) -> Result<Self, HistoryError> {
         let path: Arc<Path> = history.path().into();
+        let io = |op| {
+            let path = path.clone();
+            move |e| HistoryError::Io {
+                path: path.to_path_buf(),
+                op,
+                cause: Arc::new(e),
+            }
+        };
+        let checkpointer = Checkpointer::start(path.to_path_buf())
+            .map_err(io("starting the checkpoint thread"))?;
+        history
+            .parts()
+            .0
+            .pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES)
+            .ctx(&path, "opening")?;
         let (tx, rx) = mpsc::channel(WRITER_QUEUE);
         std::thread::Builder::new()
             .name("ssenotify-history".into())
-            .spawn(move || run(history, rx))
-            .map_err(|e| HistoryError::Io {
-                path: path.to_path_buf(),
-                op: "starting the writer thread",
-                cause: Arc::new(e),
-            })?;
+            .spawn(move || run(history, rx, checkpointer))
+            .map_err(io("starting the writer thread"))?;
         Ok(Self { tx, path })
     }
 
@@ -335,7 +354,7 @@ impl HistoryWriter {
 }
 
 /// The writer thread.
-fn run(mut history: Db, mut rx: mpsc::Receiver<Request>) {
+fn run(mut history: Db, mut rx: mpsc::Receiver<Request>, checkpointer: Checkpointer) {
     // The first failure no caller has heard of yet (from a request without a reply).
     let mut unreported: Option<HistoryError> = None;
     let mut closers = Vec::new();
@@ -345,6 +364,7 @@ fn run(mut history: Db, mut rx: mpsc::Receiver<Request>) {
     let timer = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build();
+    let mut last_commit = std::time::Instant::now();
     loop {
         let due = history.fresh_due_in();
         let first = match (due, &timer) {
@@ -354,6 +374,7 @@ fn run(mut history: Db, mut rx: mpsc::Receiver<Request>) {
                     Err(_elapsed) => {
                         // Nothing came: an empty batch, which merges.
                         apply(&mut history, &mut batch, &mut unreported, &mut closers);
+                        checkpointer.committed();
                         continue;
                     }
                 }
@@ -361,6 +382,11 @@ fn run(mut history: Db, mut rx: mpsc::Receiver<Request>) {
             _ => rx.blocking_recv(),
         };
         let Some(first) = first else { break };
+        let since = last_commit.elapsed();
+        if since < COMMIT_GAP {
+            std::thread::sleep(COMMIT_GAP - since);
+        }
+        last_commit = std::time::Instant::now();
         batch.push(first);
         while batch.len() < WRITER_BATCH {
             match rx.try_recv() {
@@ -374,7 +400,9 @@ fn run(mut history: Db, mut rx: mpsc::Receiver<Request>) {
             rx.close();
         }
         apply(&mut history, &mut batch, &mut unreported, &mut closers);
+        checkpointer.committed();
     }
+    checkpointer.stop();
     let closed = history.close();
     let result = match (unreported, closed) {
         (_, Err(e)) | (Some(e), Ok(())) => Err(e),
@@ -469,6 +497,7 @@ fn execute_all(
     outcomes: &mut Vec<Result<Outcome, HistoryError>>,
 ) -> Result<(), HistoryError> {
     let op = "committing a batch";
+    let mut rolled_back = false;
     let result = (|| {
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for request in batch {
@@ -476,24 +505,38 @@ fn execute_all(
             let outcome = execute(&savepoint, book, &request.op);
             if outcome.is_ok() {
                 savepoint.commit()?;
+            } else {
+                // Dropping the savepoint rolls that request back alone.
+                rolled_back = true;
             }
-            // else: dropping the savepoint rolls that request back alone.
             outcomes.push(outcome.ctx(path, request.op.name()));
         }
         if book.fresh.due_in() == Some(Duration::ZERO) {
             let savepoint = tx.savepoint()?;
-            match merge(&savepoint, book) {
+            match merge(&savepoint, book, false) {
                 Ok(()) => savepoint.commit()?,
                 // Rolled back: the rows stay fresh, readable and deduplicated, and a merge
                 // is tried again later.
                 Err(error) => {
                     tracing::error!(%error, "history could not merge its fresh rows");
+                    rolled_back = true;
                     book.fresh.postpone();
                 }
             }
         }
         tx.commit()
     })();
+    if rolled_back || result.is_err() {
+        // What was rolled back left the fresh rows' bookkeeping ahead of the file: read
+        // it again from the file.
+        match crate::fresh::Fresh::load(conn) {
+            Ok(fresh) => {
+                let postponed = std::mem::replace(&mut book.fresh, fresh);
+                book.fresh.postponed_like(&postponed);
+            }
+            Err(error) => tracing::error!(%error, "history could not read its fresh rows"),
+        }
+    }
     // A BEGIN that failed left no outcomes; every request shares the error.
     outcomes.resize_with(batch.len(), || Ok(Outcome::Done));
     result.ctx(path, op)
@@ -561,7 +604,7 @@ fn execute(conn: &rusqlite::Connection, book: &mut Book, op: &Op) -> rusqlite::R
         Op::ResumeAll => Outcome::Resume(crate::read::resume_all(conn)?),
         // What was flushed is merged too: retention exact, every row in the indexes.
         Op::Flush | Op::Close => {
-            merge(conn, book)?;
+            merge(conn, book, true)?;
             Outcome::Done
         }
     })

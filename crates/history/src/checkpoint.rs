@@ -1,0 +1,116 @@
+//! The checkpointer: copies the WAL back into the database file on a thread of its own.
+//!
+//! SQLite's automatic checkpoint runs inside the commit that crosses its threshold: under
+//! a flood that was a thousand pages copied and two fsyncs every few dozen commits, with
+//! every event behind that commit waiting for them. A passive checkpoint on another
+//! connection copies the same pages while the writer goes on appending to the WAL.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::schema::BUSY_TIMEOUT;
+
+/// How often the checkpointer copies what was committed meanwhile.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// The writer's own automatic checkpoint, kept as a backstop (pages in the WAL): it only
+/// runs when the checkpointer falls far behind.
+pub(crate) const BACKSTOP_PAGES: i64 = 16_384;
+
+#[derive(Default)]
+struct State {
+    committed: bool,
+    stop: bool,
+}
+
+/// A handle to the checkpointer thread of one database file.
+pub(crate) struct Checkpointer {
+    state: Arc<(Mutex<State>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Starts the checkpointer of the database at `path`.
+    pub(crate) fn start(path: PathBuf) -> std::io::Result<Self> {
+        let state = Arc::new((Mutex::new(State::default()), Condvar::new()));
+        let shared = state.clone();
+        let thread = std::thread::Builder::new()
+            .name("ssenotify-checkpoint".into())
+            .spawn(move || run(&path, &shared))?;
+        Ok(Self {
+            state,
+            thread: Some(thread),
+        })
+    }
+
+    /// Says that a transaction was committed: the next round has work.
+    pub(crate) fn committed(&self) {
+        let (lock, wake) = &*self.state;
+        let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
+        if !state.committed {
+            state.committed = true;
+            wake.notify_one();
+        }
+    }
+
+    /// Stops the thread and waits for it, so that the writer's connection is the last one
+    /// open (closing it checkpoints everything and removes the WAL).
+    pub(crate) fn stop(mut self) {
+        {
+            let (lock, wake) = &*self.state;
+            lock.lock().unwrap_or_else(|e| e.into_inner()).stop = true;
+            wake.notify_one();
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(path: &std::path::Path, state: &(Mutex<State>, Condvar)) {
+    let (lock, wake) = state;
+    let mut last = Instant::now();
+    loop {
+        {
+            let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+            // Wait for a commit, then for the rest of the period.
+            loop {
+                if guard.stop {
+                    return;
+                }
+                let left = CHECKPOINT_EVERY.saturating_sub(last.elapsed());
+                if guard.committed && left.is_zero() {
+                    break;
+                }
+                let wait = if guard.committed {
+                    left
+                } else {
+                    CHECKPOINT_EVERY
+                };
+                guard = wake
+                    .wait_timeout(guard, wait)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+            guard.committed = false;
+        }
+        last = Instant::now();
+        if let Err(error) = checkpoint(path) {
+            // The writer's backstop still bounds the WAL.
+            tracing::debug!(%error, "history checkpoint failed");
+        }
+    }
+}
+
+/// One passive checkpoint on a connection of its own (opened each time, so that a file
+/// replaced behind the daemon's back is the one checkpointed).
+fn checkpoint(path: &std::path::Path) -> rusqlite::Result<()> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+}
