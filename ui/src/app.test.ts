@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { Api, AppInfo, LiveEvent, SubscriptionSpec, SubscriptionStatus, SubscriptionView, UpdatePayload } from "./api";
-import { start, UNDO_MS } from "./app";
+import { HISTORY_SETTLE_MS, start, UNDO_MS } from "./app";
 
 const IMG = "<img src=x onerror=alert(1)>";
 const SCRIPT = "<script>window.__pwned = true</script>";
@@ -599,6 +599,26 @@ describe("the app", () => {
     (api.historyStats as ReturnType<typeof vi.fn>).mockImplementation(async () => ({ count: 3, last_received_at: 3, retired: 1, oldest_row: 1 }));
     root.querySelector<HTMLElement>('[data-testid="subscription-row"][data-id="a"] .sub-open')!.click();
     await vi.waitFor(() => expect(q(root, "list-note")?.textContent).toBe("3 messages · 1 older event removed by retention"));
+  });
+
+  it("asks for the count again once history has trimmed the last events", async () => {
+    const { root, push, api } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a", { ready_state: "OPEN" }) }] });
+    let stats = { count: 4, last_received_at: 4, retired: 0, oldest_row: 1 };
+    (api.historyStats as ReturnType<typeof vi.fn>).mockImplementation(async () => stats);
+    root.querySelector<HTMLElement>('[data-testid="subscription-row"][data-id="a"] .sub-open')!.click();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      push({ events: [live("a", { row: 5, data: "five" })] });
+      await vi.waitFor(() => expect((api.historyStats as ReturnType<typeof vi.fn>).mock.calls.length).toBeGreaterThanOrEqual(2));
+      const asked = (api.historyStats as ReturnType<typeof vi.fn>).mock.calls.length;
+      // History merges the row and trims the oldest: no event says so.
+      stats = { count: 3, last_received_at: 5, retired: 2, oldest_row: 3 };
+      await vi.advanceTimersByTimeAsync(HISTORY_SETTLE_MS);
+      expect((api.historyStats as ReturnType<typeof vi.fn>).mock.calls.length).toBe(asked + 1);
+    } finally {
+      vi.useRealTimers();
+    }
+    await vi.waitFor(() => expect(q(root, "list-note")?.textContent).toContain("removed by retention"));
   });
 
   it("searches a subscription's messages by text, type and what the router did", async () => {

@@ -37,6 +37,9 @@ const DISMISSED_KEY = "ssenotify.notice.no-tray-host.dismissed";
 export const UNDO_MS = 6_000;
 /** How long events shown in the open detail wait before they are marked read. */
 const READ_DELAY_MS = 1_000;
+/** How long after the last events the open subscription's count is asked again: history
+ * trims new rows to max_events within half a second (crates/history/src/fresh.rs). */
+export const HISTORY_SETTLE_MS = 750;
 /** How often the header asks whether quiet hours began or ended. */
 const QUIET_POLL_MS = 60_000;
 
@@ -568,6 +571,17 @@ export async function start(root: Element, api: Api): Promise<void> {
     }
   }
 
+  // History trims a subscription's newest rows to its max_events up to half a second after
+  // they arrive (when they join its indexes): once events stop, ask once more after that,
+  // so the list ends as history does.
+  let settle: ReturnType<typeof setTimeout> | undefined;
+  function settleStats(id: string) {
+    clearTimeout(settle);
+    settle = setTimeout(() => {
+      if (pane.kind === "detail" && pane.id === id) void refreshStats(id);
+    }, HISTORY_SETTLE_MS);
+  }
+
   function changed() {
     // A list refetch or a status brings back what waits for its removal: not shown.
     for (const id of undoable.keys()) if (store.subs.has(id)) store = removeSub(store, id);
@@ -616,6 +630,7 @@ export async function start(root: Element, api: Api): Promise<void> {
       if (payload.dropped) void catchUp(id);
       if (payload.dropped || payload.events?.some((e) => e.subscription === id)) {
         void refreshStats(id);
+        settleStats(id);
         readWhatIsShown();
       }
     }

@@ -127,7 +127,7 @@ impl Db {
     }
 
     /// How long until fresh rows are due for a merge; `None` with nothing fresh.
-    pub(crate) fn fresh_due_in(&self) -> Option<std::time::Duration> {
+    pub(crate) fn fresh_due_in(&mut self) -> Option<std::time::Duration> {
         self.book.fresh.due_in()
     }
 
@@ -248,7 +248,8 @@ pub(crate) fn merge(conn: &Connection, book: &mut Book, all: bool) -> rusqlite::
 ///
 /// Runs at every merge of the rows it grew by (and when its retention changes), so a
 /// subscription holds at most its limit once fresh rows are merged; deleting exactly the
-/// excess costs an index walk of the rows removed, not of the rows kept.
+/// excess costs an index walk of the rows removed, not of the rows kept. Only merged rows
+/// go (the oldest are; the view would also scan every other subscription's fresh rows).
 fn trim(conn: &Connection, book: &mut Book, sub: &Arc<str>) -> rusqlite::Result<u64> {
     let Some(retention) = book.retention(sub) else {
         return Ok(0);
@@ -261,7 +262,7 @@ fn trim(conn: &Connection, book: &mut Book, sub: &Arc<str>) -> rusqlite::Result<
     let removed = conn
         .prepare_cached(
             "DELETE FROM events WHERE id IN \
-                 (SELECT id FROM sub_events WHERE sub_id = ?1 ORDER BY id LIMIT ?2)",
+                 (SELECT id FROM events WHERE sub_id = ?1 AND fresh = 0 ORDER BY id LIMIT ?2)",
         )?
         .execute(params![&**sub, excess as i64])? as u64;
     retired(conn, book, sub, removed)?;
@@ -384,6 +385,38 @@ pub(crate) fn save_resume(conn: &Connection, update: &ResumeUpdate) -> rusqlite:
         update.cursor.as_deref(),
         now_ms()
     ])?;
+    Ok(())
+}
+
+/// Stores the router's decisions: a run of consecutive rows decided alike, with no rule or
+/// notification to keep (a flood kept by a `history` rule), in one statement.
+pub(crate) fn set_actions(conn: &Connection, actions: &[Decided]) -> rusqlite::Result<()> {
+    let plain = |d: &Decided| d.rule.is_none() && d.shown.is_none();
+    let mut rest = actions;
+    while let Some(first) = rest.first() {
+        let run = if plain(first) {
+            1 + rest[1..]
+                .iter()
+                .zip(rest)
+                .take_while(|(d, prev)| {
+                    plain(d) && d.action == first.action && d.row == prev.row + 1
+                })
+                .count()
+        } else {
+            1
+        };
+        if run == 1 {
+            set_action(conn, first)?;
+        } else {
+            // As `set_action`: a failure the notifier reported stands.
+            conn.prepare_cached(
+                "UPDATE events SET action = ?3, rule = NULL, shown = NULL \
+                 WHERE id BETWEEN ?1 AND ?2 AND action != 'error'",
+            )?
+            .execute(params![first.row, rest[run - 1].row, first.action.as_str()])?;
+        }
+        rest = &rest[run..];
+    }
     Ok(())
 }
 
@@ -621,17 +654,18 @@ mod sync {
                 .ctx(&self.read.path, "marking a failed notification")
         }
 
+        /// Store the router's decisions in one transaction, as the writer does.
+        pub(crate) fn set_decisions(&mut self, actions: &[Decided]) -> Result<(), HistoryError> {
+            self.write("storing actions", |tx, _| set_actions(tx, actions))
+        }
+
         /// Store several decisions in one transaction.
         pub(crate) fn set_actions(
             &mut self,
             actions: &[(RowId, Action)],
         ) -> Result<(), HistoryError> {
-            self.write("storing actions", |tx, _| {
-                for &(row, action) in actions {
-                    set_action(tx, &(row, action).into())?;
-                }
-                Ok(())
-            })
+            let actions: Vec<Decided> = actions.iter().map(|&d| d.into()).collect();
+            self.write("storing actions", |tx, _| set_actions(tx, &actions))
         }
 
         /// Delete the rows of dropped events.

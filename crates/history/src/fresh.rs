@@ -7,16 +7,19 @@
 //! writes some two hundred pages to the WAL, whatever the size of the events, and at
 //! thousands of events a second that was most of the daemon's work. So a row goes in with
 //! `fresh = 1`, which keeps it out of both (partial) indexes and puts it at the end of
-//! `events_fresh`; at most every [`MERGE_AFTER`] (sooner after [`MERGE_ROWS`] rows) one
-//! statement moves every fresh row into the indexes, each subscription's pages written
-//! once, and retention trims the subscriptions that grew.
+//! `events_fresh`; at most [`MERGE_AFTER`] later (sooner after [`MERGE_ROWS`] rows) its
+//! subscription's fresh rows move into the indexes together, its pages written once, and
+//! retention trims it. Subscriptions merge in groups spread over time ([`GROUPS`]), a
+//! slice per commit, so that no commit waits long behind a merge.
 //!
 //! What that changes: a query naming one subscription reads the view `sub_events` (its
 //! indexed rows and the fresh ones, which SQLite merges in id order); the writer finds a
 //! fresh row's duplicate here, in memory; and a subscription may hold up to
 //! [`MERGE_AFTER`] worth of events beyond its `max_events` until the next merge.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,32 +30,55 @@ use crate::model::RowId;
 /// The longest a row stays fresh: how late retention may trim, and the writer's idle wake.
 pub(crate) const MERGE_AFTER: Duration = Duration::from_millis(500);
 
-/// Merge sooner once this many rows are fresh, oldest subscriptions first, to bound the
-/// memory of the bookkeeping.
+/// Merge sooner once this many rows are fresh, oldest first, to bound the memory of the
+/// bookkeeping.
 pub(crate) const MERGE_ROWS: usize = 16_384;
 
-/// The most rows one commit merges (unless asked for all): merging a subscription's rows
-/// is spread over the commits, so that none waits long behind a merge of everything.
-pub(crate) const MERGE_SLICE: usize = 512;
+/// The most rows one commit merges (unless asked for all), so that no commit waits long
+/// behind a merge.
+pub(crate) const MERGE_SLICE: usize = 1024;
+
+/// Subscriptions are merged in this many groups, each at its own moments of every
+/// half-period: a subscription's rows are due between half of [`MERGE_AFTER`] and all of it
+/// after the first of them, at its group's next moment. Without groups, subscriptions that
+/// started together stay in step, and every merge comes at once (a stall of tens of
+/// milliseconds twice a second under a flood); with one group per subscription, each
+/// merge is small and rewrites the same table pages many times over.
+const GROUPS: u32 = 32;
 
 /// One subscription's fresh rows.
 #[derive(Debug)]
 struct SubFresh {
-    since: Instant,
+    due: Instant,
     rows: Vec<RowId>,
     /// Their dedup keys (the stored `event_id`).
     keys: HashMap<Box<str>, RowId>,
 }
 
 /// The fresh rows' bookkeeping in the writer.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Fresh {
     subs: HashMap<Arc<str>, SubFresh>,
-    /// Subscriptions in the order their oldest fresh row came (so by when they are due).
-    queue: VecDeque<Arc<str>>,
+    /// Subscriptions by when they are due; an entry whose subscription is gone or due at
+    /// another time is stale and skipped.
+    queue: BinaryHeap<Reverse<(Instant, Arc<str>)>>,
     rows: usize,
+    /// What the groups' moments count from.
+    epoch: Instant,
     /// After a failed merge: none before this.
     not_before: Option<Instant>,
+}
+
+impl Default for Fresh {
+    fn default() -> Self {
+        Self {
+            subs: HashMap::new(),
+            queue: BinaryHeap::new(),
+            rows: 0,
+            epoch: Instant::now(),
+            not_before: None,
+        }
+    }
 }
 
 impl Fresh {
@@ -75,6 +101,22 @@ impl Fresh {
         Ok(fresh)
     }
 
+    /// When rows of `sub` that are fresh from now on are due: its group's next moment at
+    /// least half of [`MERGE_AFTER`] from now.
+    fn due(&self, sub: &str) -> Instant {
+        // A fixed hasher: a subscription keeps its group for the writer's life.
+        let hasher = BuildHasherDefault::<DefaultHasher>::default();
+        let group = (hasher.hash_one(sub) % u64::from(GROUPS)) as u32;
+        let half = MERGE_AFTER / 2;
+        let offset = half / GROUPS * group;
+        let earliest = self.epoch.elapsed() + half;
+        let periods = earliest
+            .saturating_sub(offset)
+            .as_nanos()
+            .div_ceil(half.as_nanos());
+        self.epoch + offset + half * u32::try_from(periods).unwrap_or(u32::MAX)
+    }
+
     /// The fresh row of `sub` with dedup key `key`, if there is one.
     pub(crate) fn find(&self, sub: &str, key: &str) -> Option<RowId> {
         self.subs.get(sub)?.keys.get(key).copied()
@@ -82,14 +124,17 @@ impl Fresh {
 
     /// Books a row just inserted fresh.
     pub(crate) fn added(&mut self, sub: &Arc<str>, key: Option<&str>, row: RowId) {
-        let entry = self.subs.entry(sub.clone()).or_insert_with(|| {
-            self.queue.push_back(sub.clone());
-            SubFresh {
-                since: Instant::now(),
+        if !self.subs.contains_key(sub) {
+            let due = self.due(sub);
+            self.queue.push(Reverse((due, sub.clone())));
+            let entry = SubFresh {
+                due,
                 rows: Vec::new(),
                 keys: HashMap::new(),
-            }
-        });
+            };
+            self.subs.insert(sub.clone(), entry);
+        }
+        let entry = self.subs.get_mut(sub).expect("inserted above");
         entry.rows.push(row);
         if let Some(key) = key {
             entry.keys.insert(key.into(), row);
@@ -104,11 +149,10 @@ impl Fresh {
         }
     }
 
-    /// Books every fresh row of `sub` deleted.
+    /// Books every fresh row of `sub` deleted (its queue entry goes stale).
     pub(crate) fn forget(&mut self, sub: &str) {
         if let Some(entry) = self.subs.remove(sub) {
             self.rows -= entry.rows.len();
-            self.queue.retain(|s| &**s != sub);
         }
     }
 
@@ -117,13 +161,24 @@ impl Fresh {
         self.subs.is_empty()
     }
 
+    /// The queue's first live entry, stale ones dropped.
+    fn next(&mut self) -> Option<Instant> {
+        while let Some(Reverse((due, sub))) = self.queue.peek() {
+            if self.subs.get(sub).is_some_and(|e| e.due == *due) {
+                return Some(*due);
+            }
+            self.queue.pop();
+        }
+        None
+    }
+
     /// How long until the next merge is due (zero: now); `None` with nothing fresh.
-    pub(crate) fn due_in(&self) -> Option<Duration> {
-        let oldest = self.subs.get(self.queue.front()?)?.since;
+    pub(crate) fn due_in(&mut self) -> Option<Duration> {
+        let next = self.next()?;
         let due = if self.rows >= MERGE_ROWS {
             Duration::ZERO
         } else {
-            MERGE_AFTER.saturating_sub(oldest.elapsed())
+            next.saturating_duration_since(Instant::now())
         };
         let retry = self.not_before.map_or(Duration::ZERO, |at| {
             at.saturating_duration_since(Instant::now())
@@ -131,29 +186,29 @@ impl Fresh {
         Some(due.max(retry))
     }
 
-    /// Takes the subscriptions due for a merge, oldest first, with their rows: every one
-    /// with `all`, else those due now up to about [`MERGE_SLICE`] rows.
+    /// Takes the subscriptions to merge, with their rows: every one with `all`, else those
+    /// due now (the first due first) up to about [`MERGE_SLICE`] rows.
     pub(crate) fn take_due(&mut self, all: bool) -> Vec<(Arc<str>, Vec<RowId>)> {
+        if all {
+            self.queue.clear();
+            self.rows = 0;
+            return self.subs.drain().map(|(sub, e)| (sub, e.rows)).collect();
+        }
+        let now = Instant::now();
         let mut taken = Vec::new();
         let mut rows = 0;
-        while let Some(sub) = self.queue.front() {
-            let entry = &self.subs[sub];
-            let due = all || self.rows >= MERGE_ROWS || entry.since.elapsed() >= MERGE_AFTER;
-            if !due || (!all && rows > 0 && rows + entry.rows.len() > MERGE_SLICE) {
+        while let Some(due) = self.next() {
+            if (due > now && self.rows < MERGE_ROWS) || rows >= MERGE_SLICE {
                 break;
             }
-            let sub = self.queue.pop_front().expect("a front");
-            let entry = self
-                .subs
-                .remove(&sub)
-                .expect("queued subscriptions have rows");
+            let Reverse((_, sub)) = self.queue.pop().expect("a live entry");
+            let entry = self.subs.remove(&sub).expect("a live entry's rows");
             rows += entry.rows.len();
             self.rows -= entry.rows.len();
             taken.push((sub, entry.rows));
         }
         taken
     }
-
     /// Keeps `other`'s postponement (this bookkeeping replaces it).
     pub(crate) fn postponed_like(&mut self, other: &Fresh) {
         self.not_before = other.not_before;

@@ -78,8 +78,10 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The WAL file is truncated back to this size after a checkpoint; without a limit a long
-/// read (e.g. a slow `history --json | less`) lets it grow and it never shrinks.
-const JOURNAL_SIZE_LIMIT: i64 = 8 * 1024 * 1024;
+/// read (e.g. a slow `history --json | less`) lets it grow and it never shrinks. Above
+/// the size the checkpointer lets it reach under a flood (16 MB), whose truncation would
+/// stall the writer (`checkpoint.rs`).
+const JOURNAL_SIZE_LIMIT: i64 = 32 * 1024 * 1024;
 
 /// Schema migrations; entry `n` takes the database from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[

@@ -1218,6 +1218,62 @@ fn a_failed_notification_is_an_error_whichever_write_comes_first() {
     assert_eq!(actions, ["error", "error", "quiet"]);
 }
 
+/// Decisions are stored a run at a time where rows follow each other and are decided
+/// alike; what each row says is the same as one at a time.
+#[test]
+fn runs_of_like_decisions_are_stored_as_one_each_row_as_decided() {
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    let batch: Vec<_> = (0..8).map(|i| ev("a", None, &i.to_string())).collect();
+    let rows: Vec<RowId> = history
+        .record(&batch)
+        .unwrap()
+        .into_iter()
+        .map(Recorded::row)
+        .collect();
+    // The notifier's failure came first for row 2, inside a run.
+    assert!(history.notify_failed(rows[2]).unwrap());
+    let shown = Shown {
+        title: "t".into(),
+        body: "b".into(),
+        urgency: "normal".into(),
+    };
+    let decided = |i: usize, action| Decided::from((rows[i], action));
+    let actions = vec![
+        decided(0, Action::History),
+        decided(1, Action::History),
+        decided(2, Action::History),
+        decided(3, Action::History),
+        decided(4, Action::History),
+        // Row 5 is left undecided: a run does not reach over it.
+        decided(6, Action::History),
+        Decided {
+            rule: Some(1),
+            shown: Some(shown.clone()),
+            ..decided(7, Action::History)
+        },
+    ];
+    history.set_decisions(&actions).unwrap();
+    let stored = history.read().page(Some("a"), None, 10).unwrap();
+    let stored: Vec<(String, Option<u32>)> = stored
+        .into_iter()
+        .rev()
+        .map(|e| (e.action.to_string(), e.rule))
+        .collect();
+    let want = [
+        ("history", None),
+        ("history", None),
+        ("error", None),
+        ("history", None),
+        ("history", None),
+        ("pending", None),
+        ("history", None),
+        ("history", Some(1)),
+    ];
+    let want: Vec<(String, Option<u32>)> = want.iter().map(|(a, r)| (a.to_string(), *r)).collect();
+    assert_eq!(stored, want);
+}
+
 #[tokio::test]
 async fn a_deleted_history_file_is_recreated_with_its_resume_points() {
     let (_dir, path) = temp();

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::checkpoint::{BACKSTOP_PAGES, Checkpointer};
 use crate::db::{
     Book, Db, Reconciled, button_result, discard, expire_all, forget, forget_orphans,
-    insert_events, merge, notify_failed, reconcile, save_resume, set_action, set_retention,
+    insert_events, merge, notify_failed, reconcile, save_resume, set_actions, set_retention,
 };
 use crate::model::{
     Context, Decided, HistoryError, NewEvent, Recorded, ResumePoint, ResumeUpdate, Retention,
@@ -549,9 +549,7 @@ fn execute(conn: &rusqlite::Connection, book: &mut Book, op: &Op) -> rusqlite::R
             events,
             resume,
         } => {
-            for decided in actions {
-                set_action(conn, decided)?;
-            }
+            set_actions(conn, actions)?;
             let recorded = insert_events(conn, book, events)?;
             for update in resume {
                 save_resume(conn, update)?;
@@ -559,9 +557,7 @@ fn execute(conn: &rusqlite::Connection, book: &mut Book, op: &Op) -> rusqlite::R
             Outcome::Recorded(recorded)
         }
         Op::SetActions(actions) => {
-            for decided in actions {
-                set_action(conn, decided)?;
-            }
+            set_actions(conn, actions)?;
             Outcome::Done
         }
         Op::Discard(rows) => Outcome::Count(discard(conn, book, rows)?),
