@@ -15,7 +15,8 @@
 //! What that changes: a query naming one subscription reads the view `sub_events` (its
 //! indexed rows and the fresh ones, which SQLite merges in id order); the writer finds a
 //! fresh row's duplicate here, in memory; and a subscription may hold up to
-//! [`MERGE_AFTER`] worth of events beyond its `max_events` until the next merge.
+//! [`MERGE_AFTER`] worth of events beyond its `max_events` until the next merge, at most
+//! [`FRESH_PER_SUB`] of them and a batch.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -33,6 +34,10 @@ pub(crate) const MERGE_AFTER: Duration = Duration::from_millis(500);
 /// Merge sooner once this many rows are fresh, oldest first, to bound the memory of the
 /// bookkeeping.
 pub(crate) const MERGE_ROWS: usize = 16_384;
+
+/// A subscription with this many fresh rows is due at once: a burst of one feed does not
+/// hold thousands of events beyond its `max_events` for half a second.
+pub(crate) const FRESH_PER_SUB: usize = 256;
 
 /// The most rows one commit merges (unless asked for all), so that no commit waits long
 /// behind a merge.
@@ -140,6 +145,11 @@ impl Fresh {
             entry.keys.insert(key.into(), row);
         }
         self.rows += 1;
+        if entry.rows.len() == FRESH_PER_SUB {
+            // Its entry in the queue goes stale.
+            entry.due = Instant::now();
+            self.queue.push(Reverse((entry.due, sub.clone())));
+        }
     }
 
     /// Books a fresh row deleted (a dropped event); merging it later finds nothing to do.

@@ -24,8 +24,8 @@
 //! # Limits
 //!
 //! Each subscription keeps at most [`Retention::max_events`] rows (exactly once the rows
-//! recorded in the last half second are merged: see `fresh`; until then it may hold those
-//! beyond it) no older than [`Retention::max_age`] (rows age out
+//! recorded in the last half second are merged: see `fresh`; until then it may hold up to
+//! 256 of those beyond it) no older than [`Retention::max_age`] (rows age out
 //! when [`HistoryWriter::expire`] runs, which says when to run it next). A subscription
 //! the user removed loses its rows with [`HistoryWriter::forget`]; one that is merely
 //! missing from the file keeps them for a grace period ([`HistoryWriter::reconcile`]).

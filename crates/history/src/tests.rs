@@ -993,6 +993,12 @@ async fn the_writer_merges_fresh_rows_by_itself_and_retention_follows() {
             action: Action::Pending
         }
     );
+    // A burst is merged with the commit that brings it: it never stands beyond the limit.
+    let burst: Vec<_> = (0..crate::fresh::FRESH_PER_SUB + 44)
+        .map(|i| ev("a", None, &format!("burst {i}")))
+        .collect();
+    writer.record(burst, vec![]).await.unwrap();
+    assert_eq!(reader.count(Some("a")).unwrap(), 3);
     writer.close().await.unwrap();
 }
 
