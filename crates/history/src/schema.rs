@@ -84,7 +84,7 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const JOURNAL_SIZE_LIMIT: i64 = 32 * 1024 * 1024;
 
 /// Schema migrations; entry `n` takes the database from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE events (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -87,6 +87,46 @@ fn open_creates_directory_wal_and_schema() {
     Db::open(&path).unwrap();
 }
 
+/// A history written by version 7 (before fresh rows) keeps every row, readable and
+/// deduplicated, once this build has migrated it.
+#[test]
+fn a_version_7_history_keeps_its_rows_and_their_dedup() {
+    let (_dir, path) = temp();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for sql in &crate::schema::MIGRATIONS[..7] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 7).unwrap();
+        for i in 1..=3 {
+            tx.execute(
+                "INSERT INTO events (sub_id, event_type, data, event_id, last_event_id, \
+                 received_at, action) VALUES ('a', 'message', ?1, ?2, ?2, ?3, 'notified')",
+                rusqlite::params![format!("old {i}"), i.to_string(), now_ms()],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let mut history = Db::open(&path).unwrap();
+    assert_eq!(
+        datas(&history.read().page(Some("a"), None, 10).unwrap()),
+        ["old 3", "old 2", "old 1"]
+    );
+    let again = history.record(&[ev("a", Some("2"), "old 2")]).unwrap();
+    assert_eq!(
+        again[0],
+        Recorded::Duplicate {
+            row: 2,
+            action: Action::Notified
+        }
+    );
+    assert!(history.record(&[ev("a", Some("4"), "new")]).unwrap()[0].is_new());
+    assert_eq!(history.read().count(Some("a")).unwrap(), 4);
+}
+
 #[test]
 fn newer_schema_is_refused_with_path_and_versions() {
     let (_dir, path) = temp();
