@@ -468,7 +468,6 @@ pub(crate) fn forget(conn: &Connection, book: &mut Book, sub: &str) -> rusqlite:
             "DELETE FROM events WHERE id IN (SELECT id FROM sub_events WHERE sub_id = ?1)",
         )?
         .execute([sub])?;
-    book.fresh.forget(sub);
     conn.prepare_cached("DELETE FROM resume WHERE sub_id = ?1")?
         .execute([sub])?;
     // A removed subscription may have held most of the file; give the pages back.

@@ -159,13 +159,6 @@ impl Fresh {
         }
     }
 
-    /// Books every fresh row of `sub` deleted (its queue entry goes stale).
-    pub(crate) fn forget(&mut self, sub: &str) {
-        if let Some(entry) = self.subs.remove(sub) {
-            self.rows -= entry.rows.len();
-        }
-    }
-
     /// Whether no row is fresh.
     pub(crate) fn is_empty(&self) -> bool {
         self.subs.is_empty()

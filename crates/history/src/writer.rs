@@ -367,28 +367,23 @@ fn run(mut history: Db, mut rx: mpsc::Receiver<Request>, checkpointer: Checkpoin
     let mut last_commit = std::time::Instant::now();
     loop {
         let due = history.fresh_due_in();
+        // `None`: nothing came before the merge was due (an empty batch merges).
         let first = match (due, &timer) {
-            (Some(due), Ok(timer)) => {
-                match timer.block_on(async { tokio::time::timeout(due, rx.recv()).await }) {
-                    Ok(first) => first,
-                    Err(_elapsed) => {
-                        // Nothing came: an empty batch, which merges.
-                        apply(&mut history, &mut batch, &mut unreported, &mut closers);
-                        checkpointer.committed();
-                        continue;
-                    }
-                }
-            }
-            _ => rx.blocking_recv(),
+            (Some(due), Ok(timer)) => timer
+                .block_on(async { tokio::time::timeout(due, rx.recv()).await })
+                .ok(),
+            _ => Some(rx.blocking_recv()),
         };
-        let Some(first) = first else { break };
-        let since = last_commit.elapsed();
-        if since < COMMIT_GAP {
-            std::thread::sleep(COMMIT_GAP - since);
+        if let Some(first) = first {
+            let Some(first) = first else { break };
+            let since = last_commit.elapsed();
+            if since < COMMIT_GAP {
+                std::thread::sleep(COMMIT_GAP - since);
+            }
+            last_commit = std::time::Instant::now();
+            batch.push(first);
         }
-        last_commit = std::time::Instant::now();
-        batch.push(first);
-        while batch.len() < WRITER_BATCH {
+        while !batch.is_empty() && batch.len() < WRITER_BATCH {
             match rx.try_recv() {
                 Ok(request) => batch.push(request),
                 Err(_) => break,
