@@ -10,7 +10,8 @@
 //! `events_fresh`; at most [`MERGE_AFTER`] later (sooner after [`MERGE_ROWS`] rows) its
 //! subscription's fresh rows move into the indexes together, its pages written once, and
 //! retention trims it. Subscriptions merge in groups spread over time ([`GROUPS`]), a
-//! slice per commit, so that no commit waits long behind a merge.
+//! slice per commit, each in a commit of its own right after the one that answered the
+//! requests, so that no event waits behind a merge in its own commit.
 //!
 //! What that changes: a query naming one subscription reads the view `sub_events` (its
 //! indexed rows and the fresh ones, which SQLite merges in id order); the writer finds a

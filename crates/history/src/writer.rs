@@ -394,7 +394,13 @@ fn run(mut history: Db, mut rx: mpsc::Receiver<Request>, checkpointer: Checkpoin
             // before blocking_recv reports the end.
             rx.close();
         }
+        let requests = !batch.is_empty();
         apply(&mut history, &mut batch, &mut unreported, &mut closers);
+        // A merge due goes in a commit of its own, once the requests' commit has answered
+        // them: a commit that carries events never waits for one.
+        if requests && history.fresh_due_in() == Some(Duration::ZERO) {
+            apply(&mut history, &mut batch, &mut unreported, &mut closers);
+        }
         checkpointer.committed();
     }
     checkpointer.stop();
@@ -483,7 +489,8 @@ fn apply(
 }
 
 /// Run every request of `batch` in one transaction, one savepoint each, pushing one
-/// outcome per request; the error is the transaction's own (BEGIN or COMMIT).
+/// outcome per request (an empty batch: the merge that is due); the error is the
+/// transaction's own (BEGIN or COMMIT).
 fn execute_all(
     conn: &mut rusqlite::Connection,
     book: &mut Book,
@@ -506,7 +513,7 @@ fn execute_all(
             }
             outcomes.push(outcome.ctx(path, request.op.name()));
         }
-        if book.fresh.due_in() == Some(Duration::ZERO) {
+        if batch.is_empty() && book.fresh.due_in() == Some(Duration::ZERO) {
             let savepoint = tx.savepoint()?;
             match merge(&savepoint, book, false) {
                 Ok(()) => savepoint.commit()?,
