@@ -6,7 +6,27 @@ pub const TICKS_PER_SEC: f64 = 100.0;
 
 /// utime + stime of `pid`, in clock ticks (0 once the process is gone).
 pub fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_ticks(&format!("/proc/{pid}/stat"))
+}
+
+/// utime + stime of `pid`'s threads named `name` (as `comm` shows it: at most 15 bytes),
+/// in clock ticks: where in the process the time goes.
+pub fn thread_cpu_ticks(pid: u32, name: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|comm| comm.trim_end() == name)
+        })
+        .map(|task| stat_ticks(&task.path().join("stat").to_string_lossy()))
+        .sum()
+}
+
+fn stat_ticks(path: &str) -> u64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start after the last ')'.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
