@@ -6,7 +6,7 @@ pub const TICKS_PER_SEC: f64 = 100.0;
 
 /// utime + stime of `pid`, in clock ticks (0 once the process is gone).
 pub fn cpu_ticks(pid: u32) -> u64 {
-    stat_ticks(&format!("/proc/{pid}/stat"))
+    stat_ticks(format!("/proc/{pid}/stat").as_ref())
 }
 
 /// utime + stime of `pid`'s threads named `name` (as `comm` shows it: at most 15 bytes),
@@ -21,11 +21,12 @@ pub fn thread_cpu_ticks(pid: u32, name: &str) -> u64 {
             std::fs::read_to_string(task.path().join("comm"))
                 .is_ok_and(|comm| comm.trim_end() == name)
         })
-        .map(|task| stat_ticks(&task.path().join("stat").to_string_lossy()))
+        .map(|task| stat_ticks(&task.path().join("stat")))
         .sum()
 }
 
-fn stat_ticks(path: &str) -> u64 {
+/// utime + stime from a `stat` file of `/proc` (a process's or a thread's), 0 if unreadable.
+fn stat_ticks(path: &std::path::Path) -> u64 {
     let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start after the last ')'.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
