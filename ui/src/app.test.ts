@@ -53,7 +53,7 @@ function fakeApi(opts: { files?: string[]; views?: SubscriptionView[]; notice?: 
     importSubscriptions: vi.fn(async () => ({ added: ["news"], changed: [{ id: "ci", fields: ["url"], reconnect: true }], removed: [], unchanged: [], notifications_changed: false, warnings: [] })),
     exportSubscriptions: vi.fn(async () => "version = 1\n"),
     historyPage: vi.fn(async () => []),
-    historyStats: vi.fn(async () => ({ count: 0, last_received_at: null, retired: 0, oldest_row: null })),
+    historyStats: vi.fn(async () => ({ count: 0, last_received_at: null, retired: 0, oldest_row: null, unmerged: 0 })),
     testRules: vi.fn(async () => ({
       events: [{ event: { type: "message", data: IMG, last_event_id: "" }, decision: { rule: null, action: "notify", title: IMG, body: "&lt;script&gt;", urgency: "normal" as const } }],
       summaries: [],
@@ -576,7 +576,7 @@ describe("the app", () => {
     const { root, push, api } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a", { ready_state: "OPEN" }) }] });
     (api.historyPage as ReturnType<typeof vi.fn>).mockImplementation(async ({ beforeRow, limit }: { beforeRow?: number; limit: number }) =>
       rows.filter((r) => beforeRow === undefined || r < beforeRow).reverse().slice(0, limit).map(stored));
-    const count = () => ({ count: rows.length, last_received_at: rows.length, retired: 0, oldest_row: 1 });
+    const count = () => ({ count: rows.length, last_received_at: rows.length, retired: 0, oldest_row: 1, unmerged: 0 });
     (api.historyStats as ReturnType<typeof vi.fn>).mockImplementation(async () => count());
     root.querySelector<HTMLElement>('[data-testid="subscription-row"][data-id="a"] .sub-open')!.click();
     // The newest page: rows 701..1200.
@@ -596,14 +596,14 @@ describe("the app", () => {
     const { root, api } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a", { ready_state: "OPEN" }) }] });
     (api.historyPage as ReturnType<typeof vi.fn>).mockImplementation(async () =>
       [3, 2, 1].map((row) => ({ row, subscription: "a", type: "message", data: `event ${row}`, id: null, last_event_id: "", received_at: row, action: "notified" as const })));
-    (api.historyStats as ReturnType<typeof vi.fn>).mockImplementation(async () => ({ count: 3, last_received_at: 3, retired: 1, oldest_row: 1 }));
+    (api.historyStats as ReturnType<typeof vi.fn>).mockImplementation(async () => ({ count: 3, last_received_at: 3, retired: 1, oldest_row: 1, unmerged: 0 }));
     root.querySelector<HTMLElement>('[data-testid="subscription-row"][data-id="a"] .sub-open')!.click();
     await vi.waitFor(() => expect(q(root, "list-note")?.textContent).toBe("3 messages · 1 older event removed by retention"));
   });
 
   it("asks for the count again once history has trimmed the last events", async () => {
     const { root, push, api } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a", { ready_state: "OPEN" }) }] });
-    let stats = { count: 4, last_received_at: 4, retired: 0, oldest_row: 1 };
+    let stats = { count: 4, last_received_at: 4, retired: 0, oldest_row: 1, unmerged: 0 };
     (api.historyStats as ReturnType<typeof vi.fn>).mockImplementation(async () => stats);
     root.querySelector<HTMLElement>('[data-testid="subscription-row"][data-id="a"] .sub-open')!.click();
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
@@ -612,13 +612,41 @@ describe("the app", () => {
       await vi.waitFor(() => expect((api.historyStats as ReturnType<typeof vi.fn>).mock.calls.length).toBeGreaterThanOrEqual(2));
       const asked = (api.historyStats as ReturnType<typeof vi.fn>).mock.calls.length;
       // History merges the row and trims the oldest: no event says so.
-      stats = { count: 3, last_received_at: 5, retired: 2, oldest_row: 3 };
+      stats = { count: 3, last_received_at: 5, retired: 2, oldest_row: 3, unmerged: 0 };
       await vi.advanceTimersByTimeAsync(HISTORY_SETTLE_MS);
       expect((api.historyStats as ReturnType<typeof vi.fn>).mock.calls.length).toBe(asked + 1);
     } finally {
       vi.useRealTimers();
     }
     await vi.waitFor(() => expect(q(root, "list-note")?.textContent).toContain("removed by retention"));
+  });
+
+  it("asks again for as long as history holds rows retention has yet to act on", async () => {
+    const { root, push, api } = await boot({ views: [{ spec: { id: "a", url: "http://x" }, status: status("a", { ready_state: "OPEN" }) }] });
+    const asks = () => (api.historyStats as ReturnType<typeof vi.fn>).mock.calls.length;
+    // A busy machine: the merge comes after the first settle, with no event after it.
+    let stats = { count: 5, last_received_at: 5, retired: 0, oldest_row: 1, unmerged: 4 };
+    (api.historyStats as ReturnType<typeof vi.fn>).mockImplementation(async () => stats);
+    root.querySelector<HTMLElement>('[data-testid="subscription-row"][data-id="a"] .sub-open')!.click();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      push({ events: [live("a", { row: 5, data: "five" })] });
+      await vi.waitFor(() => expect(asks()).toBeGreaterThanOrEqual(2));
+      for (let settle = 0; settle < 3; settle++) {
+        const asked = asks();
+        await vi.advanceTimersByTimeAsync(HISTORY_SETTLE_MS);
+        expect(asks()).toBe(asked + 1);
+      }
+      stats = { count: 1, last_received_at: 5, retired: 4, oldest_row: 5, unmerged: 0 };
+      await vi.advanceTimersByTimeAsync(HISTORY_SETTLE_MS);
+      const settled = asks();
+      // Settled: no more asking without a new event.
+      await vi.advanceTimersByTimeAsync(HISTORY_SETTLE_MS * 4);
+      expect(asks()).toBe(settled);
+    } finally {
+      vi.useRealTimers();
+    }
+    await vi.waitFor(() => expect(q(root, "list-note")?.textContent).toBe("1 message · 4 older events removed by retention"));
   });
 
   it("searches a subscription's messages by text, type and what the router did", async () => {
@@ -749,7 +777,7 @@ describe("the app", () => {
     const { root, push, api } = await boot({
       views: [{ spec: { id: "a", url: "http://x", rules: [{ event: "page", urgency: "critical" }, { event: "*" }] }, status: status("a", { ready_state: "OPEN" }) }],
     });
-    (api.historyStats as ReturnType<typeof vi.fn>).mockImplementation(async () => ({ count: 3, last_received_at: null, retired: 0, oldest_row: 1 }));
+    (api.historyStats as ReturnType<typeof vi.fn>).mockImplementation(async () => ({ count: 3, last_received_at: null, retired: 0, oldest_row: 1, unmerged: 0 }));
     root.querySelector<HTMLElement>('[data-testid="subscription-row"][data-id="a"] .sub-open')!.click();
     push({
       events: [

@@ -37,8 +37,9 @@ const DISMISSED_KEY = "ssenotify.notice.no-tray-host.dismissed";
 export const UNDO_MS = 6_000;
 /** How long events shown in the open detail wait before they are marked read. */
 const READ_DELAY_MS = 1_000;
-/** How long after the last events the open subscription's count is asked again: history
- * trims new rows to max_events within half a second (crates/history/src/fresh.rs). */
+/** How long after the last events (and again while history says rows are unmerged) the
+ * open subscription's count is asked again: history trims new rows to max_events within
+ * half a second (crates/history/src/fresh.rs), later on a busy machine. */
 export const HISTORY_SETTLE_MS = 750;
 /** How often the header asks whether quiet hours began or ended. */
 const QUIET_POLL_MS = 60_000;
@@ -560,8 +561,12 @@ export async function start(root: Element, api: Api): Promise<void> {
       let next: string | null = id;
       while (next) {
         statsAgain = false;
-        store = applyStats(store, next, await api.historyStats(next));
+        const stats = await api.historyStats(next);
+        store = applyStats(store, next, stats);
         changed();
+        // Rows retention has yet to act on (merged within half a second): the count will
+        // change with no event to say so.
+        if (stats.unmerged > 0) settleStats(next);
         next = statsAgain && pane.kind === "detail" ? pane.id : null;
       }
     } catch {

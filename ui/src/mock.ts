@@ -45,7 +45,7 @@ const api: Api = {
   importSubscriptions: async () => ({ added: ["news"], changed: [{ id: "ci", fields: ["url", "rules"], reconnect: true }], removed: [], unchanged: ["demo"], notifications_changed: true, warnings: [], trust: [] }),
   exportSubscriptions: async () => 'version = 1\n\n[[subscription]]\nid = "demo"\n',
   historyPage: async () => [],
-  historyStats: async () => ({ count: row, last_received_at: Date.now(), retired: 0, oldest_row: 1 }),
+  historyStats: async () => ({ count: row, last_received_at: Date.now(), retired: 0, oldest_row: 1, unmerged: 0 }),
   testRules: async () => ({ events: [{ event: { type: "deploy", data: '{"service":"api"}', last_event_id: "1" }, decision: { rule: 0, action: "notify", title: "api failed", body: "Step &lt;test&gt;", urgency: "critical" } }], summaries: [] }),
   addDemo: async () => {
     views = [...views, { spec: { id: "demo", url: "http://127.0.0.1:8080/demo" }, status: st("demo") }];

@@ -127,7 +127,7 @@ describe("one truth with history", () => {
   it("drops rows retention removed and is done when it holds every row history has", () => {
     let s = applyUpdate(emptyStore(), batch({ statuses: [status("a")] }));
     s = applyUpdate(s, batch({ events: Array.from({ length: 20 }, (_, i) => live("a", i + 1)) }));
-    s = applyStats(s, "a", { count: 10, last_received_at: 20, retired: 10, oldest_row: 11 });
+    s = applyStats(s, "a", { count: 10, last_received_at: 20, retired: 10, oldest_row: 11, unmerged: 0 });
     const a = s.subs.get("a")!;
     expect(a.events.map((e) => e.row)).toEqual([20, 19, 18, 17, 16, 15, 14, 13, 12, 11]);
     expect(a.historyDone).toBe(true);
@@ -135,7 +135,7 @@ describe("one truth with history", () => {
     // Nothing paged in reaches the oldest row: more to page.
     s = applyUpdate(emptyStore(), batch({ statuses: [status("b")] }));
     s = applyUpdate(s, batch({ events: [live("b", 30)] }));
-    s = applyStats(s, "b", { count: 5, last_received_at: 30, retired: 0, oldest_row: 26 });
+    s = applyStats(s, "b", { count: 5, last_received_at: 30, retired: 0, oldest_row: 26, unmerged: 0 });
     expect(s.subs.get("b")!.historyDone).toBe(false);
   });
 });

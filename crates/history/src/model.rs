@@ -385,6 +385,10 @@ pub struct Stats {
     /// The oldest row held, when there is any: a list showing rows older than this shows
     /// what history no longer holds.
     pub oldest_row: Option<RowId>,
+    /// Rows not yet merged into their subscription's indexes (at most half a second old):
+    /// retention may still remove up to this many, so a list that must agree with history
+    /// asks again once they are merged.
+    pub unmerged: u64,
 }
 
 /// A history operation failed; says which database and what was being done.

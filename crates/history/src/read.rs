@@ -133,8 +133,8 @@ impl HistoryReader {
         Ok(self.stats(sub)?.count)
     }
 
-    /// The count, newest receive time and rows retired by retention of `sub` (or of the
-    /// whole history).
+    /// The count, newest receive time, rows retired by retention and rows not yet merged
+    /// of `sub` (or of the whole history).
     pub fn stats(&self, sub: Option<&str>) -> Result<Stats, HistoryError> {
         let op = "reading history statistics";
         let stats = |r: &rusqlite::Row<'_>| {
@@ -143,6 +143,7 @@ impl HistoryReader {
                 last_received_at: r.get(1)?,
                 retired: r.get::<_, i64>(2)? as u64,
                 oldest_row: r.get(3)?,
+                unmerged: r.get::<_, i64>(4)? as u64,
             })
         };
         match sub {
@@ -150,7 +151,8 @@ impl HistoryReader {
                 .conn
                 .prepare_cached(
                     "SELECT count(*), max(received_at), \
-                     (SELECT coalesce(sum(rows), 0) FROM retired WHERE sub_id = ?1), min(id) \
+                     (SELECT coalesce(sum(rows), 0) FROM retired WHERE sub_id = ?1), min(id), \
+                     (SELECT count(*) FROM events WHERE fresh = 1 AND sub_id = ?1) \
                      FROM sub_events WHERE sub_id = ?1",
                 )
                 .and_then(|mut s| s.query_row([sub], stats)),
@@ -158,7 +160,8 @@ impl HistoryReader {
                 .conn
                 .prepare_cached(
                     "SELECT count(*), max(received_at), \
-                     (SELECT coalesce(sum(rows), 0) FROM retired), min(id) FROM events",
+                     (SELECT coalesce(sum(rows), 0) FROM retired), min(id), \
+                     (SELECT count(*) FROM events WHERE fresh = 1) FROM events",
                 )
                 .and_then(|mut s| s.query_row([], stats)),
         }

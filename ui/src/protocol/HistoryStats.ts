@@ -22,4 +22,10 @@ retired: number,
  * The oldest row held, when there is any: a list showing rows older than this shows
  * what history no longer holds.
  */
-oldest_row: number | null, };
+oldest_row: number | null, 
+/**
+ * Rows not yet merged into their subscription's indexes (at most half a second old):
+ * retention may still remove up to this many, so a list that must agree with history
+ * asks again once they are merged.
+ */
+unmerged: number, };
