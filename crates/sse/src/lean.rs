@@ -12,11 +12,13 @@
 use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Poll, ready};
 use std::time::Duration;
 
 use reqwest::Url;
 use reqwest::header::HeaderMap;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::h1::{self, Body, H1Error};
@@ -153,17 +155,20 @@ impl Response {
         if self.body.is_done() {
             return Ok(false);
         }
-        loop {
-            self.stream.readable().await.map_err(LeanError::Io)?;
-            let read = READ_BUFFER.with_borrow_mut(|buf| match self.stream.try_read(buf) {
-                Ok(0) => self.body.eof().map(|()| false).map_err(LeanError::from),
-                Ok(n) => Ok(!self.body.feed(&buf[..n], data)?),
-                Err(error) => Err(LeanError::Io(error)),
-            });
-            match read {
-                Err(LeanError::Io(error)) if error.kind() == io::ErrorKind::WouldBlock => {}
-                other => return other,
-            }
-        }
+        // `poll_read`, not `readable` and `try_read`: a read that leaves the buffer part
+        // empty has drained the socket, and tokio then waits for the next edge instead of
+        // trying once more only to hear `WouldBlock` (a second `recv` for every event).
+        let (stream, body) = (&mut self.stream, &mut self.body);
+        std::future::poll_fn(|cx| {
+            READ_BUFFER.with_borrow_mut(|buf| {
+                let mut read = ReadBuf::new(buf);
+                ready!(Pin::new(&mut *stream).poll_read(cx, &mut read)).map_err(LeanError::Io)?;
+                Poll::Ready(match read.filled() {
+                    [] => body.eof().map(|()| false).map_err(LeanError::from),
+                    bytes => Ok(!body.feed(bytes, data)?),
+                })
+            })
+        })
+        .await
     }
 }
