@@ -5,7 +5,8 @@
 //! Run: `cargo bench -p ssenotify-e2e --bench throughput`
 //! (`BENCH_FEEDS`, default 100, the feeds; `BENCH_RATE`, default 100, events per second per
 //! feed; `BENCH_SECS`, default 20, how long they send; `BENCH_RUNS`, default 3, the runs
-//! whose medians are printed; `BENCH_BASELINE`, the path of another `ssenotify` build, say
+//! whose medians are printed; `BENCH_MAX_EVENTS`, each subscription's history
+//! `max_events`; `BENCH_BASELINE`, the path of another `ssenotify` build, say
 //! of the code before a change, measured in every run too, beside this one).
 //!
 //! - **The feeds.** A loopback server of its own (one thread, blocking sockets): every
@@ -14,8 +15,10 @@
 //!   stamped with the instant just before its write.
 //! - **ssenotify.** One subscription per feed, each with one rule that matches every event
 //!   and renders a title and body (so routing runs in full; the rate limit lets every
-//!   event through), history with its defaults (the last 1,000 events per subscription,
-//!   so trimming runs too).
+//!   event through), history keeping the last `BENCH_MAX_EVENTS` events of each (by
+//!   default what a feed sends in the warm-up, 200 at 100 events/s: every event measured
+//!   is trimmed in its turn, so the whole window is history's steady state; with the
+//!   default 1,000, trimming would start only 10 s in).
 //! - **The peer.** `es_idle` (eventsource-client on hyper, one shared transport, the same
 //!   two-worker runtime) holding the same feeds: parsing only, no history, no routing.
 //!   It reports how many events it dispatched, which must be all of them.
@@ -65,6 +68,8 @@ struct Load {
     feeds: usize,
     rate: u64,
     secs: u64,
+    /// Each subscription's history `max_events`.
+    max_events: u64,
 }
 
 impl Load {
@@ -327,14 +332,16 @@ fn latency(mut samples: Vec<Duration>) -> Option<Latency> {
 }
 
 /// The subscriptions file: one subscription per feed, each with a rule every event matches.
-fn subscriptions(url: &str, feeds: usize) -> String {
+fn subscriptions(url: &str, load: Load) -> String {
     let mut file = String::from("version = 1\n");
-    for feed in 0..feeds {
+    for feed in 0..load.feeds {
         file.push_str(&format!(
             "\n[[subscription]]\nid = \"f{feed}\"\nurl = \"{url}{feed}\"\n\
-             rate_limit = {{ max = 1000, per = \"1s\" }}\n\n\
+             rate_limit = {{ max = 1000, per = \"1s\" }}\n\
+             history = {{ max_events = {} }}\n\n\
              [[subscription.rules]]\nevent = \"message\"\n\
-             title = \"feed {{{{ data.feed }}}}\"\nbody = \"event {{{{ data.seq }}}}\"\n"
+             title = \"feed {{{{ data.feed }}}}\"\nbody = \"event {{{{ data.seq }}}}\"\n",
+            load.max_events
         ));
     }
     file
@@ -377,7 +384,7 @@ fn run_ssenotify(load: Load, bin: Option<&Path>) -> Run {
     let feeds = Feeds::start(load.feeds);
     let home = Home::new();
     std::fs::create_dir_all(home.config_dir()).expect("config dir");
-    std::fs::write(home.subs_file(), subscriptions(&feeds.url, load.feeds)).expect("file");
+    std::fs::write(home.subs_file(), subscriptions(&feeds.url, load)).expect("file");
     let mut daemon = match bin {
         Some(bin) => {
             let mut cmd = Command::new(bin);
@@ -536,10 +543,12 @@ fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return;
     }
+    let rate = env_or("BENCH_RATE", 100);
     let load = Load {
         feeds: env_or("BENCH_FEEDS", 100),
-        rate: env_or("BENCH_RATE", 100),
+        rate,
         secs: env_or("BENCH_SECS", 20),
+        max_events: env_or("BENCH_MAX_EVENTS", rate * WARMUP.as_secs()),
     };
     let runs: usize = env_or::<usize>("BENCH_RUNS", 3).max(1);
     assert!(
@@ -548,11 +557,12 @@ fn main() {
         WARMUP.as_secs()
     );
     println!(
-        "throughput: {} feeds × {} events/s = {} events/s for {} s, {runs} runs",
+        "throughput: {} feeds × {} events/s = {} events/s for {} s, history keeping {} a feed, {runs} runs",
         load.feeds,
         load.rate,
         load.feeds as u64 * load.rate,
-        load.secs
+        load.secs,
+        load.max_events
     );
     println!(
         "  {:<20} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>12}",

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::doomed::Doomed;
 use crate::fresh::Fresh;
 use crate::model::{
     Action, Context, Decided, HistoryError, NewEvent, Recorded, ResumeUpdate, Retention, RowId,
@@ -40,6 +41,8 @@ pub(crate) struct Book {
     rows: HashMap<Arc<str>, u64>,
     /// The rows not yet merged into the per-subscription indexes.
     pub(crate) fresh: Fresh,
+    /// The rows retention picked, to delete together.
+    pub(crate) doomed: Doomed,
 }
 
 impl Book {
@@ -56,6 +59,14 @@ impl Book {
             self.rows.insert(sub.clone(), count as u64);
         }
         Ok(self.rows.get_mut(sub).expect("inserted above"))
+    }
+
+    /// How long until a merge or a deletion is due (zero: now); `None` with neither to do.
+    pub(crate) fn due_in(&mut self) -> Option<std::time::Duration> {
+        match (self.fresh.due_in(), self.doomed.due_in()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Records that `removed` rows of `sub` went, when its count is known.
@@ -126,9 +137,9 @@ impl Db {
         &self.read.path
     }
 
-    /// How long until fresh rows are due for a merge; `None` with nothing fresh.
+    /// How long until a merge or a deletion is due; `None` with neither to do.
     pub(crate) fn fresh_due_in(&mut self) -> Option<std::time::Duration> {
-        self.book.fresh.due_in()
+        self.book.due_in()
     }
 
     /// The connection and the bookkeeping, for the writer thread's batches.
@@ -224,49 +235,79 @@ fn earlier_copy(
 
 /// Moves fresh rows into the per-subscription indexes, then trims each subscription
 /// merged to its `max_events` (see `fresh.rs`): every fresh row with `all`, else those of
-/// the subscriptions due, a slice at a time.
+/// the subscriptions due, a slice at a time. When picked rows are due instead, deletes
+/// them (see `doomed.rs`): a commit carries one or the other.
 pub(crate) fn merge(conn: &Connection, book: &mut Book, all: bool) -> rusqlite::Result<()> {
-    if book.fresh.is_empty() {
-        return Ok(());
+    if !all && book.doomed.due_in() == Some(std::time::Duration::ZERO) {
+        return delete_doomed(conn, book, false).map(drop);
     }
-    // A failure rolls the merge back, and the writer reads the bookkeeping again.
-    let taken = book.fresh.take_due(all);
-    let mut update =
-        conn.prepare_cached("UPDATE events SET fresh = 0 WHERE id = ?1 AND fresh = 1")?;
-    for (_, rows) in &taken {
-        for row in rows {
-            update.execute([row])?;
+    if !book.fresh.is_empty() {
+        // A failure rolls the merge back, and the writer reads the bookkeeping again.
+        let taken = book.fresh.take_due(all);
+        let mut update =
+            conn.prepare_cached("UPDATE events SET fresh = 0 WHERE id = ?1 AND fresh = 1")?;
+        for (_, rows) in &taken {
+            for row in rows {
+                update.execute([row])?;
+            }
+        }
+        for (sub, _) in &taken {
+            trim(conn, book, sub)?;
         }
     }
-    for (sub, _) in &taken {
-        trim(conn, book, sub)?;
+    // Readers cannot see picked rows: none stay picked once nothing is fresh.
+    if book.fresh.is_empty() && !book.doomed.is_empty() {
+        delete_doomed(conn, book, true)?;
     }
     Ok(())
 }
 
-/// Deletes `sub`'s oldest rows beyond its `max_events`; returns how many went.
+/// Picks `sub`'s oldest rows beyond its `max_events`, to delete with the others (see
+/// `doomed.rs`).
 ///
 /// Runs at every merge of the rows it grew by (and when its retention changes), so a
-/// subscription holds at most its limit once fresh rows are merged; deleting exactly the
-/// excess costs an index walk of the rows removed, not of the rows kept. Only merged rows
-/// go (the oldest are; the view would also scan every other subscription's fresh rows).
-fn trim(conn: &Connection, book: &mut Book, sub: &Arc<str>) -> rusqlite::Result<u64> {
+/// subscription holds at most its limit once fresh rows are merged and picked rows
+/// deleted; picking exactly the excess costs an index walk of the rows picked, not of the
+/// rows kept. Only merged rows go (the oldest are; the view would also scan every other
+/// subscription's fresh rows).
+fn trim(conn: &Connection, book: &mut Book, sub: &Arc<str>) -> rusqlite::Result<()> {
     let Some(retention) = book.retention(sub) else {
-        return Ok(0);
+        return Ok(());
     };
-    let rows = book.rows(conn, sub)?;
-    let excess = rows.saturating_sub(retention.max_events as u64);
+    let rows = *book.rows(conn, sub)?;
+    let (picked, upto) = book.doomed.of(sub);
+    let excess = rows.saturating_sub(picked + retention.max_events as u64);
     if excess == 0 {
-        return Ok(0);
+        return Ok(());
     }
-    let removed = conn
+    let rows = conn
         .prepare_cached(
-            "DELETE FROM events WHERE id IN \
-                 (SELECT id FROM events WHERE sub_id = ?1 AND fresh = 0 ORDER BY id LIMIT ?2)",
+            "SELECT id FROM events WHERE sub_id = ?1 AND fresh = 0 AND id > ?2 \
+             ORDER BY id LIMIT ?3",
         )?
-        .execute(params![&**sub, excess as i64])? as u64;
-    retired(conn, book, sub, removed)?;
-    Ok(removed)
+        .query_map(params![&**sub, upto, excess as i64], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<RowId>>>()?;
+    book.doomed.pick(sub, &rows);
+    Ok(())
+}
+
+/// Deletes picked rows in id order, the oldest slice (every one with `all`), and books
+/// them as gone to retention; returns how many went.
+fn delete_doomed(conn: &Connection, book: &mut Book, all: bool) -> rusqlite::Result<u64> {
+    let mut delete = conn.prepare_cached("DELETE FROM events WHERE id = ?1")?;
+    let mut removed: HashMap<Arc<str>, u64> = HashMap::new();
+    for (row, sub) in book.doomed.take(all) {
+        // Gone already if a `drop` rule discarded it meanwhile.
+        if delete.execute([row])? == 1 {
+            *removed.entry(sub).or_default() += 1;
+        }
+    }
+    let mut total = 0;
+    for (sub, rows) in removed {
+        retired(conn, book, &sub, rows)?;
+        total += rows;
+    }
+    Ok(total)
 }
 
 /// Books `removed` rows of `sub` as gone to retention: out of its count, into its
@@ -314,7 +355,9 @@ pub(crate) fn set_retention(
     if book.retention.insert(sub.clone(), retention) == Some(retention) {
         return Ok(0);
     }
-    Ok(expire(conn, book, sub, now)? + trim(conn, book, sub)?)
+    let expired = expire(conn, book, sub, now)?;
+    trim(conn, book, sub)?;
+    Ok(expired + delete_doomed(conn, book, true)?)
 }
 
 /// Ages out every subscription's old rows; returns how many went and when the oldest row

@@ -54,6 +54,7 @@
 
 mod checkpoint;
 mod db;
+mod doomed;
 mod fresh;
 mod gap;
 mod model;

@@ -1051,6 +1051,91 @@ async fn the_writer_merges_fresh_rows_by_itself_and_retention_follows() {
     writer.close().await.unwrap();
 }
 
+/// Under a steady load of many subscriptions the rows retention picks go while newer rows
+/// are still fresh, not only once the load stops; and once a reader sees nothing unmerged,
+/// every subscription is within its limit (no picked row is left for later).
+#[tokio::test]
+async fn picked_rows_go_under_load_and_none_is_left_once_nothing_is_fresh() {
+    let (_dir, path) = temp();
+    let writer = HistoryWriter::spawn(Db::open(&path).unwrap()).unwrap();
+    let five = Retention {
+        max_events: 5,
+        max_age: Duration::from_secs(3600),
+    };
+    let subs: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
+    for sub in &subs {
+        writer.set_retention(sub.as_str(), five).await.unwrap();
+    }
+    let reader = HistoryReader::open(&path).unwrap();
+    let start = std::time::Instant::now();
+    let mut rounds = 0;
+    let mut retired_under_load = 0;
+    // A batch every 20 ms for 1.5 s: some rows are always fresh.
+    while start.elapsed() < Duration::from_millis(1500) {
+        let batch = subs
+            .iter()
+            .map(|s| ev(s, None, &rounds.to_string()))
+            .collect();
+        writer.record(batch, vec![]).await.unwrap();
+        rounds += 1;
+        retired_under_load = reader.stats(None).unwrap().retired;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let recorded = rounds * subs.len() as u64;
+    assert!(
+        retired_under_load > recorded / 4,
+        "retention kept up under load: {retired_under_load} of {recorded} rows removed"
+    );
+    assert!(eventually(|| reader.stats(None).unwrap().unmerged == 0));
+    for sub in &subs {
+        assert_eq!(
+            reader.count(Some(sub)).unwrap(),
+            5,
+            "{sub} once nothing is fresh"
+        );
+    }
+    assert_eq!(reader.stats(None).unwrap().retired, recorded - 5 * 20);
+    writer.close().await.unwrap();
+}
+
+/// Picked rows go oldest first across subscriptions, a slice at a time, and each
+/// subscription's count and last picked row follow what is left.
+#[test]
+fn picked_rows_are_taken_in_id_order_a_slice_at_a_time() {
+    use crate::doomed::{DELETE_SLICE, Doomed};
+    let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
+    let mut doomed = Doomed::default();
+    assert_eq!(doomed.due_in(), None);
+    let slice = DELETE_SLICE as RowId;
+    // `a`: the odd rows below one slice; `b`: the even rows of two.
+    let odd: Vec<RowId> = (0..slice / 2).map(|i| 2 * i + 1).collect();
+    let even: Vec<RowId> = (0..slice).map(|i| 2 * i).collect();
+    doomed.pick(&a, &odd);
+    assert!(
+        doomed.due_in().unwrap() > Duration::ZERO,
+        "half a slice waits"
+    );
+    assert_eq!(doomed.of("a"), (odd.len() as u64, slice - 1));
+    doomed.pick(&b, &even);
+    assert_eq!(doomed.due_in(), Some(Duration::ZERO), "a full slice is due");
+    let first: Vec<RowId> = doomed.take(false).iter().map(|(row, _)| *row).collect();
+    assert_eq!(
+        first,
+        (0..slice).collect::<Vec<_>>(),
+        "the oldest slice, in id order"
+    );
+    assert_eq!(doomed.of("a"), (0, -1), "every row of a went");
+    assert_eq!(doomed.of("b"), (slice as u64 / 2, 2 * slice - 2));
+    let left = doomed.due_in().unwrap();
+    assert!(
+        left > Duration::ZERO && left <= crate::doomed::DELETE_AFTER,
+        "what is left is due when the first pick is: {left:?}"
+    );
+    assert_eq!(doomed.take(true).len(), DELETE_SLICE / 2);
+    assert!(doomed.is_empty());
+    assert_eq!((doomed.of("a"), doomed.due_in()), ((0, -1), None));
+}
+
 /// The WAL is copied back into the file while the writer keeps its connection open, long
 /// before SQLite's own threshold: the checkpointer does it, not a commit.
 #[tokio::test]

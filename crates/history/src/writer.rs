@@ -513,7 +513,7 @@ fn execute_all(
             }
             outcomes.push(outcome.ctx(path, request.op.name()));
         }
-        if batch.is_empty() && book.fresh.due_in() == Some(Duration::ZERO) {
+        if batch.is_empty() && book.due_in() == Some(Duration::ZERO) {
             let savepoint = tx.savepoint()?;
             match merge(&savepoint, book, false) {
                 Ok(()) => savepoint.commit()?,
@@ -530,7 +530,9 @@ fn execute_all(
     })();
     if rolled_back || result.is_err() {
         // What was rolled back left the fresh rows' bookkeeping ahead of the file: read
-        // it again from the file.
+        // it again from the file. Picked rows may have been merged in the commit that
+        // rolled back: forget them, and the next trims pick them again.
+        book.doomed = Default::default();
         match crate::fresh::Fresh::load(conn) {
             Ok(fresh) => {
                 let postponed = std::mem::replace(&mut book.fresh, fresh);
