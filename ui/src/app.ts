@@ -39,7 +39,8 @@ export const UNDO_MS = 6_000;
 const READ_DELAY_MS = 1_000;
 /** How long after the last events (and again while history says rows are unmerged) the
  * open subscription's count is asked again: history trims new rows to max_events within
- * half a second (crates/history/src/fresh.rs), later on a busy machine. */
+ * 0.75 s (crates/history/src/fresh.rs, doomed.rs), later on a busy machine, and always by
+ * the time it says no row is unmerged. */
 export const HISTORY_SETTLE_MS = 750;
 /** How often the header asks whether quiet hours began or ended. */
 const QUIET_POLL_MS = 60_000;
@@ -576,9 +577,9 @@ export async function start(root: Element, api: Api): Promise<void> {
     }
   }
 
-  // History trims a subscription's newest rows to its max_events up to half a second after
-  // they arrive (when they join its indexes): once events stop, ask once more after that,
-  // so the list ends as history does.
+  // History trims a subscription to its max_events up to 0.75 s after its newest rows
+  // arrive (they join its indexes, then the oldest go with other subscriptions'): once
+  // events stop, ask once more after that, so the list ends as history does.
   let settle: ReturnType<typeof setTimeout> | undefined;
   function settleStats(id: string) {
     clearTimeout(settle);

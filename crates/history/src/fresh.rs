@@ -9,7 +9,7 @@
 //! `fresh = 1`, which keeps it out of both (partial) indexes and puts it at the end of
 //! `events_fresh`; at most [`MERGE_AFTER`] later (sooner after [`MERGE_ROWS`] rows) its
 //! subscription's fresh rows move into the indexes together, its pages written once, and
-//! retention trims it. Subscriptions merge in groups spread over time ([`GROUPS`]), a
+//! retention picks it to go (see `doomed.rs`). Subscriptions merge in groups spread over time ([`GROUPS`]), a
 //! slice per commit, each in a commit of its own right after the one that answered the
 //! requests, so that no event waits behind a merge in its own commit.
 //!

@@ -24,8 +24,9 @@
 //! # Limits
 //!
 //! Each subscription keeps at most [`Retention::max_events`] rows (exactly once the rows
-//! recorded in the last half second are merged: see `fresh`; until then it may hold up to
-//! 256 of those beyond it) no older than [`Retention::max_age`] (rows age out
+//! recorded in the last half second are merged, see `fresh`, and the rows that pushes out
+//! are deleted, at most a quarter of a second later, see `doomed`; until then it may hold
+//! up to 256 of those beyond it, and the picked rows) no older than [`Retention::max_age`] (rows age out
 //! when [`HistoryWriter::expire`] runs, which says when to run it next). A subscription
 //! the user removed loses its rows with [`HistoryWriter::forget`]; one that is merely
 //! missing from the file keeps them for a grace period ([`HistoryWriter::reconcile`]).
@@ -45,6 +46,8 @@
 //! - `fresh` (private): rows recorded since the last merge, outside the per-subscription
 //!   indexes until then, so that a commit writes few pages however many subscriptions
 //!   had events.
+//! - `doomed` (private): the rows retention picked at a merge, deleted together in id
+//!   order, so that an old page is rewritten once, not once per subscription on it.
 //! - `unread`: read marks, which rows wanting attention ([`Action::wants_attention`]) the
 //!   user has read, and the unread counts that follow.
 //! - `writer`: [`HistoryWriter`], the one writer: it owns the read-write connection on its
