@@ -69,6 +69,13 @@ impl Book {
         }
     }
 
+    /// Forgets what a rolled-back commit may have left ahead of the file: the picked rows
+    /// (the next trims pick them again) and the counts (counted again when next needed).
+    pub(crate) fn rolled_back(&mut self) {
+        self.doomed = Doomed::default();
+        self.rows.clear();
+    }
+
     /// Records that `removed` rows of `sub` went, when its count is known.
     fn removed(&mut self, sub: &str, removed: u64) {
         if let Some(rows) = self.rows.get_mut(sub) {
@@ -407,11 +414,15 @@ pub(crate) fn discard(conn: &Connection, book: &mut Book, rows: &[RowId]) -> rus
             .optional()?;
         if let Some((sub, key, fresh)) = gone {
             if fresh {
-                book.fresh.removed(&sub, key.as_deref());
+                book.fresh.removed(&sub, key.as_deref(), row);
             }
             book.removed(&sub, 1);
             removed += 1;
         }
+    }
+    // Readers cannot see picked rows: none stay picked once nothing is fresh.
+    if book.fresh.is_empty() && !book.doomed.is_empty() {
+        delete_doomed(conn, book, true)?;
     }
     Ok(removed)
 }
@@ -640,6 +651,12 @@ mod sync {
         /// Merge the fresh rows now, as the writer does when they are due.
         pub(crate) fn merge(&mut self) -> Result<(), HistoryError> {
             self.write("merging", |tx, book| merge(tx, book, true))
+        }
+
+        /// Merge what is due (or delete the picked rows due), as the writer's next merge
+        /// commit does.
+        pub(crate) fn merge_due(&mut self) -> Result<(), HistoryError> {
+            self.write("merging", |tx, book| merge(tx, book, false))
         }
 
         /// Set `sub`'s retention (applied at once when it changed); returns the rows removed.

@@ -153,10 +153,21 @@ impl Fresh {
         }
     }
 
-    /// Books a fresh row deleted (a dropped event); merging it later finds nothing to do.
-    pub(crate) fn removed(&mut self, sub: &str, key: Option<&str>) {
-        if let (Some(entry), Some(key)) = (self.subs.get_mut(sub), key) {
+    /// Books a fresh row deleted (a dropped event): with its subscription's last one,
+    /// nothing of it is fresh any more (its entry in the queue goes stale).
+    pub(crate) fn removed(&mut self, sub: &str, key: Option<&str>, row: RowId) {
+        let Some(entry) = self.subs.get_mut(sub) else {
+            return;
+        };
+        if let Some(key) = key {
             entry.keys.remove(key);
+        }
+        if let Some(at) = entry.rows.iter().position(|&r| r == row) {
+            entry.rows.swap_remove(at);
+            self.rows -= 1;
+        }
+        if entry.rows.is_empty() {
+            self.subs.remove(sub);
         }
     }
 

@@ -1098,6 +1098,40 @@ async fn picked_rows_go_under_load_and_none_is_left_once_nothing_is_fresh() {
     writer.close().await.unwrap();
 }
 
+/// Dropped events may take the last fresh rows: then, as after a merge that leaves
+/// nothing fresh, no picked row is left for a reader to count once none is unmerged.
+#[test]
+fn no_picked_row_is_left_once_dropped_events_leave_nothing_fresh() {
+    use crate::fresh::FRESH_PER_SUB;
+    let (_dir, path) = temp();
+    let mut history = Db::open(&path).unwrap();
+    let five = Retention {
+        max_events: 5,
+        max_age: Duration::from_secs(30 * 24 * 60 * 60),
+    };
+    history.set_retention("a", five, SystemTime::now()).unwrap();
+    // A burst makes `a` due at once; `b`'s one row is not due yet and stays fresh.
+    let burst: Vec<_> = (0..FRESH_PER_SUB)
+        .map(|i| ev("a", None, &i.to_string()))
+        .collect();
+    history.record(&burst).unwrap();
+    let dropped = history.record(&[ev("b", None, "dropped")]).unwrap()[0].row();
+    history.merge_due().unwrap();
+    assert_eq!(history.read().stats(None).unwrap().unmerged, 1);
+    assert_eq!(
+        history.read().count(Some("a")).unwrap(),
+        FRESH_PER_SUB as u64,
+        "picked, not deleted yet"
+    );
+    assert_eq!(history.discard(&[dropped]).unwrap(), 1);
+    assert_eq!(history.read().stats(None).unwrap().unmerged, 0);
+    assert_eq!(history.read().count(Some("a")).unwrap(), 5);
+    assert_eq!(
+        history.read().stats(Some("a")).unwrap().retired,
+        FRESH_PER_SUB as u64 - 5
+    );
+}
+
 /// Picked rows go oldest first across subscriptions, a slice at a time, and each
 /// subscription's count and last picked row follow what is left.
 #[test]

@@ -530,9 +530,8 @@ fn execute_all(
     })();
     if rolled_back || result.is_err() {
         // What was rolled back left the fresh rows' bookkeeping ahead of the file: read
-        // it again from the file. Picked rows may have been merged in the commit that
-        // rolled back: forget them, and the next trims pick them again.
-        book.doomed = Default::default();
+        // it again from the file, and forget the picked rows and counts.
+        book.rolled_back();
         match crate::fresh::Fresh::load(conn) {
             Ok(fresh) => {
                 let postponed = std::mem::replace(&mut book.fresh, fresh);
