@@ -23,7 +23,7 @@ use crate::model::RowId;
 pub(crate) const DELETE_AFTER: Duration = Duration::from_millis(250);
 
 /// Delete sooner once this many rows are picked, and at most this many a commit.
-pub(crate) const DELETE_SLICE: usize = 512;
+pub(crate) const DELETE_SLICE: usize = 256;
 
 /// One subscription's picked rows: its rows up to `upto`, `rows` of them still there.
 #[derive(Debug)]
