@@ -262,7 +262,12 @@ pub(crate) fn merge(conn: &Connection, book: &mut Book, all: bool) -> rusqlite::
             trim(conn, book, sub)?;
         }
     }
-    // Readers cannot see picked rows: none stay picked once nothing is fresh.
+    unless_fresh_none_picked(conn, book)
+}
+
+/// Deletes every picked row once no row is fresh: readers cannot see which rows are
+/// picked, so when they see none unmerged, retention must have done its work.
+fn unless_fresh_none_picked(conn: &Connection, book: &mut Book) -> rusqlite::Result<()> {
     if book.fresh.is_empty() && !book.doomed.is_empty() {
         delete_doomed(conn, book, true)?;
     }
@@ -420,10 +425,7 @@ pub(crate) fn discard(conn: &Connection, book: &mut Book, rows: &[RowId]) -> rus
             removed += 1;
         }
     }
-    // Readers cannot see picked rows: none stay picked once nothing is fresh.
-    if book.fresh.is_empty() && !book.doomed.is_empty() {
-        delete_doomed(conn, book, true)?;
-    }
+    unless_fresh_none_picked(conn, book)?;
     Ok(removed)
 }
 

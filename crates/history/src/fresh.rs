@@ -9,9 +9,10 @@
 //! `fresh = 1`, which keeps it out of both (partial) indexes and puts it at the end of
 //! `events_fresh`; at most [`MERGE_AFTER`] later (sooner after [`MERGE_ROWS`] rows) its
 //! subscription's fresh rows move into the indexes together, its pages written once, and
-//! retention picks it to go (see `doomed.rs`). Subscriptions merge in groups spread over time ([`GROUPS`]), a
-//! slice per commit, each in a commit of its own right after the one that answered the
-//! requests, so that no event waits behind a merge in its own commit.
+//! retention picks the rows they push out (see `doomed.rs`). Subscriptions merge in
+//! groups spread over time ([`GROUPS`]), a slice per commit, each in a commit of its own
+//! right after the one that answered the requests, so that no event waits behind a merge
+//! in its own commit.
 //!
 //! What that changes: a query naming one subscription reads the view `sub_events` (its
 //! indexed rows and the fresh ones, which SQLite merges in id order); the writer finds a
