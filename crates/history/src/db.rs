@@ -54,7 +54,7 @@ impl Book {
     fn rows(&mut self, conn: &Connection, sub: &Arc<str>) -> rusqlite::Result<&mut u64> {
         if !self.rows.contains_key(sub) {
             let count: i64 = conn
-                .prepare_cached("SELECT count(*) FROM sub_events WHERE sub_id = ?1")?
+                .prepare_cached(schema::ROWS_OF_SUB)?
                 .query_row([&**sub], |r| r.get(0))?;
             self.rows.insert(sub.clone(), count as u64);
         }
@@ -180,9 +180,10 @@ pub(crate) fn insert_events(
     // Fresh: outside the per-subscription indexes until the next merge (see `fresh.rs`).
     let mut insert = conn.prepare_cached(
         "INSERT INTO events \
-             (sub_id, event_type, data, event_id, last_event_id, received_at, action, fresh) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)",
+             (sub_id, event_type, data, event_id, last_event_id, received_at, action) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
+    let mut fresh = conn.prepare_cached("INSERT INTO fresh_rows (id) VALUES (?1)")?;
     let mut recorded = Vec::with_capacity(batch.len());
     for event in batch {
         let key = event.dedup_key();
@@ -205,6 +206,7 @@ pub(crate) fn insert_events(
             event.action.as_str(),
         ])?;
         let row = conn.last_insert_rowid();
+        fresh.execute([row])?;
         recorded.push(Recorded::New { row });
         book.fresh.added(&event.sub_id, key, row);
         // Counted before these rows when first seen: the count query then includes them.
@@ -234,7 +236,8 @@ fn earlier_copy(
         }
     }
     conn.prepare_cached(
-        "SELECT id, action FROM events WHERE sub_id = ?1 AND event_id = ?2 AND fresh = 0",
+        "SELECT s.id, e.action FROM sub_rows s CROSS JOIN events e ON e.id = s.id \
+         WHERE s.sub_id = ?1 AND s.event_id = ?2",
     )?
     .query_row(params![sub, key], |r| Ok((r.get(0)?, r.get(1)?)))
     .optional()
@@ -251,11 +254,15 @@ pub(crate) fn merge(conn: &Connection, book: &mut Book, all: bool) -> rusqlite::
     if !book.fresh.is_empty() {
         // A failure rolls the merge back, and the writer reads the bookkeeping again.
         let taken = book.fresh.take_due(all);
-        let mut update =
-            conn.prepare_cached("UPDATE events SET fresh = 0 WHERE id = ?1 AND fresh = 1")?;
+        let mut index = conn.prepare_cached(
+            "INSERT INTO sub_rows (sub_id, id, event_id) \
+             SELECT sub_id, id, event_id FROM events WHERE id = ?1",
+        )?;
+        let mut unfresh = conn.prepare_cached("DELETE FROM fresh_rows WHERE id = ?1")?;
         for (_, rows) in &taken {
             for row in rows {
-                update.execute([row])?;
+                index.execute([row])?;
+                unfresh.execute([row])?;
             }
         }
         for (sub, _) in &taken {
@@ -294,8 +301,7 @@ fn trim(conn: &Connection, book: &mut Book, sub: &Arc<str>) -> rusqlite::Result<
     }
     let rows = conn
         .prepare_cached(
-            "SELECT id FROM events WHERE sub_id = ?1 AND fresh = 0 AND id > ?2 \
-             ORDER BY id LIMIT ?3",
+            "SELECT id FROM sub_rows WHERE sub_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
         )?
         .query_map(params![&**sub, upto, excess as i64], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<RowId>>>()?;
@@ -405,22 +411,16 @@ pub(crate) fn expire_all(
 /// how many went.
 pub(crate) fn discard(conn: &Connection, book: &mut Book, rows: &[RowId]) -> rusqlite::Result<u64> {
     let mut delete =
-        conn.prepare_cached("DELETE FROM events WHERE id = ?1 RETURNING sub_id, event_id, fresh")?;
+        conn.prepare_cached("DELETE FROM events WHERE id = ?1 RETURNING sub_id, event_id")?;
     let mut removed = 0;
     for &row in rows {
         let gone = delete
             .query_row([row], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, bool>(2)?,
-                ))
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
             })
             .optional()?;
-        if let Some((sub, key, fresh)) = gone {
-            if fresh {
-                book.fresh.removed(&sub, key.as_deref(), row);
-            }
+        if let Some((sub, key)) = gone {
+            book.fresh.removed(&sub, key.as_deref(), row);
             book.removed(&sub, 1);
             removed += 1;
         }
@@ -604,7 +604,9 @@ fn known_subscriptions(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     // Through the (sub_id, ...) index and the fresh rows; UNION also picks up resume-only
     // subscriptions.
     let mut stmt = conn.prepare_cached(
-        "SELECT sub_id FROM sub_events UNION SELECT sub_id FROM resume ORDER BY 1",
+        "SELECT sub_id FROM sub_rows \
+         UNION SELECT e.sub_id FROM fresh_rows f CROSS JOIN events e ON e.id = f.id \
+         UNION SELECT sub_id FROM resume ORDER BY 1",
     )?;
     let rows = stmt.query_map([], |r| r.get(0))?;
     rows.collect()

@@ -1,21 +1,22 @@
 //! Fresh rows: what history recorded since its last merge, kept out of the
-//! per-subscription indexes until then.
+//! per-subscription index until then.
 //!
-//! A row that joins `events_by_sub` and `events_dedup` as it goes in costs an index page of
-//! each per subscription in every commit, and trimming that subscription to its
-//! `max_events` two more: a commit that records one event for each of fifty subscriptions
-//! writes some two hundred pages to the WAL, whatever the size of the events, and at
-//! thousands of events a second that was most of the daemon's work. So a row goes in with
-//! `fresh = 1`, which keeps it out of both (partial) indexes and puts it at the end of
-//! `events_fresh`; at most [`MERGE_AFTER`] later (sooner after [`MERGE_ROWS`] rows) its
-//! subscription's fresh rows move into the indexes together, its pages written once, and
-//! retention picks the rows they push out (see `doomed.rs`). Subscriptions merge in
-//! groups spread over time ([`GROUPS`]), a slice per commit, each in a commit of its own
-//! right after the one that answered the requests, so that no event waits behind a merge
-//! in its own commit.
+//! A row that joins `sub_rows` and its dedup index as it goes in costs a page of each per
+//! subscription in every commit, and trimming that subscription to its `max_events` two
+//! more: a commit that records one event for each of fifty subscriptions writes some two
+//! hundred pages to the WAL, whatever the size of the events, and at thousands of events a
+//! second that was most of the daemon's work. So a row goes in listed in `fresh_rows` (the
+//! table's last page, as the row itself); at most [`MERGE_AFTER`] later (sooner after
+//! [`MERGE_ROWS`] rows) its subscription's fresh rows move into `sub_rows` together, its
+//! pages written once, and retention picks the rows they push out (see `doomed.rs`). The
+//! row itself is not written again: until version 9 a flag in it said it was fresh, and
+//! each merge rewrote every table page holding one of its rows, which with busy feeds
+//! interleaved was a page a row. Subscriptions merge in groups spread over time
+//! ([`GROUPS`]), a slice per commit, each in a commit of its own right after the one that
+//! answered the requests, so that no event waits behind a merge in its own commit.
 //!
 //! What that changes: a query naming one subscription reads the view `sub_events` (its
-//! indexed rows and the fresh ones, which SQLite merges in id order); the writer finds a
+//! merged rows and the fresh ones, which SQLite merges in id order); the writer finds a
 //! fresh row's duplicate here, in memory; and a subscription may hold up to
 //! [`MERGE_AFTER`] worth of events beyond its `max_events` until the next merge, at most
 //! [`FRESH_PER_SUB`] of them and a batch.
@@ -92,8 +93,10 @@ impl Fresh {
     /// The rows a stopped writer left fresh (a crash between two merges).
     pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Self> {
         let mut fresh = Self::default();
-        let mut stmt =
-            conn.prepare("SELECT id, sub_id, event_id FROM events WHERE fresh = 1 ORDER BY id")?;
+        let mut stmt = conn.prepare(
+            "SELECT f.id, e.sub_id, e.event_id FROM fresh_rows f \
+                 CROSS JOIN events e ON e.id = f.id ORDER BY f.id",
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, RowId>(0)?,
@@ -154,18 +157,19 @@ impl Fresh {
         }
     }
 
-    /// Books a fresh row deleted (a dropped event): with its subscription's last one,
-    /// nothing of it is fresh any more (its entry in the queue goes stale).
+    /// Books a row deleted (a dropped event), if it was fresh: with its subscription's
+    /// last one, nothing of it is fresh any more (its entry in the queue goes stale).
     pub(crate) fn removed(&mut self, sub: &str, key: Option<&str>, row: RowId) {
         let Some(entry) = self.subs.get_mut(sub) else {
             return;
         };
+        let Some(at) = entry.rows.iter().position(|&r| r == row) else {
+            return;
+        };
+        entry.rows.swap_remove(at);
+        self.rows -= 1;
         if let Some(key) = key {
             entry.keys.remove(key);
-        }
-        if let Some(at) = entry.rows.iter().position(|&r| r == row) {
-            entry.rows.swap_remove(at);
-            self.rows -= 1;
         }
         if entry.rows.is_empty() {
             self.subs.remove(sub);

@@ -149,19 +149,19 @@ impl HistoryReader {
         match sub {
             Some(sub) => self
                 .conn
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "SELECT count(*), max(received_at), \
-                     (SELECT coalesce(sum(rows), 0) FROM retired WHERE sub_id = ?1), min(id), \
-                     (SELECT count(*) FROM events WHERE fresh = 1 AND sub_id = ?1) \
-                     FROM sub_events WHERE sub_id = ?1",
-                )
+                         (SELECT coalesce(sum(rows), 0) FROM retired WHERE sub_id = ?1), \
+                         min(id), ({}) FROM sub_events WHERE sub_id = ?1",
+                    schema::UNMERGED_OF_SUB
+                ))
                 .and_then(|mut s| s.query_row([sub], stats)),
             None => self
                 .conn
                 .prepare_cached(
                     "SELECT count(*), max(received_at), \
                      (SELECT coalesce(sum(rows), 0) FROM retired), min(id), \
-                     (SELECT count(*) FROM events WHERE fresh = 1) FROM events",
+                     (SELECT count(*) FROM fresh_rows) FROM events",
                 )
                 .and_then(|mut s| s.query_row([], stats)),
         }

@@ -1,7 +1,7 @@
 //! The database file: its schema and migrations, and how a connection to it is opened
 //! (read-write with WAL for the one writer, read-only for everyone else).
 //!
-//! # Schema (version 8, `PRAGMA user_version`)
+//! # Schema (version 9, `PRAGMA user_version`)
 //!
 //! ```sql
 //! CREATE TABLE events (
@@ -58,6 +58,28 @@
 //! CREATE INDEX events_fresh ON events (id) WHERE fresh = 1;
 //! CREATE VIEW sub_events AS
 //!     SELECT * FROM events WHERE fresh = 0 UNION ALL SELECT * FROM events WHERE fresh = 1;
+//! -- Version 9: a merge rewrote each table page holding one of its rows, since the flag
+//! -- lived in the row; with busy feeds interleaved, a page per row. A subscription's rows
+//! -- are now listed in `sub_rows` (the merged) and `fresh_rows` (the rest), and the table
+//! -- is written once a row. `fresh` is left unused (dropping it rewrites the table).
+//! CREATE TABLE sub_rows (
+//!     sub_id        TEXT    NOT NULL,
+//!     id            INTEGER NOT NULL,  -- events.id
+//!     event_id      TEXT,              -- events.event_id, for the dedup index
+//!     PRIMARY KEY (sub_id, id)
+//! ) STRICT, WITHOUT ROWID;
+//! CREATE UNIQUE INDEX sub_rows_dedup ON sub_rows (sub_id, event_id) WHERE event_id IS NOT NULL;
+//! CREATE TABLE fresh_rows (id INTEGER PRIMARY KEY) STRICT;  -- events.id
+//! DROP INDEX events_by_sub; DROP INDEX events_dedup; DROP INDEX events_fresh;
+//! CREATE VIEW sub_events AS  -- the columns of `events` but `fresh`
+//!     SELECT s.id, s.sub_id, e.event_type, … FROM sub_rows s CROSS JOIN events e ON e.id = s.id
+//!     UNION ALL
+//!     SELECT f.id, e.sub_id, e.event_type, … FROM fresh_rows f CROSS JOIN events e ON e.id = f.id;
+//! -- Whoever deletes a row, its entries go with it.
+//! CREATE TRIGGER events_gone AFTER DELETE ON events BEGIN
+//!     DELETE FROM sub_rows WHERE sub_id = OLD.sub_id AND id = OLD.id;
+//!     DELETE FROM fresh_rows WHERE id = OLD.id;
+//! END;
 //! ```
 
 use std::path::Path;
@@ -70,6 +92,24 @@ use crate::model::{Context, HistoryError};
 
 /// The schema version this build writes and reads (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The query counting the rows of subscription `?1` not yet merged (see `fresh.rs`).
+macro_rules! unmerged_of_sub {
+    () => {
+        "SELECT count(*) FROM fresh_rows f CROSS JOIN events e ON e.id = f.id \
+         WHERE e.sub_id = ?1"
+    };
+}
+
+/// Counts subscription `?1`'s rows not yet merged.
+pub(crate) const UNMERGED_OF_SUB: &str = unmerged_of_sub!();
+
+/// Counts subscription `?1`'s rows: from the index entries alone, not each row's page.
+pub(crate) const ROWS_OF_SUB: &str = concat!(
+    "SELECT (SELECT count(*) FROM sub_rows WHERE sub_id = ?1) + (",
+    unmerged_of_sub!(),
+    ")"
+);
 
 /// How long a statement waits for another connection's lock before failing.
 ///
@@ -149,6 +189,43 @@ CREATE UNIQUE INDEX events_dedup ON events (sub_id, event_id)
 CREATE INDEX events_fresh ON events (id) WHERE fresh = 1;
 CREATE VIEW sub_events AS
     SELECT * FROM events WHERE fresh = 0 UNION ALL SELECT * FROM events WHERE fresh = 1;
+"#,
+    // A merge rewrote every table page holding one of its rows (the flag lives in the
+    // row), and with the busy feeds' rows interleaved that was a page per row: most of the
+    // WAL under a flood. The per-subscription entries now live in a table of their own.
+    // Every row is merged here: the ones fresh under version 8 were deduplicated already.
+    r#"
+CREATE TABLE sub_rows (
+    sub_id        TEXT    NOT NULL,
+    id            INTEGER NOT NULL,
+    event_id      TEXT,
+    PRIMARY KEY (sub_id, id)
+) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX sub_rows_dedup ON sub_rows (sub_id, event_id) WHERE event_id IS NOT NULL;
+INSERT OR IGNORE INTO sub_rows (sub_id, id, event_id)
+    SELECT sub_id, id, event_id FROM events ORDER BY id;
+DELETE FROM events WHERE id NOT IN (SELECT id FROM sub_rows);
+CREATE TABLE fresh_rows (
+    id            INTEGER PRIMARY KEY
+) STRICT;
+DROP VIEW sub_events;
+DROP INDEX events_by_sub;
+DROP INDEX events_dedup;
+DROP INDEX events_fresh;
+CREATE VIEW sub_events AS
+    SELECT s.id AS id, s.sub_id AS sub_id, e.event_type AS event_type, e.data AS data,
+           e.event_id AS event_id, e.last_event_id AS last_event_id,
+           e.received_at AS received_at, e.action AS action, e.button AS button,
+           e.rule AS rule, e.shown AS shown
+        FROM sub_rows s CROSS JOIN events e ON e.id = s.id
+    UNION ALL
+    SELECT f.id, e.sub_id, e.event_type, e.data, e.event_id, e.last_event_id,
+           e.received_at, e.action, e.button, e.rule, e.shown
+        FROM fresh_rows f CROSS JOIN events e ON e.id = f.id;
+CREATE TRIGGER events_gone AFTER DELETE ON events BEGIN
+    DELETE FROM sub_rows WHERE sub_id = OLD.sub_id AND id = OLD.id;
+    DELETE FROM fresh_rows WHERE id = OLD.id;
+END;
 "#,
 ];
 

@@ -127,6 +127,55 @@ fn a_version_7_history_keeps_its_rows_and_their_dedup() {
     assert_eq!(history.read().count(Some("a")).unwrap(), 4);
 }
 
+/// A history written by version 8 (the merge flag in the row) keeps every row, merged or
+/// still fresh when it stopped, readable, counted and deduplicated once migrated.
+#[test]
+fn a_version_8_history_keeps_its_merged_and_fresh_rows() {
+    let (_dir, path) = temp();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for sql in &crate::schema::MIGRATIONS[..8] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 8).unwrap();
+        for (sub, id, fresh) in [("a", Some("1"), 0), ("b", None, 1), ("a", Some("2"), 1)] {
+            tx.execute(
+                "INSERT INTO events (sub_id, event_type, data, event_id, last_event_id, \
+                 received_at, action, fresh) VALUES (?1, 'message', ?2, ?3, '', ?4, 'notified', ?5)",
+                rusqlite::params![sub, format!("{sub} {id:?}"), id, now_ms(), fresh],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let mut history = Db::open(&path).unwrap();
+    assert_eq!(
+        datas(&history.read().page(Some("a"), None, 10).unwrap()),
+        ["a Some(\"2\")", "a Some(\"1\")"]
+    );
+    assert_eq!(
+        datas(&history.read().page(Some("b"), None, 10).unwrap()),
+        ["b None"]
+    );
+    let stats = history.read().stats(Some("a")).unwrap();
+    assert_eq!((stats.count, stats.unmerged), (2, 0));
+    for (key, row) in [("1", 1), ("2", 3)] {
+        assert_eq!(
+            history.record(&[ev("a", Some(key), "again")]).unwrap()[0],
+            Recorded::Duplicate {
+                row,
+                action: Action::Notified
+            },
+            "{key}"
+        );
+    }
+    assert!(history.record(&[ev("a", Some("3"), "new")]).unwrap()[0].is_new());
+    assert_eq!(history.read().count(Some("a")).unwrap(), 3);
+    assert_eq!(history.read().count(None).unwrap(), 4);
+}
+
 #[test]
 fn newer_schema_is_refused_with_path_and_versions() {
     let (_dir, path) = temp();
@@ -754,6 +803,11 @@ fn a_reader_is_never_blocked_by_the_writer() {
         [],
     )
     .unwrap();
+    tx.execute(
+        "INSERT INTO fresh_rows (id) VALUES (last_insert_rowid())",
+        [],
+    )
+    .unwrap();
     assert_eq!(
         datas(&reader.page(Some("a"), None, 10).unwrap()),
         ["committed"]
@@ -1006,10 +1060,8 @@ async fn the_writer_merges_fresh_rows_by_itself_and_retention_follows() {
     let recorded = writer.record(batch, vec![]).await.unwrap();
     let reader = HistoryReader::open(&path).unwrap();
     let fresh = |conn: &Connection| -> i64 {
-        conn.query_row("SELECT count(*) FROM events WHERE fresh = 1", [], |r| {
-            r.get(0)
-        })
-        .unwrap()
+        conn.query_row("SELECT count(*) FROM fresh_rows", [], |r| r.get(0))
+            .unwrap()
     };
     let raw = Connection::open(&path).unwrap();
     assert_eq!(fresh(&raw), 10, "recorded fresh");
