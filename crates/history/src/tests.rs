@@ -128,7 +128,8 @@ fn a_version_7_history_keeps_its_rows_and_their_dedup() {
 }
 
 /// A history written by version 8 (the merge flag in the row) keeps every row, merged or
-/// still fresh when it stopped, readable, counted and deduplicated once migrated.
+/// still fresh when it stopped, readable, counted and deduplicated once migrated; a copy
+/// that slipped past the old dedup goes, the first kept.
 #[test]
 fn a_version_8_history_keeps_its_merged_and_fresh_rows() {
     let (_dir, path) = temp();
@@ -140,7 +141,13 @@ fn a_version_8_history_keeps_its_merged_and_fresh_rows() {
             tx.execute_batch(sql).unwrap();
         }
         tx.pragma_update(None, "user_version", 8).unwrap();
-        for (sub, id, fresh) in [("a", Some("1"), 0), ("b", None, 1), ("a", Some("2"), 1)] {
+        let rows = [
+            ("a", Some("1"), 0),
+            ("b", None, 1),
+            ("a", Some("2"), 1),
+            ("a", Some("1"), 1),
+        ];
+        for (sub, id, fresh) in rows {
             tx.execute(
                 "INSERT INTO events (sub_id, event_type, data, event_id, last_event_id, \
                  received_at, action, fresh) VALUES (?1, 'message', ?2, ?3, '', ?4, 'notified', ?5)",
