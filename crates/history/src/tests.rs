@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -87,19 +87,26 @@ fn open_creates_directory_wal_and_schema() {
     Db::open(&path).unwrap();
 }
 
+/// Writes a history file at `path` as schema `version` left it, with the rows `rows` adds.
+fn written_by_version(path: &Path, version: usize, rows: impl FnOnce(&rusqlite::Transaction)) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut conn = Connection::open(path).unwrap();
+    let tx = conn.transaction().unwrap();
+    for sql in &crate::schema::MIGRATIONS[..version] {
+        tx.execute_batch(sql).unwrap();
+    }
+    tx.pragma_update(None, "user_version", version as i64)
+        .unwrap();
+    rows(&tx);
+    tx.commit().unwrap();
+}
+
 /// A history written by version 7 (before fresh rows) keeps every row, readable and
 /// deduplicated, once this build has migrated it.
 #[test]
 fn a_version_7_history_keeps_its_rows_and_their_dedup() {
     let (_dir, path) = temp();
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    {
-        let mut conn = Connection::open(&path).unwrap();
-        let tx = conn.transaction().unwrap();
-        for sql in &crate::schema::MIGRATIONS[..7] {
-            tx.execute_batch(sql).unwrap();
-        }
-        tx.pragma_update(None, "user_version", 7).unwrap();
+    written_by_version(&path, 7, |tx| {
         for i in 1..=3 {
             tx.execute(
                 "INSERT INTO events (sub_id, event_type, data, event_id, last_event_id, \
@@ -108,8 +115,7 @@ fn a_version_7_history_keeps_its_rows_and_their_dedup() {
             )
             .unwrap();
         }
-        tx.commit().unwrap();
-    }
+    });
     let mut history = Db::open(&path).unwrap();
     assert_eq!(
         datas(&history.read().page(Some("a"), None, 10).unwrap()),
@@ -133,14 +139,7 @@ fn a_version_7_history_keeps_its_rows_and_their_dedup() {
 #[test]
 fn a_version_8_history_keeps_its_merged_and_fresh_rows() {
     let (_dir, path) = temp();
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    {
-        let mut conn = Connection::open(&path).unwrap();
-        let tx = conn.transaction().unwrap();
-        for sql in &crate::schema::MIGRATIONS[..8] {
-            tx.execute_batch(sql).unwrap();
-        }
-        tx.pragma_update(None, "user_version", 8).unwrap();
+    written_by_version(&path, 8, |tx| {
         let rows = [
             ("a", Some("1"), 0),
             ("b", None, 1),
@@ -155,8 +154,7 @@ fn a_version_8_history_keeps_its_merged_and_fresh_rows() {
             )
             .unwrap();
         }
-        tx.commit().unwrap();
-    }
+    });
     let mut history = Db::open(&path).unwrap();
     assert_eq!(
         datas(&history.read().page(Some("a"), None, 10).unwrap()),
