@@ -87,6 +87,14 @@ fn open_creates_directory_wal_and_schema() {
     Db::open(&path).unwrap();
 }
 
+/// Retention by count alone: the newest `max_events`, for a month.
+fn keeping(max_events: usize) -> Retention {
+    Retention {
+        max_events,
+        max_age: Duration::from_secs(30 * 24 * 60 * 60),
+    }
+}
+
 /// Writes a history file at `path` as schema `version` left it, with the rows `rows` adds.
 fn written_by_version(path: &Path, version: usize, rows: impl FnOnce(&rusqlite::Transaction)) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -406,10 +414,7 @@ fn events_without_their_own_id_are_never_deduplicated() {
 fn retention_by_count_keeps_the_newest_and_applies_as_soon_as_it_is_set() {
     let (_dir, path) = temp();
     let mut history = Db::open(&path).unwrap();
-    let few = Retention {
-        max_events: 5,
-        max_age: Duration::from_secs(30 * 24 * 60 * 60),
-    };
+    let few = keeping(5);
     let batch: Vec<_> = (0..20)
         .map(|i| ev("a", Some(&i.to_string()), &i.to_string()))
         .collect();
@@ -446,10 +451,7 @@ fn retention_by_count_keeps_the_newest_and_applies_as_soon_as_it_is_set() {
 fn every_merge_keeps_a_subscription_at_its_max_events_exactly() {
     let (_dir, path) = temp();
     let mut history = Db::open(&path).unwrap();
-    let ten = Retention {
-        max_events: 10,
-        max_age: Duration::from_secs(30 * 24 * 60 * 60),
-    };
+    let ten = keeping(10);
     history.set_retention("a", ten, SystemTime::now()).unwrap();
     let batch: Vec<_> = (0..30).map(|i| ev("a", None, &i.to_string())).collect();
     history.record(&batch).unwrap();
@@ -1019,16 +1021,7 @@ async fn writer_records_flushes_and_reports() {
     writer.flush().await.unwrap();
     assert_eq!(reader.count(None).unwrap(), 1 + 8 * 25);
     assert_eq!(writer.forget(vec!["s0".into()]).await.unwrap(), 25);
-    writer
-        .set_retention(
-            "s1",
-            Retention {
-                max_events: 5,
-                max_age: Duration::from_secs(30 * 24 * 60 * 60),
-            },
-        )
-        .await
-        .unwrap();
+    writer.set_retention("s1", keeping(5)).await.unwrap();
     // Nothing is old: expiring removes nothing, and says when the oldest row is due.
     assert!(writer.expire().await.unwrap().is_some());
     assert_eq!(reader.count(None).unwrap(), 1 + 6 * 25 + 5);
@@ -1162,10 +1155,7 @@ fn no_picked_row_is_left_once_dropped_events_leave_nothing_fresh() {
     use crate::fresh::FRESH_PER_SUB;
     let (_dir, path) = temp();
     let mut history = Db::open(&path).unwrap();
-    let five = Retention {
-        max_events: 5,
-        max_age: Duration::from_secs(30 * 24 * 60 * 60),
-    };
+    let five = keeping(5);
     history.set_retention("a", five, SystemTime::now()).unwrap();
     // A burst makes `a` due at once; `b`'s one row is not due yet and stays fresh.
     let burst: Vec<_> = (0..FRESH_PER_SUB)
