@@ -161,12 +161,16 @@ trait Menu {
 struct Bus {
     rt: tokio::runtime::Runtime,
     conn: Option<zbus::Connection>,
+    address: String,
+    /// The tray host's own connection, once `serve_watcher` made one.
+    host: Mutex<Option<zbus::Connection>>,
 }
 
 impl Drop for Bus {
     fn drop(&mut self) {
         let _rt = self.rt.enter();
         self.conn.take();
+        self.host.lock().unwrap().take();
     }
 }
 
@@ -187,6 +191,8 @@ impl Bus {
         Bus {
             rt,
             conn: Some(conn),
+            address: desk.bus_address().to_owned(),
+            host: Mutex::new(None),
         }
     }
 
@@ -195,22 +201,29 @@ impl Bus {
     }
 
     /// Become the tray host: serve the watcher under its well-known name.
+    ///
+    /// On a connection of its own, built with the object and the name: zbus's builder
+    /// owns the name only once the object server listens. `object_server().at()` on a
+    /// running connection starts that listener as a task, and a call that lands before
+    /// the task subscribes is dropped: the likely cause of a CI run where the item
+    /// called `RegisterStatusNotifierItem` and the watcher never saw it.
     fn serve_watcher(&self) -> Arc<Mutex<Vec<String>>> {
         let items = Arc::new(Mutex::new(Vec::new()));
         let watcher = Watcher {
             items: items.clone(),
         };
-        self.rt.block_on(async {
-            self.conn()
-                .object_server()
-                .at("/StatusNotifierWatcher", watcher)
+        let host = self.rt.block_on(async {
+            zbus::connection::Builder::address(self.address.as_str())
+                .expect("the bus address parses")
+                .serve_at("/StatusNotifierWatcher", watcher)
+                .expect("serve the watcher")
+                .name("org.kde.StatusNotifierWatcher")
+                .expect("the watcher's name")
+                .build()
                 .await
-                .expect("serve the watcher");
-            self.conn()
-                .request_name("org.kde.StatusNotifierWatcher")
-                .await
-                .expect("own the watcher's name");
+                .expect("own the watcher's name")
         });
+        *self.host.lock().unwrap() = Some(host);
         items
     }
 
