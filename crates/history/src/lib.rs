@@ -77,4 +77,4 @@ pub use model::{
 };
 pub use read::{HistoryReader, MAX_PAGE};
 pub use schema::SCHEMA_VERSION;
-pub use writer::HistoryWriter;
+pub use writer::{COMMIT_GAP, HistoryWriter};

@@ -35,7 +35,7 @@ const WRITER_BATCH: usize = 512;
 /// at most this much. 2 ms against 1 ms at 10,000 events/s (README, the throughput
 /// bench): the writer 0.86–0.93×, p99 0.65–0.77× (fewer commits compete less for the
 /// cores), p50 +1.4 ms; 3 ms gained little more (0.96×) for another 1.4 ms at p50.
-const COMMIT_GAP: Duration = Duration::from_millis(2);
+pub const COMMIT_GAP: Duration = Duration::from_millis(2);
 
 /// What the writer thread is asked to do.
 enum Op {
