@@ -1,6 +1,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use rusqlite::{Connection, TransactionBehavior};
 use tempfile::TempDir;
@@ -789,6 +789,47 @@ fn a_gap_row_reads_back_with_its_outage_and_counts_for_retention_like_an_event()
     assert_eq!(json["kind"], "gap");
     assert_eq!(json["cause"], "server closed the stream");
     assert_eq!(json["class"], "unknown");
+}
+
+#[test]
+fn the_writer_waits_for_another_connections_lock_and_goes_on_once_it_is_released() {
+    let (_dir, path) = temp();
+    let mut writer = Db::open(&path).unwrap();
+    // Twice: the second wait must get its whole timeout again, not what the first left.
+    for round in 0..2 {
+        let (held, taken) = std::sync::mpsc::channel();
+        let holder = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut raw = Connection::open(&path).unwrap();
+                let tx = raw
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .unwrap();
+                held.send(()).unwrap();
+                // A lock held as long as a slow CLI `forget` might hold it.
+                std::thread::sleep(Duration::from_millis(200));
+                let releasing = Instant::now();
+                tx.commit().unwrap();
+                releasing
+            })
+        };
+        taken.recv().unwrap();
+        let recorded = writer.record(&[ev("a", Some(&round.to_string()), "waited")]);
+        let done = Instant::now();
+        let releasing = holder.join().unwrap();
+        assert!(recorded.is_ok(), "round {round}: {recorded:?}");
+        assert!(
+            done >= releasing,
+            "round {round}: recorded while the lock was held"
+        );
+    }
+    assert_eq!(
+        HistoryReader::open(&path)
+            .unwrap()
+            .count(Some("a"))
+            .unwrap(),
+        2
+    );
 }
 
 #[test]
