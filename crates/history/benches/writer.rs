@@ -13,7 +13,8 @@
 //!   own thread's and its checkpointer's.
 //! - `bare append`: one thread inserting the same rows into a table of the same columns,
 //!   with no index, no duplicate check, no resume point, no trimming, committing at most
-//!   every [`COMMIT_GAP`]: the floor of keeping a row per event in SQLite at this rate.
+//!   every [`COMMIT_GAP`] (or every `BENCH_FLOOR_GAP_MS`, to see what longer commits would
+//!   save): the floor of keeping a row per event in SQLite at this rate.
 //! - `append + dedup index`: the same with the unique `(subscription, event ID)` index that
 //!   finding a replayed event's earlier copy on disk needs.
 //!
@@ -41,6 +42,8 @@ struct Load {
     rate: u64,
     secs: u64,
     max_events: usize,
+    /// The floors' least time between commits.
+    floor_gap: Duration,
 }
 
 impl Load {
@@ -285,7 +288,7 @@ fn floor(load: Load, dedup: bool) -> Measured {
             meter.committed(load, next, due);
             next = due;
         }
-        std::thread::sleep(COMMIT_GAP.saturating_sub(began.elapsed()));
+        std::thread::sleep(load.floor_gap.saturating_sub(began.elapsed()));
     }
     let rows: i64 = conn
         .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
@@ -317,18 +320,23 @@ fn main() {
         rate: env_or("BENCH_RATE", 10_000).max(1),
         secs: env_or("BENCH_SECS", 10).max(1),
         max_events: env_or("BENCH_MAX_EVENTS", 200) as usize,
+        floor_gap: Duration::from_millis(env_or(
+            "BENCH_FLOOR_GAP_MS",
+            COMMIT_GAP.as_millis().try_into().unwrap_or(u64::MAX),
+        )),
     };
     let runs = env_or("BENCH_RUNS", 3).max(1) as usize;
     let names = ["HistoryWriter", "bare append", "append + dedup index"];
     let mut results: Vec<Vec<Measured>> = (0..names.len()).map(|_| Vec::new()).collect();
     println!(
         "history writer: {} subscriptions sharing {} events/s for {} s (after {} s of \
-         warm-up), {} kept a subscription, {runs} runs",
+         warm-up), {} kept a subscription, the floors committing every {:?}, {runs} runs",
         load.feeds,
         load.rate,
         load.secs,
         WARMUP.as_secs(),
-        load.max_events
+        load.max_events,
+        load.floor_gap
     );
     for run in 0..runs {
         for k in 0..names.len() {
