@@ -113,6 +113,7 @@ impl Meter {
         }
     }
 
+    /// The figures of a run whose store used `cpu` seconds by the end of its load.
     fn finish(mut self, cpu: f64, rows: u64) -> Measured {
         let (at, before) = self.cpu_at_warm.expect("the run outlasts its warm-up");
         self.latencies.sort_unstable();
@@ -233,9 +234,10 @@ fn writer(load: Load) -> Measured {
             }
             next = due;
         }
-        let cpu = thread_cpu(Some(threads));
+        // Before the close, whose final checkpoint is no part of the load.
+        let measured = meter.finish(thread_cpu(Some(threads)), rows);
         history.close().await.expect("history closes");
-        meter.finish(cpu, rows)
+        measured
     })
 }
 
@@ -290,10 +292,12 @@ fn floor(load: Load, dedup: bool) -> Measured {
         }
         std::thread::sleep(load.floor_gap.saturating_sub(began.elapsed()));
     }
+    let mut measured = meter.finish(thread_cpu(None), 0);
     let rows: i64 = conn
         .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
         .expect("count");
-    meter.finish(thread_cpu(None), rows.unsigned_abs())
+    measured.rows = rows.unsigned_abs();
+    measured
 }
 
 fn env_or(name: &str, default: u64) -> u64 {
