@@ -198,7 +198,8 @@ impl ControlLoop {
     async fn apply(&mut self, set: &SubscriptionSet) -> ApplyReport {
         // Every status entry exists before a connection starts: the pipeline only updates
         // existing entries, so a state change that raced ahead of the entry (a fast OPEN,
-        // a 404's CLOSED) would be lost and `list` would show "connecting" for good.
+        // a 404's CLOSED) would be lost and `list` would show "connecting" for good. The
+        // unread caps too: an event counted before its cap stays counted over it.
         let ids: HashSet<&str> = set.subscriptions.iter().map(|s| s.id.as_str()).collect();
         let mut added = HashSet::new();
         let resume = {
@@ -208,6 +209,9 @@ impl ControlLoop {
                     table.status.insert(spec.id.clone(), initial_status(spec));
                     added.insert(spec.id.as_str());
                 }
+                table
+                    .unread_caps
+                    .insert(spec.id.clone(), spec.history.max_events as u64);
             }
             table.resume.clone()
         };
@@ -277,9 +281,6 @@ impl ControlLoop {
         // watchers one line, not one per subscription.
         for spec in &set.subscriptions {
             let error = report.failed.get(&spec.id).cloned();
-            table
-                .unread_caps
-                .insert(spec.id.clone(), spec.history.max_events as u64);
             let changed = table.status.update(
                 &spec.id,
                 || initial_status(spec),
