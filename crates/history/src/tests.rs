@@ -795,7 +795,7 @@ fn a_gap_row_reads_back_with_its_outage_and_counts_for_retention_like_an_event()
 fn the_writer_waits_for_another_connections_lock_and_goes_on_once_it_is_released() {
     let (_dir, path) = temp();
     let mut writer = Db::open(&path).unwrap();
-    // Twice: the second wait must get its whole timeout again, not what the first left.
+    // Twice: a second wait on the same thread (its clock starts afresh) works as the first.
     for round in 0..2 {
         let (held, taken) = std::sync::mpsc::channel();
         let holder = {
